@@ -1,0 +1,286 @@
+"""Face detectors behind one small interface, registered by name.
+
+Every detector takes a BGR ``uint8`` image and returns :class:`Detection` boxes in that image's
+pixel coordinates, clipped to the image and sorted left to right. Detectors build their heavy parts
+on first use, never at import time, and are safe to share between threads (the app caches one per
+process).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, NamedTuple, Protocol, runtime_checkable
+
+import cv2
+import numpy as np
+
+from core.errors import ModelLoadError
+from core.preprocess import Box, check_image, clip_box, to_bgr, to_gray
+
+
+class Detection(NamedTuple):
+    """One detected face: ``box`` is ``(x, y, w, h)`` in pixels, ``score`` in 0..1 (higher is surer)."""
+
+    box: Box
+    score: float
+
+
+@runtime_checkable
+class FaceDetector(Protocol):
+    """Anything with a ``name`` and a ``detect(image_bgr) -> list[Detection]`` method."""
+
+    name: str
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        """Faces in a BGR ``uint8`` image; an empty list when there are none."""
+        ...
+
+
+def _check_common(min_face_size: int, max_side: int | None) -> None:
+    if not isinstance(min_face_size, (int, np.integer)) or isinstance(min_face_size, bool) or min_face_size < 1:
+        raise ValueError(f"min_face_size must be a whole number of pixels >= 1, got {min_face_size!r}")
+    if max_side is not None and (not isinstance(max_side, (int, np.integer)) or max_side < 64):
+        raise ValueError(f"max_side must be None (no downscaling) or a number of pixels >= 64, got {max_side!r}")
+
+
+def _downscale_factor(shape: tuple[int, ...], max_side: int | None) -> float:
+    longest = max(shape[0], shape[1])
+    if max_side is None or longest <= max_side:
+        return 1.0
+    return max_side / longest
+
+
+def _finish(
+    raw: list[tuple[tuple[float, float, float, float], float]],
+    *,
+    scale: float,
+    image_shape: tuple[int, ...],
+    min_face_size: int,
+) -> list[Detection]:
+    """Map boxes back to full resolution, clip, drop faces under ``min_face_size``, sort left to right."""
+    found = []
+    for (x, y, w, h), score in raw:
+        box = clip_box((x / scale, y / scale, w / scale, h / scale), image_shape)
+        if box is None or min(box[2], box[3]) < min_face_size:
+            continue
+        found.append(Detection(box, float(min(1.0, max(0.0, score)))))
+    found.sort(key=lambda d: (d.box[0], d.box[1]))
+    return found
+
+
+class HaarDetector:
+    """OpenCV's frontal-face Haar cascade: fast, CPU-only, frontal faces only.
+
+    Each thread gets its own ``cv2.CascadeClassifier`` (one instance is not safe to share).
+    The score is a logistic of the cascade's final-stage weight: monotone, not a calibrated
+    probability (about 0.6 for a marginal face, above 0.95 for a clear one).
+    """
+
+    name = "haar"
+
+    def __init__(
+        self,
+        *,
+        min_face_size: int = 30,
+        scale_factor: float = 1.1,
+        min_neighbors: int = 5,
+        max_side: int | None = 800,
+        equalize: bool = True,
+        cascade_path: str | Path | None = None,
+    ) -> None:
+        """Configure the detector (the cascade file is read on first use, once per thread).
+
+        Args:
+            min_face_size: smallest face side reported, in pixels of the input image.
+            scale_factor: image pyramid step (> 1); smaller is slower but finds more sizes.
+            min_neighbors: overlapping hits needed to keep a face; higher gives fewer false faces.
+            max_side: frames with a longer side are shrunk to it before detection (for speed);
+                boxes are mapped back to full resolution. ``None`` never shrinks.
+            equalize: histogram-equalise the gray frame first (helps dim or low-contrast faces).
+            cascade_path: a cascade XML file; default OpenCV's ``haarcascade_frontalface_default.xml``.
+        """
+        _check_common(min_face_size, max_side)
+        if not scale_factor > 1.0:
+            raise ValueError(f"scale_factor must be > 1 (e.g. 1.1), got {scale_factor!r}")
+        if min_neighbors < 0:
+            raise ValueError(f"min_neighbors must be >= 0, got {min_neighbors!r}")
+        if cascade_path is None:
+            data_dir = getattr(getattr(cv2, "data", None), "haarcascades", None)
+            if not data_dir:
+                raise ModelLoadError(
+                    "this OpenCV build ships no Haar cascades (cv2.data); install opencv-python-headless>=4.9,<5"
+                )
+            cascade_path = Path(data_dir) / "haarcascade_frontalface_default.xml"
+        self.cascade_path = Path(cascade_path)
+        if not self.cascade_path.is_file():
+            raise ModelLoadError(
+                f"Haar cascade file not found: {self.cascade_path}; install opencv-python-headless>=4.9,<5"
+            )
+        self.min_face_size = int(min_face_size)
+        self.scale_factor = float(scale_factor)
+        self.min_neighbors = int(min_neighbors)
+        self.max_side = max_side
+        self.equalize = equalize
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return (
+            f"HaarDetector(min_face_size={self.min_face_size}, scale_factor={self.scale_factor}, "
+            f"min_neighbors={self.min_neighbors}, max_side={self.max_side})"
+        )
+
+    def _classifier(self) -> cv2.CascadeClassifier:
+        classifier = getattr(self._local, "classifier", None)
+        if classifier is None:
+            classifier = cv2.CascadeClassifier(str(self.cascade_path))
+            if classifier.empty():
+                raise ModelLoadError(f"cannot load Haar cascade {self.cascade_path} (corrupt file?)")
+            self._local.classifier = classifier
+        return classifier
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        """Faces in a BGR (or gray) ``uint8`` image, left to right."""
+        gray = to_gray(image_bgr)
+        scale = _downscale_factor(gray.shape, self.max_side)
+        small = gray if scale == 1.0 else cv2.resize(
+            gray, (max(1, round(gray.shape[1] * scale)), max(1, round(gray.shape[0] * scale))),
+            interpolation=cv2.INTER_AREA,
+        )
+        if self.equalize:
+            small = cv2.equalizeHist(small)
+        min_side = max(1, int(self.min_face_size * scale))
+        rects, _levels, weights = self._classifier().detectMultiScale3(
+            small,
+            scaleFactor=self.scale_factor,
+            minNeighbors=self.min_neighbors,
+            minSize=(min_side, min_side),
+            outputRejectLevels=True,
+        )
+        rects = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
+        weights = np.asarray(weights, dtype=np.float64).reshape(-1)
+        raw = [
+            (tuple(rect), 1.0 / (1.0 + math.exp(-float(weight) / 2.0)))
+            for rect, weight in zip(rects, weights)
+        ]
+        return _finish(raw, scale=scale, image_shape=gray.shape, min_face_size=self.min_face_size)
+
+
+class MTCNNDetector:
+    """MTCNN from the ``mtcnn`` 1.x package (weights ship in its wheel; runs offline on TensorFlow).
+
+    More accurate than Haar on turned or partly hidden faces, and slower (about 0.15 s for a
+    640x480 frame on one slow CPU core). The network is built on the first ``detect`` call; calls are
+    serialised with a lock because the package keeps no per-call state guarantees.
+
+    Boxes are MTCNN's (taller than wide); :func:`core.preprocess.crop_faces` squares them.
+    """
+
+    name = "mtcnn"
+
+    def __init__(
+        self,
+        *,
+        min_face_size: int = 30,
+        min_score: float = 0.9,
+        max_side: int | None = 800,
+        device: str = "CPU:0",
+    ) -> None:
+        """Configure the detector (TensorFlow and the networks load on first use).
+
+        Args:
+            min_face_size: smallest face side reported, in pixels of the input image.
+            min_score: drop faces whose MTCNN confidence is below this (0..1).
+            max_side: frames with a longer side are shrunk to it first; ``None`` never shrinks.
+            device: TensorFlow device for the networks, e.g. ``"CPU:0"`` or ``"GPU:0"``.
+        """
+        _check_common(min_face_size, max_side)
+        if not 0.0 <= min_score <= 1.0:
+            raise ValueError(f"min_score must be within 0..1, got {min_score!r}")
+        self.min_face_size = int(min_face_size)
+        self.min_score = float(min_score)
+        self.max_side = max_side
+        self.device = device
+        self._lock = threading.Lock()
+        self._mtcnn: Any = None
+
+    def __repr__(self) -> str:
+        return f"MTCNNDetector(min_face_size={self.min_face_size}, min_score={self.min_score}, max_side={self.max_side})"
+
+    def _network(self) -> Any:
+        # Called with self._lock held.
+        if self._mtcnn is None:
+            try:
+                from mtcnn import MTCNN  # noqa: PLC0415 - imports TensorFlow; only when used
+            except ImportError as exc:
+                raise ModelLoadError(f"the MTCNN detector needs the mtcnn package (pip install 'mtcnn>=1,<2'): {exc}") from exc
+            self._mtcnn = MTCNN(stages="face_and_landmarks_detection", device=self.device)
+        return self._mtcnn
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        """Faces in a BGR (or gray) ``uint8`` image, left to right."""
+        check_image(image_bgr)
+        scale = _downscale_factor(image_bgr.shape, self.max_side)
+        bgr = to_bgr(image_bgr)
+        if scale != 1.0:
+            bgr = cv2.resize(
+                bgr, (max(1, round(bgr.shape[1] * scale)), max(1, round(bgr.shape[0] * scale))),
+                interpolation=cv2.INTER_AREA,
+            )
+        height, width = bgr.shape[:2]
+        if min(height, width) < _MTCNN_MIN_INPUT:
+            return []
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        wanted = max(1.0, self.min_face_size * scale)
+        with self._lock:
+            faces = self._network().detect_faces(
+                rgb, min_face_size=_mtcnn_safe_min_face_size(height, width, wanted)
+            )
+        raw = [
+            (tuple(float(v) for v in face["box"]), float(face["confidence"]))
+            for face in faces
+            if float(face["confidence"]) >= self.min_score
+        ]
+        return _finish(raw, scale=scale, image_shape=image_bgr.shape, min_face_size=self.min_face_size)
+
+
+# MTCNN's first network (PNet) looks at 12x12 windows.
+_MTCNN_MIN_INPUT = 12
+_MTCNN_SCALE_FACTOR = 0.709
+
+
+def _mtcnn_safe_min_face_size(height: int, width: int, wanted: float) -> int:
+    """The largest ``min_face_size`` up to ``wanted`` that mtcnn 1.0 handles for this frame size.
+
+    mtcnn 1.0 sizes its image pyramid from the frame alone, so a ``min_face_size`` above roughly 20
+    makes its smallest level shrink below 12 pixels; the resulting TensorFlow error is swallowed and
+    *no faces* are returned. Cap the value here and filter small faces afterwards instead.
+    """
+    min_dim = min(height, width)
+    count = round(-((math.log(min_dim / _MTCNN_MIN_INPUT) / math.log(_MTCNN_SCALE_FACTOR)) + 1))
+    safe = min_dim * _MTCNN_SCALE_FACTOR ** max(0, count - 1)
+    return max(_MTCNN_MIN_INPUT, min(int(wanted), int(math.floor(safe))))
+
+
+DETECTORS: Mapping[str, Callable[..., FaceDetector]] = MappingProxyType(
+    {HaarDetector.name: HaarDetector, MTCNNDetector.name: MTCNNDetector}
+)
+"""Detector factories by name; ``get_detector(name, **options)`` builds one."""
+
+DEFAULT_DETECTOR: str = HaarDetector.name
+
+
+def get_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> FaceDetector:
+    """Build a detector by name with its keyword options (e.g. ``min_face_size=40``).
+
+    Raises:
+        ValueError: unknown name (the message lists the known ones) or a bad option value.
+        TypeError: an option the detector does not take.
+    """
+    key = str(name).strip().lower()
+    if key not in DETECTORS:
+        raise ValueError(f"unknown face detector {name!r}; known detectors: {', '.join(DETECTORS)}")
+    return DETECTORS[key](**options)

@@ -1,0 +1,147 @@
+"""Turn face boxes in a BGR image into model input, exactly as the FER2013 training data looks.
+
+FER2013 images are 48x48 grayscale ``uint8`` fed raw (0..255) to the model, whose first layer
+rescales. So a face crop is: expand the box by a margin, make it square, cut it out, convert with
+``cv2.COLOR_BGR2GRAY``, resize with ``cv2.INTER_AREA`` to 48x48, and pass the values unchanged as
+``float32``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import cv2
+import numpy as np
+
+from core.errors import InvalidImageError
+from core.labels import FACE_SIZE
+
+Box = tuple[int, int, int, int]
+
+# Fraction of the box width/height added on each side before cropping.
+DEFAULT_MARGIN: float = 0.1
+
+
+def check_image(image: np.ndarray) -> np.ndarray:
+    """Check that ``image`` is a ``uint8`` gray ``(H, W)``, BGR ``(H, W, 3)`` or BGRA ``(H, W, 4)`` array.
+
+    Returns:
+        The same array, for chaining.
+
+    Raises:
+        InvalidImageError: with the shape and dtype that were found.
+    """
+    if not isinstance(image, np.ndarray):
+        raise InvalidImageError(f"expected an image as a numpy array, got {type(image).__name__}")
+    ok_shape = image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3, 4))
+    if not ok_shape or image.dtype != np.uint8:
+        raise InvalidImageError(
+            f"expected a uint8 image of shape (H, W), (H, W, 3) BGR or (H, W, 4) BGRA, "
+            f"got {image.dtype} {image.shape}"
+        )
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise InvalidImageError(f"the image is empty ({image.shape[1]}x{image.shape[0]} pixels)")
+    return image
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Grayscale ``uint8`` ``(H, W)`` view of a gray, BGR or BGRA image (BGR weights as in training)."""
+    check_image(image)
+    if image.ndim == 2:
+        return image
+    if image.shape[2] == 1:
+        return image[:, :, 0]
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2GRAY)
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+
+
+def to_bgr(image: np.ndarray) -> np.ndarray:
+    """BGR ``uint8`` ``(H, W, 3)`` version of a gray, BGR or BGRA image (a new array unless already BGR)."""
+    check_image(image)
+    if image.ndim == 2 or image.shape[2] == 1:
+        return cv2.cvtColor(image.reshape(image.shape[:2]), cv2.COLOR_GRAY2BGR)
+    if image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    return image
+
+
+def clip_box(box: Sequence[float], image_shape: Sequence[int]) -> Box | None:
+    """Clip an ``(x, y, w, h)`` box to the image; ``None`` when nothing of it is inside."""
+    height, width = int(image_shape[0]), int(image_shape[1])
+    x, y, w, h = (float(v) for v in box)
+    x0, y0 = max(0, int(round(x))), max(0, int(round(y)))
+    x1, y1 = min(width, int(round(x + w))), min(height, int(round(y + h)))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+def expand_box(
+    box: Sequence[float], margin: float, image_shape: Sequence[int], *, square: bool = False
+) -> Box:
+    """Grow an ``(x, y, w, h)`` box by ``margin`` of its size on every side, clipped to the image.
+
+    Args:
+        box: ``(x, y, w, h)`` in pixels.
+        margin: fraction of the width (height) added on the left and right (top and bottom); 0 keeps
+            the box, 0.1 makes a 100-pixel box 120 pixels.
+        image_shape: ``image.shape``; only height and width are used.
+        square: first grow the shorter side around the centre so the box is square, as FER2013
+            faces are (clipping at the border can still make the result non-square).
+
+    Raises:
+        ValueError: negative margin, or a box with no area inside the image.
+    """
+    if margin < 0:
+        raise ValueError(f"margin must be >= 0 (a fraction of the box size), got {margin}")
+    x, y, w, h = (float(v) for v in box)
+    if w <= 0 or h <= 0:
+        raise ValueError(f"box {tuple(box)} has no area; expected (x, y, w, h) with w, h > 0")
+    if square and w != h:
+        side = max(w, h)
+        x, y, w, h = x - (side - w) / 2, y - (side - h) / 2, side, side
+    dx, dy = w * margin, h * margin
+    clipped = clip_box((x - dx, y - dy, w + 2 * dx, h + 2 * dy), image_shape)
+    if clipped is None:
+        raise ValueError(f"box {tuple(box)} lies outside the {image_shape[1]}x{image_shape[0]} image")
+    return clipped
+
+
+def prepare_crop(image: np.ndarray, *, size: int = FACE_SIZE) -> np.ndarray:
+    """Model input for an image that is already one face: gray, resized, ``float32 (size, size, 1)`` in 0..255."""
+    gray = to_gray(image)
+    if gray.shape != (size, size):
+        gray = cv2.resize(gray, (size, size), interpolation=cv2.INTER_AREA)
+    return gray.astype(np.float32)[:, :, None]
+
+
+def crop_faces(
+    image_bgr: np.ndarray,
+    boxes: Iterable[Sequence[float]],
+    *,
+    size: int = FACE_SIZE,
+    margin: float = DEFAULT_MARGIN,
+    square: bool = True,
+) -> np.ndarray:
+    """Cut each box out of the image as model input.
+
+    Args:
+        image_bgr: ``uint8`` BGR (or gray/BGRA) image.
+        boxes: ``(x, y, w, h)`` boxes, e.g. from a detector.
+        size: output side in pixels (the model's input size).
+        margin: see :func:`expand_box`.
+        square: see :func:`expand_box`.
+
+    Returns:
+        ``float32`` array ``(N, size, size, 1)`` of raw gray values 0..255; ``(0, size, size, 1)``
+        when there are no boxes.
+    """
+    gray = to_gray(image_bgr)
+    crops = []
+    for box in boxes:
+        x, y, w, h = expand_box(box, margin, gray.shape, square=square)
+        crops.append(prepare_crop(gray[y : y + h, x : x + w], size=size))
+    if not crops:
+        return np.zeros((0, size, size, 1), dtype=np.float32)
+    return np.stack(crops).astype(np.float32, copy=False)
