@@ -1,0 +1,323 @@
+"""Emotion recognition on whole images or on face crops, with one trained model.
+
+:class:`EmotionRecognizer` wraps a Keras model (input ``(N, 48, 48, 1)`` raw gray 0..255, output
+``(N, 7)`` softmax in :data:`core.labels.EMOTIONS` order). On the TensorFlow backend the model is
+compiled once into a ``tf.function`` with a fixed input signature and traced at construction, so
+afterwards one instance can serve many threads (the app shares it via ``st.cache_resource``).
+All faces of an image go through the model in one batched call.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.detection import DEFAULT_DETECTOR, DETECTORS, Detection, FaceDetector, get_detector
+from core.errors import FERError, ModelLoadError
+from core.labels import EMOTIONS, FACE_SIZE, NUM_CLASSES
+from core.model_store import load_model_dir, resolve_model_dir
+from core.preprocess import DEFAULT_MARGIN, Box, check_image, crop_faces, prepare_crop
+
+# Faces per model call in predict_batch; bounds memory for large arrays (e.g. a whole test split).
+DEFAULT_BATCH_SIZE = 256
+
+
+@dataclass(frozen=True)
+class FaceResult:
+    """The emotion of one face.
+
+    Attributes:
+        box: ``(x, y, w, h)`` of the face in the image (the whole crop in crops mode).
+        detection_score: the detector's score in 0..1 (1.0 for a crop given as a face).
+        emotion: the most probable of :data:`core.labels.EMOTIONS`.
+        confidence: the probability of ``emotion``.
+        probabilities: every emotion's probability, in label order; sums to 1.
+    """
+
+    box: Box
+    detection_score: float
+    emotion: str
+    confidence: float
+    probabilities: dict[str, float] = field(hash=False)
+
+    def to_dict(self, *, ndigits: int | None = 6) -> dict[str, Any]:
+        """JSON-ready form: ``{"box": [x, y, w, h], "emotion", "confidence", "probabilities", "detection_score"}``.
+
+        Args:
+            ndigits: round floats to this many decimals (``None`` keeps full precision).
+        """
+
+        def num(value: float) -> float:
+            return float(value) if ndigits is None else round(float(value), ndigits)
+
+        return {
+            "box": [int(v) for v in self.box],
+            "emotion": self.emotion,
+            "confidence": num(self.confidence),
+            "probabilities": {name: num(p) for name, p in self.probabilities.items()},
+            "detection_score": num(self.detection_score),
+        }
+
+
+def _result(box: Sequence[int], detection_score: float, probs: np.ndarray) -> FaceResult:
+    best = int(np.argmax(probs))
+    return FaceResult(
+        box=tuple(int(v) for v in box),  # type: ignore[arg-type]
+        detection_score=float(detection_score),
+        emotion=EMOTIONS[best],
+        confidence=float(probs[best]),
+        probabilities={name: float(p) for name, p in zip(EMOTIONS, probs)},
+    )
+
+
+class EmotionRecognizer:
+    """A loaded emotion model plus the detector and crop settings used to apply it.
+
+    Safe to share between threads once constructed.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        name: str | None = None,
+        detector: str | FaceDetector = DEFAULT_DETECTOR,
+        margin: float = DEFAULT_MARGIN,
+        tta: bool = False,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+    ) -> None:
+        """Wrap a Keras model and compile its inference function (a warm-up call runs here).
+
+        Args:
+            model: a ``keras.Model`` with input ``(None, 48, 48, 1)`` and 7 softmax outputs.
+            metadata: the model's metadata (see :mod:`core.model_store`); its ``labels``, when
+                present, must be :data:`core.labels.EMOTIONS`.
+            name: shown in the UI and reports; defaults to ``metadata["name"]`` or ``"model"``.
+            detector: default face detector for :meth:`predict_image`: a name from
+                :data:`core.detection.DETECTORS` (built on first use) or a detector instance.
+            margin: fraction of the face box added on each side before cropping.
+            tta: also classify each face mirrored left-right and average the two (twice the work).
+            batch_size: most faces per model call in :meth:`predict_batch`.
+
+        Raises:
+            ModelLoadError: the model's shapes or labels do not match, or its output is not softmax.
+            ValueError: a bad option value (the message names it).
+        """
+        if margin < 0:
+            raise ValueError(f"margin must be >= 0 (a fraction of the face box), got {margin}")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        if isinstance(detector, str):
+            if detector.strip().lower() not in DETECTORS:
+                raise ValueError(f"unknown face detector {detector!r}; known detectors: {', '.join(DETECTORS)}")
+        elif not isinstance(detector, FaceDetector):
+            raise ValueError(f"detector must be a detector name or a FaceDetector, got {type(detector).__name__}")
+        self._metadata: dict[str, Any] = dict(metadata or {})
+        labels = self._metadata.get("labels", list(EMOTIONS))
+        if list(labels) != list(EMOTIONS):
+            raise ModelLoadError(f"model labels {list(labels)} do not match the FER2013 classes {list(EMOTIONS)}")
+        _check_model_shapes(model)
+        self.name = name or str(self._metadata.get("name") or "model")
+        self.margin = float(margin)
+        self.tta = bool(tta)
+        self.batch_size = int(batch_size)
+        self._model = model
+        self._default_detector = detector
+        self._detectors: dict[str, FaceDetector] = {}
+        self._detectors_lock = threading.Lock()
+        self._run = _compile(model)
+        _check_softmax(self._run, self.name)
+
+    @classmethod
+    def from_dir(cls, model: str | Path | None = None, **options: Any) -> EmotionRecognizer:
+        """Load a model directory by path or by name under ``models/`` (``None``: ``models/default``).
+
+        Args:
+            model: model directory path or name.
+            **options: keyword options of :class:`EmotionRecognizer` (``detector``, ``margin``, ...).
+
+        Raises:
+            ModelLoadError: the directory is missing or unusable (the message says why).
+        """
+        path = resolve_model_dir(model)
+        if not path.is_dir():
+            raise ModelLoadError(
+                f"model directory not found: {path}; train a model first (python -m training) "
+                "or pass the path of an existing model directory"
+            )
+        keras_model, metadata = load_model_dir(path)
+        options.setdefault("name", path.name)
+        return cls(keras_model, metadata, **options)
+
+    def __repr__(self) -> str:
+        return f"EmotionRecognizer(name={self.name!r}, detector={self._default_detector!r}, margin={self.margin}, tta={self.tta})"
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """A copy of the model's metadata."""
+        return dict(self._metadata)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Class names in output order (always :data:`core.labels.EMOTIONS`)."""
+        return EMOTIONS
+
+    def detector(self, detector: str | FaceDetector | None = None) -> FaceDetector:
+        """The detector instance for a name (built once and kept), an instance, or ``None`` for the default."""
+        chosen = self._default_detector if detector is None else detector
+        if not isinstance(chosen, str):
+            return chosen
+        key = chosen.strip().lower()
+        with self._detectors_lock:
+            if key not in self._detectors:
+                self._detectors[key] = get_detector(key)
+            return self._detectors[key]
+
+    def predict_batch(self, faces: np.ndarray) -> np.ndarray:
+        """Probabilities for prepared faces.
+
+        Args:
+            faces: ``(N, 48, 48, 1)`` or ``(N, 48, 48)`` raw gray values 0..255 (any numeric dtype).
+
+        Returns:
+            ``float64`` array ``(N, 7)``; each row sums to 1. ``(0, 7)`` for no faces.
+        """
+        batch = np.asarray(faces)
+        if batch.ndim == 3:
+            batch = batch[..., None]
+        if batch.ndim != 4 or batch.shape[1:] != (FACE_SIZE, FACE_SIZE, 1):
+            raise ValueError(
+                f"expected faces of shape (N, {FACE_SIZE}, {FACE_SIZE}, 1) with raw values 0..255, got {batch.shape}"
+            )
+        batch = np.ascontiguousarray(batch, dtype=np.float32)
+        count = batch.shape[0]
+        if count == 0:
+            return np.zeros((0, NUM_CLASSES), dtype=np.float64)
+        outputs = []
+        for start in range(0, count, self.batch_size):
+            chunk = batch[start : start + self.batch_size]
+            if self.tta:
+                mirrored = np.ascontiguousarray(chunk[:, :, ::-1, :])
+                both = self._run(np.concatenate([chunk, mirrored]))
+                outputs.append((both[: len(chunk)] + both[len(chunk) :]) / 2.0)
+            else:
+                outputs.append(self._run(chunk))
+        return _normalise(np.concatenate(outputs).astype(np.float64), self.name)
+
+    def predict_faces(
+        self, image_bgr: np.ndarray, detections: Sequence[Detection], *, margin: float | None = None
+    ) -> list[FaceResult]:
+        """Classify faces already found in an image (e.g. by a detector run elsewhere)."""
+        check_image(image_bgr)
+        if not detections:
+            return []
+        crops = crop_faces(image_bgr, [d.box for d in detections], margin=self.margin if margin is None else margin)
+        probs = self.predict_batch(crops)
+        return [_result(d.box, d.score, p) for d, p in zip(detections, probs)]
+
+    def predict_image(
+        self,
+        image_bgr: np.ndarray,
+        *,
+        detector: str | FaceDetector | None = None,
+        margin: float | None = None,
+    ) -> list[FaceResult]:
+        """Find the faces in a BGR image and classify them all in one model call.
+
+        Args:
+            image_bgr: ``uint8`` BGR image (gray and BGRA are accepted too).
+            detector: a detector name or instance; ``None`` uses the recognizer's default.
+            margin: crop margin; ``None`` uses the recognizer's.
+
+        Returns:
+            One :class:`FaceResult` per face, left to right; empty when there is no face.
+        """
+        check_image(image_bgr)
+        detections = self.detector(detector).detect(image_bgr)
+        return self.predict_faces(image_bgr, detections, margin=margin)
+
+    def predict_crops(self, crops: Sequence[np.ndarray] | np.ndarray) -> list[FaceResult]:
+        """Classify images that are each one face already (no detection; box = the whole crop).
+
+        Args:
+            crops: ``uint8`` gray/BGR/BGRA images of any size, or one ``(N, H, W[, C])`` array of them.
+        """
+        items = list(crops)
+        if not items:
+            return []
+        prepared = np.stack([prepare_crop(crop) for crop in items])
+        probs = self.predict_batch(prepared)
+        return [_result((0, 0, crop.shape[1], crop.shape[0]), 1.0, p) for crop, p in zip(items, probs)]
+
+
+def _check_model_shapes(model: Any) -> None:
+    try:
+        input_shape = tuple(model.input_shape)
+        output_shape = tuple(model.output_shape)
+    except (AttributeError, ValueError) as exc:
+        raise ModelLoadError(f"not a usable Keras model (no single input/output): {exc}") from exc
+    if input_shape[1:] != (FACE_SIZE, FACE_SIZE, 1) or output_shape[-1] != NUM_CLASSES:
+        raise ModelLoadError(
+            f"model has input {input_shape} and output {output_shape}; "
+            f"expected (None, {FACE_SIZE}, {FACE_SIZE}, 1) and (None, {NUM_CLASSES})"
+        )
+
+
+def _compile(model: Any) -> Callable[[np.ndarray], np.ndarray]:
+    """A thread-safe ``float32 (N, 48, 48, 1) -> (N, 7)`` function for the model."""
+    import keras  # noqa: PLC0415 - heavy import, only when a model is used
+
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf  # noqa: PLC0415
+
+        @tf.function(
+            input_signature=[tf.TensorSpec([None, FACE_SIZE, FACE_SIZE, 1], tf.float32)],
+            reduce_retracing=True,
+        )
+        def serve(x: Any) -> Any:
+            out = model(x, training=False)
+            return out[0] if isinstance(out, (list, tuple)) else out
+
+        # Trace now: later calls only execute the graph, which TensorFlow allows from many threads.
+        concrete = serve.get_concrete_function()
+
+        def run_tf(batch: np.ndarray) -> np.ndarray:
+            return concrete(tf.constant(batch)).numpy()
+
+        return run_tf
+
+    lock = threading.Lock()
+
+    def run_locked(batch: np.ndarray) -> np.ndarray:
+        # Other backends give no thread-safety promise for a shared model.
+        with lock:
+            out = model.predict_on_batch(batch)
+        return np.asarray(out[0] if isinstance(out, (list, tuple)) else out)
+
+    return run_locked
+
+
+def _check_softmax(run: Callable[[np.ndarray], np.ndarray], name: str) -> None:
+    probe = np.full((2, FACE_SIZE, FACE_SIZE, 1), 128.0, dtype=np.float32)
+    probe[1] = 0.0
+    out = np.asarray(run(probe), dtype=np.float64)
+    if out.shape != (2, NUM_CLASSES):
+        raise ModelLoadError(f"model {name!r} returned shape {out.shape} for 2 faces; expected (2, {NUM_CLASSES})")
+    if not np.all(np.isfinite(out)) or np.any(out < 0) or not np.allclose(out.sum(axis=1), 1.0, atol=1e-3):
+        raise ModelLoadError(
+            f"model {name!r} does not output softmax probabilities (rows sum to {out.sum(axis=1).round(4).tolist()}); "
+            "its last layer must be Dense(7, activation='softmax')"
+        )
+
+
+def _normalise(probs: np.ndarray, name: str) -> np.ndarray:
+    totals = probs.sum(axis=1, keepdims=True)
+    if not np.all(np.isfinite(probs)) or np.any(totals <= 0):
+        raise FERError(f"model {name!r} produced invalid probabilities (NaN or all zero); the model may be corrupt")
+    return probs / totals
