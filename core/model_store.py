@@ -1,0 +1,233 @@
+"""On-disk format of a trained model: a directory with the Keras file and its metadata.
+
+Layout of ``models/NAME/``::
+
+    metadata.json     what the model is and how it was trained (see :func:`save_model_dir`)
+    model-XXXX.keras  the Keras 3 model; ``metadata["model_file"]`` names it
+    evaluation.json   optional, written by ``training.evaluate``
+
+Saving is atomic: the new ``.keras`` file is written under a fresh name, then ``metadata.json`` is
+replaced in one ``os.replace`` that switches to it. A run killed at any point leaves the previous
+model and its metadata intact; files that no metadata names are removed by the next save.
+
+Keras itself is imported lazily so that reading metadata (the model selector, the CLI's ``--help``)
+stays fast.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import ModelLoadError
+from core.labels import EMOTIONS, FACE_SIZE
+
+METADATA_FILE = "metadata.json"
+EVALUATION_FILE = "evaluation.json"
+MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+# The model the app and CLI use when none is named.
+DEFAULT_MODEL_NAME = "fast"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A model directory as found on disk, read without loading Keras.
+
+    ``error`` is set (and ``metadata`` may be empty) when the directory is unusable; the model
+    selector shows the error and skips the model.
+    """
+
+    name: str
+    path: Path
+    metadata: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def accuracy(self) -> float | None:
+        """PrivateTest (or whatever split was evaluated) accuracy from ``evaluation.json``."""
+        if not self.evaluation:
+            return None
+        value = self.evaluation.get("accuracy")
+        return float(value) if value is not None else None
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to ``path`` through a temporary file and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=False)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; reports and metadata are for everyone
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def sha256_file(path: Path, *, chunk_size: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_model_dir(model: Any, metadata: dict[str, Any], out_dir: str | Path) -> Path:
+    """Save a Keras model and its metadata into ``out_dir`` atomically.
+
+    Args:
+        model: a ``keras.Model`` whose input is ``(None, 48, 48, 1)`` raw pixel values 0..255
+            (normalisation lives inside the model) and whose output is 7 softmax probabilities.
+        metadata: JSON-serialisable facts about the model (architecture, config, history, ...).
+            ``labels``, ``input_size``, ``model_file`` and ``model_sha256`` are filled in here.
+        out_dir: the model directory; created if missing.
+
+    Returns:
+        The path of the saved ``.keras`` file.
+
+    Raises:
+        ModelLoadError: if ``out_dir`` cannot be written (read-only, disk full).
+    """
+    out = Path(out_dir)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        model_file = f"model-{uuid.uuid4().hex[:8]}.keras"
+        # Keras wants the .keras suffix, so write under a hidden name and rename.
+        tmp_path = out / f".tmp-{model_file}"
+        model.save(tmp_path)
+        final_path = out / model_file
+        os.replace(tmp_path, final_path)
+        meta = dict(metadata)
+        meta.setdefault("labels", list(EMOTIONS))
+        meta.setdefault("input_size", [FACE_SIZE, FACE_SIZE])
+        meta.setdefault("channels", 1)
+        meta["model_file"] = model_file
+        meta["model_sha256"] = sha256_file(final_path)
+        write_json_atomic(out / METADATA_FILE, meta)
+    except OSError as exc:
+        for leftover in out.glob(".tmp-model-*.keras") if out.is_dir() else []:
+            leftover.unlink(missing_ok=True)
+        raise ModelLoadError(f"cannot write model to {out}: {exc.strerror or exc}") from exc
+    _remove_unreferenced(out, keep=model_file)
+    return final_path
+
+
+def _remove_unreferenced(out: Path, *, keep: str) -> None:
+    for stale in out.glob("model-*.keras"):
+        if stale.name != keep:
+            stale.unlink(missing_ok=True)
+    for stale in out.glob(".tmp-model-*.keras"):
+        stale.unlink(missing_ok=True)
+
+
+def read_model_info(path: str | Path) -> ModelInfo:
+    """Read a model directory's metadata and evaluation, checking that the Keras file is sound.
+
+    Never raises for a bad directory: the problem is returned in ``ModelInfo.error``.
+    """
+    path = Path(path)
+    name = path.name
+    meta_path = path / METADATA_FILE
+    if not meta_path.is_file():
+        return ModelInfo(name, path, error=f"no {METADATA_FILE} in {path}")
+    try:
+        metadata = json.loads(meta_path.read_text(encoding="utf-8"))
+        if not isinstance(metadata, dict):
+            raise ValueError("top level is not an object")
+    except (OSError, ValueError) as exc:
+        return ModelInfo(name, path, error=f"unreadable {METADATA_FILE}: {exc}")
+    problem = _check_metadata(metadata, path)
+    evaluation = None
+    eval_path = path / EVALUATION_FILE
+    if eval_path.is_file():
+        try:
+            evaluation = json.loads(eval_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            evaluation = None  # an evaluation report is optional; the model still works
+    return ModelInfo(name, path, metadata, evaluation, problem)
+
+
+def _check_metadata(metadata: dict[str, Any], path: Path) -> str | None:
+    labels = metadata.get("labels")
+    if labels != list(EMOTIONS):
+        return f"labels {labels!r} do not match the FER2013 classes {list(EMOTIONS)}"
+    model_file = metadata.get("model_file")
+    if not isinstance(model_file, str) or "/" in model_file or "\\" in model_file:
+        return "metadata names no model file"
+    keras_path = path / model_file
+    if not keras_path.is_file():
+        return f"model file {model_file} is missing"
+    if not zipfile.is_zipfile(keras_path):
+        return f"model file {model_file} is not a Keras archive (corrupt or truncated)"
+    try:
+        with zipfile.ZipFile(keras_path) as archive:
+            names = set(archive.namelist())
+            if "config.json" not in names:
+                return f"model file {model_file} has no Keras config (foreign file?)"
+            if archive.testzip() is not None:
+                return f"model file {model_file} is corrupt"
+    except (OSError, zipfile.BadZipFile) as exc:
+        return f"model file {model_file} is corrupt: {exc}"
+    return None
+
+
+def list_models(root: str | Path = MODELS_DIR) -> list[ModelInfo]:
+    """Every model directory under ``root`` (sorted by name), including broken ones with ``error`` set."""
+    root = Path(root)
+    if not root.is_dir():
+        return []
+    return [read_model_info(child) for child in sorted(root.iterdir()) if child.is_dir() and not child.name.startswith(".")]
+
+
+def resolve_model_dir(model: str | Path | None = None, *, root: str | Path = MODELS_DIR) -> Path:
+    """Turn a model name or path (or ``None`` for the default) into a model directory path."""
+    if model is None:
+        return Path(root) / DEFAULT_MODEL_NAME
+    candidate = Path(model)
+    if candidate.is_dir() or candidate.is_absolute() or len(candidate.parts) > 1:
+        return candidate
+    return Path(root) / str(model)
+
+
+def load_model_dir(path: str | Path) -> tuple[Any, dict[str, Any]]:
+    """Load a model directory: the Keras model (safe mode, not compiled) and its metadata.
+
+    Raises:
+        ModelLoadError: if the directory, its metadata or its Keras file is unusable.
+    """
+    info = read_model_info(path)
+    if not info.ok:
+        raise ModelLoadError(f"model {info.name!r} cannot be used: {info.error}")
+    import keras  # noqa: PLC0415 - heavy import, only when a model is really needed
+
+    keras_path = info.path / info.metadata["model_file"]
+    try:
+        model = keras.saving.load_model(keras_path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises many types for a bad archive
+        raise ModelLoadError(f"model {info.name!r} failed to load: {exc}") from exc
+    shape = tuple(model.input_shape[1:])
+    size = tuple(info.metadata.get("input_size", (FACE_SIZE, FACE_SIZE)))
+    if shape != (*size, info.metadata.get("channels", 1)) or model.output_shape[-1] != len(EMOTIONS):
+        raise ModelLoadError(
+            f"model {info.name!r} has input {shape} and {model.output_shape[-1]} outputs; "
+            f"expected {(*size, 1)} and {len(EMOTIONS)}"
+        )
+    return model, info.metadata

@@ -1,0 +1,313 @@
+"""FER2013 loaders: the canonical CSV (plain or gzip), the Kaggle folder layout, and FER+ labels.
+
+Every loader returns a :class:`FERData` with the three FER2013 splits as uint8 ``(N, 48, 48)``
+arrays and integer labels in :data:`core.labels.EMOTIONS` order.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import lzma
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import DatasetError
+from core.labels import EMOTIONS, FACE_SIZE, NUM_CLASSES
+from core.model_store import sha256_file
+
+SPLITS: tuple[str, ...] = ("Training", "PublicTest", "PrivateTest")
+CSV_COLUMNS: tuple[str, ...] = ("emotion", "pixels", "Usage")
+PIXELS_PER_FACE = FACE_SIZE * FACE_SIZE
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
+# Validation carved from train/ in the folder layout, which has no PublicTest.
+FOLDER_VAL_FRACTION = 0.1
+FOLDER_VAL_SEED = 2013
+
+# FER+ vote columns, mapped onto the FER2013 classes. Contempt has no FER2013 class.
+FERPLUS_TO_FER = {
+    "anger": "angry",
+    "disgust": "disgust",
+    "fear": "fear",
+    "happiness": "happy",
+    "sadness": "sad",
+    "surprise": "surprise",
+    "neutral": "neutral",
+}
+
+
+@dataclass(frozen=True)
+class Split:
+    """One split: ``x`` uint8 (N, 48, 48), ``y`` int64 (N,), ``index`` row numbers in the source."""
+
+    x: np.ndarray
+    y: np.ndarray
+    index: np.ndarray
+    # Optional soft targets (N, 7) summing to 1, e.g. FER+ vote distributions.
+    soft: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def class_counts(self) -> np.ndarray:
+        return np.bincount(self.y, minlength=NUM_CLASSES)
+
+
+@dataclass(frozen=True)
+class FERData:
+    """The FER2013 splits, with where they came from."""
+
+    splits: dict[str, Split]
+    source: str
+    layout: str
+    sha256: str | None = None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __getitem__(self, split: str) -> Split:
+        if split not in self.splits:
+            raise DatasetError(f"split {split!r} is not in {self.source}; available: {', '.join(self.splits)}")
+        return self.splits[split]
+
+    def missing_classes(self) -> dict[str, list[str]]:
+        """Classes with no example, per split: reported to the user, never hidden."""
+        out = {}
+        for name, split in self.splits.items():
+            absent = [EMOTIONS[i] for i, n in enumerate(split.class_counts()) if n == 0]
+            if absent:
+                out[name] = absent
+        return out
+
+
+def load_fer2013(path: str | Path, *, with_checksum: bool = True) -> FERData:
+    """Load FER2013 from a CSV (``.csv``/``.csv.gz``), a folder layout, or the trainval ``.npz.xz`` pack.
+
+    Raises:
+        DatasetError: missing path, wrong columns, a malformed row, an unknown label.
+    """
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise DatasetError(
+            f"no dataset at {path}: point to fer2013.csv(.gz) or to a folder with train/ and test/ subfolders"
+        )
+    if path.is_dir():
+        return load_fer2013_folder(path)
+    if path.name.endswith(".npz.xz") or path.suffix == ".npz":
+        return load_fer2013_npz(path)
+    return load_fer2013_csv(path, with_checksum=with_checksum)
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    with open(path, "rb") as probe:
+        magic = probe.read(2)
+    if magic == b"\x1f\x8b":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def load_fer2013_csv(path: str | Path, *, with_checksum: bool = True) -> FERData:
+    """Parse the canonical ``fer2013.csv`` (columns ``emotion,pixels,Usage``), plain or gzip."""
+    path = Path(path)
+    rows: dict[str, tuple[list[int], list[np.ndarray], list[int]]] = {}
+    try:
+        with _open_text(path) as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if header is None:
+                raise DatasetError(f"{path} is empty")
+            header = [h.strip() for h in header]
+            missing = [c for c in CSV_COLUMNS if c not in header]
+            if missing:
+                raise DatasetError(
+                    f"{path} has columns {header}; expected {list(CSV_COLUMNS)} (missing {missing})"
+                )
+            i_emotion, i_pixels, i_usage = (header.index(c) for c in CSV_COLUMNS)
+            for row_no, row in enumerate(reader):
+                if not row:
+                    continue
+                usage = row[i_usage].strip()
+                if usage not in SPLITS:
+                    raise DatasetError(f"row {row_no + 1}: Usage {usage!r} is not one of {list(SPLITS)}")
+                label = _parse_label(row[i_emotion], row_no)
+                pixels = np.array(row[i_pixels].split(), dtype=np.int64)
+                if pixels.size != PIXELS_PER_FACE:
+                    raise DatasetError(
+                        f"row {row_no + 1}: pixels has {pixels.size} values; expected {PIXELS_PER_FACE} (48x48)"
+                    )
+                if pixels.min() < 0 or pixels.max() > 255:
+                    raise DatasetError(f"row {row_no + 1}: pixel values must be 0..255")
+                labels, images, index = rows.setdefault(usage, ([], [], []))
+                labels.append(label)
+                images.append(pixels.astype(np.uint8))
+                index.append(row_no)
+    except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as exc:
+        raise DatasetError(f"cannot read {path}: {exc}") from exc
+    except ValueError as exc:
+        if isinstance(exc, DatasetError):
+            raise
+        raise DatasetError(f"{path}: a pixels field holds something that is not an integer ({exc})") from exc
+    if not rows:
+        raise DatasetError(f"{path} has a header but no rows")
+    splits = {
+        name: Split(
+            x=np.stack(rows[name][1]).reshape(-1, FACE_SIZE, FACE_SIZE),
+            y=np.asarray(rows[name][0], dtype=np.int64),
+            index=np.asarray(rows[name][2], dtype=np.int64),
+        )
+        for name in SPLITS
+        if name in rows
+    }
+    digest = sha256_file(path) if with_checksum else None
+    return FERData(splits, str(path), "csv", digest)
+
+
+def _parse_label(value: str, row_no: int) -> int:
+    try:
+        label = int(value)
+    except ValueError:
+        raise DatasetError(f"row {row_no + 1}: emotion {value!r} is not an integer label 0..6") from None
+    if not 0 <= label < NUM_CLASSES:
+        raise DatasetError(f"row {row_no + 1}: unknown emotion label {label}; expected 0..{NUM_CLASSES - 1}")
+    return label
+
+
+def load_fer2013_npz(path: str | Path) -> FERData:
+    """Load the compact Training+PublicTest pack (``x``, ``y``, ``usage`` arrays; optionally xz-wrapped)."""
+    path = Path(path)
+    try:
+        if path.name.endswith(".xz"):
+            with lzma.open(path) as handle:
+                blob = np.load(io.BytesIO(handle.read()))
+        else:
+            blob = np.load(path)
+        x, y, usage = blob["x"], blob["y"].astype(np.int64), blob["usage"]
+    except (OSError, KeyError, ValueError, lzma.LZMAError) as exc:
+        raise DatasetError(f"cannot read {path} as a FER2013 array pack: {exc}") from exc
+    splits = {}
+    for code, name in enumerate(SPLITS):
+        mask = usage == code
+        if mask.any():
+            splits[name] = Split(x=x[mask], y=y[mask], index=np.flatnonzero(mask))
+    return FERData(splits, str(path), "npz", sha256_file(path))
+
+
+def _class_dirs(split_dir: Path) -> dict[int, Path]:
+    found = {}
+    for child in split_dir.iterdir():
+        if child.is_dir():
+            key = child.name.strip().lower()
+            if key not in EMOTIONS:
+                raise DatasetError(
+                    f"unknown class folder {child}; class folders must be named {', '.join(EMOTIONS)}"
+                )
+            found[EMOTIONS.index(key)] = child
+    return found
+
+
+def _read_folder_split(split_dir: Path) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    import cv2  # noqa: PLC0415
+
+    images, labels, names = [], [], []
+    for label, class_dir in sorted(_class_dirs(split_dir).items()):
+        for file in sorted(class_dir.iterdir()):
+            if file.suffix.lower() not in IMAGE_EXTENSIONS:
+                continue
+            image = cv2.imread(str(file), cv2.IMREAD_GRAYSCALE)
+            if image is None:
+                raise DatasetError(f"cannot read image {file}")
+            if image.shape != (FACE_SIZE, FACE_SIZE):
+                image = cv2.resize(image, (FACE_SIZE, FACE_SIZE), interpolation=cv2.INTER_AREA)
+            images.append(image)
+            labels.append(label)
+            names.append(str(file.relative_to(split_dir.parent)))
+    if not images:
+        raise DatasetError(f"no images in {split_dir}")
+    return np.stack(images), np.asarray(labels, dtype=np.int64), names
+
+
+def load_fer2013_folder(root: str | Path, *, val_fraction: float = FOLDER_VAL_FRACTION, seed: int = FOLDER_VAL_SEED) -> FERData:
+    """Load the Kaggle layout ``root/train/<class>/*.png`` and ``root/test/<class>/*.png``.
+
+    There is no PublicTest in this layout: a stratified ``val_fraction`` of ``train/`` is carved
+    out with a fixed ``seed`` to play that role, and ``test/`` plays PrivateTest.
+    """
+    root = Path(root)
+    train_dir, test_dir = root / "train", root / "test"
+    if not train_dir.is_dir():
+        raise DatasetError(f"{root} has no train/ folder; expected train/<class>/ and test/<class>/")
+    x, y, _ = _read_folder_split(train_dir)
+    rng = np.random.default_rng(seed)
+    val_mask = np.zeros(len(y), dtype=bool)
+    for label in range(NUM_CLASSES):
+        members = np.flatnonzero(y == label)
+        take = int(round(len(members) * val_fraction))
+        val_mask[rng.choice(members, size=take, replace=False)] = True
+    index = np.arange(len(y))
+    splits = {
+        "Training": Split(x[~val_mask], y[~val_mask], index[~val_mask]),
+        "PublicTest": Split(x[val_mask], y[val_mask], index[val_mask]),
+    }
+    notes = [f"PublicTest is {val_fraction:.0%} of train/, stratified, seed {seed}"]
+    if test_dir.is_dir():
+        tx, ty, _ = _read_folder_split(test_dir)
+        splits["PrivateTest"] = Split(tx, ty, np.arange(len(ty)))
+        notes.append("PrivateTest is test/")
+    return FERData(splits, str(root), "folder", None, tuple(notes))
+
+
+def load_ferplus_targets(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read FER+ votes (``fer2013new.csv`` layout) aligned with ``fer2013.csv`` rows.
+
+    Returns:
+        ``(hard, soft, keep)``: majority-vote labels (N,), vote distributions over the 7 FER2013
+        classes (N, 7), and a mask of rows FER+ keeps (a face, and at least one vote for a class).
+    """
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.reader(handle)
+            header = [h.strip() for h in next(reader)]
+            columns = [header.index(name) for name in FERPLUS_TO_FER]
+            i_nf, i_name = header.index("NF"), header.index("Image name")
+            rows = list(reader)
+    except (OSError, StopIteration, ValueError) as exc:
+        raise DatasetError(f"{path} is not a FER+ label file (fer2013new.csv layout): {exc}") from exc
+    n_rows = len(rows)
+    order = [EMOTIONS.index(FERPLUS_TO_FER[name]) for name in FERPLUS_TO_FER]
+    votes = np.zeros((n_rows, NUM_CLASSES), dtype=np.float32)
+    nf = np.zeros(n_rows, dtype=np.float32)
+    named = np.zeros(n_rows, dtype=bool)
+    for r, row in enumerate(rows):
+        for col, cls in zip(columns, order):
+            votes[r, cls] = float(row[col] or 0)
+        nf[r] = float(row[i_nf] or 0)
+        named[r] = bool(row[i_name].strip())
+    total = votes.sum(axis=1)
+    keep = named & (total > 0) & (nf < votes.max(axis=1) + 1e-9)
+    soft = np.divide(votes, np.maximum(total, 1e-9)[:, None])
+    return votes.argmax(axis=1).astype(np.int64), soft, keep
+
+
+def with_ferplus(data: FERData, ferplus_path: str | Path, *, splits: tuple[str, ...] = ("Training", "PublicTest")) -> FERData:
+    """Replace the labels of ``splits`` with FER+ majority votes (rows FER+ drops are removed).
+
+    PrivateTest keeps its original FER2013 labels: accuracy is always reported on those.
+    """
+    if data.layout not in ("csv", "npz"):
+        raise DatasetError("FER+ labels align with fer2013.csv rows; they need the CSV (or npz) layout")
+    hard, soft, keep = load_ferplus_targets(ferplus_path)
+    last_row = max(int(s.index.max()) for s in data.splits.values())
+    if last_row >= len(hard):
+        raise DatasetError(f"{ferplus_path} has {len(hard)} rows; the FER2013 data has row {last_row}: they must align")
+    new = dict(data.splits)
+    for name in splits:
+        if name not in new:
+            continue
+        split = new[name]
+        mask = keep[split.index]
+        idx = split.index[mask]
+        new[name] = Split(split.x[mask], hard[idx], idx, soft[idx])
+    note = f"labels of {', '.join(splits)} from FER+ ({Path(ferplus_path).name}); PrivateTest keeps FER2013 labels"
+    return FERData(new, data.source, data.layout, data.sha256, (*data.notes, note))

@@ -1,0 +1,118 @@
+"""Score a model on a FER2013 split and write ``evaluation.json`` beside it.
+
+    python -m training.evaluate --data ../shared/data/fer2013.csv.gz --model models/fast --split PrivateTest
+
+The report holds accuracy, per-class precision/recall/F1, macro-F1, the confusion matrix (counts
+and row-normalised) and the calibration (ECE and reliability bins) of the confidences. The app's
+evaluation dashboard reads it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import FERError
+from core.model_store import EVALUATION_FILE, load_model_dir, resolve_model_dir, write_json_atomic
+from training.data import SPLITS, FERData, load_fer2013
+from training.metrics import classification_report
+
+TTA_MODES = ("none", "flip")
+
+
+def predict_probabilities(model: Any, faces: np.ndarray, *, tta: str = "none", batch_size: int = 256) -> np.ndarray:
+    """Class probabilities for uint8 faces (N, 48, 48); ``tta="flip"`` averages with the mirror image."""
+    if tta not in TTA_MODES:
+        raise ValueError(f"tta must be one of {TTA_MODES}, not {tta!r}")
+    x = np.asarray(faces, dtype="float32")
+    if x.ndim == 3:
+        x = x[..., None]
+    probs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
+    if tta == "flip":
+        probs = 0.5 * (probs + np.asarray(model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)))
+    return probs / probs.sum(axis=1, keepdims=True)
+
+
+def evaluate(
+    model_dir: str | Path,
+    *,
+    data: FERData | str | Path,
+    split: str = "PrivateTest",
+    tta: str = "none",
+    write: bool = True,
+) -> dict[str, Any]:
+    """Evaluate the model in ``model_dir`` on ``split`` and (by default) write ``evaluation.json``.
+
+    Returns:
+        The report (see :func:`training.metrics.classification_report`) with where it came from.
+
+    Raises:
+        ValueError: an unknown split or TTA mode. DatasetError, ModelLoadError: unusable inputs.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    path = resolve_model_dir(model_dir)
+    model, metadata = load_model_dir(path)
+    if not isinstance(data, FERData):
+        data = load_fer2013(data)
+    part = data[split]
+    started = time.perf_counter()
+    probs = predict_probabilities(model, part.x, tta=tta)
+    seconds = time.perf_counter() - started
+    report = {
+        "model": path.name,
+        "architecture": metadata.get("architecture"),
+        "split": split,
+        "tta": tta,
+        "data": {"source": Path(data.source).name, "layout": data.layout, "sha256": data.sha256, "notes": list(data.notes)},
+        **classification_report(part.y, probs),
+        "seconds": round(seconds, 2),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    if write:
+        write_json_atomic(path / EVALUATION_FILE, report)
+    return report
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """A plain-text table of a report, for the terminal."""
+    lines = [
+        f"{report['model']} on {report['split']} (n={report['n']}, tta={report['tta']}): "
+        f"accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, ECE {report['calibration']['ece']:.4f}",
+        f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
+    ]
+    for name, row in report["per_class"].items():
+        lines.append(f"{name:<10}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>10d}")
+    if report["absent_classes"]:
+        lines.append(f"absent from this split: {', '.join(report['absent_classes'])}")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, help="fer2013.csv(.gz) or a train/test folder")
+    parser.add_argument("--model", required=True, help="model directory or name under models/")
+    parser.add_argument("--split", choices=SPLITS, default="PrivateTest")
+    parser.add_argument("--tta", action="store_true", help="average with horizontally flipped faces")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    parser.add_argument("--no-write", action="store_true", help=f"do not write {EVALUATION_FILE}")
+    args = parser.parse_args(argv)
+    try:
+        report = evaluate(args.model, data=args.data, split=args.split, tta="flip" if args.tta else "none", write=not args.no_write)
+    except (ValueError, FERError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

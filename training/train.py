@@ -1,0 +1,494 @@
+"""Train an emotion model on FER2013: the routine shared by the command line and the training page.
+
+    python -m training.train --data ../shared/data/fer2013.csv.gz --arch fast --epochs 30 --out models/fast
+
+Training fits on ``Training``, validates on ``PublicTest`` every epoch (early stopping and the choice
+of the best epoch), and never looks at ``PrivateTest``. A checkpoint is written after every epoch
+(atomically), so ``--resume`` continues an interrupted run where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.errors import DatasetError, FERError
+from core.labels import EMOTIONS, NUM_CLASSES
+from core.model_store import save_model_dir, write_json_atomic
+from training.architectures import build_model, list_architectures
+from training.augment import AugmentConfig, build_augmenter
+from training.data import FERData, load_fer2013, with_ferplus
+
+CHECKPOINT_DIR = "checkpoint"
+CLASS_WEIGHTINGS = ("none", "sqrt", "balanced")
+OPTIMIZERS = ("adamw", "sgd")
+
+
+class TrainingError(FERError):
+    """Training cannot start or continue (bad configuration, unusable checkpoint, ...)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides what a run learns. Saved in the checkpoint and the model metadata."""
+
+    arch: str = "fast"
+    epochs: int = 30
+    batch_size: int = 128
+    optimizer: str = "adamw"
+    learning_rate: float = 2e-3
+    # Decoupled (AdamW-style) weight decay, applied as weight_decay * learning_rate per step.
+    weight_decay: float = 0.05
+    warmup_epochs: int = 1
+    label_smoothing: float = 0.1
+    class_weighting: str = "sqrt"
+    patience: int = 10
+    seed: int = 2013
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    ferplus: bool = False
+    # Cap on training examples, for smoke runs; 0 means all.
+    limit: int = 0
+
+    def __post_init__(self) -> None:
+        if self.arch not in list_architectures():
+            raise ValueError(f"unknown architecture {self.arch!r}; known architectures: {', '.join(list_architectures())}")
+        if self.epochs < 1 or self.batch_size < 1:
+            raise ValueError("epochs and batch_size must be at least 1")
+        if self.class_weighting not in CLASS_WEIGHTINGS:
+            raise ValueError(f"class_weighting must be one of {CLASS_WEIGHTINGS}, not {self.class_weighting!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("augment"), dict):
+            values["augment"] = AugmentConfig(**values["augment"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """What a running training reports; ``kind`` is ``"batch"``, ``"epoch"`` or ``"end"``."""
+
+    kind: str
+    epoch: int  # 0-based epoch being run (or just finished)
+    epochs: int
+    batch: int
+    batches: int
+    logs: dict[str, float]
+    elapsed_s: float
+    eta_s: float | None
+    history: dict[str, list[float]] = field(default_factory=dict)
+    message: str = ""
+
+    @property
+    def fraction(self) -> float:
+        """Overall progress 0..1."""
+        done = self.epoch + (self.batch / self.batches if self.batches else 0.0)
+        if self.kind in ("epoch", "end"):
+            done = self.epoch + 1
+        return min(1.0, done / max(1, self.epochs))
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How a run ended: ``status`` is ``completed``, ``early_stopped`` or ``cancelled``."""
+
+    status: str
+    model_dir: Path | None
+    best_epoch: int | None
+    best_val_accuracy: float | None
+    epochs_run: int
+    history: dict[str, list[float]]
+    seconds: float
+
+
+def class_weights(labels: np.ndarray, *, mode: str) -> np.ndarray:
+    """Per-class loss weights, mean 1 over the training examples.
+
+    ``sqrt`` weighs a class by ``1/sqrt(frequency)``: it lifts Disgust (1.5% of Training) without
+    the accuracy loss of full ``balanced`` (``1/frequency``) weighting.
+    """
+    if mode not in CLASS_WEIGHTINGS:
+        raise ValueError(f"mode must be one of {CLASS_WEIGHTINGS}, not {mode!r}")
+    counts = np.bincount(labels, minlength=NUM_CLASSES).astype(np.float64)
+    if mode == "none":
+        return np.ones(NUM_CLASSES)
+    freq = np.maximum(counts, 1) / counts.sum()
+    weights = 1.0 / np.sqrt(freq) if mode == "sqrt" else 1.0 / freq
+    weights[counts == 0] = 0.0
+    return weights / float((weights * counts).sum() / counts.sum())
+
+
+def _targets(split: Any, *, soft: bool) -> np.ndarray:
+    if soft and split.soft is not None:
+        return split.soft.astype("float32")
+    return np.eye(NUM_CLASSES, dtype="float32")[split.y]
+
+
+def _hardware() -> dict[str, Any]:
+    import keras  # noqa: PLC0415
+
+    info: dict[str, Any] = {
+        "machine": platform.machine(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "backend": keras.backend.backend(),
+        "keras": keras.__version__,
+    }
+    try:
+        if info["backend"] == "jax":
+            import jax  # noqa: PLC0415
+
+            info["devices"] = [str(d.device_kind) for d in jax.devices()]
+        elif info["backend"] == "tensorflow":
+            import tensorflow as tf  # noqa: PLC0415
+
+            info["devices"] = [d.device_type for d in tf.config.list_physical_devices()]
+    except Exception:  # device listing is informative only
+        pass
+    return info
+
+
+def _make_schedule(config: TrainConfig, steps_per_epoch: int) -> Any:
+    import keras  # noqa: PLC0415
+
+    total = max(1, config.epochs * steps_per_epoch)
+    warmup = min(total - 1, config.warmup_epochs * steps_per_epoch)
+    return keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=config.learning_rate * (0.1 if warmup else 1.0),
+        decay_steps=max(1, total - warmup),
+        alpha=0.01,
+        warmup_target=config.learning_rate if warmup else None,
+        warmup_steps=warmup,
+    )
+
+
+def _make_optimizer(config: TrainConfig, steps_per_epoch: int) -> Any:
+    import keras  # noqa: PLC0415
+
+    schedule = _make_schedule(config, steps_per_epoch)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
+    return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
+
+
+def _build_training_model(config: TrainConfig, steps_per_epoch: int) -> tuple[Any, Any]:
+    """The served model, and the model that is trained: augmentation followed by the served model."""
+    import keras  # noqa: PLC0415
+
+    keras.utils.set_random_seed(config.seed)
+    model = build_model(config.arch)
+    inputs = keras.Input(model.input_shape[1:], name="pixels")
+    outputs = model(build_augmenter(config.augment, seed=config.seed)(inputs))
+    trainer = keras.Model(inputs, outputs, name=f"train_{config.arch}")
+    trainer.compile(
+        optimizer=_make_optimizer(config, steps_per_epoch),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+    return model, trainer
+
+
+def _served_model(trainer: Any) -> Any:
+    """The inner served model of a training model (the layer that is a ``keras.Model``)."""
+    import keras  # noqa: PLC0415
+
+    for layer in trainer.layers:
+        if isinstance(layer, keras.Model) and layer.name != "augment":
+            return layer
+    raise TrainingError("checkpoint holds no served model")
+
+
+class _Monitor:
+    """Keras callback (built lazily so Keras loads only when training runs)."""
+
+    @staticmethod
+    def create(**kwargs: Any) -> Any:
+        import keras  # noqa: PLC0415
+
+        class Monitor(keras.callbacks.Callback):
+            def __init__(
+                self,
+                *,
+                config: TrainConfig,
+                ckpt_dir: Path,
+                state: dict[str, Any],
+                steps_per_epoch: int,
+                on_progress: Callable[[ProgressEvent], None] | None,
+                stop_event: threading.Event | None,
+            ) -> None:
+                super().__init__()
+                self.config = config
+                self.ckpt_dir = ckpt_dir
+                self.state = state
+                self.steps = steps_per_epoch
+                self.on_progress = on_progress
+                self.stop_event = stop_event
+                self.cancelled = False
+                self.early_stopped = False
+                self.t0 = time.monotonic()
+                self.epoch_t0 = self.t0
+                self.epoch = 0
+                self.batches_done = 0
+
+            def _eta(self, epoch: int, batch: int) -> float | None:
+                done = self.batches_done
+                if not done:
+                    return None
+                remaining = (self.config.epochs - epoch) * self.steps - batch
+                return remaining * (time.monotonic() - self.t0) / done
+
+            def _emit(self, kind: str, batch: int, logs: dict[str, Any] | None, message: str = "") -> None:
+                if self.on_progress is None:
+                    return
+                clean = {k: float(v) for k, v in (logs or {}).items() if np.isscalar(v) or np.ndim(v) == 0}
+                self.on_progress(
+                    ProgressEvent(
+                        kind, self.epoch, self.config.epochs, batch, self.steps, clean,
+                        time.monotonic() - self.t0 + self.state.get("seconds", 0.0),
+                        self._eta(self.epoch, batch), {k: list(v) for k, v in self.state["history"].items()}, message,
+                    )
+                )
+
+            def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+                self.epoch = epoch
+                self.epoch_t0 = time.monotonic()
+
+            def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+                self.batches_done += 1
+                self._emit("batch", batch + 1, logs)
+                if self.stop_event is not None and self.stop_event.is_set():
+                    self.cancelled = True
+                    self.model.stop_training = True
+
+            def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+                logs = dict(logs or {})
+                if self.cancelled:
+                    # A part-epoch is not a checkpoint: resume repeats this epoch.
+                    return
+                history = self.state["history"]
+                for key, value in logs.items():
+                    history.setdefault(key, []).append(float(value))
+                history.setdefault("lr", []).append(float(np.asarray(self.model.optimizer.learning_rate)))
+                history.setdefault("epoch_seconds", []).append(time.monotonic() - self.epoch_t0)
+                val_acc = float(logs.get("val_accuracy", logs.get("accuracy", 0.0)))
+                improved = self.state["best_val_accuracy"] is None or val_acc > self.state["best_val_accuracy"]
+                if improved:
+                    self.state["best_val_accuracy"] = val_acc
+                    self.state["best_epoch"] = epoch + 1
+                    _save_atomic(_served_model(self.model), self.ckpt_dir / "best.keras")
+                _save_atomic(self.model, self.ckpt_dir / "last.keras")
+                self.state["epoch"] = epoch + 1
+                self.state["seconds"] = self.state.get("seconds", 0.0) + (time.monotonic() - self.epoch_t0)
+                write_json_atomic(self.ckpt_dir / "state.json", self.state)
+                if epoch + 1 - self.state["best_epoch"] >= self.config.patience:
+                    self.early_stopped = True
+                    self.model.stop_training = True
+                self._emit("epoch", self.steps, logs)
+
+        return Monitor(**kwargs)
+
+
+def _save_atomic(model: Any, path: Path) -> None:
+    tmp = path.with_name(f".tmp-{path.name}")
+    model.save(tmp)
+    os.replace(tmp, path)
+
+
+def train(
+    config: TrainConfig,
+    *,
+    data: FERData | str | Path,
+    out_dir: str | Path,
+    resume: bool = False,
+    ferplus_path: str | Path | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    stop_event: threading.Event | None = None,
+    verbose: int = 0,
+) -> TrainResult:
+    """Train ``config`` on FER2013 and save the model chosen on PublicTest into ``out_dir``.
+
+    Args:
+        config: what to train.
+        data: a loaded :class:`FERData`, or a path :func:`training.data.load_fer2013` accepts.
+        out_dir: the model directory (``models/NAME``); its ``checkpoint/`` holds resume state.
+        resume: continue from ``out_dir/checkpoint`` instead of starting again.
+        ferplus_path: FER+ label file, used when ``config.ferplus`` is set.
+        on_progress: called after every batch and epoch (from the training thread).
+        stop_event: set it to cancel; the run stops after the current batch, keeps its last
+            complete-epoch checkpoint for ``resume``, and saves the best model so far.
+        verbose: Keras ``fit`` verbosity (1 shows a progress bar).
+
+    Returns:
+        How the run ended.
+
+    Raises:
+        DatasetError: unusable data. TrainingError: unusable checkpoint or configuration.
+    """
+    import keras  # noqa: PLC0415
+
+    started = time.monotonic()
+    if not isinstance(data, FERData):
+        data = load_fer2013(data)
+    if config.ferplus:
+        if ferplus_path is None:
+            raise TrainingError("ferplus=True needs the FER+ label file (ferplus_path)")
+        data = with_ferplus(data, ferplus_path)
+    if "Training" not in data.splits or "PublicTest" not in data.splits:
+        raise DatasetError(f"{data.source} needs Training and PublicTest splits; it has {', '.join(data.splits)}")
+    train_split, val_split = data["Training"], data["PublicTest"]
+    x = train_split.x[..., None].astype("float32")
+    y = _targets(train_split, soft=config.ferplus)
+    labels = train_split.y
+    if config.limit:
+        x, y, labels = x[: config.limit], y[: config.limit], labels[: config.limit]
+    weights = class_weights(labels, mode=config.class_weighting)[labels].astype("float32")
+    xv = val_split.x[..., None].astype("float32")
+    yv = np.eye(NUM_CLASSES, dtype="float32")[val_split.y]
+    steps = int(np.ceil(len(x) / config.batch_size))
+
+    out = Path(out_dir)
+    ckpt_dir = out / CHECKPOINT_DIR
+    try:
+        ckpt_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TrainingError(f"cannot write to {out}: {exc.strerror or exc}") from exc
+    state_path = ckpt_dir / "state.json"
+    if resume and state_path.is_file():
+        state = json.loads(state_path.read_text())
+        saved = TrainConfig.from_dict(state["config"])
+        if saved.arch != config.arch:
+            raise TrainingError(f"checkpoint in {ckpt_dir} is for {saved.arch!r}, not {config.arch!r}")
+        config = replace(saved, epochs=config.epochs)
+        try:
+            trainer = keras.saving.load_model(ckpt_dir / "last.keras")
+        except Exception as exc:
+            raise TrainingError(f"checkpoint {ckpt_dir / 'last.keras'} is unusable: {exc}") from exc
+        keras.utils.set_random_seed(config.seed + state["epoch"])
+    else:
+        _, trainer = _build_training_model(config, steps)
+        state = {
+            "config": config.to_dict(), "epoch": 0, "best_epoch": 0, "best_val_accuracy": None,
+            "history": {}, "seconds": 0.0, "data_sha256": data.sha256, "started": _now(),
+        }
+    initial_epoch = int(state["epoch"])
+    monitor = _Monitor.create(
+        config=config, ckpt_dir=ckpt_dir, state=state, steps_per_epoch=steps,
+        on_progress=on_progress, stop_event=stop_event,
+    )
+    if initial_epoch < config.epochs and not (stop_event is not None and stop_event.is_set()):
+        trainer.fit(
+            x, y, sample_weight=weights, batch_size=config.batch_size, epochs=config.epochs,
+            initial_epoch=initial_epoch, validation_data=(xv, yv), callbacks=[monitor],
+            shuffle=True, verbose=verbose,
+        )
+    status = "cancelled" if monitor.cancelled else "early_stopped" if monitor.early_stopped else "completed"
+    model_dir = None
+    if state["best_epoch"]:
+        best = keras.saving.load_model(ckpt_dir / "best.keras", compile=False)
+        metadata = {
+            "name": out.name,
+            "architecture": config.arch,
+            "config": config.to_dict(),
+            "status": status,
+            "data": {"source": Path(data.source).name, "layout": data.layout, "sha256": data.sha256, "notes": list(data.notes)},
+            "train_size": int(len(x)),
+            "epochs_run": int(state["epoch"]),
+            "best_epoch": int(state["best_epoch"]),
+            "public_test_accuracy": state["best_val_accuracy"],
+            "train_seconds": round(float(state["seconds"]), 1),
+            "hardware": _hardware(),
+            "history": state["history"],
+            "created": _now(),
+            "parameters": int(best.count_params()),
+        }
+        save_model_dir(best, metadata, out)
+        model_dir = out
+    result = TrainResult(
+        status, model_dir, state["best_epoch"] or None, state["best_val_accuracy"], int(state["epoch"]),
+        state["history"], time.monotonic() - started,
+    )
+    if on_progress is not None:
+        on_progress(
+            ProgressEvent("end", max(0, result.epochs_run - 1), config.epochs, steps, steps, {}, result.seconds, 0.0,
+                          state["history"], status)
+        )
+    return result
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(prog="python -m training.train", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, help="fer2013.csv(.gz), the trainval .npz(.xz) pack, or a train/test folder")
+    parser.add_argument("--arch", default=defaults.arch, help=f"architecture: {', '.join(list_architectures())}")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
+    parser.add_argument("--lr", type=float, default=defaults.learning_rate)
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    parser.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
+    parser.add_argument("--class-weighting", choices=CLASS_WEIGHTINGS, default=defaults.class_weighting)
+    parser.add_argument("--patience", type=int, default=defaults.patience)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    parser.add_argument("--erasing", type=float, default=defaults.augment.erasing, help="random-erasing probability")
+    parser.add_argument("--ferplus", metavar="CSV", help="train on FER+ vote distributions from this file")
+    parser.add_argument("--limit", type=int, default=0, help="use only the first N training faces (smoke runs)")
+    parser.add_argument("--out", required=True, help="model directory to write, e.g. models/fast")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    augment = AugmentConfig(rotation_degrees=0, zoom=0, shift=0, horizontal_flip=False, erasing=0, brightness=0, contrast=0) if args.no_augment else replace(AugmentConfig(), erasing=args.erasing)
+    try:
+        config = TrainConfig(
+            arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
+            learning_rate=args.lr, weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
+            class_weighting=args.class_weighting, patience=args.patience, seed=args.seed, augment=augment,
+            ferplus=bool(args.ferplus), limit=args.limit,
+        )
+        result = train(
+            config, data=args.data, out_dir=args.out, resume=args.resume, ferplus_path=args.ferplus,
+            verbose=1 if sys.stdout.isatty() else 2,
+        )
+    except (ValueError, FERError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: the last complete epoch is checkpointed; rerun with --resume", file=sys.stderr)
+        return 130
+    print(
+        f"{result.status}: {result.epochs_run} epochs, best PublicTest accuracy "
+        f"{result.best_val_accuracy if result.best_val_accuracy is not None else float('nan'):.4f} "
+        f"at epoch {result.best_epoch}; model in {result.model_dir}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
