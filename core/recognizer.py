@@ -148,8 +148,8 @@ class EmotionRecognizer:
         path = resolve_model_dir(model)
         if not path.is_dir():
             raise ModelLoadError(
-                f"model directory not found: {path}; train a model first (python -m training) "
-                "or pass the path of an existing model directory"
+                f"model directory not found: {path}; train a model first "
+                "or pass the name or path of an existing model directory"
             )
         keras_model, metadata = load_model_dir(path)
         options.setdefault("name", path.name)

@@ -1,0 +1,288 @@
+"""Command line: ``python -m core predict PATH [PATH ...]``.
+
+Each PATH is an image or a folder (searched recursively for supported images, in sorted order).
+Results go to stdout as JSON (one object per image) or CSV (one row per face); progress goes to
+stderr. Exit status: 0 all images read, 1 some image could not be read, 2 bad usage or model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from core.errors import FERError, ModelLoadError
+from core.labels import EMOTIONS
+
+EXIT_OK = 0
+EXIT_SOME_FAILED = 1
+EXIT_USAGE = 2
+
+CSV_COLUMNS: tuple[str, ...] = (
+    "path", "face", "x", "y", "w", "h", "emotion", "confidence",
+    *(f"prob_{name}" for name in EMOTIONS),
+    "error",
+)  # fmt: skip
+ANNOTATED_SUFFIX = ".annotated.png"
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One image to process: where it is, how to show it, and a problem found before reading it."""
+
+    path: Path
+    display: str
+    stem: str
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ImageReport:
+    """The outcome for one input image: its faces (possibly none) or the error that stopped it."""
+
+    path: str
+    faces: tuple[Any, ...]
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form ``{"path", "faces": [...], "error"}``."""
+        return {"path": self.path, "faces": [face.to_dict() for face in self.faces], "error": self.error}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m core`` argument parser."""
+    from core.detection import DEFAULT_DETECTOR, DETECTORS  # noqa: PLC0415 - cheap; keeps --help light
+    from core.imageio import SUPPORTED_EXTENSIONS  # noqa: PLC0415
+
+    parser = argparse.ArgumentParser(prog="python -m core", description="Facial emotion recognition on images.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    predict = commands.add_parser(
+        "predict",
+        help="detect faces in images and classify their emotions",
+        description=(
+            "Detect faces and classify their emotions. PATH is an image or a folder, searched recursively "
+            f"for {', '.join(sorted(SUPPORTED_EXTENSIONS))} files. Exit status: 0 all images read, "
+            "1 some could not be read (see their 'error'), 2 bad arguments or model."
+        ),
+    )
+    predict.add_argument("paths", nargs="+", metavar="PATH", help="image file or folder")
+    predict.add_argument("--format", choices=("json", "csv"), default="json", help="output format on stdout (default json)")
+    predict.add_argument(
+        "--detector", choices=tuple(DETECTORS), default=None,
+        help=f"face detector (default {DEFAULT_DETECTOR})",
+    )  # fmt: skip
+    predict.add_argument("--model", default=None, metavar="PATH_OR_NAME", help="model directory or name under models/ (default: models/default)")
+    predict.add_argument("--crops", action="store_true", help="each image is already one face crop: skip detection")
+    predict.add_argument("--annotate", type=Path, default=None, metavar="DIR", help="write annotated PNG copies into DIR")
+    predict.add_argument("--min-face-size", type=_positive_int, default=None, metavar="N", help="ignore faces smaller than N pixels")
+    predict.add_argument("--margin", type=_non_negative_float, default=None, metavar="F", help="crop margin as a fraction of the face box (default 0.1)")
+    predict.add_argument("--tta", action="store_true", help="average each face with its mirror image (slower, steadier)")
+    predict.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number such as 0.1, got {text!r}") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command != "predict":
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    if args.crops and (args.detector is not None or args.min_face_size is not None):
+        parser.error("--crops skips face detection; do not combine it with --detector or --min-face-size")
+    return _predict(args)
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from core.detection import DEFAULT_DETECTOR, get_detector  # noqa: PLC0415
+    from core.recognizer import EmotionRecognizer  # noqa: PLC0415
+
+    try:
+        if args.annotate is not None:
+            args.annotate.mkdir(parents=True, exist_ok=True)
+        options: dict[str, Any] = {}
+        if args.min_face_size is not None:
+            options["min_face_size"] = args.min_face_size
+        detector = None if args.crops else get_detector(args.detector or DEFAULT_DETECTOR, **options)
+        extra: dict[str, Any] = {"tta": args.tta}
+        if detector is not None:
+            extra["detector"] = detector
+        if args.margin is not None:
+            extra["margin"] = args.margin
+        recognizer = EmotionRecognizer.from_dir(args.model, **extra)
+    except (ModelLoadError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+    jobs = collect_jobs(args.paths)
+    progress = _Progress(len(jobs), stream=sys.stderr, enabled=not args.quiet and (_isatty(sys.stderr) or len(jobs) > 1))
+    used_names: set[str] = set()
+    reports = []
+    for done, job in enumerate(jobs, start=1):
+        reports.append(_run_job(job, recognizer, crops=args.crops, annotate_dir=args.annotate, used_names=used_names))
+        progress.update(done, job.display)
+    progress.close()
+
+    if args.format == "csv":
+        write_csv(reports, sys.stdout)
+    else:
+        json.dump([report.to_dict() for report in reports], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    sys.stdout.flush()
+    return EXIT_SOME_FAILED if any(report.error for report in reports) else EXIT_OK
+
+
+def collect_jobs(paths: Sequence[str | Path]) -> list[_Job]:
+    """Expand PATH arguments: files as given, folders recursively (supported extensions, sorted).
+
+    A missing path or a folder without images becomes a job that carries its error, so it is
+    reported in the output like an unreadable image.
+    """
+    from core.imageio import SUPPORTED_EXTENSIONS, is_supported_path  # noqa: PLC0415
+
+    jobs: list[_Job] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(
+                (p for p in path.rglob("*") if p.is_file() and is_supported_path(p) and not p.name.endswith(ANNOTATED_SUFFIX)),
+                key=lambda p: p.relative_to(path).as_posix(),
+            )
+            if not found:
+                jobs.append(_Job(path, str(path), path.name, f"no images in folder {path} (looked for {', '.join(sorted(SUPPORTED_EXTENSIONS))})"))
+            for file in found:
+                rel = file.relative_to(path).with_suffix("")
+                jobs.append(_Job(file, str(file), "__".join(rel.parts)))
+        elif path.exists():
+            jobs.append(_Job(path, str(path), path.stem or "image"))
+        else:
+            jobs.append(_Job(path, str(path), path.stem or "image", f"image file not found: {path}"))
+    return jobs
+
+
+def _run_job(
+    job: _Job, recognizer: Any, *, crops: bool, annotate_dir: Path | None, used_names: set[str]
+) -> ImageReport:
+    from core.imageio import load_image  # noqa: PLC0415
+
+    if job.error:
+        return ImageReport(job.display, (), job.error)
+    try:
+        image = load_image(job.path)
+        faces = recognizer.predict_crops([image]) if crops else recognizer.predict_image(image)
+    except FERError as exc:
+        return ImageReport(job.display, (), str(exc))
+    if annotate_dir is not None:
+        from core.annotate import annotate  # noqa: PLC0415
+
+        target = _unique_path(annotate_dir, job.stem, used_names)
+        try:
+            _write_png_atomic(target, annotate(image, faces))
+        except OSError as exc:
+            return ImageReport(job.display, tuple(faces), f"cannot write annotated copy {target}: {exc.strerror or exc}")
+    return ImageReport(job.display, tuple(faces))
+
+
+def _unique_path(folder: Path, stem: str, used: set[str]) -> Path:
+    """``folder/stem.annotated.png``, with ``-2``, ``-3``... when this run already used that name."""
+    name = f"{stem}{ANNOTATED_SUFFIX}"
+    counter = 2
+    while name.lower() in used:
+        name = f"{stem}-{counter}{ANNOTATED_SUFFIX}"
+        counter += 1
+    used.add(name.lower())
+    return folder / name
+
+
+def _write_png_atomic(target: Path, image: Any) -> None:
+    import cv2  # noqa: PLC0415
+
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:
+        raise OSError(f"PNG encoding failed for {target.name}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(encoded.tobytes())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_csv(reports: Sequence[ImageReport], stream: TextIO) -> None:
+    """One row per face; an image with no face or an error still gets one row (face left empty)."""
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for report in reports:
+        if not report.faces:
+            writer.writerow([report.path, "", "", "", "", "", "", "", *([""] * len(EMOTIONS)), report.error or ""])
+            continue
+        for index, face in enumerate(report.faces):
+            data = face.to_dict()
+            writer.writerow(
+                [
+                    report.path, index, *data["box"], data["emotion"], data["confidence"],
+                    *(data["probabilities"][name] for name in EMOTIONS),
+                    report.error or "",
+                ]
+            )  # fmt: skip
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class _Progress:
+    """A one-line ``[####----] 3/10 name`` bar redrawn with carriage returns."""
+
+    def __init__(self, total: int, *, stream: TextIO, enabled: bool, width: int = 30) -> None:
+        self.total = total
+        self.stream = stream
+        self.enabled = enabled and total > 0
+        self.width = width
+        self._drawn = False
+
+    def update(self, done: int, label: str) -> None:
+        if not self.enabled:
+            return
+        filled = round(self.width * done / self.total)
+        name = label if len(label) <= 40 else "..." + label[-37:]
+        self.stream.write(f"\r[{'#' * filled}{'-' * (self.width - filled)}] {done}/{self.total} {name:<40}")
+        self.stream.flush()
+        self._drawn = True
+
+    def close(self) -> None:
+        if self._drawn:
+            self.stream.write("\n")
+            self.stream.flush()
