@@ -42,6 +42,8 @@ def build_augmenter(config: AugmentConfig, *, seed: int = 0) -> Any:
         steps.append(
             layers.RandomErasing(factor=config.erasing, scale=(0.02, 0.2), value_range=(0, 255), seed=seed + 6)
         )
+    if not steps:
+        steps.append(layers.Identity())
     return keras.Sequential(steps, name="augment")
 
 
