@@ -89,7 +89,7 @@ class HaarDetector:
         scale_factor: float = 1.1,
         min_neighbors: int = 5,
         max_side: int | None = 800,
-        equalize: bool = True,
+        equalize: bool = False,
         cascade_path: str | Path | None = None,
     ) -> None:
         """Configure the detector (the cascade file is read on first use, once per thread).
@@ -100,7 +100,8 @@ class HaarDetector:
             min_neighbors: overlapping hits needed to keep a face; higher gives fewer false faces.
             max_side: frames with a longer side are shrunk to it before detection (for speed);
                 boxes are mapped back to full resolution. ``None`` never shrinks.
-            equalize: histogram-equalise the gray frame first (helps dim or low-contrast faces).
+            equalize: histogram-equalise the gray frame first. Off by default: the cascade already
+                normalises contrast per window, and global equalisation can wash out a face.
             cascade_path: a cascade XML file; default OpenCV's ``haarcascade_frontalface_default.xml``.
         """
         _check_common(min_face_size, max_side)
