@@ -64,7 +64,7 @@ def annotate(
     for result in results:
         color = EMOTION_COLORS.get(result.emotion, (255, 255, 255))
         x, y, w, h = (int(v) for v in result.box)
-        cv2.rectangle(canvas, (x, y), (x + max(w, 1) - 1, y + max(h, 1) - 1), color, thickness, cv2.LINE_AA)
+        cv2.rectangle(canvas, (x, y), (x + max(w, 1) - 1, y + max(h, 1) - 1), color, thickness, cv2.LINE_8)
         texts = [f"{result.emotion} {result.confidence:.0%}", result.emotion] if show_confidence else [result.emotion]
         _draw_label(canvas, texts, (x, y, w, h), color, base_scale=base_scale, thickness=thickness)
     return canvas
