@@ -1,0 +1,164 @@
+"""``python -m core predict`` end to end on a temporary folder of drawn faces and bad files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from core.cli import CSV_COLUMNS, main
+from core.labels import EMOTIONS
+from tests.core.faces import REPO, face_scene
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    """face.png (one drawn face), blank.jpg (no face), broken.jpg (text), sub/empty.png (0 bytes)."""
+    root = tmp_path / "images"
+    (root / "sub").mkdir(parents=True)
+    cv2.imwrite(str(root / "face.png"), face_scene(faces=((200, 100),)))
+    cv2.imwrite(str(root / "blank.jpg"), np.full((120, 160, 3), 60, np.uint8))
+    (root / "broken.jpg").write_text("this is not an image\n")
+    (root / "sub" / "empty.png").write_bytes(b"")
+    (root / "notes.txt").write_text("ignored: not an image extension\n")
+    return root
+
+
+def run_json(capsys, *argv: str) -> tuple[int, list[dict]]:
+    code = main(["predict", *argv, "--quiet"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_json_for_a_folder(capsys, folder: Path, tiny_model_dir: Path) -> None:
+    code, reports = run_json(capsys, str(folder), "--model", str(tiny_model_dir))
+    assert code == 1  # two files could not be read
+    by_name = {Path(r["path"]).name: r for r in reports}
+    assert [Path(r["path"]).relative_to(folder).as_posix() for r in reports] == [
+        "blank.jpg", "broken.jpg", "face.png", "sub/empty.png",
+    ]  # fmt: skip
+    assert all(set(r) == {"path", "faces", "error"} for r in reports)
+    face = by_name["face.png"]
+    assert face["error"] is None and len(face["faces"]) == 1
+    result = face["faces"][0]
+    assert len(result["box"]) == 4 and all(isinstance(v, int) for v in result["box"])
+    assert result["emotion"] in EMOTIONS and list(result["probabilities"]) == list(EMOTIONS)
+    assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert by_name["blank.jpg"] == {"path": str(folder / "blank.jpg"), "faces": [], "error": None}
+    assert "not a supported image" in by_name["broken.jpg"]["error"] and by_name["broken.jpg"]["faces"] == []
+    assert "empty (0 bytes)" in by_name["empty.png"]["error"]
+
+
+def test_csv_one_row_per_face_or_per_faceless_image(capsys, folder: Path, tiny_model_dir: Path) -> None:
+    code = main(["predict", str(folder), "--model", str(tiny_model_dir), "--format", "csv", "--quiet"])
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert code == 1
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert rows[0][8:15] == [f"prob_{name}" for name in EMOTIONS]
+    body = [dict(zip(rows[0], row)) for row in rows[1:]]
+    assert len(body) == 4
+    face = next(r for r in body if r["path"].endswith("face.png"))
+    assert face["face"] == "0" and face["error"] == "" and face["emotion"] in EMOTIONS
+    assert int(face["w"]) > 50 and float(face["confidence"]) > 0
+    assert sum(float(face[f"prob_{name}"]) for name in EMOTIONS) == pytest.approx(1.0, abs=1e-5)
+    blank = next(r for r in body if r["path"].endswith("blank.jpg"))
+    assert blank["face"] == "" and blank["emotion"] == "" and blank["error"] == ""
+    broken = next(r for r in body if r["path"].endswith("broken.jpg"))
+    assert broken["face"] == "" and "not a supported image" in broken["error"]
+
+
+def test_all_readable_exits_zero(capsys, folder: Path, tiny_model_dir: Path) -> None:
+    code, reports = run_json(capsys, str(folder / "face.png"), str(folder / "blank.jpg"), "--model", str(tiny_model_dir))
+    assert code == 0 and [len(r["faces"]) for r in reports] == [1, 0]
+
+
+def test_crops_mode_box_is_the_whole_image(capsys, folder: Path, tiny_model_dir: Path) -> None:
+    code, [report] = run_json(capsys, str(folder / "blank.jpg"), "--crops", "--model", str(tiny_model_dir))
+    assert code == 0 and report["faces"][0]["box"] == [0, 0, 160, 120]
+
+
+def test_min_face_size_option(capsys, folder: Path, tiny_model_dir: Path) -> None:
+    _, [report] = run_json(capsys, str(folder / "face.png"), "--min-face-size", "300", "--model", str(tiny_model_dir))
+    assert report["faces"] == []
+
+
+def test_annotate_writes_unique_pngs(capsys, tmp_path: Path, tiny_model_dir: Path) -> None:
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    scene = face_scene(faces=((200, 100),))
+    for name in ("a.png", "a.jpg", "sub/a.png"):
+        cv2.imwrite(str(src / name), scene)
+    (src / "bad.png").write_bytes(b"\x89PNG broken")
+    out = tmp_path / "out"
+    code = main(["predict", str(src), "--annotate", str(out), "--model", str(tiny_model_dir), "--quiet"])
+    capsys.readouterr()
+    assert code == 1
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["a-2.annotated.png", "a.annotated.png", "sub__a.annotated.png"]
+    for path in out.iterdir():
+        image = cv2.imread(str(path))
+        assert image.shape == scene.shape and (image != scene).any()
+
+
+def test_bad_model_path_is_a_one_line_error(capsys, folder: Path, tmp_path: Path) -> None:
+    code = main(["predict", str(folder), "--model", str(tmp_path / "no-such-model")])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: model directory not found:") and "no-such-model" in lines[0]
+
+
+def test_broken_model_directory(capsys, folder: Path, tmp_path: Path) -> None:
+    (tmp_path / "broken-model").mkdir()
+    code = main(["predict", str(folder), "--model", str(tmp_path / "broken-model")])
+    assert code == 2 and "error: model 'broken-model' cannot be used" in capsys.readouterr().err
+
+
+def test_missing_path_and_empty_folder_are_reported(capsys, tmp_path: Path, tiny_model_dir: Path) -> None:
+    (tmp_path / "nothing").mkdir()
+    code, reports = run_json(capsys, str(tmp_path / "gone.jpg"), str(tmp_path / "nothing"), "--model", str(tiny_model_dir))
+    assert code == 1
+    assert "image file not found" in reports[0]["error"]
+    assert "no images in folder" in reports[1]["error"] and ".jpg" in reports[1]["error"]
+
+
+def test_usage_errors(capsys, tiny_model_dir: Path) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", "x.png", "--crops", "--detector", "mtcnn"])
+    assert stop.value.code == 2 and "--crops skips face detection" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", "x.png", "--detector", "yolo"])
+    assert stop.value.code == 2 and "invalid choice: 'yolo'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", "x.png", "--min-face-size", "0"])
+    assert stop.value.code == 2
+    assert main([]) == 2
+
+
+def test_progress_bar_only_for_several_files_or_a_tty(capsys, folder: Path, tiny_model_dir: Path) -> None:
+    main(["predict", str(folder / "face.png"), str(folder / "blank.jpg"), "--model", str(tiny_model_dir)])
+    err = capsys.readouterr().err
+    assert "2/2" in err and "[" in err and err.endswith("\n")
+    main(["predict", str(folder / "blank.jpg"), "--model", str(tiny_model_dir)])
+    assert "1/1" not in capsys.readouterr().err  # one file, stderr not a TTY
+
+
+def test_python_dash_m_core_subprocess(folder: Path, tiny_model_dir: Path) -> None:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
+    done = subprocess.run(
+        [sys.executable, "-m", "core", "predict", str(folder), "--model", str(tiny_model_dir)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    reports = json.loads(done.stdout)
+    assert len(reports) == 4
+    assert [bool(r["error"]) for r in reports] == [False, True, False, True]
+    assert len(next(r for r in reports if r["path"].endswith("face.png"))["faces"]) == 1
+    assert "4/4" in done.stderr  # progress bar for a folder
