@@ -72,19 +72,17 @@ def build_parser() -> argparse.ArgumentParser:
             "1 some could not be read (see their 'error'), 2 bad arguments or model."
         ),
     )
-    predict.add_argument("paths", nargs="+", metavar="PATH", help="image file or folder")
-    predict.add_argument("--format", choices=("json", "csv"), default="json", help="output format on stdout (default json)")
-    predict.add_argument(
-        "--detector", choices=tuple(DETECTORS), default=None,
-        help=f"face detector (default {DEFAULT_DETECTOR})",
-    )  # fmt: skip
-    predict.add_argument("--model", default=None, metavar="PATH_OR_NAME", help="model directory or name under models/ (default: models/default)")
-    predict.add_argument("--crops", action="store_true", help="each image is already one face crop: skip detection")
-    predict.add_argument("--annotate", type=Path, default=None, metavar="DIR", help="write annotated PNG copies into DIR")
-    predict.add_argument("--min-face-size", type=_positive_int, default=None, metavar="N", help="ignore faces smaller than N pixels")
-    predict.add_argument("--margin", type=_non_negative_float, default=None, metavar="F", help="crop margin as a fraction of the face box (default 0.1)")
-    predict.add_argument("--tta", action="store_true", help="average each face with its mirror image (slower, steadier)")
-    predict.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    add = predict.add_argument
+    add("paths", nargs="+", metavar="PATH", help="image file or folder")
+    add("--format", choices=("json", "csv"), default="json", help="output format on stdout (default json)")
+    add("--detector", choices=tuple(DETECTORS), default=None, help=f"face detector (default {DEFAULT_DETECTOR})")
+    add("--model", metavar="PATH_OR_NAME", help="model directory, or a name under models/ (default: models/default)")
+    add("--crops", action="store_true", help="each image is already one face crop: skip detection")
+    add("--annotate", type=Path, metavar="DIR", help="write annotated PNG copies into DIR")
+    add("--min-face-size", type=_positive_int, metavar="N", help="ignore faces smaller than N pixels")
+    add("--margin", type=_non_negative_float, metavar="F", help="crop margin, a fraction of the face box (default 0.1)")
+    add("--tta", action="store_true", help="average each face with its mirror image (slower, steadier)")
+    add("--quiet", action="store_true", help="no progress bar on stderr")
     return parser
 
 
@@ -142,7 +140,8 @@ def _predict(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     jobs = collect_jobs(args.paths)
-    progress = _Progress(len(jobs), stream=sys.stderr, enabled=not args.quiet and (_isatty(sys.stderr) or len(jobs) > 1))
+    show_progress = not args.quiet and (_isatty(sys.stderr) or len(jobs) > 1)
+    progress = _Progress(len(jobs), stream=sys.stderr, enabled=show_progress)
     used_names: set[str] = set()
     reports = []
     for done, job in enumerate(jobs, start=1):
@@ -172,11 +171,12 @@ def collect_jobs(paths: Sequence[str | Path]) -> list[_Job]:
         path = Path(raw)
         if path.is_dir():
             found = sorted(
-                (p for p in path.rglob("*") if p.is_file() and is_supported_path(p) and not p.name.endswith(ANNOTATED_SUFFIX)),
+                (p for p in path.rglob("*") if p.is_file() and is_supported_path(p) and not _is_our_output(p)),
                 key=lambda p: p.relative_to(path).as_posix(),
             )
             if not found:
-                jobs.append(_Job(path, str(path), path.name, f"no images in folder {path} (looked for {', '.join(sorted(SUPPORTED_EXTENSIONS))})"))
+                looked_for = ", ".join(sorted(SUPPORTED_EXTENSIONS))
+                jobs.append(_Job(path, str(path), path.name, f"no images in folder {path} (looked for {looked_for})"))
             for file in found:
                 rel = file.relative_to(path).with_suffix("")
                 jobs.append(_Job(file, str(file), "__".join(rel.parts)))
@@ -185,6 +185,11 @@ def collect_jobs(paths: Sequence[str | Path]) -> list[_Job]:
         else:
             jobs.append(_Job(path, str(path), path.stem or "image", f"image file not found: {path}"))
     return jobs
+
+
+def _is_our_output(path: Path) -> bool:
+    # Annotated copies from an earlier run into the same folder are not inputs.
+    return path.name.endswith(ANNOTATED_SUFFIX)
 
 
 def _run_job(
@@ -206,7 +211,8 @@ def _run_job(
         try:
             _write_png_atomic(target, annotate(image, faces))
         except OSError as exc:
-            return ImageReport(job.display, tuple(faces), f"cannot write annotated copy {target}: {exc.strerror or exc}")
+            problem = f"cannot write annotated copy {target}: {exc.strerror or exc}"
+            return ImageReport(job.display, tuple(faces), problem)
     return ImageReport(job.display, tuple(faces))
 
 

@@ -209,7 +209,9 @@ class MTCNNDetector:
         self._mtcnn: Any = None
 
     def __repr__(self) -> str:
-        return f"MTCNNDetector(min_face_size={self.min_face_size}, min_score={self.min_score}, max_side={self.max_side})"
+        return (
+            f"MTCNNDetector(min_face_size={self.min_face_size}, min_score={self.min_score}, max_side={self.max_side})"
+        )
 
     def _network(self) -> Any:
         # Called with self._lock held.
@@ -217,7 +219,9 @@ class MTCNNDetector:
             try:
                 from mtcnn import MTCNN  # noqa: PLC0415 - imports TensorFlow; only when used
             except ImportError as exc:
-                raise ModelLoadError(f"the MTCNN detector needs the mtcnn package (pip install 'mtcnn>=1,<2'): {exc}") from exc
+                raise ModelLoadError(
+                    f"the MTCNN detector needs the mtcnn package (pip install 'mtcnn>=1,<2'): {exc}"
+                ) from exc
             self._mtcnn = MTCNN(stages="face_and_landmarks_detection", device=self.device)
         return self._mtcnn
 

@@ -156,7 +156,10 @@ class EmotionRecognizer:
         return cls(keras_model, metadata, **options)
 
     def __repr__(self) -> str:
-        return f"EmotionRecognizer(name={self.name!r}, detector={self._default_detector!r}, margin={self.margin}, tta={self.tta})"
+        return (
+            f"EmotionRecognizer(name={self.name!r}, detector={self._default_detector!r}, "
+            f"margin={self.margin}, tta={self.tta})"
+        )
 
     @property
     def metadata(self) -> dict[str, Any]:

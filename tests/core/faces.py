@@ -27,7 +27,8 @@ def draw_face(size: int = 120, *, background: int = 60, skin: int = 170) -> np.n
     cx = cy = size
     cv2.ellipse(img, (cx, cy), (int(size * 0.38), int(size * 0.5)), 0, 0, 360, skin, -1)
     for side in (-1, 1):
-        cv2.ellipse(img, (cx + side * int(size * 0.16), cy - int(size * 0.12)), (int(size * 0.07), int(size * 0.035)), 0, 0, 360, 40, -1)
+        eye = (cx + side * int(size * 0.16), cy - int(size * 0.12))
+        cv2.ellipse(img, eye, (int(size * 0.07), int(size * 0.035)), 0, 0, 360, 40, -1)
         cv2.line(
             img,
             (cx + side * int(size * 0.08), cy - int(size * 0.2)),
@@ -41,7 +42,9 @@ def draw_face(size: int = 120, *, background: int = 60, skin: int = 170) -> np.n
     return cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
 
 
-def face_scene(*, width: int = 640, height: int = 480, faces: tuple[tuple[int, int], ...] = ((200, 100),), size: int = 100) -> np.ndarray:
+def face_scene(
+    *, width: int = 640, height: int = 480, faces: tuple[tuple[int, int], ...] = ((200, 100),), size: int = 100
+) -> np.ndarray:
     """A dark BGR frame with a :func:`draw_face` pasted with its top-left corner at each position."""
     frame = np.full((height, width, 3), 60, np.uint8)
     tile = draw_face(size)

@@ -75,7 +75,8 @@ def test_csv_one_row_per_face_or_per_faceless_image(capsys, folder: Path, tiny_m
 
 
 def test_all_readable_exits_zero(capsys, folder: Path, tiny_model_dir: Path) -> None:
-    code, reports = run_json(capsys, str(folder / "face.png"), str(folder / "blank.jpg"), "--model", str(tiny_model_dir))
+    files = [str(folder / "face.png"), str(folder / "blank.jpg")]
+    code, reports = run_json(capsys, *files, "--model", str(tiny_model_dir))
     assert code == 0 and [len(r["faces"]) for r in reports] == [1, 0]
 
 
@@ -123,7 +124,8 @@ def test_broken_model_directory(capsys, folder: Path, tmp_path: Path) -> None:
 
 def test_missing_path_and_empty_folder_are_reported(capsys, tmp_path: Path, tiny_model_dir: Path) -> None:
     (tmp_path / "nothing").mkdir()
-    code, reports = run_json(capsys, str(tmp_path / "gone.jpg"), str(tmp_path / "nothing"), "--model", str(tiny_model_dir))
+    paths = [str(tmp_path / "gone.jpg"), str(tmp_path / "nothing")]
+    code, reports = run_json(capsys, *paths, "--model", str(tiny_model_dir))
     assert code == 1
     assert "image file not found" in reports[0]["error"]
     assert "no images in folder" in reports[1]["error"] and ".jpg" in reports[1]["error"]

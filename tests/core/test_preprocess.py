@@ -74,7 +74,8 @@ def test_bgr_to_gray_uses_opencv_bgr_weights() -> None:
 def test_resize_uses_inter_area() -> None:
     image = gradient(200, 200)
     box = (20, 30, 96, 96)
-    expected = cv2.resize(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[30:126, 20:116], (48, 48), interpolation=cv2.INTER_AREA)
+    region = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)[30:126, 20:116]
+    expected = cv2.resize(region, (48, 48), interpolation=cv2.INTER_AREA)
     np.testing.assert_array_equal(crop_faces(image, [box], margin=0)[0, :, :, 0], expected.astype(np.float32))
 
 
@@ -106,7 +107,12 @@ def test_prepare_crop_accepts_gray_bgr_bgra(shape) -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [np.zeros((10, 10, 3), np.float32), np.zeros((10, 10, 2), np.uint8), np.zeros((0, 10, 3), np.uint8), np.zeros(5, np.uint8)],
+    [
+        np.zeros((10, 10, 3), np.float32),
+        np.zeros((10, 10, 2), np.uint8),
+        np.zeros((0, 10, 3), np.uint8),
+        np.zeros(5, np.uint8),
+    ],
 )
 def test_check_image_rejects(bad) -> None:
     with pytest.raises(InvalidImageError, match="expected a uint8 image|is empty"):

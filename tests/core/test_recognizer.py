@@ -69,7 +69,8 @@ def test_predict_batch_feeds_raw_pixels_to_the_model(tiny_model_dir: Path) -> No
 
 
 def test_predict_batch_rejects_wrong_shapes(recognizer: EmotionRecognizer) -> None:
-    with pytest.raises(ValueError, match=r"expected faces of shape \(N, 48, 48, 1\) with raw values 0..255, got \(2, 32, 32, 1\)"):
+    message = r"expected faces of shape \(N, 48, 48, 1\) with raw values 0..255, got \(2, 32, 32, 1\)"
+    with pytest.raises(ValueError, match=message):
         recognizer.predict_batch(np.zeros((2, 32, 32, 1)))
 
 
@@ -189,7 +190,8 @@ def test_logits_model_is_refused() -> None:
 
     inputs = keras.Input((48, 48, 1))
     model = keras.Model(inputs, keras.layers.Dense(7, bias_initializer="ones")(keras.layers.Flatten()(inputs)))
-    with pytest.raises(ModelLoadError, match="does not output softmax probabilities.*Dense\\(7, activation='softmax'\\)"):
+    message = r"does not output softmax probabilities.*Dense\(7, activation='softmax'\)"
+    with pytest.raises(ModelLoadError, match=message):
         EmotionRecognizer(model)
 
 
