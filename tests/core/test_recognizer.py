@@ -208,3 +208,19 @@ def test_bad_options() -> None:
         EmotionRecognizer(model, margin=-0.5)
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         EmotionRecognizer(model, batch_size=0)
+
+
+def test_other_backends_fall_back_to_a_locked_predict_on_batch(tiny_model_dir: Path, monkeypatch) -> None:
+    import keras
+
+    from core.model_store import load_model_dir
+
+    model, metadata = load_model_dir(tiny_model_dir)
+    faces = random_faces(3)
+    expected = EmotionRecognizer(model, metadata).predict_batch(faces)
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    fallback = EmotionRecognizer(model, metadata)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(fallback.predict_batch, [faces] * 3))
+    for got in results:
+        np.testing.assert_allclose(got, expected, atol=1e-5)
