@@ -123,8 +123,6 @@ def _predict(args: argparse.Namespace) -> int:
     from core.recognizer import EmotionRecognizer  # noqa: PLC0415
 
     try:
-        if args.annotate is not None:
-            args.annotate.mkdir(parents=True, exist_ok=True)
         options: dict[str, Any] = {}
         if args.min_face_size is not None:
             options["min_face_size"] = args.min_face_size
@@ -135,6 +133,8 @@ def _predict(args: argparse.Namespace) -> int:
         if args.margin is not None:
             extra["margin"] = args.margin
         recognizer = EmotionRecognizer.from_dir(args.model, **extra)
+        if args.annotate is not None:
+            args.annotate.mkdir(parents=True, exist_ok=True)
     except (ModelLoadError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

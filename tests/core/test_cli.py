@@ -164,3 +164,10 @@ def test_python_dash_m_core_subprocess(folder: Path, tiny_model_dir: Path) -> No
     assert [bool(r["error"]) for r in reports] == [False, True, False, True]
     assert len(next(r for r in reports if r["path"].endswith("face.png"))["faces"]) == 1
     assert "4/4" in done.stderr  # progress bar for a folder
+
+
+def test_unwritable_annotate_dir_is_a_usage_error(capsys, folder: Path, tiny_model_dir: Path) -> None:
+    blocker = folder / "face.png"  # a file where the folder should be
+    code = main(["predict", str(folder), "--annotate", str(blocker / "out"), "--model", str(tiny_model_dir)])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == "" and captured.err.startswith("error: ")
