@@ -1,0 +1,195 @@
+"""Cold start: seconds from a fresh process to the first prediction served, and its peak RSS.
+
+Two measures, and the results say which one each number is:
+
+- ``streamlit``: ``streamlit run Home.py`` in a fresh process; a headless Chromium (Playwright on
+  Debian's ``/usr/bin/chromium``, already started so its launch does not count) opens the app, uploads
+  the 1-face test frame on the page that has a file uploader, and waits for an emotion label to
+  appear. Peak RSS is the server's ``VmHWM`` from ``/proc`` after that first prediction. Needs
+  ``Home.py``, a page with a file uploader, Playwright and Chromium; only localhost is contacted.
+- ``process``: a fresh ``python`` process imports ``core``, loads the default model with
+  ``EmotionRecognizer.from_dir``, decodes the frame and runs ``predict_image`` once; it reports its
+  own ``VmHWM``. This is the floor under the app's cold start (the app adds Streamlit on top).
+
+The child side of ``process`` is ``python -m benchmarks.coldstart --child MODEL`` (frame on stdin).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser")
+CHROMIUM_FLAGS = (
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+)  # fmt: skip
+EMOTION_WORD = re.compile(r"\b(angry|disgust|fear|happy|sad|surprise|neutral)\b", re.IGNORECASE)
+
+
+def peak_rss_mb(pid: int | str = "self") -> float | None:
+    """Peak resident set size (``VmHWM``) of a process in MiB, from ``/proc``; ``None`` off Linux."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    match = re.search(r"^VmHWM:\s+(\d+)\s+kB", text, re.MULTILINE)
+    return int(match.group(1)) / 1024.0 if match else None
+
+
+def _child(model: str | None) -> int:
+    """Runs in the fresh process: import, load, decode, predict once; print timings as JSON."""
+    started = time.perf_counter()
+    from core.imageio import load_image  # noqa: PLC0415
+    from core.recognizer import EmotionRecognizer  # noqa: PLC0415
+
+    imported = time.perf_counter()
+    recognizer = EmotionRecognizer.from_dir(model)
+    loaded = time.perf_counter()
+    faces = recognizer.predict_image(load_image(sys.stdin.buffer.read()))
+    predicted = time.perf_counter()
+    print(json.dumps({
+        "import_s": imported - started, "load_model_s": loaded - imported, "first_predict_s": predicted - loaded,
+        "faces": len(faces), "peak_rss_mb": peak_rss_mb(),
+    }))  # fmt: skip
+    return 0
+
+
+def process_cold_start(model_dir: Path, jpeg: bytes, *, timeout_s: float = 180) -> dict[str, Any]:
+    """One fresh-process cold start (see the module docstring); wall time measured from ``Popen``."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    start = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.coldstart", "--child", str(model_dir)],
+        input=jpeg, capture_output=True, cwd=REPO, env=env, timeout=timeout_s, check=False,
+    )  # fmt: skip
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
+        raise RuntimeError(f"cold-start child failed ({done.returncode}): {' / '.join(tail)}")
+    report = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    return {"first_prediction_s": wall, **report}
+
+
+def find_chromium() -> str | None:
+    """Debian's Chromium, if installed."""
+    for path in CHROMIUM_CANDIDATES:
+        if Path(path).is_file():
+            return path
+    return shutil.which("chromium")
+
+
+def app_unavailable_reason() -> str | None:
+    """Why the Streamlit measure cannot run here, or ``None`` when it can."""
+    if not (REPO / "Home.py").is_file():
+        return "Home.py does not exist yet"
+    if not _uploader_pages():
+        return "no page with st.file_uploader yet"
+    try:
+        import playwright.sync_api  # noqa: F401, PLC0415
+    except ImportError:
+        return "Playwright is not installed"
+    if find_chromium() is None:
+        return "Chromium is not installed (apt-get install chromium)"
+    return None
+
+
+def _uploader_pages() -> list[Path]:
+    pages = [REPO / "Home.py", *sorted((REPO / "pages").glob("*.py"))]
+    return [p for p in pages if p.is_file() and "file_uploader" in p.read_text(encoding="utf-8", errors="replace")]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(port: int, process: subprocess.Popen, timeout_s: float) -> None:
+    import urllib.request  # noqa: PLC0415
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"streamlit exited with status {process.returncode} before it was healthy")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as reply:
+                if reply.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise RuntimeError(f"streamlit was not healthy within {timeout_s:.0f} s")
+
+
+def streamlit_cold_start(jpeg: bytes, *, timeout_s: float = 120) -> dict[str, Any]:
+    """One cold start of the real app in a browser (see the module docstring).
+
+    Raises:
+        RuntimeError: the app did not start, or no prediction appeared within ``timeout_s``.
+    """
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    page_file = _uploader_pages()[0]
+    port = _free_port()
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    cmd = [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]  # fmt: skip
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=find_chromium(), args=list(CHROMIUM_FLAGS))
+        page = browser.new_page()
+        start = time.perf_counter()
+        server = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        try:
+            _wait_healthy(port, server, timeout_s)
+            healthy = time.perf_counter() - start
+            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
+            if page_file.name != "Home.py":
+                # Follow the app's own navigation link to the upload page, whatever its URL path is.
+                label = re.sub(r"^\d+_*", "", page_file.stem).replace("_", " ")
+                page.get_by_role("link", name=re.compile(re.escape(label.strip()), re.IGNORECASE)).first.click()
+            page.locator("input[type=file]").first.wait_for(state="attached", timeout=timeout_s * 1000)
+            before = len(EMOTION_WORD.findall(page.inner_text("body")))
+            page.locator("input[type=file]").first.set_input_files(
+                {"name": "frame.jpg", "mimeType": "image/jpeg", "buffer": jpeg}
+            )
+            deadline = time.monotonic() + timeout_s
+            while True:
+                text = page.inner_text("body")
+                running = page.locator("[data-testid='stStatusWidget']").count() > 0
+                if len(EMOTION_WORD.findall(text)) > before and not running:
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no emotion label appeared within {timeout_s:.0f} s of the upload")
+                time.sleep(0.05)
+            first = time.perf_counter() - start
+            rss = peak_rss_mb(server.pid)
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            browser.close()
+    return {"first_prediction_s": first, "healthy_s": healthy, "peak_rss_mb": rss, "page": page_file.name}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "--child":
+        return _child(args[1])
+    print("usage: python -m benchmarks.coldstart --child MODEL_DIR  (frame JPEG on stdin)", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

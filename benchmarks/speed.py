@@ -1,0 +1,217 @@
+"""Speed sections: classifying faces, and whole 640x480 frames, ours beside ``fer``'s pipeline."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from benchmarks.fer_baseline import DEFAULT_MODE, FerPipeline, prepare_faces
+from benchmarks.frames import Frame
+from benchmarks.stats import Timing, speedup, summarize, time_calls
+
+STAGES: tuple[str, ...] = ("decode", "detect", "crop", "classify", "annotate")
+
+
+@dataclass(frozen=True)
+class Repeats:
+    """How many timed runs (after ``warmup`` untimed ones) each measurement gets."""
+
+    classify: int
+    frame: int
+    frame_slow: int  # MTCNN and fer's per-face model.predict
+    warmup: int
+    webcam_seconds: float
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One of our models under test; ``stand_in`` when it is an untrained build (same speed, no accuracy)."""
+
+    name: str
+    recognizer: Any
+    stand_in: bool
+    path: Any = None
+    evaluation_accuracy: float | None = None  # from the model's evaluation.json, for cross-checking
+
+
+def _row(timing: Timing, **extra: Any) -> dict[str, Any]:
+    return {**extra, "n": timing.n, "median_ms": timing.median_ms, "p90_ms": timing.p90_ms, "min_ms": timing.min_ms}
+
+
+def classify_section(
+    subjects: Sequence[Subject], fer: dict[str, FerPipeline], faces48: np.ndarray, *, repeats: Repeats
+) -> list[dict[str, Any]]:
+    """Median time to classify 1 and 16 prepared faces, per model and per fer classifier.
+
+    Ours: :meth:`EmotionRecognizer.predict_batch` on ``float32 (N, 48, 48, 1)`` raw faces.
+    fer: its classifier on ``(N, 64, 64)`` faces already scaled to [-1, 1].
+    ``vs_fer`` is fer's default classifier time divided by ours (above 1: we are faster).
+    """
+    rows: list[dict[str, Any]] = []
+    for batch in (1, 16):
+        ours_in = np.ascontiguousarray(faces48[:batch, :, :, None], dtype=np.float32)
+        fer_in = prepare_faces(list(faces48[:batch]))
+        fer_rows = []
+        for mode, pipeline in fer.items():
+            count = repeats.frame_slow if mode == "predict" else repeats.classify
+            timing = summarize(time_calls(lambda p=pipeline: _force(p.classify(fer_in)), repeats=count, warmup=repeats.warmup))
+            fer_rows.append(_row(timing, pipeline=f"fer ({mode})", batch=batch, per_face_ms=timing.median_ms / batch))
+        baseline = next((r["median_ms"] for r in fer_rows if r["pipeline"] == f"fer ({DEFAULT_MODE})"), None)
+        for subject in subjects:
+            run = subject.recognizer.predict_batch
+            timing = summarize(time_calls(lambda r=run: r(ours_in), repeats=repeats.classify, warmup=repeats.warmup))
+            rows.append(
+                _row(
+                    timing, pipeline=f"ours: {subject.name}" + (" (stand-in)" if subject.stand_in else ""),
+                    batch=batch, per_face_ms=timing.median_ms / batch, vs_fer=speedup(baseline, timing.median_ms),
+                )
+            )  # fmt: skip
+        for row in fer_rows:
+            row["vs_fer"] = speedup(baseline, row["median_ms"])
+        rows.extend(fer_rows)
+    return rows
+
+
+def _force(out: Any) -> Any:
+    # Eager Keras returns a tensor whose value may still be computing; fer reads every score.
+    return np.asarray(out)
+
+
+def our_frame_stages(recognizer: Any, detector: str, jpeg: bytes) -> tuple[dict[str, float], int]:
+    """One frame through our pipeline, stage by stage: seconds per stage and the number of faces."""
+    from core.annotate import annotate  # noqa: PLC0415
+    from core.imageio import load_image  # noqa: PLC0415
+    from core.labels import EMOTIONS  # noqa: PLC0415
+    from core.preprocess import crop_faces  # noqa: PLC0415
+    from core.recognizer import FaceResult  # noqa: PLC0415
+
+    clock = time.perf_counter
+    t0 = clock()
+    image = load_image(jpeg)
+    t1 = clock()
+    detections = recognizer.detector(detector).detect(image)
+    t2 = clock()
+    crops = crop_faces(image, [d.box for d in detections], margin=recognizer.margin)
+    t3 = clock()
+    probs = recognizer.predict_batch(crops)
+    results = []
+    for d, p in zip(detections, probs):
+        best = int(np.argmax(p))
+        results.append(FaceResult(d.box, d.score, EMOTIONS[best], float(p[best]), dict(zip(EMOTIONS, map(float, p)))))
+    t4 = clock()
+    annotate(image, results)
+    t5 = clock()
+    return dict(zip(STAGES, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4))), len(detections)
+
+
+def our_frame_public(recognizer: Any, detector: str, jpeg: bytes) -> int:
+    """One frame as the upload page does it: ``load_image``, ``predict_image``, ``annotate``."""
+    from core.annotate import annotate  # noqa: PLC0415
+    from core.imageio import load_image  # noqa: PLC0415
+
+    image = load_image(jpeg)
+    results = recognizer.predict_image(image, detector=detector)
+    annotate(image, results)
+    return len(results)
+
+
+def frame_section(
+    recognizer: Any,
+    model_name: str,
+    detectors: Sequence[str],
+    frames: dict[int, Frame],
+    fer: dict[str, FerPipeline],
+    *,
+    repeats: Repeats,
+) -> list[dict[str, Any]]:
+    """End-to-end frame times (decode, detect, crop, classify, annotate) for us and for fer.
+
+    Ours is timed twice: stage by stage (for the breakdown) and through the public API (the
+    ``median_ms`` that the targets use). ``vs_fer`` is fer's default pipeline time on the same frame
+    divided by ours.
+    """
+    rows: list[dict[str, Any]] = []
+    for count, frame in frames.items():
+        fer_rows = []
+        for mode, pipeline in fer.items():
+            n = repeats.frame_slow if mode == "predict" else repeats.frame
+            timing = summarize(time_calls(lambda p=pipeline: p.run_jpeg(frame.jpeg), repeats=n, warmup=repeats.warmup))
+            found = len(pipeline.run_jpeg(frame.jpeg)[1])
+            fer_rows.append(_row(timing, pipeline=f"fer ({mode})", detector="haar (fer defaults)", faces=count, found=found))
+        baseline = next((r["median_ms"] for r in fer_rows if r["pipeline"] == f"fer ({DEFAULT_MODE})"), None)
+        for detector in detectors:
+            n = repeats.frame_slow if detector == "mtcnn" else repeats.frame
+            stage_runs: list[dict[str, float]] = []
+            found = 0
+            for i in range(repeats.warmup + n):
+                stages, found = our_frame_stages(recognizer, detector, frame.jpeg)
+                if i >= repeats.warmup:
+                    stage_runs.append(stages)
+            public = summarize(
+                time_calls(lambda d=detector: our_frame_public(recognizer, d, frame.jpeg), repeats=n, warmup=repeats.warmup)
+            )
+            row = _row(public, pipeline=f"ours: {model_name}", detector=detector, faces=count, found=found)
+            row["vs_fer"] = speedup(baseline, public.median_ms)
+            row["stages_median_ms"] = {s: summarize([r[s] for r in stage_runs]).median_ms for s in STAGES}
+            rows.append(row)
+        for row in fer_rows:
+            row["vs_fer"] = speedup(baseline, row["median_ms"])
+        rows.extend(fer_rows)
+    return rows
+
+
+def webcam_section(
+    recognizer: Any, detectors: Sequence[str], frames: dict[int, Frame], fer: dict[str, FerPipeline], *, seconds: float
+) -> list[dict[str, Any]]:
+    """Frames per second that the webcam page's processing sustains, one frame after another.
+
+    Per frame, as a streamlit-webrtc callback does: ``VideoFrame -> ndarray``, ``predict_image``,
+    ``annotate``, ``ndarray -> VideoFrame`` (the PyAV conversions are skipped when PyAV is missing).
+    fer's row runs its ``detect_emotions`` and ``draw_annotations`` on the same frames.
+    """
+    try:
+        import av  # noqa: PLC0415
+    except ImportError:
+        av = None
+    from core.annotate import annotate  # noqa: PLC0415
+
+    rows = []
+    for count, frame in frames.items():
+        source = av.VideoFrame.from_ndarray(frame.image, format="bgr24") if av is not None else None
+
+        def ours(detector: str) -> None:
+            image = source.to_ndarray(format="bgr24") if source is not None else frame.image.copy()
+            out = annotate(image, recognizer.predict_image(image, detector=detector))
+            if av is not None:
+                av.VideoFrame.from_ndarray(out, format="bgr24")
+
+        for detector in detectors:
+            rows.append({"pipeline": "ours", "detector": detector, "faces": count,
+                         "fps": _sustained_fps(lambda d=detector: ours(d), seconds), "pyav": av is not None})  # fmt: skip
+        if DEFAULT_MODE in fer:
+            pipeline = fer[DEFAULT_MODE]
+
+            def theirs() -> None:
+                image = source.to_ndarray(format="bgr24") if source is not None else frame.image.copy()
+                from benchmarks.fer_baseline import draw_annotations  # noqa: PLC0415
+
+                out = draw_annotations(image, pipeline.detect_emotions(image))
+                if av is not None:
+                    av.VideoFrame.from_ndarray(out, format="bgr24")
+
+            rows.append({"pipeline": f"fer ({DEFAULT_MODE})", "detector": "haar (fer defaults)", "faces": count,
+                         "fps": _sustained_fps(theirs, seconds), "pyav": av is not None})  # fmt: skip
+    return rows
+
+
+def _sustained_fps(step: Callable[[], None], seconds: float) -> float:
+    step()  # warm-up
+    frames, start = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - start) < seconds or frames < 3:
+        step()
+        frames += 1
+    return frames / elapsed
