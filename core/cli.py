@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from core.errors import FERError, ModelLoadError
+from core.preprocess import TTA_MODES
 from core.labels import EMOTIONS
 
 EXIT_OK = 0
@@ -81,7 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     add("--annotate", type=Path, metavar="DIR", help="write annotated PNG copies into DIR")
     add("--min-face-size", type=_positive_int, metavar="N", help="ignore faces smaller than N pixels")
     add("--margin", type=_non_negative_float, metavar="F", help="crop margin, a fraction of the face box (default 0.1)")
-    add("--tta", action="store_true", help="average each face with its mirror image (slower, steadier)")
+    add(
+        "--tta", nargs="?", const="flip", default="none", choices=TTA_MODES,
+        help="test-time augmentation: flip (the default when given alone) averages each face with its mirror; "
+        "tencrop averages ten crops (slower, steadier)",
+    )
     add("--quiet", action="store_true", help="no progress bar on stderr")
     return parser
 

@@ -145,3 +145,49 @@ def crop_faces(
     if not crops:
         return np.zeros((0, size, size, 1), dtype=np.float32)
     return np.stack(crops).astype(np.float32, copy=False)
+
+
+# Test-time augmentation: the views of each face whose probabilities are averaged.
+TTA_MODES: tuple[str, ...] = ("none", "flip", "tencrop")
+# Ten-crop: corner and centre crops of this fraction of the face, resized back, plus their mirrors.
+TENCROP_FRACTION = 0.92
+
+
+def tta_mode(value: bool | str | None) -> str:
+    """Normalise a TTA option: ``False``/``None`` -> ``"none"``, ``True`` -> ``"flip"``, else a name."""
+    if value is None or value is False:
+        return "none"
+    if value is True:
+        return "flip"
+    mode = str(value).strip().lower()
+    if mode not in TTA_MODES:
+        raise ValueError(f"unknown test-time augmentation {value!r}; expected one of {', '.join(TTA_MODES)}")
+    return mode
+
+
+def tta_views(faces: np.ndarray, mode: str) -> np.ndarray:
+    """The views of a batch of faces that TTA ``mode`` classifies.
+
+    Args:
+        faces: ``float32 (N, S, S, 1)`` model inputs.
+        mode: one of :data:`TTA_MODES`.
+
+    Returns:
+        ``float32 (V, N, S, S, 1)``: 1 view for ``none``, 2 for ``flip`` (mirror), 10 for
+        ``tencrop`` (four corners and the centre at :data:`TENCROP_FRACTION`, and their mirrors).
+    """
+    mode = tta_mode(mode)
+    faces = np.asarray(faces, dtype=np.float32)
+    if mode == "none":
+        return faces[None]
+    if mode == "flip":
+        return np.stack([faces, faces[:, :, ::-1]])
+    n, size = faces.shape[0], faces.shape[1]
+    side = int(round(size * TENCROP_FRACTION))
+    offsets = [(0, 0), (0, size - side), (size - side, 0), (size - side, size - side), ((size - side) // 2,) * 2]
+    views = np.empty((5, n, size, size, 1), dtype=np.float32)
+    for v, (top, left) in enumerate(offsets):
+        for i in range(n):
+            crop = faces[i, top : top + side, left : left + side, 0]
+            views[v, i, :, :, 0] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
+    return np.concatenate([views, views[:, :, :, ::-1]])

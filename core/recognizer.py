@@ -21,7 +21,7 @@ from core.detection import DEFAULT_DETECTOR, DETECTORS, Detection, FaceDetector,
 from core.errors import FERError, ModelLoadError
 from core.labels import EMOTIONS, FACE_SIZE, NUM_CLASSES
 from core.model_store import load_model_dir, resolve_model_dir
-from core.preprocess import DEFAULT_MARGIN, Box, check_image, crop_faces, prepare_crop
+from core.preprocess import DEFAULT_MARGIN, Box, check_image, crop_faces, prepare_crop, tta_mode, tta_views
 
 # Faces per model call in predict_batch; bounds memory for large arrays (e.g. a whole test split).
 DEFAULT_BATCH_SIZE = 256
@@ -89,7 +89,7 @@ class EmotionRecognizer:
         name: str | None = None,
         detector: str | FaceDetector = DEFAULT_DETECTOR,
         margin: float = DEFAULT_MARGIN,
-        tta: bool = False,
+        tta: bool | str = False,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
         """Wrap a Keras model and compile its inference function (a warm-up call runs here).
@@ -102,7 +102,9 @@ class EmotionRecognizer:
             detector: default face detector for :meth:`predict_image`: a name from
                 :data:`core.detection.DETECTORS` (built on first use) or a detector instance.
             margin: fraction of the face box added on each side before cropping.
-            tta: also classify each face mirrored left-right and average the two (twice the work).
+            tta: test-time augmentation, one of :data:`core.preprocess.TTA_MODES`: ``"flip"`` (or
+                ``True``) averages each face with its mirror (2x the work); ``"tencrop"`` averages ten
+                crops (10x).
             batch_size: most faces per model call in :meth:`predict_batch`.
 
         Raises:
@@ -125,7 +127,7 @@ class EmotionRecognizer:
         _check_model_shapes(model)
         self.name = name or str(self._metadata.get("name") or "model")
         self.margin = float(margin)
-        self.tta = bool(tta)
+        self.tta = tta_mode(tta)
         self.batch_size = int(batch_size)
         self._model = model
         self._default_detector = detector
@@ -205,12 +207,12 @@ class EmotionRecognizer:
         outputs = []
         for start in range(0, count, self.batch_size):
             chunk = batch[start : start + self.batch_size]
-            if self.tta:
-                mirrored = np.ascontiguousarray(chunk[:, :, ::-1, :])
-                both = self._run(np.concatenate([chunk, mirrored]))
-                outputs.append((both[: len(chunk)] + both[len(chunk) :]) / 2.0)
-            else:
+            if self.tta == "none":
                 outputs.append(self._run(chunk))
+            else:
+                views = tta_views(chunk, self.tta)
+                probs = self._run(np.ascontiguousarray(views.reshape(-1, *chunk.shape[1:])))
+                outputs.append(np.asarray(probs).reshape(len(views), len(chunk), -1).mean(axis=0))
         return _normalise(np.concatenate(outputs).astype(np.float64), self.name)
 
     def predict_faces(

@@ -21,24 +21,22 @@ from typing import Any
 import numpy as np
 
 from core.errors import FERError
+from core.preprocess import TTA_MODES, tta_mode
+from core.recognizer import EmotionRecognizer
 from core.model_store import EVALUATION_FILE, load_model_dir, resolve_model_dir, write_json_atomic
 from training.data import SPLITS, FERData, load_fer2013
 from training.metrics import classification_report
 
-TTA_MODES = ("none", "flip")
 
 
-def predict_probabilities(model: Any, faces: np.ndarray, *, tta: str = "none", batch_size: int = 256) -> np.ndarray:
-    """Class probabilities for uint8 faces (N, 48, 48); ``tta="flip"`` averages with the mirror image."""
-    if tta not in TTA_MODES:
-        raise ValueError(f"tta must be one of {TTA_MODES}, not {tta!r}")
-    x = np.asarray(faces, dtype="float32")
-    if x.ndim == 3:
-        x = x[..., None]
-    probs = np.asarray(model.predict(x, batch_size=batch_size, verbose=0), dtype=np.float64)
-    if tta == "flip":
-        probs = 0.5 * (probs + np.asarray(model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)))
-    return probs / probs.sum(axis=1, keepdims=True)
+def predict_probabilities(model: Any, faces: np.ndarray, *, tta: str = "none", metadata: dict[str, Any] | None = None) -> np.ndarray:
+    """Class probabilities for uint8 faces (N, 48, 48), through the same code the app serves with.
+
+    Args:
+        tta: one of :data:`core.preprocess.TTA_MODES`.
+    """
+    recognizer = EmotionRecognizer(model, metadata, tta=tta_mode(tta))
+    return recognizer.predict_batch(np.asarray(faces))
 
 
 def evaluate(
@@ -59,13 +57,14 @@ def evaluate(
     """
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
+    tta = tta_mode(tta)
     path = resolve_model_dir(model_dir)
     model, metadata = load_model_dir(path)
     if not isinstance(data, FERData):
         data = load_fer2013(data)
     part = data[split]
     started = time.perf_counter()
-    probs = predict_probabilities(model, part.x, tta=tta)
+    probs = predict_probabilities(model, part.x, tta=tta, metadata=metadata)
     seconds = time.perf_counter() - started
     report = {
         "model": path.name,
@@ -101,12 +100,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", required=True, help="fer2013.csv(.gz) or a train/test folder")
     parser.add_argument("--model", required=True, help="model directory or name under models/")
     parser.add_argument("--split", choices=SPLITS, default="PrivateTest")
-    parser.add_argument("--tta", action="store_true", help="average with horizontally flipped faces")
+    parser.add_argument(
+        "--tta", nargs="?", const="flip", default="none", choices=TTA_MODES,
+        help="test-time augmentation: flip (default when given alone) or tencrop",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parser.add_argument("--no-write", action="store_true", help=f"do not write {EVALUATION_FILE}")
     args = parser.parse_args(argv)
     try:
-        report = evaluate(args.model, data=args.data, split=args.split, tta="flip" if args.tta else "none", write=not args.no_write)
+        report = evaluate(args.model, data=args.data, split=args.split, tta=args.tta, write=not args.no_write)
     except (ValueError, FERError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

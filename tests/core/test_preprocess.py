@@ -129,3 +129,21 @@ def test_crop_does_not_modify_input() -> None:
     before = image.copy()
     crop_faces(image, [(10, 10, 40, 40)])
     np.testing.assert_array_equal(image, before)
+
+
+def test_tta_views_counts_and_geometry() -> None:
+    from core.preprocess import tta_mode, tta_views
+
+    faces = np.zeros((3, 48, 48, 1), np.float32)
+    faces[:, :, :24] = 200.0  # left half bright
+    assert tta_views(faces, "none").shape == (1, 3, 48, 48, 1)
+    flip = tta_views(faces, "flip")
+    assert flip.shape == (2, 3, 48, 48, 1)
+    assert flip[1, 0, 0, -1, 0] == 200.0 and flip[1, 0, 0, 0, 0] == 0.0  # mirrored
+    ten = tta_views(faces, "tencrop")
+    assert ten.shape == (10, 3, 48, 48, 1)
+    # The top-left crop keeps the bright left edge; its mirror has it on the right.
+    assert ten[0, 0, 10, 0, 0] == 200.0 and ten[5, 0, 10, -1, 0] == 200.0
+    assert tta_mode(True) == "flip" and tta_mode(False) == "none" and tta_mode("TenCrop") == "tencrop"
+    with pytest.raises(ValueError, match="expected one of none, flip, tencrop"):
+        tta_mode("rotate")

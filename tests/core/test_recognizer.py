@@ -224,3 +224,11 @@ def test_other_backends_fall_back_to_a_locked_predict_on_batch(tiny_model_dir: P
         results = list(pool.map(fallback.predict_batch, [faces] * 3))
     for got in results:
         np.testing.assert_allclose(got, expected, atol=1e-5)
+
+
+def test_tencrop_tta_on_a_flat_face_equals_no_tta(tiny_model_dir: Path, recognizer: EmotionRecognizer) -> None:
+    # Every view of a flat face is the same face, so averaging ten views changes nothing.
+    flat = np.full((2, 48, 48, 1), 120.0, np.float32)
+    ten = EmotionRecognizer.from_dir(tiny_model_dir, tta="tencrop")
+    np.testing.assert_allclose(ten.predict_batch(flat), recognizer.predict_batch(flat), atol=1e-5)
+    assert ten.tta == "tencrop"
