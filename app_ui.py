@@ -1,0 +1,158 @@
+"""Small UI pieces shared by the pages: the model selector, the dataset finder, augmentation widgets.
+
+Each ``*_ui`` function draws widgets and returns what the user chose; computing stays in ``core``.
+(This module is not in ``pages/`` because every ``.py`` file there becomes a page.)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import streamlit as st
+
+from core import st_cache
+from core.dataset_view import DatasetLocation, locate_dataset
+from core.model_store import DEFAULT_MODEL_NAME, ModelInfo
+
+if TYPE_CHECKING:
+    from core.recognizer import EmotionRecognizer
+    from training.augment import AugmentConfig
+
+MODEL_STATE_KEY = "model_name"
+DATASET_PATH_KEY = "dataset_path"
+
+
+def secrets() -> Mapping[str, Any]:
+    """The app's secrets, or an empty mapping when there is no ``secrets.toml``."""
+    try:
+        return dict(st.secrets)
+    except Exception:  # Streamlit raises its own "no secrets file" error types, which vary by version
+        return {}
+
+
+def model_label(info: ModelInfo) -> str:
+    """Selector text of a model: its name and accuracy."""
+    if info.accuracy is None:
+        return f"{info.name} (not evaluated)"
+    split = (info.evaluation or {}).get("split", "test")
+    return f"{info.name}: {info.accuracy:.1%} {split}"
+
+
+def _remember_model() -> None:
+    st.session_state[MODEL_STATE_KEY] = st.session_state["sidebar_model"]
+
+
+def model_sidebar() -> ModelInfo | None:
+    """The sidebar model selector shared by all pages; returns the chosen usable model or ``None``.
+
+    Every model in the models folder is listed; broken ones are shown with their error and
+    cannot be chosen. The choice survives page switches (kept outside the widget's own state).
+    """
+    models = st_cache.available_models()
+    usable = [m for m in models if m.ok]
+    broken = [m for m in models if not m.ok]
+    with st.sidebar:
+        st.subheader("Model")
+        if not usable:
+            st.warning(f"No usable model in `{st_cache.models_root()}`. Train one on the Training page.")
+            chosen = None
+        else:
+            names = [m.name for m in usable]
+            if st.session_state.get(MODEL_STATE_KEY) not in names:
+                st.session_state[MODEL_STATE_KEY] = DEFAULT_MODEL_NAME if DEFAULT_MODEL_NAME in names else names[0]
+            by_name = {m.name: m for m in usable}
+            st.selectbox(
+                "Emotion model",
+                names,
+                index=names.index(st.session_state[MODEL_STATE_KEY]),
+                format_func=lambda name: model_label(by_name[name]),
+                key="sidebar_model",
+                on_change=_remember_model,
+                help="Every model in the models folder, with its accuracy from evaluation.json.",
+            )
+            chosen = by_name[st.session_state[MODEL_STATE_KEY]]
+        if broken:
+            with st.expander(f"{len(broken)} model(s) skipped", expanded=False):
+                for info in broken:
+                    st.caption(f"**{info.name}**: {info.error}")
+    return chosen
+
+
+def require_model(info: ModelInfo | None) -> EmotionRecognizer:
+    """The loaded recognizer of ``info``; stops the page with a message when there is none."""
+    from core.errors import ModelLoadError  # noqa: PLC0415
+
+    if info is None:
+        st.info("There is no usable model yet: train one on the Training page, or copy a model into `models/`.")
+        st.stop()
+    try:
+        return st_cache.recognizer(info)
+    except ModelLoadError as exc:
+        st.error(f"Model {info.name!r} cannot be used: {exc}")
+        st.stop()
+    raise AssertionError("unreachable")  # st.stop() raises
+
+
+def _remember_path(widget_key: str) -> None:
+    st.session_state[DATASET_PATH_KEY] = st.session_state[widget_key]
+
+
+def dataset_location_ui(*, key: str, label: str = "FER2013 location") -> DatasetLocation:
+    """A path box (empty: automatic) and where FER2013 was found; the typed path is shared by all pages."""
+    if DATASET_PATH_KEY not in st.session_state:
+        st.session_state[DATASET_PATH_KEY] = ""
+    typed = st.text_input(
+        label,
+        value=st.session_state[DATASET_PATH_KEY],
+        key=key,
+        on_change=_remember_path,
+        args=(key,),
+        placeholder="automatic: FER2013_PATH, secrets, ../shared/data or data/",
+        help="fer2013.csv, fer2013.csv.gz, or a folder with train/ and test/ class folders.",
+    )
+    return current_dataset_location(typed=typed)
+
+
+def current_dataset_location(*, typed: str | None = None) -> DatasetLocation:
+    """Where FER2013 is, from a typed path, ``FER2013_PATH``, the secrets or the default places."""
+    if typed is None:
+        typed = st.session_state.get(DATASET_PATH_KEY) or None
+    secret = secrets().get("fer2013_path")
+    return locate_dataset(typed=typed, env=os.environ.get("FER2013_PATH"), secret=str(secret) if secret else None)
+
+
+def augment_config_ui(*, key: str) -> AugmentConfig:
+    """Widgets for each training augmentation; returns the :class:`AugmentConfig` they describe."""
+    from training.augment import AugmentConfig  # noqa: PLC0415 - a dataclass; Keras stays unloaded
+
+    defaults = AugmentConfig()
+    left, right = st.columns(2)
+    with left:
+        flip = st.checkbox("Mirror left-right", value=defaults.horizontal_flip, key=f"{key}_flip")
+        rotation = st.slider("Rotation (degrees)", 0.0, 30.0, float(defaults.rotation_degrees), 1.0, key=f"{key}_rot")
+        zoom = st.slider("Zoom (fraction)", 0.0, 0.3, float(defaults.zoom), 0.01, key=f"{key}_zoom")
+        shift = st.slider("Shift (fraction)", 0.0, 0.3, float(defaults.shift), 0.01, key=f"{key}_shift")
+    with right:
+        brightness = st.slider("Brightness (fraction)", 0.0, 0.5, float(defaults.brightness), 0.01, key=f"{key}_bright")
+        contrast = st.slider("Contrast (fraction)", 0.0, 0.5, float(defaults.contrast), 0.01, key=f"{key}_contrast")
+        erasing = st.slider("Random erasing (probability)", 0.0, 1.0, float(defaults.erasing), 0.05, key=f"{key}_erase")
+    return AugmentConfig(
+        rotation_degrees=rotation, zoom=zoom, shift=shift, horizontal_flip=flip,
+        erasing=erasing, brightness=brightness, contrast=contrast,
+    )  # fmt: skip
+
+
+def format_seconds(seconds: float | None) -> str:
+    """``1 h 02 min``, ``3 min 05 s`` or ``12 s``; an em dash when unknown."""
+    if seconds is None:
+        return "—"
+    total = int(round(max(0.0, seconds)))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"

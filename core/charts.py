@@ -1,0 +1,241 @@
+"""Plotly figures for the app, built by pure functions: data in, ``go.Figure`` out.
+
+No Streamlit here; the pages pass the figures to ``st.plotly_chart``. Every class-indexed chart
+uses :data:`core.labels.EMOTIONS` order and the emotion colours of the annotated images.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.annotate import emotion_color_rgb
+from core.labels import EMOTIONS, NUM_CLASSES
+from core.reports import EvaluationReport
+
+_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+
+
+def emotion_color(emotion: str) -> str:
+    """CSS ``rgb(...)`` colour of an emotion, matching the boxes drawn on images."""
+    r, g, b = emotion_color_rgb(emotion)
+    return f"rgb({r},{g},{b})"
+
+
+def _check_probabilities(probabilities: Mapping[str, float]) -> list[float]:
+    missing = [name for name in EMOTIONS if name not in probabilities]
+    if missing:
+        raise ValueError(f"probabilities lack {', '.join(missing)}; expected one value for each of {', '.join(EMOTIONS)}")
+    return [float(probabilities[name]) for name in EMOTIONS]
+
+
+def probability_bar(probabilities: Mapping[str, float], *, title: str | None = None, height: int = 260) -> go.Figure:
+    """Horizontal bars of the 7 emotion probabilities of one face (0..1), in label order."""
+    values = _check_probabilities(probabilities)
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=list(EMOTIONS),
+            orientation="h",
+            marker_color=[emotion_color(name) for name in EMOTIONS],
+            text=[f"{v:.0%}" for v in values],
+            textposition="outside",
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=title, height=height, margin=_MARGIN, showlegend=False,
+        xaxis={"range": [0, 1.12], "tickformat": ".0%", "title": "probability"},
+        yaxis={"autorange": "reversed"},
+    )  # fmt: skip
+    return fig
+
+
+def class_distribution(counts_by_split: Mapping[str, Sequence[int]], *, share: bool = False) -> go.Figure:
+    """Grouped bars of faces per class, one colour per split.
+
+    Args:
+        counts_by_split: ``{split name: 7 counts in label order}``.
+        share: plot each split's fraction instead of counts (splits of different sizes compare).
+    """
+    fig = go.Figure()
+    for split, counts in counts_by_split.items():
+        values = np.asarray(counts, dtype=np.float64)
+        if values.shape != (NUM_CLASSES,):
+            raise ValueError(f"split {split!r} has {values.size} counts; expected {NUM_CLASSES} (one per class)")
+        total = values.sum()
+        shown = values / total if share and total else values
+        fig.add_trace(
+            go.Bar(
+                name=split, x=list(EMOTIONS), y=shown,
+                customdata=values.astype(int),
+                hovertemplate="%{x}: %{customdata:,} faces" + (" (%{y:.1%})" if share else "") + f"<extra>{split}</extra>",
+            )
+        )  # fmt: skip
+    fig.update_layout(
+        barmode="group", height=340, margin=_MARGIN, title="Faces per class",
+        yaxis={"title": "share of split" if share else "faces", "tickformat": ".0%" if share else ","},
+        legend={"orientation": "h", "y": -0.15},
+    )  # fmt: skip
+    return fig
+
+
+def confusion_heatmap(report: EvaluationReport, *, normalised: bool) -> go.Figure:
+    """The confusion matrix (rows: true class, columns: predicted class) as a heatmap."""
+    matrix = np.asarray(report.confusion_normalised if normalised else report.confusion, dtype=np.float64)
+    counts = np.asarray(report.confusion, dtype=np.int64)
+    text = [[f"{v:.0%}" if normalised else f"{int(v):,}" for v in row] for row in matrix]
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix, x=list(EMOTIONS), y=list(EMOTIONS), colorscale="Blues",
+            zmin=0, zmax=1 if normalised else None, text=text, texttemplate="%{text}",
+            customdata=counts,
+            hovertemplate="true %{y}, predicted %{x}: %{customdata:,} faces<extra></extra>",
+            colorbar={"tickformat": ".0%" if normalised else ","},
+        )
+    )  # fmt: skip
+    fig.update_layout(
+        title=f"Confusion matrix{' (each row sums to 100%)' if normalised else ' (counts)'}",
+        height=460, margin=_MARGIN,
+        xaxis={"title": "predicted", "side": "bottom"},
+        yaxis={"title": "true", "autorange": "reversed"},
+    )  # fmt: skip
+    return fig
+
+
+def per_class_metrics(report: EvaluationReport) -> go.Figure:
+    """Grouped bars of precision, recall and F1 per class."""
+    fig = go.Figure()
+    for metric in ("precision", "recall", "f1"):
+        fig.add_trace(
+            go.Bar(
+                name=metric if metric != "f1" else "F1",
+                x=list(EMOTIONS),
+                y=[getattr(report.per_class[name], metric) for name in EMOTIONS],
+                hovertemplate="%{x}: %{y:.3f}<extra>" + metric + "</extra>",
+            )
+        )
+    fig.update_layout(
+        barmode="group", height=340, margin=_MARGIN, title="Precision, recall and F1 per class",
+        yaxis={"range": [0, 1]}, legend={"orientation": "h", "y": -0.15},
+    )  # fmt: skip
+    return fig
+
+
+def reliability_diagram(report: EvaluationReport) -> go.Figure:
+    """Accuracy against mean confidence per confidence bin; a calibrated model follows the diagonal."""
+    full = [b for b in report.bins if b.count and b.accuracy is not None and b.confidence is not None]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=[(b.lower + b.upper) / 2 for b in full], y=[b.accuracy for b in full],
+            width=[(b.upper - b.lower) * 0.95 for b in full], name="accuracy",
+            customdata=[[b.count, b.confidence] for b in full], marker_color="rgb(70,130,180)",
+            hovertemplate="confidence %{customdata[1]:.2f}: accuracy %{y:.2f} (%{customdata[0]:,} faces)<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=[b.confidence for b in full], y=[b.accuracy for b in full], mode="markers",
+            name="mean confidence", marker={"color": "black", "size": 7},
+            hoverinfo="skip",
+        )
+    )  # fmt: skip
+    fig.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect calibration",
+                   line={"dash": "dash", "color": "gray"}, hoverinfo="skip")
+    )
+    ece = "" if report.ece is None else f" (ECE {report.ece:.3f})"
+    fig.update_layout(
+        title=f"Reliability diagram{ece}", height=380, margin=_MARGIN,
+        xaxis={"title": "confidence", "range": [0, 1]}, yaxis={"title": "accuracy", "range": [0, 1]},
+        legend={"orientation": "h", "y": -0.2},
+    )  # fmt: skip
+    return fig
+
+
+def compare_models(reports: Mapping[str, EvaluationReport], *, metric: str = "f1") -> go.Figure:
+    """One metric per class for several models side by side (grouped bars)."""
+    if metric not in ("precision", "recall", "f1"):
+        raise ValueError(f"metric must be one of precision, recall, f1; got {metric!r}")
+    fig = go.Figure()
+    for name, report in reports.items():
+        fig.add_trace(
+            go.Bar(
+                name=f"{name} ({report.accuracy:.1%})", x=list(EMOTIONS),
+                y=[getattr(report.per_class[c], metric) for c in EMOTIONS],
+                hovertemplate="%{x}: %{y:.3f}<extra>" + name + "</extra>",
+            )
+        )  # fmt: skip
+    fig.update_layout(
+        barmode="group", height=340, margin=_MARGIN, title=f"{'F1' if metric == 'f1' else metric.title()} per class",
+        yaxis={"range": [0, 1]}, legend={"orientation": "h", "y": -0.15},
+    )  # fmt: skip
+    return fig
+
+
+def training_curves(history: Mapping[str, Sequence[float]], *, live: Mapping[str, float] | None = None) -> go.Figure:
+    """Loss and accuracy per epoch (training and PublicTest validation) in two panels.
+
+    Args:
+        history: Keras-style history: ``loss``, ``accuracy``, ``val_loss``, ``val_accuracy`` lists.
+        live: the running epoch's latest batch logs, drawn as a hollow marker after the last epoch.
+    """
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    styles = {"": ("training", "rgb(31,119,180)"), "val_": ("validation (PublicTest)", "rgb(255,127,14)")}
+    for col, metric in ((1, "loss"), (2, "accuracy")):
+        for prefix, (label, color) in styles.items():
+            values = list(history.get(prefix + metric, []))
+            fig.add_trace(
+                go.Scatter(
+                    x=list(range(1, len(values) + 1)), y=values, mode="lines+markers", name=label,
+                    line={"color": color}, legendgroup=label, showlegend=col == 1,
+                ),
+                row=1, col=col,
+            )  # fmt: skip
+        if live and metric in live:
+            fig.add_trace(
+                go.Scatter(
+                    x=[len(history.get(metric, [])) + 1], y=[live[metric]], mode="markers", name="current epoch",
+                    marker={"symbol": "circle-open", "size": 10, "color": styles[""][1]},
+                    legendgroup="current", showlegend=col == 1,
+                ),
+                row=1, col=col,
+            )  # fmt: skip
+    fig.update_xaxes(title_text="epoch", rangemode="tozero")
+    fig.update_layout(height=320, margin=_MARGIN, legend={"orientation": "h", "y": -0.25})
+    return fig
+
+
+def emotion_mix(seconds_ago: Sequence[float], probabilities: np.ndarray, *, window_s: float) -> go.Figure:
+    """Stacked area of the emotion mix over the last ``window_s`` seconds (now at the right).
+
+    Args:
+        seconds_ago: for each sample, how long ago it was taken (``>= 0``).
+        probabilities: ``(len(seconds_ago), 7)`` mean probabilities of the faces in each sample.
+    """
+    probs = np.asarray(probabilities, dtype=np.float64).reshape(-1, NUM_CLASSES) if len(seconds_ago) else np.zeros(
+        (0, NUM_CLASSES)
+    )
+    if probs.shape[0] != len(seconds_ago):
+        raise ValueError(f"got {len(seconds_ago)} times but {probs.shape[0]} probability rows")
+    x = [-float(t) for t in seconds_ago]
+    fig = go.Figure()
+    for i, name in enumerate(EMOTIONS):
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=probs[:, i], name=name, mode="lines", stackgroup="mix",
+                line={"width": 0.5, "color": emotion_color(name)},
+                hovertemplate="%{y:.0%}<extra>" + name + "</extra>",
+            )
+        )  # fmt: skip
+    fig.update_layout(
+        title="Emotion mix", height=300, margin=_MARGIN,
+        xaxis={"title": "seconds", "range": [-float(window_s), 0]},
+        yaxis={"range": [0, 1], "tickformat": ".0%"},
+        legend={"orientation": "h", "y": -0.25},
+    )  # fmt: skip
+    return fig

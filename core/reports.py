@@ -1,0 +1,244 @@
+"""Typed views of a model's ``evaluation.json`` and ``metadata.json``, for the app's pages.
+
+The JSON files are dicts at the edge; the pages and chart builders work on the frozen dataclasses
+here. Parsing checks the shapes the charts rely on and raises ``ValueError`` with what is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from core.labels import EMOTIONS, NUM_CLASSES
+from core.model_store import ModelInfo
+
+
+@dataclass(frozen=True)
+class ClassMetrics:
+    """Precision, recall and F1 of one class, and how many true examples it had."""
+
+    precision: float
+    recall: float
+    f1: float
+    support: int
+
+
+@dataclass(frozen=True)
+class CalibrationBin:
+    """One reliability-diagram bin: confidences in ``(lower, upper]``; ``None`` when empty."""
+
+    lower: float
+    upper: float
+    count: int
+    accuracy: float | None
+    confidence: float | None
+
+
+@dataclass(frozen=True)
+class EvaluationReport:
+    """A model's score on one FER2013 split (the body of ``evaluation.json``)."""
+
+    model: str
+    architecture: str | None
+    split: str
+    tta: str
+    n: int
+    accuracy: float
+    macro_f1: float
+    weighted_f1: float
+    per_class: Mapping[str, ClassMetrics]
+    absent_classes: tuple[str, ...]
+    confusion: tuple[tuple[int, ...], ...]
+    confusion_normalised: tuple[tuple[float, ...], ...]
+    ece: float | None
+    bins: tuple[CalibrationBin, ...]
+    data_source: str | None
+    data_sha256: str | None
+    created: str | None
+
+
+def _square(matrix: Any, name: str, cast: type) -> tuple[tuple[Any, ...], ...]:
+    rows = list(matrix or [])
+    if len(rows) != NUM_CLASSES or any(len(row) != NUM_CLASSES for row in rows):
+        raise ValueError(f"{name} must be a {NUM_CLASSES}x{NUM_CLASSES} matrix")
+    return tuple(tuple(cast(v) for v in row) for row in rows)
+
+
+def parse_evaluation(data: Mapping[str, Any]) -> EvaluationReport:
+    """Turn a loaded ``evaluation.json`` into an :class:`EvaluationReport`.
+
+    Raises:
+        ValueError: a field the dashboard needs is missing or malformed (the message names it).
+    """
+    if not isinstance(data, Mapping):
+        raise ValueError("evaluation report must be a JSON object")
+    labels = data.get("labels", list(EMOTIONS))
+    if list(labels) != list(EMOTIONS):
+        raise ValueError(f"evaluation labels {labels!r} are not the FER2013 classes {list(EMOTIONS)}")
+    try:
+        per_class = {
+            name: ClassMetrics(
+                float(row["precision"]), float(row["recall"]), float(row["f1"]), int(row["support"])
+            )
+            for name, row in ((name, data["per_class"][name]) for name in EMOTIONS)
+        }
+        calibration = data.get("calibration") or {}
+        bins = tuple(
+            CalibrationBin(
+                float(b["lower"]), float(b["upper"]), int(b["count"]),
+                None if b.get("accuracy") is None else float(b["accuracy"]),
+                None if b.get("confidence") is None else float(b["confidence"]),
+            )
+            for b in calibration.get("bins", [])
+        )  # fmt: skip
+        counts = _square(data["confusion_matrix"], "confusion_matrix", int)
+        if data.get("confusion_matrix_normalised") is not None:
+            normalised = _square(data["confusion_matrix_normalised"], "confusion_matrix_normalised", float)
+        else:
+            normalised = tuple(
+                tuple((v / sum(row)) if sum(row) else 0.0 for v in row) for row in counts
+            )
+        source = data.get("data") or {}
+        return EvaluationReport(
+            model=str(data.get("model", "")),
+            architecture=data.get("architecture"),
+            split=str(data.get("split", "PrivateTest")),
+            tta=str(data.get("tta", "none")),
+            n=int(data["n"]),
+            accuracy=float(data["accuracy"]),
+            macro_f1=float(data["macro_f1"]),
+            weighted_f1=float(data.get("weighted_f1", data["macro_f1"])),
+            per_class=per_class,
+            absent_classes=tuple(data.get("absent_classes", ())),
+            confusion=counts,
+            confusion_normalised=normalised,
+            ece=None if calibration.get("ece") is None else float(calibration["ece"]),
+            bins=bins,
+            data_source=source.get("source"),
+            data_sha256=source.get("sha256"),
+            created=data.get("created"),
+        )
+    except KeyError as exc:
+        raise ValueError(f"evaluation report has no {exc.args[0]!r} field") from None
+    except (TypeError, AttributeError) as exc:
+        raise ValueError(f"evaluation report is malformed: {exc}") from None
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """What the app says about a model: what it is, how good it is and how it was trained."""
+
+    name: str
+    classes: tuple[str, ...]
+    architecture: str
+    accuracy: float | None
+    accuracy_split: str | None
+    macro_f1: float | None
+    public_test_accuracy: float | None
+    parameters: int | None
+    epochs_run: int | None
+    best_epoch: int | None
+    train_size: int | None
+    train_seconds: float | None
+    data_source: str | None
+    hardware: str | None
+    created: str | None
+    status: str | None
+    augmentation: str | None
+    error: str | None
+
+    def facts(self) -> list[tuple[str, str]]:
+        """``(label, value)`` rows for a table; unknown facts are left out."""
+        rows: list[tuple[str, str]] = [("Classes", ", ".join(self.classes)), ("Architecture", self.architecture)]
+        if self.accuracy is not None:
+            rows.append((f"{self.accuracy_split or 'Test'} accuracy", f"{self.accuracy:.1%}"))
+        if self.macro_f1 is not None:
+            rows.append(("Macro-F1", f"{self.macro_f1:.3f}"))
+        if self.public_test_accuracy is not None:
+            rows.append(("PublicTest accuracy (model selection)", f"{self.public_test_accuracy:.1%}"))
+        if self.parameters is not None:
+            rows.append(("Parameters", f"{self.parameters:,}"))
+        if self.train_size is not None:
+            rows.append(("Training faces", f"{self.train_size:,}"))
+        if self.epochs_run is not None:
+            best = f" (best epoch {self.best_epoch})" if self.best_epoch else ""
+            rows.append(("Epochs", f"{self.epochs_run}{best}"))
+        if self.augmentation:
+            rows.append(("Augmentation", self.augmentation))
+        if self.train_seconds is not None:
+            rows.append(("Training time", _duration(self.train_seconds)))
+        if self.hardware:
+            rows.append(("Trained on", self.hardware))
+        if self.data_source:
+            rows.append(("Data", self.data_source))
+        if self.created:
+            rows.append(("Created", self.created))
+        return rows
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+def _augmentation_text(config: Mapping[str, Any]) -> str | None:
+    augment = config.get("augment")
+    if not isinstance(augment, Mapping):
+        return None
+    parts = []
+    if augment.get("horizontal_flip"):
+        parts.append("flip")
+    for key, label in (("rotation_degrees", "rotate ±{}°"), ("zoom", "zoom ±{}"), ("shift", "shift ±{}"),
+                       ("brightness", "brightness ±{}"), ("contrast", "contrast ±{}"), ("erasing", "erase p={}")):
+        if augment.get(key):
+            parts.append(label.format(augment[key]))
+    return ", ".join(parts) if parts else "none"
+
+
+def model_card(info: ModelInfo) -> ModelCard:
+    """Build a :class:`ModelCard` from a model directory's metadata and evaluation (no Keras)."""
+    meta = info.metadata or {}
+    evaluation = info.evaluation or {}
+    hardware = meta.get("hardware") or {}
+    data = meta.get("data") or {}
+    config = meta.get("config") or {}
+    hardware_text = None
+    if hardware:
+        devices = ", ".join(sorted(set(hardware.get("devices", [])))) if hardware.get("devices") else None
+        hardware_text = ", ".join(
+            str(part) for part in (
+                hardware.get("processor"), f"{hardware['cpu_count']} CPUs" if hardware.get("cpu_count") else None,
+                devices, f"Keras {hardware['keras']}" if hardware.get("keras") else None,
+            ) if part
+        )  # fmt: skip
+    return ModelCard(
+        name=info.name,
+        classes=tuple(meta.get("labels") or EMOTIONS),
+        architecture=str(meta.get("architecture") or "unknown"),
+        accuracy=info.accuracy,
+        accuracy_split=evaluation.get("split"),
+        macro_f1=float(evaluation["macro_f1"]) if evaluation.get("macro_f1") is not None else None,
+        public_test_accuracy=_maybe_float(meta.get("public_test_accuracy")),
+        parameters=_maybe_int(meta.get("parameters")),
+        epochs_run=_maybe_int(meta.get("epochs_run")),
+        best_epoch=_maybe_int(meta.get("best_epoch")),
+        train_size=_maybe_int(meta.get("train_size")),
+        train_seconds=_maybe_float(meta.get("train_seconds")),
+        data_source=" ".join(str(p) for p in (data.get("source"), f"({data['layout']})" if data.get("layout") else None) if p)
+        or None,
+        hardware=hardware_text or None,
+        created=meta.get("created"),
+        status=meta.get("status"),
+        augmentation=_augmentation_text(config),
+        error=info.error,
+    )
+
+
+def _maybe_float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def _maybe_int(value: Any) -> int | None:
+    return None if value is None else int(value)

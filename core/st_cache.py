@@ -1,0 +1,137 @@
+"""The app's Streamlit caches: the one module in ``core`` that imports Streamlit.
+
+``st.cache_resource`` objects are shared by every session of the process, so only thread-safe
+things live there: an :class:`~core.recognizer.EmotionRecognizer` (safe once built), a loaded
+dataset (read-only arrays) and the process-wide :class:`~core.training_job.TrainingJob`.
+Heavy modules (Keras, TensorFlow, the dataset loaders) are imported inside the functions, so
+importing this module, as the home page does, stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import streamlit as st
+
+from core.model_store import EVALUATION_FILE, METADATA_FILE, MODELS_DIR, ModelInfo, list_models
+
+if TYPE_CHECKING:
+    from core.recognizer import EmotionRecognizer
+    from core.training_job import TrainingJob
+    from training.data import FERData
+
+MODELS_DIR_ENV = "FER_MODELS_DIR"
+
+
+def models_root() -> Path:
+    """The models folder: ``$FER_MODELS_DIR`` when set (tests, deployments), else the repository's ``models/``."""
+    value = os.environ.get(MODELS_DIR_ENV, "").strip()
+    return Path(value).expanduser() if value else MODELS_DIR
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def _models_signature(root: Path) -> tuple[tuple[str, float, float], ...]:
+    """Cheap fingerprint of the models folder: changes when a model is added, replaced or evaluated."""
+    if not root.is_dir():
+        return ()
+    return tuple(
+        (child.name, _mtime(child / METADATA_FILE), _mtime(child / EVALUATION_FILE))
+        for child in sorted(root.iterdir())
+        if child.is_dir() and not child.name.startswith(".")
+    )
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _list_models(root: str, signature: tuple[tuple[str, float, float], ...]) -> list[ModelInfo]:
+    del signature  # part of the cache key only
+    return list_models(root)
+
+
+def available_models(root: Path | None = None) -> list[ModelInfo]:
+    """Every model directory (broken ones included, with ``error`` set); re-read when the folder changes."""
+    root = models_root() if root is None else Path(root)
+    return _list_models(str(root), _models_signature(root))
+
+
+@st.cache_resource(show_spinner="Loading the emotion model...", max_entries=4)
+def _recognizer(model_dir: str, model_sha256: str) -> EmotionRecognizer:
+    del model_sha256  # a retrained model under the same name has a new checksum, so it reloads
+    from core.recognizer import EmotionRecognizer  # noqa: PLC0415 - loads Keras
+
+    return EmotionRecognizer.from_dir(Path(model_dir))
+
+
+def recognizer(info: ModelInfo) -> EmotionRecognizer:
+    """The model's recognizer, loaded once per process and shared by all sessions.
+
+    Raises:
+        ModelLoadError: the model cannot be loaded (the message says why).
+    """
+    return _recognizer(str(info.path), str(info.metadata.get("model_sha256", "")))
+
+
+@st.cache_resource(show_spinner="Reading FER2013 (once per app process)...", max_entries=1)
+def _dataset(path: str, mtime: float) -> FERData:
+    del mtime
+    from training.data import load_fer2013  # noqa: PLC0415
+
+    return load_fer2013(path)
+
+
+def dataset(path: Path) -> FERData:
+    """FER2013 loaded from ``path``, kept in memory for the process (the arrays are read-only).
+
+    Raises:
+        DatasetError: unreadable or malformed data.
+    """
+    data = _dataset(str(path), _mtime(Path(path)))
+    for split in data.splits.values():
+        split.x.flags.writeable = False
+    return data
+
+
+@st.cache_data(show_spinner="Classifying the evaluated split...", max_entries=4)
+def split_predictions(
+    model_dir: str, model_sha256: str, data_path: str, data_mtime: float, split: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(predicted labels, confidences)`` of a model on one split of the dataset (for the error gallery)."""
+    del model_sha256, data_mtime
+    from core.model_store import read_model_info  # noqa: PLC0415
+
+    info = read_model_info(model_dir)
+    probs = recognizer(info).predict_batch(dataset(Path(data_path))[split].x)
+    return probs.argmax(axis=1).astype(np.int64), probs.max(axis=1)
+
+
+@st.cache_data(show_spinner="Augmenting...", max_entries=16)
+def augment_preview(data_path: str, split: str, index: int, config: Any, copies: int, seed: int) -> np.ndarray:
+    """``copies`` augmented versions (uint8 ``(copies, 48, 48)``) of one dataset face."""
+    from training.augment import augment_preview as preview  # noqa: PLC0415 - loads Keras
+
+    face = dataset(Path(data_path))[split].x[index : index + 1]
+    return preview(face, config, seed=seed, copies=copies)[:, 0]
+
+
+@st.cache_resource
+def training_job() -> TrainingJob:
+    """The process-wide training job (one training at a time per process)."""
+    from core.training_job import TrainingJob  # noqa: PLC0415
+
+    return TrainingJob()
+
+
+@st.cache_data(ttl=3000, show_spinner="Fetching TURN credentials from Twilio...")
+def twilio_ice_servers(account_sid: str, auth_token: str) -> list[dict[str, Any]]:
+    """Twilio ICE servers, fetched at most every 50 minutes (the credentials live an hour)."""
+    from core.webrtc_config import fetch_twilio_ice_servers  # noqa: PLC0415
+
+    return fetch_twilio_ice_servers(account_sid, auth_token)

@@ -1,0 +1,294 @@
+"""A background training run for the app: one thread, one lock, one run at a time per process.
+
+The training page keeps one :class:`TrainingJob` per process (in ``st.cache_resource``), so every
+browser session sees the same run. The thread runs exactly the command line's routines
+(:func:`training.train.train`, then :func:`training.evaluate.evaluate`); the page only reads
+:meth:`TrainingJob.snapshot`, which is safe to call from any thread.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from core.errors import FERError
+
+MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")
+
+# Job states. "running" covers loading data, training and evaluating (see ``phase``).
+IDLE, RUNNING, FINISHED, CANCELLED, FAILED = "idle", "running", "finished", "cancelled", "failed"
+
+
+class JobBusyError(FERError):
+    """A training run is already in progress in this process."""
+
+
+def validate_model_name(name: str, *, models_root: Path) -> str:
+    """Check a name for a new model directory under ``models_root`` and return it stripped.
+
+    Raises:
+        ValueError: the name is empty, has characters other than letters, digits, ``_ . -``, is
+            longer than 48 characters, or a model of that name exists already.
+    """
+    cleaned = (name or "").strip()
+    if not cleaned:
+        raise ValueError("give the model a name, e.g. fast-20-epochs")
+    if not MODEL_NAME_RE.match(cleaned) or cleaned in (".", ".."):
+        raise ValueError(
+            f"model name {cleaned!r} is not allowed: use 1-48 letters, digits, '_', '.' or '-', "
+            "starting with a letter or digit"
+        )
+    if (Path(models_root) / cleaned).exists():
+        raise ValueError(f"a model named {cleaned!r} already exists in {models_root}; choose another name")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class Resources:
+    """CPU cores and memory this process may use (cgroup limits win over what the host has)."""
+
+    cpus: float | None
+    memory_bytes: int | None
+
+    def warning(self) -> str | None:
+        """A warning to show before training on a small machine, or ``None``."""
+        problems = []
+        if self.cpus is not None and self.cpus <= 2:
+            problems.append(f"{self.cpus:g} CPU core{'s' if self.cpus != 1 else ''}")
+        if self.memory_bytes is not None and self.memory_bytes < 4 * 1024**3:
+            problems.append(f"{self.memory_bytes / 1024**3:.1f} GB of memory")
+        if not problems:
+            return None
+        return (
+            f"This machine has only {' and '.join(problems)}. Training the full FER2013 set here takes "
+            "hours and may run out of memory (Streamlit Community Cloud gives about 1-2.7 GB); "
+            "use the 'tiny' architecture, few epochs or a training-face limit here, and train real "
+            "models on a bigger machine with `python -m training.train`."
+        )
+
+
+def _read(path: str) -> str | None:
+    try:
+        return Path(path).read_text().strip()
+    except OSError:
+        return None
+
+
+def detect_resources(*, read: Callable[[str], str | None] = _read) -> Resources:
+    """CPU and memory limits from cgroups v2/v1, falling back to the host's counts."""
+    cpus: float | None = None
+    quota = read("/sys/fs/cgroup/cpu.max")
+    if quota and quota.split()[0] != "max":
+        parts = quota.split()
+        cpus = int(parts[0]) / int(parts[1] if len(parts) > 1 else 100000)
+    else:
+        v1_quota, v1_period = read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us"), read("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+        if v1_quota and v1_period and int(v1_quota) > 0:
+            cpus = int(v1_quota) / int(v1_period)
+    try:
+        host_cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        host_cpus = os.cpu_count()
+    if host_cpus:
+        cpus = min(cpus, host_cpus) if cpus else float(host_cpus)
+    memory: int | None = None
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        value = read(path)
+        if value and value.isdigit() and int(value) < 1 << 60:
+            memory = int(value)
+            break
+    meminfo = read("/proc/meminfo")
+    if meminfo:
+        for line in meminfo.splitlines():
+            if line.startswith("MemTotal:"):
+                host = int(line.split()[1]) * 1024
+                memory = min(memory, host) if memory else host
+                break
+    return Resources(cpus, memory)
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    """A consistent copy of a job's state, for rendering."""
+
+    state: str = IDLE
+    phase: str = ""
+    name: str | None = None
+    config: Any = None
+    event: Any = None
+    history: dict[str, list[float]] = field(default_factory=dict)
+    started: float | None = None
+    finished: float | None = None
+    result: Any = None
+    evaluation: dict[str, Any] | None = None
+    error: str | None = None
+    cancel_requested: bool = False
+
+    @property
+    def active(self) -> bool:
+        return self.state == RUNNING
+
+    @property
+    def fraction(self) -> float:
+        if self.state == FINISHED:
+            return 1.0
+        return float(self.event.fraction) if self.event is not None else 0.0
+
+    @property
+    def eta_s(self) -> float | None:
+        return None if self.event is None or not self.active else self.event.eta_s
+
+    @property
+    def elapsed_s(self) -> float:
+        if self.started is None:
+            return 0.0
+        return (self.finished or time.monotonic()) - self.started
+
+
+class TrainingJob:
+    """Runs one training at a time in a background thread; thread-safe.
+
+    The routines are injectable so tests can run the job logic without Keras.
+    """
+
+    def __init__(
+        self,
+        *,
+        train_fn: Callable[..., Any] | None = None,
+        evaluate_fn: Callable[..., Any] | None = None,
+        load_data_fn: Callable[[Any], Any] | None = None,
+    ) -> None:
+        self._train_fn = train_fn
+        self._evaluate_fn = evaluate_fn
+        self._load_data_fn = load_data_fn
+        self._lock = threading.Lock()
+        self._snapshot = JobSnapshot()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.runs = 0
+
+    def snapshot(self) -> JobSnapshot:
+        """The current state (an immutable copy)."""
+        with self._lock:
+            return self._snapshot
+
+    def _update(self, **changes: Any) -> None:
+        with self._lock:
+            self._snapshot = replace(self._snapshot, **changes)
+
+    def start(
+        self,
+        *,
+        name: str,
+        config: Any,
+        data: Any,
+        models_root: Path,
+        ferplus_path: Path | None = None,
+        evaluate_split: str = "PrivateTest",
+    ) -> None:
+        """Start training ``config`` into ``models_root/name`` in a background thread.
+
+        Args:
+            name: the new model's name (checked with :func:`validate_model_name`).
+            config: a :class:`training.train.TrainConfig`.
+            data: a dataset path (or loaded ``FERData``) for :func:`training.data.load_fer2013`.
+            models_root: the models folder the model selector lists.
+            ferplus_path: FER+ label file when ``config.ferplus`` is set.
+            evaluate_split: split scored after training for ``evaluation.json``.
+
+        Raises:
+            JobBusyError: a run is already in progress.
+            ValueError: a bad model name.
+        """
+        with self._lock:
+            if self._snapshot.state == RUNNING:
+                raise JobBusyError(
+                    f"model {self._snapshot.name!r} is still training; wait for it or cancel it first"
+                )
+            name = validate_model_name(name, models_root=Path(models_root))
+            self._stop = threading.Event()
+            self._snapshot = JobSnapshot(
+                state=RUNNING, phase="loading data", name=name, config=config, started=time.monotonic()
+            )
+            self.runs += 1
+            self._thread = threading.Thread(
+                target=self._run,
+                kwargs={
+                    "name": name, "config": config, "data": data, "out_dir": Path(models_root) / name,
+                    "ferplus_path": ferplus_path, "evaluate_split": evaluate_split, "stop": self._stop,
+                },
+                name=f"training-{name}",
+                daemon=True,
+            )  # fmt: skip
+            self._thread.start()
+
+    def cancel(self) -> bool:
+        """Ask the running training to stop after its current batch; ``False`` if nothing runs."""
+        with self._lock:
+            if self._snapshot.state != RUNNING:
+                return False
+            self._stop.set()
+            self._snapshot = replace(self._snapshot, cancel_requested=True, phase="cancelling")
+            return True
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread (tests); ``True`` when no run is left in progress."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.snapshot().state != RUNNING
+
+    def _on_progress(self, event: Any) -> None:
+        with self._lock:
+            if self._snapshot.state != RUNNING:
+                return
+            phase = self._snapshot.phase if self._snapshot.cancel_requested else "training"
+            self._snapshot = replace(
+                self._snapshot, event=event, history=dict(event.history) or self._snapshot.history, phase=phase
+            )
+
+    def _run(
+        self, *, name: str, config: Any, data: Any, out_dir: Path, ferplus_path: Path | None,
+        evaluate_split: str, stop: threading.Event,
+    ) -> None:  # fmt: skip
+        try:
+            train_fn, evaluate_fn, load_data_fn = self._routines()
+            if not hasattr(data, "splits"):
+                data = load_data_fn(data)
+            if stop.is_set():
+                self._update(state=CANCELLED, phase="", finished=time.monotonic())
+                return
+            self._update(phase="training")
+            result = train_fn(
+                config, data=data, out_dir=out_dir, ferplus_path=ferplus_path,
+                on_progress=self._on_progress, stop_event=stop,
+            )  # fmt: skip
+            evaluation = None
+            if result.model_dir is not None and evaluate_split in getattr(data, "splits", {}):
+                self._update(phase=f"evaluating on {evaluate_split}")
+                evaluation = evaluate_fn(result.model_dir, data=data, split=evaluate_split)
+            state = CANCELLED if result.status == "cancelled" else FINISHED
+            self._update(
+                state=state, phase="", result=result, evaluation=evaluation, history=dict(result.history),
+                finished=time.monotonic(),
+            )  # fmt: skip
+        except (FERError, ValueError, OSError) as exc:
+            self._update(state=FAILED, phase="", error=str(exc), finished=time.monotonic())
+        except Exception as exc:  # a crash in the thread must still reach the page
+            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            self._update(state=FAILED, phase="", error=f"training crashed: {detail}", finished=time.monotonic())
+
+    def _routines(self) -> tuple[Callable[..., Any], Callable[..., Any], Callable[[Any], Any]]:
+        # Imported here: the training modules (and Keras through them) load only when a run starts.
+        from training.data import load_fer2013  # noqa: PLC0415
+        from training.evaluate import evaluate  # noqa: PLC0415
+        from training.train import train  # noqa: PLC0415
+
+        return self._train_fn or train, self._evaluate_fn or evaluate, self._load_data_fn or load_fer2013

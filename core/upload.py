@@ -1,0 +1,111 @@
+"""Analyse uploaded images in memory and turn the results into downloads (JSON, CSV, PNG).
+
+Nothing here touches the disk: an upload is decoded from its bytes, analysed, drawn on and encoded
+back to bytes. One bad file gives an :class:`UploadOutcome` with ``error`` set; the others go on.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+
+from core.annotate import annotate
+from core.cli import ImageReport, write_csv
+from core.errors import FERError
+from core.imageio import load_image
+
+UPLOAD_TYPES: tuple[str, ...] = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff")
+NO_FACE_HINT = (
+    "No face found. Try the other face detector (MTCNN finds turned and partly hidden faces), "
+    "or a larger, sharper photo where the face is at least about 40 pixels wide."
+)
+
+
+class _Recognizer(Protocol):
+    def predict_image(self, image_bgr: np.ndarray, *, detector: str | None = None) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    """One uploaded file: the image, its faces and the annotated copy; or the error that stopped it."""
+
+    name: str
+    image_bgr: np.ndarray | None
+    faces: tuple[Any, ...]
+    annotated_bgr: np.ndarray | None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def report(self) -> ImageReport:
+        """The CLI's report type, so the downloads match ``python -m core predict`` exactly."""
+        return ImageReport(self.name, self.faces, self.error)
+
+
+def analyse_upload(name: str, data: bytes, recognizer: _Recognizer, *, detector: str) -> UploadOutcome:
+    """Decode ``data``, find and classify its faces, and draw them.
+
+    A file that is not a readable image (or that the model cannot handle) gives an outcome with
+    ``error`` set instead of raising, so that one bad file does not hide the others.
+    """
+    try:
+        image = load_image(bytes(data))
+        faces = tuple(recognizer.predict_image(image, detector=detector))
+    except FERError as exc:
+        return UploadOutcome(name, None, (), None, str(exc))
+    return UploadOutcome(name, image, faces, annotate(image, faces))
+
+
+def results_json(outcomes: Sequence[UploadOutcome], *, model: str, detector: str) -> str:
+    """All results as JSON: ``{"model", "detector", "images": [{"path", "faces", "error"}]}``."""
+    payload = {
+        "model": model,
+        "detector": detector,
+        "images": [outcome.report().to_dict() for outcome in outcomes],
+    }
+    return json.dumps(payload, indent=2)
+
+
+def results_csv(outcomes: Sequence[UploadOutcome]) -> str:
+    """One row per face (columns as in the CLI's CSV); a file without faces still gets a row."""
+    buffer = io.StringIO()
+    write_csv([outcome.report() for outcome in outcomes], buffer)
+    return buffer.getvalue()
+
+
+def results_rows(outcomes: Sequence[UploadOutcome]) -> list[dict[str, Any]]:
+    """Table rows, one per face: file, face number, emotion, confidence, box and detector score."""
+    rows = []
+    for outcome in outcomes:
+        for index, face in enumerate(outcome.faces, start=1):
+            x, y, w, h = face.box
+            rows.append(
+                {
+                    "file": outcome.name, "face": index, "emotion": face.emotion,
+                    "confidence": round(float(face.confidence), 4), "box (x, y, w, h)": f"{x}, {y}, {w}, {h}",
+                    "detector score": round(float(face.detection_score), 3),
+                }
+            )  # fmt: skip
+    return rows
+
+
+def encode_png(image_bgr: np.ndarray) -> bytes:
+    """PNG bytes of a BGR ``uint8`` image (in memory)."""
+    ok, buffer = cv2.imencode(".png", image_bgr)
+    if not ok:
+        raise ValueError(f"cannot encode an image of shape {image_bgr.shape} as PNG")
+    return buffer.tobytes()
+
+
+def annotated_name(name: str) -> str:
+    """Download file name of an upload's annotated copy, e.g. ``photo.jpg`` -> ``photo.annotated.png``."""
+    stem = name.rsplit(".", 1)[0] if "." in name else name
+    return f"{stem or 'image'}.annotated.png"
