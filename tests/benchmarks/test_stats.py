@@ -1,0 +1,87 @@
+"""The pure helpers of the benchmark: percentiles, summaries, ratios, tables, targets."""
+
+from __future__ import annotations
+
+import pytest
+
+from benchmarks.run import evaluate_targets
+from benchmarks.stats import Column, format_table, percentile, speedup, summarize, time_calls
+
+
+def test_percentile_interpolates_between_order_statistics() -> None:
+    assert percentile([4, 1, 3, 2], 50) == 2.5
+    assert percentile([1, 2, 3, 4], 90) == pytest.approx(3.7)  # position 2.7: 3 + 0.7 * (4 - 3)
+    assert percentile([10, 20, 30, 40, 50], 90) == pytest.approx(46.0)
+    assert percentile([7], 90) == 7
+    assert percentile([1, 2, 3], 0) == 1 and percentile([1, 2, 3], 100) == 3
+
+
+def test_percentile_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="no values"):
+        percentile([], 50)
+    with pytest.raises(ValueError, match="within 0..100"):
+        percentile([1.0], 101)
+
+
+def test_summarize_reports_milliseconds() -> None:
+    timing = summarize([0.001, 0.002, 0.003, 0.010])
+    assert timing.n == 4
+    assert timing.median_ms == pytest.approx(2.5)
+    assert timing.p90_ms == pytest.approx(7.9)  # position 2.7: 3 + 0.7 * (10 - 3)
+    assert timing.min_ms == pytest.approx(1.0)
+    assert timing.mean_ms == pytest.approx(4.0)
+
+
+def test_speedup_is_baseline_over_ours() -> None:
+    assert speedup(30.0, 3.0) == 10.0
+    assert speedup(3.0, 30.0) == 0.1
+    assert speedup(None, 3.0) is None
+    assert speedup(30.0, None) is None
+    assert speedup(30.0, 0.0) is None
+
+
+def test_time_calls_runs_warmup_then_repeats() -> None:
+    calls = []
+    out = time_calls(lambda: calls.append(1), repeats=3, warmup=2)
+    assert len(calls) == 5 and len(out) == 3 and all(t >= 0 for t in out)
+    with pytest.raises(ValueError, match="repeats must be >= 1"):
+        time_calls(lambda: None, repeats=0, warmup=0)
+
+
+def test_format_table_aligns_columns() -> None:
+    rows = [{"name": "ours", "ms": 2.345, "ratio": 10.0}, {"name": "fer (tflite)", "ms": 23.4, "ratio": None}]
+    text = format_table("T", [Column("name", "pipeline"), Column("ms", "ms", ".1f"), Column("ratio", "vs", ".1f")], rows)
+    assert text.splitlines() == [
+        "T",
+        "pipeline        ms    vs",
+        "------------  ----  ----",
+        "ours           2.3  10.0",
+        "fer (tflite)  23.4     -",
+    ]
+
+
+def test_format_table_needs_columns() -> None:
+    with pytest.raises(ValueError, match="at least one column"):
+        format_table("T", [], [])
+
+
+def test_targets_compare_against_the_issue_limits() -> None:
+    sections = {
+        "frame": [
+            {"pipeline": "ours: fast", "detector": "haar", "faces": 1, "median_ms": 12.0, "vs_fer": 2.5},
+            {"pipeline": "ours: fast", "detector": "haar", "faces": 5, "median_ms": 40.0, "vs_fer": 2.0},
+        ],
+        "classify": [{"pipeline": "ours: fast", "batch": 1, "median_ms": 2.5}],
+        "coldstart": [{"measure": "fresh python process", "first_prediction_s": 5.0, "peak_rss_mb": 950.0}],
+    }
+    targets = {t["target"].split(" (")[0].split(",")[0]: t for t in evaluate_targets(sections, default="fast", stand_in=False)}
+    assert targets["end-to-end 640x480"]["met"] is True
+    assert targets["same frame: times faster than fer's pipeline"]["met"] is False
+    assert targets["classify one face"]["met"] is False
+    assert targets["start to first prediction"]["met"] is True
+    assert targets["peak RSS with the default model"]["met"] is False
+
+
+def test_targets_unmeasured_are_none() -> None:
+    targets = evaluate_targets({}, default="fast", stand_in=True)
+    assert len(targets) == 5 and all(t["met"] is None and t["value"] is None for t in targets)
