@@ -7,6 +7,8 @@ at benchmark time; nothing is written to ``models/``.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import threading
 import warnings
 from pathlib import Path
@@ -38,7 +40,8 @@ class TFLiteClassifier:
         converter = tf.lite.TFLiteConverter.from_keras_model(keras_model)
         if kind == "int8":
             converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        with warnings.catch_warnings():
+        # The converter prints the exported graph's signature to stdout; keep the tables clean.
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             warnings.simplefilter("ignore")
             self.model_bytes = converter.convert()
             self._interpreter = tf.lite.Interpreter(model_content=self.model_bytes, num_threads=1)

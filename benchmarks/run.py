@@ -28,6 +28,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
+# A --quick run must never overwrite the full results.
+QUICK_OUT = Path(__file__).resolve().parent / "results-quick.json"
 SECTIONS: tuple[str, ...] = ("classify", "frame", "webcam", "coldstart", "train", "accuracy")
 ONE_CORE_SECTIONS = frozenset({"classify", "frame", "webcam", "accuracy"})
 DETECTORS: tuple[str, ...] = ("haar", "mtcnn")
@@ -46,7 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions: checks that everything runs, numbers are rough")
     parser.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION", help=f"run only these sections ({', '.join(SECTIONS)})")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"JSON results file (default {DEFAULT_OUT.relative_to(REPO)})")
+    parser.add_argument(
+        "--out", type=Path, default=None,
+        help=f"JSON results file (default {DEFAULT_OUT.relative_to(REPO)}; {QUICK_OUT.relative_to(REPO)} with --quick)",
+    )  # fmt: skip
     parser.add_argument("--data", help="fer2013.csv(.gz); default $FER2013_PATH, data/ or ../shared/data/")
     parser.add_argument("--models", nargs="+", metavar="MODEL", help="model names or directories (default: every model in models/)")
     parser.add_argument("--detectors", nargs="+", choices=DETECTORS, default=list(DETECTORS), help="our detectors to time (default: all)")
@@ -407,6 +412,8 @@ def profile_frame(recognizer: Any, jpeg: bytes, out_dir: Path, *, seconds: float
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.out is None:
+        args.out = QUICK_OUT if args.quick else DEFAULT_OUT
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sections_wanted = list(args.only or SECTIONS)
     allowed = set(os.sched_getaffinity(0))
