@@ -157,11 +157,9 @@ def streamlit_cold_start(jpeg: bytes, *, timeout_s: float = 120) -> dict[str, An
         try:
             _wait_healthy(port, server, timeout_s)
             healthy = time.perf_counter() - start
-            page.goto(f"http://127.0.0.1:{port}/", wait_until="domcontentloaded")
-            if page_file.name != "Home.py":
-                # Follow the app's own navigation link to the upload page, whatever its URL path is.
-                label = re.sub(r"^\d+_*", "", page_file.stem).replace("_", " ")
-                page.get_by_role("link", name=re.compile(re.escape(label.strip()), re.IGNORECASE)).first.click()
+            # Streamlit serves pages/N_Name.py at /Name.
+            path = "" if page_file.name == "Home.py" else re.sub(r"^\d+_*", "", page_file.stem)
+            page.goto(f"http://127.0.0.1:{port}/{path}", wait_until="domcontentloaded")
             page.locator("input[type=file]").first.wait_for(state="attached", timeout=timeout_s * 1000)
             before = len(EMOTION_WORD.findall(page.inner_text("body")))
             page.locator("input[type=file]").first.set_input_files(

@@ -249,7 +249,7 @@ def print_tables(results: dict[str, Any]) -> str:
     if "webcam" in sections:
         out.append(format_table("Webcam processing, sustained (one core)", [
             Column("faces", "faces", "d"), Column("pipeline", "pipeline"), Column("detector", "detector"),
-            Column("fps", "frames/s", ".1f"), Column("pyav", "PyAV conv."),
+            Column("fps", "frames/s", ".1f"),
         ], sections["webcam"]))  # fmt: skip
     if "coldstart" in sections:
         out.append(format_table("Cold start (all cores): start to first prediction served", [

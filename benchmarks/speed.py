@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.fer_baseline import DEFAULT_MODE, FerPipeline, prepare_faces
+from benchmarks.fer_baseline import DEFAULT_MODE, FerPipeline, draw_annotations, prepare_faces
 from benchmarks.frames import Frame
 from benchmarks.stats import Timing, speedup, summarize, time_calls
 
@@ -109,14 +109,13 @@ def our_frame_stages(recognizer: Any, detector: str, jpeg: bytes) -> tuple[dict[
 
 
 def our_frame_public(recognizer: Any, detector: str, jpeg: bytes) -> int:
-    """One frame as the upload page does it: ``load_image``, ``predict_image``, ``annotate``."""
-    from core.annotate import annotate  # noqa: PLC0415
-    from core.imageio import load_image  # noqa: PLC0415
+    """One frame as the upload page does it: :func:`core.upload.analyse_upload` (decode, predict, annotate)."""
+    from core.upload import analyse_upload  # noqa: PLC0415
 
-    image = load_image(jpeg)
-    results = recognizer.predict_image(image, detector=detector)
-    annotate(image, results)
-    return len(results)
+    outcome = analyse_upload("frame.jpg", jpeg, recognizer, detector=detector)
+    if not outcome.ok:
+        raise RuntimeError(f"the upload path failed on the test frame: {outcome.error}")
+    return len(outcome.faces)
 
 
 def frame_section(
@@ -169,42 +168,43 @@ def webcam_section(
 ) -> list[dict[str, Any]]:
     """Frames per second that the webcam page's processing sustains, one frame after another.
 
-    Per frame, as a streamlit-webrtc callback does: ``VideoFrame -> ndarray``, ``predict_image``,
-    ``annotate``, ``ndarray -> VideoFrame`` (the PyAV conversions are skipped when PyAV is missing).
-    fer's row runs its ``detect_emotions`` and ``draw_annotations`` on the same frames.
+    Per frame, as ``pages/2_Live_webcam.py`` does: ``VideoFrame.to_ndarray``, then
+    :class:`core.live.LiveProcessor` (``predict_image``, smoothing at the page's default 0.65,
+    ``annotate``, a sample into its queue), then ``VideoFrame.from_ndarray``. fer's row runs its
+    ``detect_emotions`` and ``draw_annotations`` between the same conversions.
     """
-    try:
-        import av  # noqa: PLC0415
-    except ImportError:
-        av = None
+    import av  # noqa: PLC0415 - streamlit-webrtc's dependency
+
     from core.annotate import annotate  # noqa: PLC0415
+    from core.live import DropQueue, FaceSmoother, LiveProcessor  # noqa: PLC0415
 
     rows = []
     for count, frame in frames.items():
-        source = av.VideoFrame.from_ndarray(frame.image, format="bgr24") if av is not None else None
-
-        def ours(detector: str) -> None:
-            image = source.to_ndarray(format="bgr24") if source is not None else frame.image.copy()
-            out = annotate(image, recognizer.predict_image(image, detector=detector))
-            if av is not None:
-                av.VideoFrame.from_ndarray(out, format="bgr24")
-
+        source = av.VideoFrame.from_ndarray(frame.image, format="bgr24")
         for detector in detectors:
-            rows.append({"pipeline": "ours", "detector": detector, "faces": count,
-                         "fps": _sustained_fps(lambda d=detector: ours(d), seconds), "pyav": av is not None})  # fmt: skip
+            sink: DropQueue[Any] = DropQueue(maxsize=64)
+            processor = LiveProcessor(
+                lambda image, d=detector: recognizer.predict_image(image, detector=d),
+                annotate=annotate, sink=sink, smoother=FaceSmoother(alpha=1.0 - 0.65),
+            )  # fmt: skip
+
+            def ours(p: Any = processor) -> None:
+                av.VideoFrame.from_ndarray(p.process(source.to_ndarray(format="bgr24")), format="bgr24")
+
+            fps = _sustained_fps(ours, seconds)
+            errors = {s.error for s in sink.drain() if s.error}
+            if errors:
+                raise RuntimeError(f"the live processor failed: {'; '.join(sorted(errors))}")
+            rows.append({"pipeline": "ours", "detector": detector, "faces": count, "fps": fps})
         if DEFAULT_MODE in fer:
             pipeline = fer[DEFAULT_MODE]
 
             def theirs() -> None:
-                image = source.to_ndarray(format="bgr24") if source is not None else frame.image.copy()
-                from benchmarks.fer_baseline import draw_annotations  # noqa: PLC0415
-
-                out = draw_annotations(image, pipeline.detect_emotions(image))
-                if av is not None:
-                    av.VideoFrame.from_ndarray(out, format="bgr24")
+                image = source.to_ndarray(format="bgr24")
+                av.VideoFrame.from_ndarray(draw_annotations(image, pipeline.detect_emotions(image)), format="bgr24")
 
             rows.append({"pipeline": f"fer ({DEFAULT_MODE})", "detector": "haar (fer defaults)", "faces": count,
-                         "fps": _sustained_fps(theirs, seconds), "pyav": av is not None})  # fmt: skip
+                         "fps": _sustained_fps(theirs, seconds)})  # fmt: skip
     return rows
 
 
