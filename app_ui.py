@@ -6,6 +6,11 @@ Each ``*_ui`` function draws widgets and returns what the user chose; computing 
 
 from __future__ import annotations
 
+# aiortc's SRTP binding segfaults when it is loaded after TensorFlow (TensorFlow's BoringSSL
+# symbols clash with the OpenSSL that libsrtp uses). Any page may load the model before the user
+# opens the webcam page, so every page loads the binding first; it takes about 20 ms.
+import pylibsrtp  # noqa: F401  isort: skip
+
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -156,3 +161,41 @@ def format_seconds(seconds: float | None) -> str:
     if minutes:
         return f"{minutes} min {secs:02d} s"
     return f"{secs} s"
+
+
+def outcome_ui(outcome: Any, *, key: str, download: bool = True) -> None:
+    """One analysed image: the annotated picture, a probability chart per face, a PNG download.
+
+    Args:
+        outcome: a :class:`core.upload.UploadOutcome`.
+        key: prefix of this block's widget keys (unique per image on the page).
+        download: offer the annotated PNG.
+    """
+    from core import charts  # noqa: PLC0415
+    from core.upload import NO_FACE_HINT, annotated_name, encode_png  # noqa: PLC0415
+
+    if not outcome.ok:
+        st.error(f"Cannot read {outcome.name}: {outcome.error}")
+        return
+    if not outcome.faces:
+        st.warning(NO_FACE_HINT)
+        st.image(outcome.image_bgr, channels="BGR", width=480)
+        return
+    picture, chart_column = st.columns([3, 2])
+    with picture:
+        st.image(outcome.annotated_bgr, channels="BGR", caption=f"{len(outcome.faces)} face(s)")
+        if download:
+            st.download_button(
+                "Annotated PNG",
+                encode_png(outcome.annotated_bgr),
+                file_name=annotated_name(outcome.name),
+                mime="image/png",
+                key=f"{key}_png",
+                on_click="ignore",
+            )
+    with chart_column:
+        for index, face in enumerate(outcome.faces, start=1):
+            st.plotly_chart(
+                charts.probability_bar(face.probabilities, title=f"Face {index}: {face.emotion} ({face.confidence:.0%})"),
+                key=f"{key}_chart_{index}",
+            )

@@ -1,0 +1,70 @@
+"""Upload photos, find every face and read its emotion; download the results.
+
+Uploads are analysed in memory (``core.upload``); nothing is written to disk.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import app_ui
+from core.detection import DETECTORS
+from core.upload import UPLOAD_TYPES, analyse_upload, results_csv, results_json, results_rows
+
+st.set_page_config(page_title="Upload and predict", page_icon="📷", layout="wide")
+info = app_ui.model_sidebar()
+
+st.title("Upload and predict")
+DETECTOR_HELP = {
+    "haar": "Haar cascade: fast, frontal faces",
+    "mtcnn": "MTCNN: slower, finds turned and partly hidden faces",
+}
+detector = st.radio(
+    "Face detector",
+    list(DETECTORS),
+    format_func=lambda name: DETECTOR_HELP.get(name, name),
+    horizontal=True,
+    key="upload_detector",
+)
+files = st.file_uploader(
+    "Photos (JPEG, PNG, WebP, BMP, TIFF)",
+    type=list(UPLOAD_TYPES),
+    accept_multiple_files=True,
+    key="upload_files",
+)
+if not files:
+    st.info("Upload one or more photos with faces. Each face gets a box, an emotion and a confidence.")
+    st.stop()
+
+recognizer = app_ui.require_model(info)
+with st.spinner(f"Analysing {len(files)} image(s)..."):
+    outcomes = [analyse_upload(f.name, f.getvalue(), recognizer, detector=detector) for f in files]
+
+for number, outcome in enumerate(outcomes):
+    with st.container(border=True):
+        st.subheader(outcome.name)
+        app_ui.outcome_ui(outcome, key=f"upload_{number}")
+
+st.subheader("Results")
+rows = results_rows(outcomes)
+if rows:
+    st.dataframe(rows, hide_index=True, key="upload_table")
+else:
+    st.caption("No faces in these images.")
+json_column, csv_column = st.columns(2)
+json_column.download_button(
+    "Results as JSON",
+    results_json(outcomes, model=info.name if info else "", detector=detector),
+    file_name="emotions.json",
+    mime="application/json",
+    key="upload_json",
+    on_click="ignore",
+)
+csv_column.download_button(
+    "Results as CSV",
+    results_csv(outcomes),
+    file_name="emotions.csv",
+    mime="text/csv",
+    key="upload_csv",
+    on_click="ignore",
+)

@@ -1,0 +1,139 @@
+"""Live webcam: emotions drawn on the video (streamlit-webrtc), plus snapshots as a fallback.
+
+The frame callback runs in a streamlit-webrtc worker thread: it never calls ``st.*``; it hands
+its results to the page through a bounded queue (``core.live.DropQueue``) that a fragment drains.
+"""
+
+from __future__ import annotations
+
+import os
+
+import av
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+import app_ui
+from core import charts, st_cache
+from core.annotate import annotate
+from core.detection import DEFAULT_DETECTOR, DETECTORS
+from core.live import DropQueue, EmotionMixHistory, FaceSmoother, LiveProcessor
+from core.upload import analyse_upload
+from core.webrtc_config import read_ice_settings, rtc_configuration
+
+st.set_page_config(page_title="Live webcam", page_icon="🎥", layout="wide")
+info = app_ui.model_sidebar()
+
+st.title("Live webcam")
+LIVE, SNAPSHOTS = "Live video", "Snapshots"
+mode = st.segmented_control(
+    "Camera", [LIVE, SNAPSHOTS], default=LIVE, required=True, key="live_mode",
+    help="Live video needs a WebRTC connection; Snapshots work everywhere (one photo at a time).",
+)  # fmt: skip
+with st.sidebar:
+    st.subheader("Live settings")
+    detector = st.selectbox(
+        "Face detector", list(DETECTORS), index=list(DETECTORS).index(DEFAULT_DETECTOR), key="live_detector",
+        help="Haar keeps up with video on a CPU; MTCNN is more accurate and much slower.",
+    )  # fmt: skip
+    smoothing = st.slider(
+        "Smoothing", 0.0, 0.9, 0.65, 0.05, key="live_smoothing",
+        help="How much each label leans on earlier frames (0: none). Higher is steadier but slower to react.",
+    )  # fmt: skip
+    window_s = st.slider("Chart window (seconds)", 5, 60, 15, 5, key="live_window")
+
+recognizer = app_ui.require_model(info)
+
+if mode == SNAPSHOTS:
+    shot = st.camera_input("Take a snapshot", key="live_snapshot")
+    if shot is None:
+        st.info("Allow the camera and take a snapshot; its faces are analysed like an uploaded photo.")
+        st.stop()
+    app_ui.outcome_ui(analyse_upload("snapshot.jpg", shot.getvalue(), recognizer, detector=detector), key="snapshot")
+    st.stop()
+
+# Per-session state, created once; the worker thread only ever sees the processor and the queue.
+if "live_sink" not in st.session_state:
+    st.session_state["live_sink"] = DropQueue(maxsize=64)
+if "live_history" not in st.session_state:
+    st.session_state["live_history"] = EmotionMixHistory(window_s=window_s)
+settings = (info.path, detector, smoothing) if info else None
+if st.session_state.get("live_settings") != settings:
+    st.session_state["live_settings"] = settings
+    st.session_state["live_processor"] = LiveProcessor(
+        lambda frame: recognizer.predict_image(frame, detector=detector),
+        annotate=annotate,
+        sink=st.session_state["live_sink"],
+        smoother=FaceSmoother(alpha=1.0 - smoothing),
+    )
+processor: LiveProcessor = st.session_state["live_processor"]
+history: EmotionMixHistory = st.session_state["live_history"]
+history.window_s = float(window_s)
+
+
+async def process_frames(frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
+    """Analyse the newest frame; older frames that queued up meanwhile are dropped, not processed."""
+    newest = frames[-1]
+    out = processor.process(newest.to_ndarray(format="bgr24"), skipped=len(frames) - 1)
+    return [av.VideoFrame.from_ndarray(out, format="bgr24")]
+
+
+try:
+    ice = read_ice_settings(app_ui.secrets(), os.environ)
+except ValueError as exc:
+    st.error(f"WebRTC settings in secrets are wrong: {exc}. Use Snapshots, or fix `.streamlit/secrets.toml`.")
+    st.stop()
+servers = list(ice.servers)
+if ice.source == "twilio":
+    try:
+        servers = st_cache.twilio_ice_servers(ice.twilio_sid, ice.twilio_token)
+    except ValueError as exc:
+        st.warning(f"{exc}. Live video may not connect; Snapshots still work.")
+if ice.problem:
+    st.warning(ice.problem)
+
+video_column, panel_column = st.columns([3, 2])
+with video_column:
+    context = webrtc_streamer(
+        key="live",
+        mode=WebRtcMode.SENDRECV,
+        rtc_configuration=rtc_configuration(servers),
+        media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False},
+        queued_video_frames_callback=process_frames,
+        async_processing=True,
+    )
+    st.caption(
+        f"Connection: {ice.describe()}. If the video stays black or keeps connecting, a TURN server is "
+        "missing (see `.streamlit/secrets.toml.example`): switch to **Snapshots** above."
+    )
+
+
+@st.fragment(run_every=0.5)
+def live_panel() -> None:
+    """Drain the results queue and show the current faces, the rates and the emotion mix."""
+    history.extend(st.session_state["live_sink"].drain())
+    latest = history.latest
+    rate, latency, dropped = st.columns(3)
+    rate.metric("Processing rate", f"{latest.processing_fps:.1f} fps" if latest else "—")
+    latency.metric("Per frame", f"{latest.inference_ms:.0f} ms" if latest else "—")
+    dropped.metric("Dropped frames", f"{latest.dropped_frames:,}" if latest else "0")
+    if latest is None:
+        st.caption("Waiting for the first frame...")
+    elif latest.error:
+        st.error(f"Analysing the video failed: {latest.error}")
+    elif not latest.faces:
+        st.caption("No face in view.")
+    else:
+        st.markdown(
+            "  \n".join(
+                f"**Face {i}:** {face.emotion} ({face.confidence:.0%})" for i, face in enumerate(latest.faces, 1)
+            )
+        )
+    seconds_ago, probabilities = history.series()
+    st.plotly_chart(charts.emotion_mix(seconds_ago, probabilities, window_s=history.window_s), key="live_mix")
+
+
+with panel_column:
+    if context.state.playing:
+        live_panel()
+    else:
+        st.info("Press **START** and allow the camera. Labels appear on the video and here.")

@@ -1,0 +1,80 @@
+"""Dataset browser: FER2013's class balance per split, its faces page by page, and augmentation."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import app_ui
+from core import charts, st_cache
+from core.dataset_view import GET_DATASET_HELP, class_indices, counts_by_split, paginate, upscale_faces
+from core.errors import FERError
+from core.labels import EMOTIONS
+
+st.set_page_config(page_title="Dataset browser", page_icon="🗂️", layout="wide")
+app_ui.model_sidebar()
+
+st.title("Dataset browser")
+location = app_ui.dataset_location_ui(key="dataset_path_browser")
+if not location.found:
+    st.info(GET_DATASET_HELP)
+    if location.problem:
+        st.caption(f"Not found: {location.problem}.")
+    if location.source == "default":
+        st.caption("Looked in: " + ", ".join(f"`{p}`" for p in location.tried))
+    st.stop()
+
+try:
+    data = st_cache.dataset(location.path)
+except FERError as exc:
+    st.error(f"Cannot read FER2013 at {location.path}: {exc}")
+    st.stop()
+
+sizes = ", ".join(f"{name} {len(split):,}" for name, split in data.splits.items())
+st.caption(f"`{location.path}` ({data.layout}, found via {location.source}): {sizes} faces.")
+for note in data.notes:
+    st.caption(note)
+for split, absent in data.missing_classes().items():
+    st.warning(f"{split} has no {', '.join(absent)} faces.")
+
+st.subheader("Classes per split")
+share = st.toggle("Show shares instead of counts", key="dataset_share")
+counts = counts_by_split({name: split.class_counts() for name, split in data.splits.items()})
+st.plotly_chart(charts.class_distribution(counts, share=share), key="dataset_distribution")
+
+st.subheader("Faces")
+split_column, class_column, size_column = st.columns(3)
+split_name = split_column.selectbox("Split", list(data.splits), key="dataset_split")
+emotion = class_column.selectbox("Class", ["all", *EMOTIONS], key="dataset_class")
+per_page = size_column.select_slider("Faces per page", [24, 48, 96], value=48, key="dataset_per_page")
+split = data[split_name]
+chosen = class_indices(split.y, None if emotion == "all" else emotion)
+if len(chosen) == 0:
+    st.info(f"{split_name} has no {emotion} faces.")
+    st.stop()
+page_count = paginate(len(chosen), page=1, per_page=per_page).count
+page_number = st.number_input(
+    f"Page (of {page_count:,})", min_value=1, max_value=page_count, value=1, step=1,
+    key=f"dataset_page_{split_name}_{emotion}_{per_page}"
+)
+page = paginate(len(chosen), page=int(page_number), per_page=per_page)
+shown = chosen[page.start : page.stop]
+st.image(
+    upscale_faces(split.x[shown]),
+    caption=[f"#{int(split.index[i])} {EMOTIONS[int(split.y[i])]}" for i in shown],
+    width=96,
+)
+st.caption(f"Faces {page.start + 1:,}-{page.stop:,} of {page.total:,}; #n is the row in the source file.")
+
+st.subheader("What training augmentation does")
+st.caption("Each training epoch sees a different random variant of every face, so the model learns the expression, not the pixels.")
+first_on_page = int(shown[0])
+position = st.number_input(
+    "Face (position in this split)", min_value=0, max_value=len(split) - 1, value=first_on_page, step=1,
+    key=f"dataset_augment_face_{split_name}",
+)  # fmt: skip
+with st.expander("Augmentation settings", expanded=False):
+    config = app_ui.augment_config_ui(key="dataset_augment")
+variants = st_cache.augment_preview(str(location.path), split_name, int(position), config, 8, 0)
+original_column, variants_column = st.columns([1, 6])
+original_column.image(upscale_faces(split.x[int(position) : int(position) + 1]), caption=["original"], width=96)
+variants_column.image(upscale_faces(variants), caption=[f"variant {i + 1}" for i in range(len(variants))], width=96)

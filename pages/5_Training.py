@@ -1,0 +1,140 @@
+"""Training: run the command line's training routine in the background and watch it learn.
+
+One training runs at a time per app process; every session sees it (the job lives in
+``st.cache_resource``). The finished model is evaluated and joins the model selector.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+import app_ui
+from core import charts, st_cache
+from core.dataset_view import DEFAULT_FERPLUS_CANDIDATES, GET_DATASET_HELP, locate_file
+from core.errors import FERError
+from core.training_job import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    JobBusyError,
+    JobSnapshot,
+    detect_resources,
+    validate_model_name,
+)
+from training.architectures import list_architectures
+from training.augment import AugmentConfig
+from training.train import TrainConfig
+
+st.set_page_config(page_title="Training", page_icon="🏋️", layout="wide")
+app_ui.model_sidebar()
+
+st.title("Training")
+job = st_cache.training_job()
+warning = detect_resources().warning()
+if warning:
+    st.warning(warning)
+
+
+def progress_text(snapshot: JobSnapshot) -> str:
+    event = snapshot.event
+    if event is None or snapshot.phase not in ("training", "cancelling"):
+        return snapshot.phase.capitalize() + "..."
+    return f"{snapshot.phase.capitalize()}: epoch {event.epoch + 1} of {event.epochs}, batch {event.batch} of {event.batches}"
+
+
+@st.fragment(run_every=1.0)
+def progress_panel() -> None:
+    """The running job: progress bar, ETA, live curves and a cancel button (refreshed every second)."""
+    snapshot = job.snapshot()
+    if not snapshot.active:
+        st.rerun()  # the whole page: show the result, and the model selector lists the new model
+    st.subheader(f"Training {snapshot.name}")
+    st.progress(snapshot.fraction, text=progress_text(snapshot))
+    elapsed, eta, loss, accuracy = st.columns(4)
+    elapsed.metric("Elapsed", app_ui.format_seconds(snapshot.elapsed_s))
+    eta.metric("Time left", app_ui.format_seconds(snapshot.eta_s))
+    logs = snapshot.event.logs if snapshot.event is not None else {}
+    loss.metric("Loss (this epoch)", f"{logs['loss']:.3f}" if "loss" in logs else "—")
+    accuracy.metric("Accuracy (this epoch)", f"{logs['accuracy']:.1%}" if "accuracy" in logs else "—")
+    live = logs if snapshot.event is not None and snapshot.event.kind == "batch" else None
+    st.plotly_chart(charts.training_curves(snapshot.history, live=live), key="train_live_curves")
+    if st.button("Cancel training", key="train_cancel", disabled=snapshot.cancel_requested):
+        job.cancel()
+        st.toast("Cancelling after the current batch; the best epoch so far is kept.")
+
+
+snapshot = job.snapshot()
+if snapshot.active:
+    progress_panel()
+    st.stop()
+
+if snapshot.state == FINISHED:
+    accuracy = (snapshot.evaluation or {}).get("accuracy")
+    score = f", {accuracy:.1%} on PrivateTest" if accuracy is not None else ""
+    st.success(
+        f"Model **{snapshot.name}** is saved ({snapshot.result.status.replace('_', ' ')}, "
+        f"{snapshot.result.epochs_run} epochs{score}). Choose it in the sidebar's model selector."
+    )
+elif snapshot.state == CANCELLED:
+    kept = " The best epoch so far was saved as a model." if snapshot.result and snapshot.result.model_dir else ""
+    st.warning(f"Training of {snapshot.name} was cancelled.{kept}")
+elif snapshot.state == FAILED:
+    st.error(f"Training of {snapshot.name} failed: {snapshot.error}")
+if snapshot.state in (FINISHED, CANCELLED) and snapshot.history:
+    with st.expander(f"Curves of {snapshot.name}", expanded=snapshot.state == FINISHED):
+        st.plotly_chart(charts.training_curves(snapshot.history), key="train_last_curves")
+
+st.subheader("New training")
+root = st_cache.models_root()
+architectures = list_architectures()
+name = st.text_input("Model name", key="train_name", placeholder="e.g. fast-10-epochs", max_chars=48)
+architecture = st.selectbox(
+    "Architecture", list(architectures), index=list(architectures).index("fast") if "fast" in architectures else 0,
+    format_func=lambda a: f"{a}: {architectures[a]}", key="train_arch",
+)  # fmt: skip
+epochs_column, batch_column, limit_column = st.columns(3)
+epochs = epochs_column.number_input("Epochs", min_value=1, max_value=300, value=10, step=1, key="train_epochs")
+batch_size = batch_column.selectbox("Batch size", [32, 64, 128, 256], index=2, key="train_batch")
+limit = limit_column.number_input(
+    "Training faces (0 = all)", min_value=0, max_value=1_000_000, value=0, step=500, key="train_limit",
+    help="Use only the first N training faces: a quick trial run on a small machine.",
+)  # fmt: skip
+with st.expander("Augmentation", expanded=False):
+    augment_on = st.toggle("Augment training faces", value=True, key="train_augment_on")
+    augment = app_ui.augment_config_ui(key="train_aug") if augment_on else None
+if augment is None:
+    augment = AugmentConfig(
+        rotation_degrees=0, zoom=0, shift=0, horizontal_flip=False, erasing=0, brightness=0, contrast=0
+    )
+
+st.markdown("**Data**")
+location = app_ui.dataset_location_ui(key="dataset_path_training")
+LABELS_FER, LABELS_FERPLUS = "FER2013 labels", "FER+ labels (votes of 10 annotators)"
+labels = st.radio("Training labels", [LABELS_FER, LABELS_FERPLUS], horizontal=True, key="train_labels")
+ferplus_path = None
+if labels == LABELS_FERPLUS:
+    found = locate_file(DEFAULT_FERPLUS_CANDIDATES)
+    typed = st.text_input("FER+ label file", value=str(found or ""), key="train_ferplus")
+    ferplus_path = typed.strip() or None
+if not location.found:
+    st.info(GET_DATASET_HELP)
+
+if st.button("Start training", type="primary", key="train_start", disabled=not location.found):
+    try:
+        model_name = validate_model_name(name, models_root=root)
+        config = TrainConfig(
+            arch=architecture, epochs=int(epochs), batch_size=int(batch_size), augment=augment,
+            ferplus=ferplus_path is not None, limit=int(limit),
+        )  # fmt: skip
+        if labels == LABELS_FERPLUS and ferplus_path is None:
+            raise ValueError("FER+ labels need the FER+ label file (fer2013new.csv)")
+    except ValueError as exc:
+        st.error(str(exc))
+        st.stop()
+    try:
+        data = st_cache.dataset(location.path)
+        job.start(name=model_name, config=config, data=data, models_root=root, ferplus_path=ferplus_path)
+    except (JobBusyError, ValueError, FERError) as exc:
+        st.error(str(exc))
+        st.stop()
+    st.rerun()

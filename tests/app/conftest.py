@@ -1,0 +1,95 @@
+"""Fixtures for the app tests: a models folder with a tiny model, and a made-up FER2013 CSV.
+
+Nothing here uses the shipped model or the real dataset, so the page tests are fast and run anywhere.
+"""
+
+from __future__ import annotations
+
+# Before anything loads TensorFlow: aiortc's SRTP binding segfaults when loaded after it (see app_ui).
+import pylibsrtp  # noqa: F401  isort: skip
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.labels import EMOTIONS, NUM_CLASSES
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def fake_evaluation(model: str, *, accuracy: float, seed: int = 0) -> dict:
+    """An ``evaluation.json`` body with the real schema and made-up, self-consistent numbers."""
+    rng = np.random.default_rng(seed)
+    confusion = rng.integers(0, 20, size=(NUM_CLASSES, NUM_CLASSES)) + np.eye(NUM_CLASSES, dtype=int) * 60
+    support = confusion.sum(axis=1)
+    predicted = confusion.sum(axis=0)
+    diagonal = np.diag(confusion)
+    precision, recall = diagonal / predicted, diagonal / support
+    f1 = 2 * precision * recall / (precision + recall)
+    bins = [
+        {"lower": i / 10, "upper": (i + 1) / 10, "count": int(c), "accuracy": (i + 0.3) / 10 if c else None,
+         "confidence": (i + 0.5) / 10 if c else None}
+        for i, c in enumerate([0, 3, 10, 30, 50, 60, 40, 30, 20, 10])
+    ]  # fmt: skip
+    return {
+        "model": model, "architecture": "tiny_fer", "split": "PrivateTest", "tta": "none",
+        "data": {"source": "fer2013.csv.gz", "layout": "csv", "sha256": None, "notes": []},
+        "n": int(confusion.sum()), "labels": list(EMOTIONS), "accuracy": accuracy,
+        "macro_f1": float(f1.mean()), "weighted_f1": float((f1 * support).sum() / support.sum()),
+        "per_class": {
+            name: {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(s)}
+            for name, p, r, f, s in zip(EMOTIONS, precision, recall, f1, support)
+        },
+        "absent_classes": [],
+        "confusion_matrix": confusion.tolist(),
+        "confusion_matrix_normalised": (confusion / support[:, None]).tolist(),
+        "calibration": {"ece": 0.05, "bins": bins},
+        "seconds": 1.0, "created": "2026-01-01T00:00:00+00:00",
+    }  # fmt: skip
+
+
+def write_fake_fer_csv(path: Path, *, per_class: int = 2, seed: int = 0) -> Path:
+    """A gzipped FER2013-format CSV of random noise faces: ``per_class`` faces per class and split."""
+    rng = np.random.default_rng(seed)
+    with gzip.open(path, "wt", newline="") as handle:
+        handle.write("emotion,pixels,Usage\n")
+        for usage in ("Training", "PublicTest", "PrivateTest"):
+            for label in range(NUM_CLASSES):
+                for _ in range(per_class):
+                    pixels = " ".join(str(v) for v in rng.integers(0, 256, 48 * 48))
+                    handle.write(f"{label},{pixels},{usage}\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def app_models_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``models/`` with ``tiny`` (evaluated), ``tiny-b`` (evaluated, for comparisons) and a broken model."""
+    root = tmp_path_factory.mktemp("app_models")
+    for name, accuracy, seed in (("tiny", 0.61, 1), ("tiny-b", 0.55, 2)):
+        target = root / name
+        shutil.copytree(tiny_model_dir, target)
+        (target / "evaluation.json").write_text(json.dumps(fake_evaluation(name, accuracy=accuracy, seed=seed)))
+    broken = root / "broken"
+    broken.mkdir()
+    (broken / "metadata.json").write_text(json.dumps({"labels": list(EMOTIONS), "model_file": "model-gone.keras"}))
+    return root
+
+
+@pytest.fixture(scope="session")
+def fake_fer_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small made-up FER2013 CSV (noise faces, every class in every split)."""
+    return write_fake_fer_csv(tmp_path_factory.mktemp("fer") / "fer2013.csv.gz")
+
+
+@pytest.fixture()
+def app_env(monkeypatch: pytest.MonkeyPatch, app_models_dir: Path, fake_fer_csv: Path) -> dict[str, Path]:
+    """Point the app at the test models folder and the made-up dataset."""
+    monkeypatch.setenv("FER_MODELS_DIR", str(app_models_dir))
+    monkeypatch.setenv("FER2013_PATH", str(fake_fer_csv))
+    for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    return {"models": app_models_dir, "dataset": fake_fer_csv}

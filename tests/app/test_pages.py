@@ -1,0 +1,202 @@
+"""AppTest smoke tests: every page runs without an exception and shows its key elements.
+
+They use a tiny untrained model in a temporary models folder and a made-up FER2013 CSV (see
+``conftest.py``), never the shipped model or the real dataset.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.app.conftest import REPO
+from tests.core.faces import face_scene
+
+TIMEOUT = 180  # the first page that loads the model also imports TensorFlow
+
+
+def run_page(path: str, *, prepare=None) -> AppTest:  # noqa: ANN001
+    app = AppTest.from_file(str(REPO / path), default_timeout=TIMEOUT)
+    if prepare is not None:
+        prepare(app)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def texts(elements) -> str:  # noqa: ANN001
+    return "\n".join(str(e.value) for e in elements)
+
+
+def sidebar_model(app: AppTest):  # noqa: ANN201
+    return app.selectbox(key="sidebar_model")
+
+
+def model_names(app: AppTest) -> list[str]:
+    """Model names in the sidebar selector (its options read "name: accuracy split")."""
+    return [option.split(":")[0].split(" (")[0] for option in sidebar_model(app).options]
+
+
+def test_home_lists_pages_and_model_card(app_env) -> None:  # noqa: ANN001
+    app = run_page("Home.py")
+    assert app.title[0].value == "Facial emotion recognition"
+    links = {link.label for link in app.get("page_link")}
+    assert {"Upload and predict", "Live webcam", "Dataset browser", "Evaluation", "Training"} <= links
+    assert model_names(app) == ["tiny", "tiny-b"]  # the broken model is skipped...
+    assert "model-gone.keras" in texts(app.sidebar.caption)  # ...and listed with its error
+    assert "Model card: tiny" in texts(app.subheader)
+    assert any("61.0%" in str(m.value) for m in app.metric)
+
+
+def test_home_does_not_load_tensorflow(app_env) -> None:  # noqa: ANN001
+    code = (
+        "import sys; from streamlit.testing.v1 import AppTest\n"
+        f"app = AppTest.from_file({str(REPO / 'Home.py')!r}, default_timeout=60); app.run()\n"
+        "assert not app.exception, app.exception\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split()[-2:] == ["False", "False"]
+
+
+def test_model_choice_survives_page_switch(app_env) -> None:  # noqa: ANN001
+    app = run_page("Home.py")
+    sidebar_model(app).select("tiny-b").run()
+    assert "Model card: tiny-b" in texts(app.subheader)
+    app.switch_page("pages/4_Evaluation.py").run()
+    assert not app.exception
+    assert sidebar_model(app).value == "tiny-b"
+    assert app.selectbox(key="eval_model").value == "tiny-b"
+
+
+def _png(image) -> bytes:  # noqa: ANN001
+    ok, data = cv2.imencode(".png", image)
+    assert ok
+    return data.tobytes()
+
+
+def test_upload_page_shows_faces_and_bad_files(app_env) -> None:  # noqa: ANN001
+    app = run_page("pages/1_Upload_and_predict.py")
+    assert "Upload one or more photos" in texts(app.info)
+    files = [
+        ("face.png", _png(face_scene()), "image/png"),
+        ("broken.jpg", b"this is not a picture", "image/jpeg"),
+        ("blank.png", _png(face_scene(faces=())), "image/png"),
+    ]
+    app.get("file_uploader")[0].set_value(files)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "broken.jpg" in texts(app.error)  # the bad file gets its own error...
+    assert "No face found" in texts(app.warning)  # ...the blank one a hint...
+    assert len(app.get("plotly_chart")) == 1  # ...and the face its probability chart
+    assert app.get("image"), "the annotated image is shown"
+    assert app.dataframe[0].value.shape[0] == 1
+    labels = {button.proto.label for button in app.get("download_button")}
+    assert {"Annotated PNG", "Results as JSON", "Results as CSV"} <= labels
+
+
+class FakeStreamer:
+    """Stands in for ``webrtc_streamer`` (which needs a live server): pushes one frame through the callback."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict] = []
+        self.outputs: list = []
+
+    def __call__(self, **kwargs):  # noqa: ANN003, ANN204
+        import av  # noqa: PLC0415
+
+        self.calls.append(kwargs)
+        frame = av.VideoFrame.from_ndarray(face_scene(), format="bgr24")
+        loop = asyncio.new_event_loop()
+        try:
+            self.outputs.append(loop.run_until_complete(kwargs["queued_video_frames_callback"]([frame, frame])))
+        finally:
+            loop.close()
+        return SimpleNamespace(state=SimpleNamespace(playing=True, signalling=True))
+
+
+def test_live_page_callback_feeds_the_panel(app_env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    import streamlit_webrtc  # noqa: PLC0415
+
+    fake = FakeStreamer()
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", fake)
+    app = run_page("pages/2_Live_webcam.py")
+    assert fake.calls and fake.calls[0]["rtc_configuration"] == {"iceServers": []}  # no outside servers by default
+    assert len(fake.outputs[0]) == 1  # two frames in, the newest out: the older one was dropped
+    assert "**Face 1:**" in texts(app.markdown)
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Dropped frames"] == "1"
+    assert app.get("plotly_chart"), "the emotion-mix chart is shown"
+
+
+def test_live_page_snapshot_fallback(app_env) -> None:  # noqa: ANN001
+    def snapshots(app: AppTest) -> None:
+        app.session_state["live_mode"] = "Snapshots"
+
+    app = run_page("pages/2_Live_webcam.py", prepare=snapshots)
+    assert app.get("camera_input"), "st.camera_input is offered"
+    assert "take a snapshot" in texts(app.info)
+
+
+def test_dataset_page_with_and_without_data(app_env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    app = run_page("pages/3_Dataset_browser.py")
+    assert len(app.get("plotly_chart")) == 1  # class distribution
+    assert app.get("image"), "the face grid and the augmentation preview are shown"
+    app.selectbox(key="dataset_class").select("happy").run()
+    assert not app.exception
+
+    monkeypatch.setenv("FER2013_PATH", str(app_env["dataset"].parent / "missing.csv"))
+    app = run_page("pages/3_Dataset_browser.py")
+    assert "not shipped with the app" in texts(app.info)
+    assert not app.error
+
+
+def test_evaluation_page(app_env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    app = run_page("pages/4_Evaluation.py")
+    assert {m.label for m in app.metric} >= {"Accuracy", "Macro-F1", "ECE"}
+    # confusion matrix, per-class chart, reliability diagram, comparison (F1 + two matrices)
+    assert len(app.get("plotly_chart")) == 6
+    app.toggle(key="eval_gallery").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "misclassified faces" in texts(app.caption)
+
+    monkeypatch.setenv("FER2013_PATH", str(app_env["dataset"].parent / "missing.csv"))
+    app = run_page("pages/4_Evaluation.py")
+    assert "needs FER2013" in texts(app.info)
+
+
+def test_training_page_trains_and_lists_the_model(app_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    from core import st_cache  # noqa: PLC0415
+
+    models = tmp_path / "models"
+    shutil.copytree(app_env["models"] / "tiny", models / "tiny")
+    monkeypatch.setenv("FER_MODELS_DIR", str(models))
+    app = run_page("pages/5_Training.py")
+    app.text_input(key="train_name").input("tiny").run()
+    app.button(key="train_start").click().run()
+    assert "already exists" in texts(app.error)
+
+    app.text_input(key="train_name").input("from-test").run()
+    app.selectbox(key="train_arch").select("tiny").run()
+    app.number_input(key="train_epochs").set_value(1).run()
+    app.selectbox(key="train_batch").select(32).run()
+    app.button(key="train_start").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    job = st_cache.training_job()
+    assert job.join(timeout=TIMEOUT), "training did not finish"
+    deadline = time.monotonic() + 30
+    while not app.success and time.monotonic() < deadline:
+        app.run()
+    assert "from-test" in texts(app.success), (job.snapshot().error, texts(app.error))
+    assert "from-test" in model_names(app)
+    assert (models / "from-test" / "evaluation.json").is_file()
