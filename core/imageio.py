@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import struct
 import warnings
 from pathlib import Path
 from typing import BinaryIO, Union
@@ -29,6 +30,12 @@ DEFAULT_MAX_PIXELS: int = 40_000_000
 
 _FORMATS_TEXT = ", ".join(SUPPORTED_FORMATS)
 _ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
+# What Pillow's parsers raise on hostile or damaged files. Beyond the documented OSError family,
+# malformed tag types reach Python-level code: a TIFF whose StripOffsets is a RATIONAL raises
+# TypeError from seek(), and bad struct layouts raise struct.error.
+_DECODE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, ZeroDivisionError, struct.error,
+)
 _WHITE = (255, 255, 255)
 
 
@@ -63,9 +70,9 @@ def load_image(source: ImageSource, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> 
     image = _open_checked(data, label, max_pixels=max_pixels)
     try:
         image.load()
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
+    except _DECODE_ERRORS as exc:
         raise InvalidImageError(
-            f"{label} is truncated or corrupt ({exc}); re-export or re-download the image"
+            f"{label} is truncated or corrupt ({_decode_problem(exc)}); re-export or re-download the image"
         ) from exc
     image = _apply_orientation(image)
     rgb = _to_rgb_array(image)
@@ -119,9 +126,9 @@ def _open_checked(data: bytes, label: str, *, max_pixels: int) -> Image.Image:
             raise InvalidImageError(
                 f"{label} is not a supported image (or is corrupt); supported formats: {_FORMATS_TEXT}"
             ) from exc
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError) as exc:
+        except _DECODE_ERRORS as exc:
             raise InvalidImageError(
-                f"{label} is truncated or corrupt ({exc}); re-export or re-download the image"
+                f"{label} is truncated or corrupt ({_decode_problem(exc)}); re-export or re-download the image"
             ) from exc
     width, height = image.size
     if width <= 0 or height <= 0:
@@ -132,6 +139,13 @@ def _open_checked(data: bytes, label: str, *, max_pixels: int) -> Image.Image:
             f"the limit is {limit_text}. Resize the image and try again"
         )
     return image
+
+
+def _decode_problem(exc: BaseException) -> str:
+    """Pillow's own wording for a decoding failure; a plain phrase for Python-level parser errors."""
+    if isinstance(exc, (OSError, SyntaxError, ValueError, EOFError)) and str(exc):
+        return str(exc)
+    return "malformed file structure"
 
 
 def _probe_size(data: bytes) -> tuple[int, int] | None:
