@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 import sys
+import time
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -188,10 +189,8 @@ class FerPipeline:
             return self._model(gray_faces)
         return np.concatenate([self._model.predict(face[None, :, :, None], verbose=0) for face in gray_faces])
 
-    def detect_emotions(self, img: np.ndarray) -> list[dict[str, Any]]:
-        """``FER.detect_emotions`` for a BGR frame."""
-        gray_img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-        face_rectangles = self.find_faces(gray_img)
+    def crop(self, gray_img: np.ndarray, face_rectangles: Any) -> tuple[np.ndarray, list[Any]]:
+        """fer's crops: pad, square, offset, cut, resize to 64x64, scale to [-1, 1]; and their boxes."""
         gray_img = _pad(gray_img)
         gray_faces, valid = [], []
         for idx, box in enumerate(face_rectangles):
@@ -206,22 +205,51 @@ class FerPipeline:
             gray_faces.append(gray_face)
             valid.append(idx)
         if not gray_faces:
-            return []
+            return np.zeros((0, *TARGET_SIZE), np.float32), []
         faces = np.array(gray_faces, dtype="float32")
         faces = faces / 255.0
         faces = (faces - 0.5) * 2.0
-        boxes = [face_rectangles[i] for i in valid]
-        predictions = self.classify(faces)
+        return faces, [face_rectangles[i] for i in valid]
+
+    @staticmethod
+    def label(predictions: Any, boxes: list[Any]) -> list[dict[str, Any]]:
+        """fer's result dicts, scores rounded to 2 decimals."""
         return [
             {"box": boxes[i], "emotions": {LABELS[j]: round(float(score), 2) for j, score in enumerate(face)}}
             for i, face in enumerate(predictions)
         ]
+
+    def detect_emotions(self, img: np.ndarray) -> list[dict[str, Any]]:
+        """``FER.detect_emotions`` for a BGR frame."""
+        gray_img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        faces, boxes = self.crop(gray_img, self.find_faces(gray_img))
+        if not boxes:
+            return []
+        return self.label(self.classify(faces), boxes)
 
     def run_jpeg(self, jpeg: bytes) -> tuple[np.ndarray, list[dict[str, Any]]]:
         """Decode (as ``cv2.imread`` would), detect and classify, draw as ``fer.utils.draw_annotations``."""
         frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         faces = self.detect_emotions(frame)
         return draw_annotations(frame, faces), faces
+
+    def run_jpeg_stages(self, jpeg: bytes) -> tuple[dict[str, float], int]:
+        """:meth:`run_jpeg` stage by stage: seconds per stage (as in :mod:`benchmarks.speed`) and faces."""
+        clock = time.perf_counter
+        t0 = clock()
+        frame = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        t1 = clock()
+        gray_img = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        rectangles = self.find_faces(gray_img)
+        t2 = clock()
+        faces, boxes = self.crop(gray_img, rectangles)
+        t3 = clock()
+        results = self.label(self.classify(faces), boxes) if boxes else []
+        t4 = clock()
+        draw_annotations(frame, results)
+        t5 = clock()
+        stages = ("decode", "detect", "crop", "classify", "annotate")
+        return dict(zip(stages, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4))), len(results)
 
 
 def _pad(image: np.ndarray) -> np.ndarray:
