@@ -32,9 +32,10 @@ _FORMATS_TEXT = ", ".join(SUPPORTED_FORMATS)
 _ALPHA_MODES = frozenset({"LA", "La", "PA", "RGBA", "RGBa"})
 # What Pillow's parsers raise on hostile or damaged files. Beyond the documented OSError family,
 # malformed tag types reach Python-level code: a TIFF whose StripOffsets is a RATIONAL raises
-# TypeError from seek(), and bad struct layouts raise struct.error.
+# TypeError from seek(), a LONG8 offset past 2**63 raises OverflowError, and bad struct layouts
+# raise struct.error. MemoryError is deliberately not here: it is not a property of the file.
 _DECODE_ERRORS: tuple[type[BaseException], ...] = (
-    OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, ZeroDivisionError, struct.error,
+    OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError, KeyError, ArithmeticError, struct.error,
 )
 _WHITE = (255, 255, 255)
 
