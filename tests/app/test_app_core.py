@@ -1,0 +1,263 @@
+"""core.dataset_view, core.upload, core.webrtc_config and core.training_job, on small synthetic inputs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+import urllib.error
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from core.dataset_view import class_indices, locate_dataset, misclassified, paginate, upscale_faces
+from core.labels import EMOTIONS
+from core.training_job import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    JobBusyError,
+    Resources,
+    TrainingJob,
+    detect_resources,
+    validate_model_name,
+)
+from core.upload import analyse_upload, annotated_name, encode_png, results_csv, results_json, results_rows
+from core.webrtc_config import fetch_twilio_ice_servers, read_ice_settings, rtc_configuration
+
+# --- dataset_view -----------------------------------------------------------------------------
+
+
+def test_locate_dataset_order(tmp_path: Path) -> None:
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv.gz"
+    second.write_text("x")
+    found = locate_dataset(candidates=[first, second])
+    assert found.path == second and found.source == "default"
+    first.write_text("x")
+    assert locate_dataset(env=str(second), candidates=[first]).source == "FER2013_PATH"
+    assert locate_dataset(typed=str(first), env=str(second)).path == first
+    assert locate_dataset(secret=str(second), candidates=[first]).source == "secrets"
+
+
+def test_locate_dataset_explicit_missing_is_reported_not_replaced(tmp_path: Path) -> None:
+    fallback = tmp_path / "fer2013.csv"
+    fallback.write_text("x")
+    found = locate_dataset(env=str(tmp_path / "nope.csv"), candidates=[fallback])
+    assert not found.found and "nope.csv (FER2013_PATH): not found" in found.problem
+    (tmp_path / "folder").mkdir()
+    assert "without train/" in locate_dataset(typed=str(tmp_path / "folder")).problem
+    (tmp_path / "folder" / "train").mkdir()
+    assert locate_dataset(typed=str(tmp_path / "folder")).found
+
+
+def test_paginate() -> None:
+    first = paginate(100, page=1, per_page=48)
+    assert (first.count, first.start, first.stop, first.total) == (3, 0, 48, 100)
+    last = paginate(100, page=9, per_page=48)
+    assert (last.number, last.start, last.stop) == (3, 96, 100)
+    assert paginate(0, page=1, per_page=10).count == 1
+    with pytest.raises(ValueError, match="per_page must be >= 1"):
+        paginate(10, page=1, per_page=0)
+
+
+def test_class_indices_and_misclassified() -> None:
+    y_true = np.array([0, 3, 3, 6, 2])
+    y_pred = np.array([0, 6, 3, 3, 3])
+    assert class_indices(y_true, "happy").tolist() == [1, 2]
+    assert class_indices(y_true, None).tolist() == [0, 1, 2, 3, 4]
+    assert misclassified(y_true, y_pred).tolist() == [1, 3, 4]
+    assert misclassified(y_true, y_pred, true_class="happy").tolist() == [1]
+    assert misclassified(y_true, y_pred, predicted="happy").tolist() == [3, 4]
+    assert misclassified(y_true, y_pred, true_class="fear", predicted="happy").tolist() == [4]
+    with pytest.raises(ValueError, match="unknown emotion 'joy'"):
+        misclassified(y_true, y_pred, true_class="joy")
+
+
+def test_upscale_faces_keeps_pixels() -> None:
+    faces = np.arange(2 * 48 * 48, dtype=np.uint8).reshape(2, 48, 48)
+    (big, _) = upscale_faces(faces, size=96)
+    assert big.shape == (96, 96) and big[1, 1] == faces[0, 0, 0] and big[2, 2] == faces[0, 1, 1]
+
+
+# --- upload ----------------------------------------------------------------------------------
+
+
+class FakeRecognizer:
+    def predict_image(self, image: np.ndarray, *, detector: str | None = None) -> list:
+        from core.recognizer import FaceResult  # noqa: PLC0415
+
+        probs = dict.fromkeys(EMOTIONS, 0.05) | {"happy": 0.7}
+        return [FaceResult((4, 4, 20, 20), 0.9, "happy", 0.7, probs)]
+
+
+def _png(image: np.ndarray) -> bytes:
+    return cv2.imencode(".png", image)[1].tobytes()
+
+
+def test_analyse_upload_good_and_bad_files() -> None:
+    good = analyse_upload("a.png", _png(np.full((40, 40, 3), 90, np.uint8)), FakeRecognizer(), detector="haar")
+    bad = analyse_upload("b.jpg", b"GIF89a-not-really", FakeRecognizer(), detector="haar")
+    assert good.ok and len(good.faces) == 1 and good.annotated_bgr.shape == (40, 40, 3)
+    assert not bad.ok and bad.image_bgr is None and bad.error
+    rows = results_rows([good, bad])
+    assert rows == [
+        {"file": "a.png", "face": 1, "emotion": "happy", "confidence": 0.7, "box (x, y, w, h)": "4, 4, 20, 20",
+         "detector score": 0.9}
+    ]  # fmt: skip
+    payload = json.loads(results_json([good, bad], model="tiny", detector="haar"))
+    assert payload["model"] == "tiny" and payload["images"][1]["error"] == bad.error
+    table = list(csv.DictReader(io.StringIO(results_csv([good, bad]))))
+    assert [r["path"] for r in table] == ["a.png", "b.jpg"] and table[0]["prob_happy"] == "0.7"
+    assert cv2.imdecode(np.frombuffer(encode_png(good.annotated_bgr), np.uint8), cv2.IMREAD_COLOR).shape == (40, 40, 3)
+    assert annotated_name("holiday.photo.jpg") == "holiday.photo.annotated.png"
+
+
+# --- webrtc_config ---------------------------------------------------------------------------
+
+
+def test_ice_settings_default_is_no_outside_server() -> None:
+    settings = read_ice_settings({}, {})
+    assert settings.source == "none" and rtc_configuration(settings.servers) == {"iceServers": []}
+
+
+def test_ice_settings_from_secrets_and_twilio() -> None:
+    secrets = {"webrtc": {"ice_servers": [{"urls": "turn:t.example:3478", "username": "u", "credential": "c"}]}}
+    settings = read_ice_settings(secrets, {"TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"})
+    assert settings.source == "secrets"
+    assert settings.servers == ({"urls": ["turn:t.example:3478"], "username": "u", "credential": "c"},)
+    twilio = read_ice_settings({"twilio": {"account_sid": "AC1", "auth_token": "tok"}}, {})
+    assert (twilio.source, twilio.twilio_sid, twilio.twilio_token) == ("twilio", "AC1", "tok")
+    half = read_ice_settings({}, {"TWILIO_ACCOUNT_SID": "AC1"})
+    assert half.source == "none" and half.problem.endswith("auth_token (TWILIO_AUTH_TOKEN) is missing")
+
+
+def test_ice_settings_reject_bad_urls() -> None:
+    with pytest.raises(ValueError, match=r"ice_servers\[0\].urls must be stun:/turn: URLs"):
+        read_ice_settings({"webrtc": {"ice_servers": [{"urls": "http://example.com"}]}}, {})
+
+
+class FakeResponse(io.BytesIO):
+    def __enter__(self):  # noqa: ANN204
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def test_fetch_twilio_ice_servers_request_and_answer() -> None:
+    seen = {}
+
+    def urlopen(request, timeout):  # noqa: ANN001, ANN202
+        seen.update(url=request.full_url, auth=request.get_header("Authorization"), body=request.data, timeout=timeout)
+        answer = {"ice_servers": [{"url": "stun:global.stun.twilio.com:3478", "urls": "stun:global.stun.twilio.com:3478"},
+                                  {"urls": "turn:global.turn.twilio.com:443?transport=tcp", "username": "u", "credential": "p"}]}  # fmt: skip
+        return FakeResponse(json.dumps(answer).encode())
+
+    servers = fetch_twilio_ice_servers("AC123", "secret", urlopen=urlopen)
+    assert seen["url"] == "https://api.twilio.com/2010-04-01/Accounts/AC123/Tokens.json"
+    assert seen["auth"] == "Basic QUMxMjM6c2VjcmV0" and seen["body"] == b"Ttl=3600"
+    assert servers[1] == {"urls": ["turn:global.turn.twilio.com:443?transport=tcp"], "username": "u", "credential": "p"}
+
+
+def test_fetch_twilio_ice_servers_errors() -> None:
+    def refused(request, timeout):  # noqa: ANN001, ANN202
+        raise urllib.error.HTTPError(request.full_url, 401, "Unauthorized", {}, None)
+
+    with pytest.raises(ValueError, match="HTTP 401 \\(check account_sid and auth_token\\)"):
+        fetch_twilio_ice_servers("AC1", "bad", urlopen=refused)
+
+    def offline(request, timeout):  # noqa: ANN001, ANN202
+        raise urllib.error.URLError("no route")
+
+    with pytest.raises(ValueError, match="cannot reach Twilio"):
+        fetch_twilio_ice_servers("AC1", "t", urlopen=offline)
+
+
+# --- training_job ----------------------------------------------------------------------------
+
+
+def test_validate_model_name(tmp_path: Path) -> None:
+    (tmp_path / "fast").mkdir()
+    assert validate_model_name("  my-model_2.1 ", models_root=tmp_path) == "my-model_2.1"
+    for bad, message in (("", "give the model a name"), ("../evil", "not allowed"), (".hidden", "not allowed"),
+                         ("a" * 49, "not allowed"), ("fast", "already exists")):  # fmt: skip
+        with pytest.raises(ValueError, match=message):
+            validate_model_name(bad, models_root=tmp_path)
+
+
+def test_resources_warning() -> None:
+    assert Resources(16, 64 * 1024**3).warning() is None
+    assert "2 CPU cores" in Resources(2, 64 * 1024**3).warning()
+    assert "1.0 GB of memory" in Resources(8, 1024**3).warning()
+
+
+def test_detect_resources_reads_cgroup_limits() -> None:
+    files = {"/sys/fs/cgroup/cpu.max": "150000 100000", "/sys/fs/cgroup/memory.max": str(2 * 1024**3),
+             "/proc/meminfo": "MemTotal:       16000000 kB\n"}  # fmt: skip
+    resources = detect_resources(read=files.get)
+    assert resources.cpus == 1.5 and resources.memory_bytes == 2 * 1024**3
+    unlimited = detect_resources(read={"/sys/fs/cgroup/cpu.max": "max 100000", "/proc/meminfo": "MemTotal: 1024 kB"}.get)
+    assert unlimited.cpus >= 1 and unlimited.memory_bytes == 1024 * 1024
+
+
+def _event(kind: str, epoch: int, batch: int, history: dict) -> SimpleNamespace:
+    return SimpleNamespace(kind=kind, epoch=epoch, epochs=2, batch=batch, batches=4, logs={"loss": 1.0},
+                           eta_s=5.0, history=history, fraction=(epoch + batch / 4) / 2)  # fmt: skip
+
+
+def test_training_job_runs_one_at_a_time_and_cancels(tmp_path: Path) -> None:
+    started, release = threading.Event(), threading.Event()
+    calls = {}
+
+    def fake_train(config, *, data, out_dir, ferplus_path, on_progress, stop_event):  # noqa: ANN001, ANN202
+        on_progress(_event("batch", 0, 1, {}))
+        started.set()
+        release.wait(5)
+        on_progress(_event("epoch", 0, 4, {"loss": [1.0]}))
+        calls["stopped"] = stop_event.is_set()
+        status = "cancelled" if stop_event.is_set() else "completed"
+        return SimpleNamespace(status=status, model_dir=out_dir, history={"loss": [1.0]}, epochs_run=1)
+
+    def fake_evaluate(model_dir, *, data, split):  # noqa: ANN001, ANN202
+        calls["evaluated"] = (model_dir, split)
+        return {"accuracy": 0.5}
+
+    data = SimpleNamespace(splits={"Training": 1, "PublicTest": 1, "PrivateTest": 1})
+    job = TrainingJob(train_fn=fake_train, evaluate_fn=fake_evaluate, load_data_fn=lambda path: data)
+    assert job.snapshot().state == "idle" and not job.cancel()
+    job.start(name="first", config="cfg", data="fer.csv", models_root=tmp_path)
+    assert started.wait(5)
+    snapshot = job.snapshot()
+    assert snapshot.active and snapshot.phase == "training" and snapshot.fraction == pytest.approx(0.125)
+    with pytest.raises(JobBusyError, match="'first' is still training"):
+        job.start(name="second", config="cfg", data="fer.csv", models_root=tmp_path)
+    release.set()
+    assert job.join(5)
+    done = job.snapshot()
+    assert done.state == FINISHED and done.evaluation == {"accuracy": 0.5} and done.fraction == 1.0
+    assert calls["evaluated"] == (tmp_path / "first", "PrivateTest")
+
+    started.clear(), release.clear()
+    job.start(name="second", config="cfg", data=data, models_root=tmp_path)
+    assert started.wait(5)
+    assert job.cancel() and job.snapshot().cancel_requested
+    release.set()
+    assert job.join(5)
+    assert job.snapshot().state == CANCELLED and calls["stopped"]
+
+
+def test_training_job_reports_failures(tmp_path: Path) -> None:
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise ZeroDivisionError("boom")
+
+    job = TrainingJob(train_fn=broken, evaluate_fn=broken, load_data_fn=lambda p: SimpleNamespace(splits={}))
+    job.start(name="x", config=None, data="p", models_root=tmp_path)
+    assert job.join(5)
+    snapshot = job.snapshot()
+    assert snapshot.state == FAILED and "ZeroDivisionError: boom" in snapshot.error
+    with pytest.raises(ValueError, match="not allowed"):
+        job.start(name="bad name!", config=None, data="p", models_root=tmp_path)

@@ -1,0 +1,128 @@
+"""core.reports and core.charts: typed evaluation reports, model cards and the Plotly builders."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+
+from core import charts
+from core.labels import EMOTIONS
+from core.model_store import ModelInfo
+from core.reports import model_card, parse_evaluation
+from tests.app.conftest import fake_evaluation
+
+
+@pytest.fixture()
+def evaluation() -> dict:
+    return fake_evaluation("m", accuracy=0.6)
+
+
+def test_parse_evaluation(evaluation: dict) -> None:
+    report = parse_evaluation(evaluation)
+    assert report.accuracy == 0.6 and report.split == "PrivateTest"
+    assert list(report.per_class) == list(EMOTIONS)
+    assert len(report.confusion) == 7 and all(len(row) == 7 for row in report.confusion)
+    assert report.ece == 0.05 and report.bins[0].accuracy is None
+
+
+def test_parse_evaluation_names_what_is_wrong(evaluation: dict) -> None:
+    broken = copy.deepcopy(evaluation)
+    del broken["per_class"]["fear"]
+    with pytest.raises(ValueError, match="'fear'"):
+        parse_evaluation(broken)
+    broken = copy.deepcopy(evaluation)
+    broken["confusion_matrix"] = [[1, 2], [3, 4]]
+    with pytest.raises(ValueError, match="confusion_matrix must be a 7x7 matrix"):
+        parse_evaluation(broken)
+    with pytest.raises(ValueError, match="not the FER2013 classes"):
+        parse_evaluation({**evaluation, "labels": ["a", "b"]})
+
+
+def test_parse_evaluation_normalises_when_missing(evaluation: dict) -> None:
+    del evaluation["confusion_matrix_normalised"]
+    report = parse_evaluation(evaluation)
+    assert all(sum(row) == pytest.approx(1.0) for row in report.confusion_normalised)
+
+
+def test_model_card_reads_metadata_only(tmp_path, evaluation: dict) -> None:  # noqa: ANN001
+    info = ModelInfo(
+        "fast", tmp_path,
+        {
+            "labels": list(EMOTIONS), "architecture": "fast", "parameters": 1234567, "epochs_run": 30,
+            "best_epoch": 27, "train_size": 28709, "train_seconds": 3725.0, "public_test_accuracy": 0.66,
+            "config": {"augment": {"horizontal_flip": True, "rotation_degrees": 12.0, "erasing": 0.0}},
+            "hardware": {"processor": "x86_64", "cpu_count": 2, "keras": "3.15"},
+            "data": {"source": "fer2013.csv.gz", "layout": "csv"},
+        },
+        evaluation,
+    )  # fmt: skip
+    card = model_card(info)
+    facts = dict(card.facts())
+    assert facts["PrivateTest accuracy"] == "60.0%"
+    assert facts["Parameters"] == "1,234,567"
+    assert facts["Epochs"] == "30 (best epoch 27)"
+    assert facts["Training time"] == "1 h 02 min"
+    assert facts["Augmentation"] == "flip, rotate ±12.0°"
+    assert "2 CPUs" in facts["Trained on"]
+
+
+def test_model_card_without_evaluation(tmp_path) -> None:  # noqa: ANN001
+    card = model_card(ModelInfo("new", tmp_path, {"labels": list(EMOTIONS)}))
+    assert card.accuracy is None and card.architecture == "unknown"
+    assert [label for label, _ in card.facts()] == ["Classes", "Architecture"]
+
+
+def test_probability_bar_is_in_label_order() -> None:
+    values = {name: i / 21 for i, name in enumerate(EMOTIONS)}
+    fig = charts.probability_bar(values, title="Face 1")
+    assert list(fig.data[0].y) == list(EMOTIONS)
+    assert list(fig.data[0].x) == pytest.approx([values[n] for n in EMOTIONS])
+    with pytest.raises(ValueError, match="probabilities lack neutral"):
+        charts.probability_bar({n: 0.1 for n in EMOTIONS[:-1]})
+
+
+def test_class_distribution_counts_and_shares() -> None:
+    counts = {"Training": [10, 0, 10, 20, 10, 5, 5], "PrivateTest": [1, 1, 1, 1, 1, 1, 4]}
+    fig = charts.class_distribution(counts)
+    assert [t.name for t in fig.data] == ["Training", "PrivateTest"]
+    shares = charts.class_distribution(counts, share=True)
+    assert sum(shares.data[1].y) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="expected 7"):
+        charts.class_distribution({"Training": [1, 2]})
+
+
+def test_evaluation_charts(evaluation: dict) -> None:
+    report = parse_evaluation(evaluation)
+    counts = charts.confusion_heatmap(report, normalised=False)
+    assert np.asarray(counts.data[0].z).sum() == report.n
+    normalised = charts.confusion_heatmap(report, normalised=True)
+    assert np.asarray(normalised.data[0].z).sum(axis=1) == pytest.approx(np.ones(7))
+    assert len(charts.per_class_metrics(report).data) == 3
+    reliability = charts.reliability_diagram(report)
+    assert len(reliability.data[0].x) == 9  # the empty bin is left out
+    assert "ECE 0.050" in reliability.layout.title.text
+    other = parse_evaluation(fake_evaluation("n", accuracy=0.5, seed=3))
+    compare = charts.compare_models({"m": report, "n": other})
+    assert [t.name for t in compare.data] == ["m (60.0%)", "n (50.0%)"]
+    with pytest.raises(ValueError, match="metric must be one of"):
+        charts.compare_models({"m": report}, metric="auc")
+
+
+def test_training_curves_and_live_point() -> None:
+    history = {"loss": [2.0, 1.5], "val_loss": [1.9, 1.6], "accuracy": [0.3, 0.4], "val_accuracy": [0.35, 0.45]}
+    fig = charts.training_curves(history, live={"loss": 1.4, "accuracy": 0.45})
+    live = [t for t in fig.data if t.name == "current epoch"]
+    assert len(live) == 2 and live[0].x == (3,)
+    assert len(charts.training_curves({}).data) == 4  # empty run: empty lines, no error
+
+
+def test_emotion_mix_stacks_probabilities() -> None:
+    probs = np.tile(np.eye(7)[3], (4, 1))
+    fig = charts.emotion_mix([3.0, 2.0, 1.0, 0.0], probs, window_s=10)
+    assert len(fig.data) == 7 and list(fig.data[3].y) == [1, 1, 1, 1]
+    assert list(fig.data[0].x) == [-3.0, -2.0, -1.0, 0.0]
+    assert len(charts.emotion_mix([], np.zeros((0, 7)), window_s=5).data) == 7
+    with pytest.raises(ValueError, match="2 times but 1 probability rows"):
+        charts.emotion_mix([1.0, 0.0], np.zeros((1, 7)), window_s=5)
