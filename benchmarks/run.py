@@ -328,9 +328,16 @@ def run_coldstart(subject: Any, frames: dict[int, Any], *, runs: int, allowed: s
     if reason is None:
         runs_app = [_with_all_cores(allowed, lambda: streamlit_cold_start(jpeg)) for _ in range(runs)]
         rows.append(_cold_row("streamlit + browser", runs_app, percentile, note=f"page {runs_app[0]['page']}"))
-    process_runs = [_with_all_cores(allowed, lambda: process_cold_start(subject.path, jpeg)) for _ in range(runs)]
-    note = f"python -c: import core, from_dir, predict_image (streamlit not measured: {reason})" if reason else "python -c floor"
-    rows.append(_cold_row("fresh python process", process_runs, percentile, note=note))
+    not_measured = f" (app in a browser not measured: {reason})" if reason else ""
+    for app_libraries, measure, note in (
+        (True, "python: app libraries + core", "imports streamlit, streamlit_webrtc, av, plotly, pandas, then as below"),
+        (False, "python: core only", "imports core, EmotionRecognizer.from_dir, load_image, predict_image"),
+    ):
+        process_runs = [
+            _with_all_cores(allowed, lambda a=app_libraries: process_cold_start(subject.path, jpeg, app_libraries=a))
+            for _ in range(runs)
+        ]
+        rows.append(_cold_row(measure, process_runs, percentile, note=note + (not_measured if app_libraries else "")))
     return rows
 
 
