@@ -196,20 +196,31 @@ def _scale_to_uint8(values: np.ndarray, mode: str) -> np.ndarray:
     files decode to) and ``F`` (float) the range is inferred: values already within 0..255 are kept,
     0..65535 is treated as 16-bit, floats within 0..1 as unit range, anything else is stretched.
     """
-    values = values.astype(np.float64)
     if values.size == 0:
         return values.astype(np.uint8)
-    finite = np.isfinite(values)
-    values = np.where(finite, values, 0.0)
-    low, high = float(values.min()), float(values.max())
+    # Hostile files make these frames huge for their size (a 90 KB 16-bit PNG can declare 40
+    # megapixels), so work with one temporary at 4 bytes a pixel, never float64 copies.
     if mode.startswith("I;16"):
-        scaled = values / 257.0
-    elif mode == "F" and low >= 0.0 and high <= 1.0:
-        scaled = values * 255.0
+        # Integer round-half-up of v / 257, equal to rint(v / 257) because 257 is odd.
+        wide = values.astype(np.uint32)
+        wide += 128
+        wide //= 257
+        return wide.astype(np.uint8)
+    work = values.astype(np.float32)
+    if not np.isfinite(work).all():
+        np.nan_to_num(work, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    low, high = float(work.min()), float(work.max())
+    if mode == "F" and low >= 0.0 and high <= 1.0:
+        work *= 255.0
     elif low >= 0.0 and high <= 255.0:
-        scaled = values
+        pass
     elif low >= 0.0 and high <= 65535.0:
-        scaled = values / 257.0
+        work /= 257.0
+    elif high > low:
+        work -= low
+        work *= 255.0 / (high - low)
     else:
-        scaled = (values - low) * (255.0 / (high - low)) if high > low else np.zeros_like(values)
-    return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+        work[...] = 0.0
+    np.rint(work, out=work)
+    np.clip(work, 0, 255, out=work)
+    return work.astype(np.uint8)
