@@ -1,0 +1,163 @@
+"""Helpers for the browser tests: a Streamlit server, a headless Chromium, and test media built at run time.
+
+Test photos and the fake-camera clip are made when the tests run, from FER2013 when this machine has
+it (never committed) or from a drawn cartoon face; nothing here reaches beyond this machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path(os.environ.get("FER_E2E_CHROMIUM", "/usr/bin/chromium"))
+# Closed network, running as root: no sandbox, no GPU, no background traffic, nothing remembered.
+CHROMIUM_FLAGS = (
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+)
+WEBCAM_FLAGS = (
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    # Real interface addresses in ICE candidates instead of mDNS names, which aiortc would need to resolve.
+    "--disable-features=WebRtcHideLocalIpsWithMdns",
+)
+
+
+def chromium_missing_reason() -> str | None:
+    """Why the browser tests cannot run here, or ``None`` when they can."""
+    if not CHROMIUM.is_file():
+        return f"Chromium not found at {CHROMIUM} (apt-get install chromium; Playwright cannot download one here)"
+    try:
+        import playwright.sync_api  # noqa: F401, PLC0415
+    except ImportError:
+        return "the playwright package is not installed (pip install -r requirements-dev.txt)"
+    return None
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def shipped_or_tiny_models(tiny_models_root: Path | None) -> Path | None:
+    """The models folder for the server: the repository's when it holds a usable ``fast`` model, else the tiny one."""
+    from core.model_store import MODELS_DIR, read_model_info  # noqa: PLC0415
+
+    if (MODELS_DIR / "fast").is_dir() and read_model_info(MODELS_DIR / "fast").ok:
+        return MODELS_DIR
+    return tiny_models_root
+
+
+@contextlib.contextmanager
+def streamlit_server(
+    *, port: int, address: str = "127.0.0.1", env: dict[str, str] | None = None, log: Path | None = None,
+    timeout_s: float = 90.0,
+) -> Iterator[str]:  # fmt: skip
+    """Run ``streamlit run Home.py`` headless on ``port``; yield its base URL once it answers its health check."""
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(REPO / "Home.py"),
+        "--server.headless", "true", "--server.port", str(port), "--server.address", address,
+        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    sink = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(command, cwd=REPO, env=full_env, stdout=sink, stderr=subprocess.STDOUT)
+    host = "127.0.0.1" if address in ("0.0.0.0", "127.0.0.1") else address
+    try:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"streamlit exited with {process.returncode}; see {log}")
+            try:
+                with urllib.request.urlopen(f"http://{host}:{port}/_stcore/health", timeout=2) as answer:
+                    if answer.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"streamlit did not answer on port {port} within {timeout_s:.0f} s; see {log}")
+            time.sleep(0.5)
+        yield f"http://localhost:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+        if log:
+            sink.close()
+
+
+def launch_chromium(playwright, *, user_data_dir: Path, extra_args: tuple[str, ...] = ()):  # noqa: ANN001, ANN201
+    """A persistent (fresh-profile) headless Chromium context from Debian's binary."""
+    if user_data_dir.exists():
+        shutil.rmtree(user_data_dir)
+    return playwright.chromium.launch_persistent_context(
+        str(user_data_dir),
+        executable_path=str(CHROMIUM),
+        headless=True,
+        args=[*CHROMIUM_FLAGS, *extra_args],
+        viewport={"width": 1400, "height": 1000},
+        chromium_sandbox=False,
+    )
+
+
+# --- test media ----------------------------------------------------------------------------------
+
+
+def fer_face(index: int = 0) -> np.ndarray | None:
+    """A 48x48 FER2013 face from this machine's copy of the dataset, or ``None`` without it."""
+    from tests.core.faces import fer_csv_path, read_fer_faces  # noqa: PLC0415
+
+    path = fer_csv_path()
+    return None if path is None else read_fer_faces(path, index + 1)[index]
+
+
+def face_photo(face: np.ndarray, *, width: int = 640, height: int = 480, size: int = 192) -> np.ndarray:
+    """A BGR photo: ``face`` (gray 48x48) upscaled to ``size`` px and padded into a larger gray canvas."""
+    big = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
+    canvas = np.full((height, width), 128, np.uint8)
+    top, left = (height - size) // 2, (width - size) // 2
+    canvas[top : top + size, left : left + size] = big
+    return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
+
+
+def synthetic_photo(*, width: int = 640, height: int = 480) -> np.ndarray:
+    """A BGR photo of a drawn cartoon face (no dataset image), for screenshots that get committed."""
+    from tests.core.faces import face_scene  # noqa: PLC0415
+
+    return face_scene(width=width, height=height, faces=((width // 2 - 100, height // 2 - 100),), size=100)
+
+
+def write_y4m(path: Path, frame_bgr: np.ndarray, *, frames: int = 30, fps: int = 15) -> Path:
+    """A Y4M (YUV 4:2:0) clip of ``frame_bgr`` with a slight drift, for Chromium's fake camera."""
+    height, width = frame_bgr.shape[:2]
+    if width % 2 or height % 2:
+        raise ValueError(f"Y4M 4:2:0 needs even sizes, got {width}x{height}")
+    with open(path, "wb") as handle:
+        handle.write(f"YUV4MPEG2 W{width} H{height} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for i in range(frames):
+            shifted = np.roll(frame_bgr, (i % 6) - 3, axis=1)
+            handle.write(b"FRAME\n")
+            handle.write(cv2.cvtColor(shifted, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path
