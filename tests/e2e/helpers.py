@@ -77,6 +77,8 @@ def streamlit_server(
         sys.executable, "-m", "streamlit", "run", str(REPO / "Home.py"),
         "--server.headless", "true", "--server.port", str(port), "--server.address", address,
         "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
+        # Set explicitly, or a headless server on a wildcard address asks checkip.amazonaws.com for its IP.
+        "--browser.serverAddress", "localhost",
     ]  # fmt: skip
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     sink = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115

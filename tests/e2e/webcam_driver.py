@@ -1,0 +1,98 @@
+"""Drive the webcam page with Chromium's fake camera, inside a private network namespace.
+
+Run by ``test_webcam.py`` as ``unshare -n -- python -m tests.e2e.webcam_driver ...``. aiortc leaves
+127.0.0.1 out of its ICE candidates, so the namespace gets a veth pair (10.99.0.1 and 10.99.0.2)
+for WebRTC to use; the Streamlit server (on all the namespace's addresses) and Chromium both run in
+it, and nothing in it can reach any other network. The page is loaded as http://localhost:PORT, a
+secure context, so the browser may open the camera.
+
+Writes ``result.json`` (``{"ok", "labels", "rate", "error"}``) and a screenshot into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.e2e.helpers import WEBCAM_FLAGS, free_port, launch_chromium, streamlit_server
+
+NAMESPACE_SETUP = (
+    "ip link set lo up",
+    "ip link add fer-veth0 type veth peer name fer-veth1",
+    "ip addr add 10.99.0.1/24 dev fer-veth0",
+    "ip addr add 10.99.0.2/24 dev fer-veth1",
+    "ip link set fer-veth0 up",
+    "ip link set fer-veth1 up",
+)
+
+
+def set_up_network() -> None:
+    """Bring up loopback and a veth pair in this (new, empty) network namespace."""
+    for command in NAMESPACE_SETUP:
+        subprocess.run(command.split(), check=True, capture_output=True, text=True)
+
+
+def drive(*, y4m: Path, models: Path, out: Path, timeout_s: float, screenshot: Path | None) -> dict:
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    result: dict = {"ok": False, "labels": None, "rate": None, "error": None}
+    port = free_port()
+    log = out / "streamlit.log"
+    with streamlit_server(port=port, address="0.0.0.0", env={"FER_MODELS_DIR": str(models)}, log=log) as url, \
+            sync_playwright() as playwright:  # fmt: skip
+        context = launch_chromium(
+            playwright, user_data_dir=out / "profile",
+            extra_args=(*WEBCAM_FLAGS, f"--use-file-for-fake-video-capture={y4m}"),
+        )  # fmt: skip
+        page = context.new_page()
+        try:
+            page.goto(f"{url}/Live_webcam", wait_until="domcontentloaded")
+            start = page.frame_locator("iframe").first.get_by_role("button", name=re.compile(r"^start$", re.I))
+            start.click(timeout=120_000)
+            labels = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"Face 1:"))
+            labels.first.wait_for(timeout=timeout_s * 1000)
+            result["labels"] = labels.first.inner_text()
+            rate = page.locator('[data-testid="stMetric"]', has_text="Processing rate")
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline:
+                result["rate"] = rate.first.inner_text().splitlines()[-1]
+                if re.match(r"[1-9]|0\.[1-9]", result["rate"]):
+                    break
+                time.sleep(0.5)
+            page.wait_for_timeout(3000)  # let the emotion-mix chart fill a little for the screenshot
+            result["ok"] = True
+        except Exception as exc:  # reported through result.json and the screenshot
+            result["error"] = f"{type(exc).__name__}: {exc}"
+        finally:
+            page.screenshot(path=str(screenshot or out / "webcam.png"))
+            context.close()
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--y4m", type=Path, required=True)
+    parser.add_argument("--models", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--screenshot", type=Path)
+    parser.add_argument("--timeout", type=float, default=90.0)
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        set_up_network()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        detail = getattr(exc, "stderr", "") or str(exc)
+        (args.out / "result.json").write_text(json.dumps({"ok": False, "skip": f"network setup failed: {detail}"}))
+        return 3
+    result = drive(y4m=args.y4m, models=args.models, out=args.out, timeout_s=args.timeout, screenshot=args.screenshot)
+    (args.out / "result.json").write_text(json.dumps(result))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
