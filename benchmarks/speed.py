@@ -58,12 +58,16 @@ def classify_section(
         fer_rows = []
         for mode, pipeline in fer.items():
             count = repeats.frame_slow if mode == "predict" else repeats.classify
-            timing = summarize(time_calls(lambda p=pipeline: _force(p.classify(fer_in)), repeats=count, warmup=repeats.warmup))
+            timing = summarize(
+                time_calls(lambda p=pipeline, x=fer_in: _force(p.classify(x)), repeats=count, warmup=repeats.warmup)
+            )
             fer_rows.append(_row(timing, pipeline=f"fer ({mode})", batch=batch, per_face_ms=timing.median_ms / batch))
         baseline = next((r["median_ms"] for r in fer_rows if r["pipeline"] == f"fer ({DEFAULT_MODE})"), None)
         for subject in subjects:
             run = subject.recognizer.predict_batch
-            timing = summarize(time_calls(lambda r=run: r(ours_in), repeats=repeats.classify, warmup=repeats.warmup))
+            timing = summarize(
+                time_calls(lambda r=run, x=ours_in: r(x), repeats=repeats.classify, warmup=repeats.warmup)
+            )
             rows.append(
                 _row(
                     timing, pipeline=f"ours: {subject.name}" + (" (stand-in)" if subject.stand_in else ""),
@@ -138,9 +142,12 @@ def frame_section(
         fer_rows = []
         for mode, pipeline in fer.items():
             n = repeats.frame_slow if mode == "predict" else repeats.frame
-            timing = summarize(time_calls(lambda p=pipeline: p.run_jpeg(frame.jpeg), repeats=n, warmup=repeats.warmup))
+            jpeg = frame.jpeg
+            timing = summarize(time_calls(lambda p=pipeline, j=jpeg: p.run_jpeg(j), repeats=n, warmup=repeats.warmup))
             stage_runs = [pipeline.run_jpeg_stages(frame.jpeg) for _ in range(n)]
-            row = _row(timing, pipeline=f"fer ({mode})", detector="haar (fer defaults)", faces=count, found=stage_runs[-1][1])
+            row = _row(
+                timing, pipeline=f"fer ({mode})", detector="haar (fer defaults)", faces=count, found=stage_runs[-1][1]
+            )
             row["stages_median_ms"] = {s: summarize([r[0][s] for r in stage_runs]).median_ms for s in STAGES}
             fer_rows.append(row)
         baseline = next((r["median_ms"] for r in fer_rows if r["pipeline"] == f"fer ({DEFAULT_MODE})"), None)
@@ -153,7 +160,11 @@ def frame_section(
                 if i >= repeats.warmup:
                     stage_runs.append(stages)
             public = summarize(
-                time_calls(lambda d=detector: our_frame_public(recognizer, d, frame.jpeg), repeats=n, warmup=repeats.warmup)
+                time_calls(
+                    lambda d=detector, j=frame.jpeg: our_frame_public(recognizer, d, j),
+                    repeats=n,
+                    warmup=repeats.warmup,
+                )
             )
             row = _row(public, pipeline=f"ours: {model_name}", detector=detector, faces=count, found=found)
             row["vs_fer"] = speedup(baseline, public.median_ms)
@@ -190,8 +201,8 @@ def webcam_section(
                 annotate=annotate, sink=sink, smoother=FaceSmoother(alpha=1.0 - 0.65),
             )  # fmt: skip
 
-            def ours(p: Any = processor) -> None:
-                av.VideoFrame.from_ndarray(p.process(source.to_ndarray(format="bgr24")), format="bgr24")
+            def ours(p: Any = processor, src: Any = source) -> None:
+                av.VideoFrame.from_ndarray(p.process(src.to_ndarray(format="bgr24")), format="bgr24")
 
             fps = _sustained_fps(ours, seconds)
             errors = {s.error for s in sink.drain() if s.error}
@@ -199,11 +210,10 @@ def webcam_section(
                 raise RuntimeError(f"the live processor failed: {'; '.join(sorted(errors))}")
             rows.append({"pipeline": "ours", "detector": detector, "faces": count, "fps": fps})
         if DEFAULT_MODE in fer:
-            pipeline = fer[DEFAULT_MODE]
 
-            def theirs() -> None:
-                image = source.to_ndarray(format="bgr24")
-                av.VideoFrame.from_ndarray(draw_annotations(image, pipeline.detect_emotions(image)), format="bgr24")
+            def theirs(p: FerPipeline = fer[DEFAULT_MODE], src: Any = source) -> None:
+                image = src.to_ndarray(format="bgr24")
+                av.VideoFrame.from_ndarray(draw_annotations(image, p.detect_emotions(image)), format="bgr24")
 
             rows.append({"pipeline": f"fer ({DEFAULT_MODE})", "detector": "haar (fer defaults)", "faces": count,
                          "fps": _sustained_fps(theirs, seconds)})  # fmt: skip

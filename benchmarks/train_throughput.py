@@ -40,7 +40,9 @@ def measure(arch: str, *, batch_size: int, warmup_batches: int, batches: int) ->
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             ends.append(time.perf_counter())
 
-    trainer.fit(x, y, sample_weight=weights, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[Clock()])
+    trainer.fit(
+        x, y, sample_weight=weights, batch_size=batch_size, epochs=1, shuffle=False, verbose=0, callbacks=[Clock()]
+    )
     timed = ends[warmup_batches - 1 :] if warmup_batches else ends
     seconds = timed[-1] - timed[0]
     counted = len(timed) - 1

@@ -50,7 +50,9 @@ def test_time_calls_runs_warmup_then_repeats() -> None:
 
 def test_format_table_aligns_columns() -> None:
     rows = [{"name": "ours", "ms": 2.345, "ratio": 10.0}, {"name": "fer (tflite)", "ms": 23.4, "ratio": None}]
-    text = format_table("T", [Column("name", "pipeline"), Column("ms", "ms", ".1f"), Column("ratio", "vs", ".1f")], rows)
+    text = format_table(
+        "T", [Column("name", "pipeline"), Column("ms", "ms", ".1f"), Column("ratio", "vs", ".1f")], rows
+    )
     assert text.splitlines() == [
         "T",
         "pipeline        ms    vs",
@@ -74,7 +76,9 @@ def test_targets_compare_against_the_issue_limits() -> None:
         "classify": [{"pipeline": "ours: fast", "batch": 1, "median_ms": 2.5}],
         "coldstart": [{"measure": "fresh python process", "first_prediction_s": 5.0, "peak_rss_mb": 950.0}],
     }
-    targets = {t["target"].split(" (")[0].split(",")[0]: t for t in evaluate_targets(sections, default="fast", stand_in=False)}
+    targets = {
+        t["target"].split(" (")[0].split(",")[0]: t for t in evaluate_targets(sections, default="fast", stand_in=False)
+    }
     assert targets["end-to-end 640x480"]["met"] is True
     assert targets["same frame: times faster than fer's pipeline"]["met"] is False
     assert targets["classify one face"]["met"] is False
