@@ -191,6 +191,27 @@ def _make_optimizer(config: TrainConfig, steps_per_epoch: int) -> Any:
     return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
 
 
+def _replan_schedule(optimizer: Any, config: TrainConfig, steps_per_epoch: int) -> None:
+    """Stretch or shrink the rest of the cosine schedule to end at ``config.epochs``.
+
+    The learning rate holds its current value for the steps already taken (so the schedule stays
+    a plain, serialisable ``CosineDecay``), then decays from there to the same final value.
+    """
+    import keras  # noqa: PLC0415
+
+    done = int(np.asarray(optimizer.iterations))
+    current = float(np.asarray(optimizer.learning_rate))
+    total = max(done + 1, config.epochs * steps_per_epoch)
+    final = config.learning_rate * 0.01
+    optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=current,
+        decay_steps=total - done,
+        alpha=min(1.0, final / current) if current > 0 else 0.0,
+        warmup_target=current,
+        warmup_steps=done,
+    )
+
+
 def _build_training_model(config: TrainConfig, steps_per_epoch: int) -> tuple[Any, Any]:
     """The served model, and the model that is trained: augmentation followed by the served model."""
     import keras  # noqa: PLC0415
@@ -383,6 +404,9 @@ def train(
             trainer = keras.saving.load_model(ckpt_dir / "last.keras")
         except Exception as exc:
             raise TrainingError(f"checkpoint {ckpt_dir / 'last.keras'} is unusable: {exc}") from exc
+        if saved.epochs != config.epochs:
+            _replan_schedule(trainer.optimizer, config, steps)
+            state["config"] = config.to_dict()
         keras.utils.set_random_seed(config.seed + state["epoch"])
     else:
         _, trainer = _build_training_model(config, steps)

@@ -106,6 +106,27 @@ def test_resume_continues_from_the_last_epoch(tmp_path: Path) -> None:
     assert result.history["loss"][-1] < result.history["loss"][0]
 
 
+def test_resume_with_a_new_epoch_budget_replans_the_schedule(tmp_path: Path) -> None:
+    data = synthetic_data()
+    stop = threading.Event()
+
+    def stop_in_second_epoch(event: ProgressEvent) -> None:
+        if event.kind == "batch" and event.epoch == 1:
+            stop.set()
+
+    # A 4-epoch run interrupted in its second epoch: one checkpointed epoch, LR still high.
+    first = train(tiny_config(epochs=4), data=data, out_dir=tmp_path / "m", stop_event=stop, on_progress=stop_in_second_epoch)
+    assert first.status == "cancelled" and first.epochs_run == 1
+    peak = 1e-2
+    assert first.history["lr"][0] > 0.7 * peak
+    # Resumed with a budget of 2 epochs: the schedule now ends, annealed, at epoch 2.
+    resumed = train(tiny_config(epochs=2), data=data, out_dir=tmp_path / "m", resume=True)
+    assert resumed.epochs_run == 2 and resumed.status == "completed"
+    assert resumed.history["lr"][1] == pytest.approx(0.01 * peak, rel=1e-3)
+    state = json.loads((tmp_path / "m" / "checkpoint" / "state.json").read_text())
+    assert state["config"]["epochs"] == 2
+
+
 def test_resume_refuses_a_checkpoint_of_another_architecture(tmp_path: Path) -> None:
     train(tiny_config(), data=synthetic_data(), out_dir=tmp_path / "m")
     with pytest.raises(TrainingError, match="'tiny', not 'fast'"):
