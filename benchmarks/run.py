@@ -364,7 +364,12 @@ def evaluate_targets(sections: dict[str, Any], *, default: str, stand_in: bool) 
 # Sections that run in other processes
 
 
-def run_coldstart(subject: Any, frames: dict[int, Any], *, runs: int, allowed: set[int]) -> list[dict[str, Any]]:
+LITERT_VERSION = "2.3.0"
+
+
+def run_coldstart(
+    subject: Any, frames: dict[int, Any], *, runs: int, allowed: set[int], candidates: bool
+) -> list[dict[str, Any]]:
     from benchmarks.coldstart import app_unavailable_reason, process_cold_start, streamlit_cold_start  # noqa: PLC0415
     from benchmarks.stats import percentile  # noqa: PLC0415
 
@@ -390,7 +395,30 @@ def run_coldstart(subject: Any, frames: dict[int, Any], *, runs: int, allowed: s
             for _ in range(runs)
         ]
         rows.append(_cold_row(measure, process_runs, percentile, note=note + (not_measured if app_libraries else "")))
+    if candidates:
+        rows.append(_litert_row(subject, jpeg, runs=runs, allowed=allowed, percentile=percentile))
     return rows
+
+
+def _litert_row(subject: Any, jpeg: bytes, *, runs: int, allowed: set[int], percentile: Any) -> dict[str, Any]:
+    """The LiteRT serving candidate's cold start, or a row saying why it could not run."""
+    from benchmarks.candidates import TFLiteClassifier  # noqa: PLC0415
+    from benchmarks.coldstart import litert_cold_start  # noqa: PLC0415
+    from benchmarks.wheels import WheelUnavailable, download_wheel, unpack_wheel  # noqa: PLC0415
+    from core.model_store import load_model_dir  # noqa: PLC0415
+
+    measure = "candidate: LiteRT int8, no TensorFlow"
+    try:
+        site = unpack_wheel(download_wheel("ai-edge-litert", LITERT_VERSION))
+    except WheelUnavailable as exc:
+        return {"measure": measure, "runs": 0, "note": f"skipped: {exc}"}
+    model, _ = load_model_dir(subject.path)
+    with tempfile.TemporaryDirectory(prefix="bench-litert-") as tmp:
+        path = Path(tmp) / "model-int8.tflite"
+        path.write_bytes(TFLiteClassifier(model, kind="int8").model_bytes)
+        results = [_with_all_cores(allowed, lambda: litert_cold_start(path, site, jpeg)) for _ in range(runs)]
+    note = f"ai-edge-litert {LITERT_VERSION} (not installed, unpacked in benchmarks/.cache), core Haar + crops"
+    return _cold_row(measure, results, percentile, note=note)
 
 
 def _cold_row(measure: str, runs: list[dict[str, Any]], percentile: Any, *, note: str) -> dict[str, Any]:
@@ -564,7 +592,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 default.recognizer, args.detectors, frames, fer, seconds=repeats.webcam_seconds
             ),
         )
-        section("coldstart", lambda: run_coldstart(default, frames, runs=1 if args.quick else 3, allowed=allowed))
+        section(
+            "coldstart",
+            lambda: run_coldstart(
+                default, frames, runs=1 if args.quick else 3, allowed=allowed, candidates=not args.no_candidates
+            ),
+        )
     else:
         for name in ("frame", "webcam", "coldstart"):
             if name in sections_wanted:
