@@ -10,7 +10,7 @@ import streamlit as st
 import app_ui
 from core.reports import model_card
 
-st.set_page_config(page_title="Facial emotion recognition", page_icon="🙂", layout="wide")
+st.set_page_config(page_title="Facial emotion recognition", page_icon=":material/sentiment_satisfied:", layout="wide")
 
 info = app_ui.model_sidebar()
 
@@ -22,15 +22,15 @@ st.markdown(
 )
 
 PAGES = (
-    ("pages/1_Upload_and_predict.py", "Upload and predict", "📷",
+    ("pages/1_Upload_and_predict.py", "Upload and predict", ":material/photo_camera:",
      "Several photos at once: boxes, labels and all seven probabilities per face; JSON, CSV and PNG downloads."),
-    ("pages/2_Live_webcam.py", "Live webcam", "🎥",
+    ("pages/2_Live_webcam.py", "Live webcam", ":material/videocam:",
      "Labels on your live video, smoothed across frames, with the emotion mix of the last seconds."),
-    ("pages/3_Dataset_browser.py", "Dataset browser", "🗂️",
+    ("pages/3_Dataset_browser.py", "Dataset browser", ":material/grid_view:",
      "FER2013's classes per split, its faces page by page, and what training augmentation does to them."),
-    ("pages/4_Evaluation.py", "Evaluation", "📊",
+    ("pages/4_Evaluation.py", "Evaluation", ":material/monitoring:",
      "Confusion matrix, per-class scores, calibration, model against model, and the faces it gets wrong."),
-    ("pages/5_Training.py", "Training", "🏋️",
+    ("pages/5_Training.py", "Training", ":material/model_training:",
      "Train a new model in the background with live curves; it joins the model selector when done."),
 )  # fmt: skip
 
@@ -47,7 +47,7 @@ if info is None:
 
 card = model_card(info)
 st.subheader(f"Model card: {card.name}")
-left, right = st.columns([2, 3])
+left, right = st.columns([1, 2])
 with left:
     if card.accuracy is not None:
         st.metric(f"{card.accuracy_split} accuracy", f"{card.accuracy:.1%}")
@@ -62,6 +62,7 @@ with right:
     st.dataframe(
         {"fact": [label for label, _ in facts], "value": [value for _, value in facts]},
         hide_index=True,
+        column_config={"fact": st.column_config.TextColumn(width="medium"), "value": st.column_config.TextColumn(width="large")},
         key="home_model_card",
     )
 

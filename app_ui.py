@@ -199,3 +199,8 @@ def outcome_ui(outcome: Any, *, key: str, download: bool = True) -> None:
                 charts.probability_bar(face.probabilities, title=f"Face {index}: {face.emotion} ({face.confidence:.0%})"),
                 key=f"{key}_chart_{index}",
             )
+
+
+def format_milliseconds(ms: float) -> str:
+    """``85 ms`` below a second, ``1.4 s`` above."""
+    return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"

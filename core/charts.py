@@ -233,9 +233,9 @@ def emotion_mix(seconds_ago: Sequence[float], probabilities: np.ndarray, *, wind
             )
         )  # fmt: skip
     fig.update_layout(
-        title="Emotion mix", height=300, margin=_MARGIN,
-        xaxis={"title": "seconds", "range": [-float(window_s), 0]},
+        title="Emotion mix", height=330, margin=_MARGIN,
+        xaxis={"title": "seconds (0 = now)", "range": [-float(window_s), 0]},
         yaxis={"range": [0, 1], "tickformat": ".0%"},
-        legend={"orientation": "h", "y": -0.25},
+        legend={"orientation": "h", "y": -0.4},
     )  # fmt: skip
     return fig

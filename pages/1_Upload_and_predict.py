@@ -11,7 +11,7 @@ import app_ui
 from core.detection import DETECTORS
 from core.upload import UPLOAD_TYPES, analyse_upload, results_csv, results_json, results_rows
 
-st.set_page_config(page_title="Upload and predict", page_icon="📷", layout="wide")
+st.set_page_config(page_title="Upload and predict", page_icon=":material/photo_camera:", layout="wide")
 info = app_ui.model_sidebar()
 
 st.title("Upload and predict")

@@ -20,7 +20,7 @@ from core.live import DropQueue, EmotionMixHistory, FaceSmoother, LiveProcessor
 from core.upload import analyse_upload
 from core.webrtc_config import read_ice_settings, rtc_configuration
 
-st.set_page_config(page_title="Live webcam", page_icon="🎥", layout="wide")
+st.set_page_config(page_title="Live webcam", page_icon=":material/videocam:", layout="wide")
 info = app_ui.model_sidebar()
 
 st.title("Live webcam")
@@ -107,14 +107,14 @@ with video_column:
     )
 
 
-@st.fragment(run_every=0.5)
+@st.fragment(run_every=1.0)
 def live_panel() -> None:
     """Drain the results queue and show the current faces, the rates and the emotion mix."""
     history.extend(st.session_state["live_sink"].drain())
     latest = history.latest
     rate, latency, dropped = st.columns(3)
     rate.metric("Processing rate", f"{latest.processing_fps:.1f} fps" if latest else "—")
-    latency.metric("Per frame", f"{latest.inference_ms:.0f} ms" if latest else "—")
+    latency.metric("Per frame", app_ui.format_milliseconds(latest.inference_ms) if latest else "—")
     dropped.metric("Dropped frames", f"{latest.dropped_frames:,}" if latest else "0")
     if latest is None:
         st.caption("Waiting for the first frame...")

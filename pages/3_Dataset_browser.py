@@ -10,7 +10,7 @@ from core.dataset_view import GET_DATASET_HELP, class_indices, counts_by_split, 
 from core.errors import FERError
 from core.labels import EMOTIONS
 
-st.set_page_config(page_title="Dataset browser", page_icon="🗂️", layout="wide")
+st.set_page_config(page_title="Dataset browser", page_icon=":material/grid_view:", layout="wide")
 app_ui.model_sidebar()
 
 st.title("Dataset browser")

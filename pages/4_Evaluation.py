@@ -14,7 +14,7 @@ from core.errors import FERError
 from core.labels import EMOTIONS
 from core.reports import EvaluationReport, parse_evaluation
 
-st.set_page_config(page_title="Evaluation", page_icon="📊", layout="wide")
+st.set_page_config(page_title="Evaluation", page_icon=":material/monitoring:", layout="wide")
 selected = app_ui.model_sidebar()
 
 st.title("Evaluation")

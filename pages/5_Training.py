@@ -25,7 +25,7 @@ from training.architectures import list_architectures
 from training.augment import AugmentConfig
 from training.train import TrainConfig
 
-st.set_page_config(page_title="Training", page_icon="🏋️", layout="wide")
+st.set_page_config(page_title="Training", page_icon=":material/model_training:", layout="wide")
 app_ui.model_sidebar()
 
 st.title("Training")

@@ -52,3 +52,4 @@ def test_webcam_labels_arrive(chromium_ready, e2e_models: Path, tmp_path: Path) 
     assert done.returncode == 0 and result.get("ok"), (result, done.stderr[-3000:])
     assert result["labels"].startswith("Face 1:")
     assert result["rate"].endswith("fps") and result["rate"] != "0.0 fps"
+    assert result["chart"] == 7  # the emotion-mix chart: one stacked area per emotion

@@ -6,7 +6,7 @@ for WebRTC to use; the Streamlit server (on all the namespace's addresses) and C
 it, and nothing in it can reach any other network. The page is loaded as http://localhost:PORT, a
 secure context, so the browser may open the camera.
 
-Writes ``result.json`` (``{"ok", "labels", "rate", "error"}``) and a screenshot into ``--out``.
+Writes ``result.json`` (``{"ok", "labels", "rate", "chart", "error"}``) and a screenshot into ``--out``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ def set_up_network() -> None:
 def drive(*, y4m: Path, models: Path, out: Path, timeout_s: float, screenshot: Path | None) -> dict:
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
-    result: dict = {"ok": False, "labels": None, "rate": None, "error": None}
+    result: dict = {"ok": False, "labels": None, "rate": None, "chart": 0, "error": None}
     port = free_port()
     log = out / "streamlit.log"
     with streamlit_server(port=port, address="0.0.0.0", env={"FER_MODELS_DIR": str(models)}, log=log) as url, \
@@ -64,7 +64,11 @@ def drive(*, y4m: Path, models: Path, out: Path, timeout_s: float, screenshot: P
                 if re.match(r"[1-9]|0\.[1-9]", result["rate"]):
                     break
                 time.sleep(0.5)
-            page.wait_for_timeout(3000)  # let the emotion-mix chart fill a little for the screenshot
+            # The emotion-mix chart, fed through the queue: its stacked areas get drawn.
+            chart = page.locator(".js-plotly-plot").first
+            chart.locator(".scatterlayer .trace").first.wait_for(timeout=30_000)
+            result["chart"] = chart.locator(".scatterlayer .trace").count()
+            page.wait_for_timeout(3000)  # let the chart fill a little for the screenshot
             result["ok"] = True
         except Exception as exc:  # reported through result.json and the screenshot
             result["error"] = f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,111 @@
+"""Take the README's screenshots of every page: ``python -m tests.e2e.screenshots [--models DIR]``.
+
+Writes ``docs/screenshots/{home,upload,webcam,dataset,evaluation,training}.png``. No FER2013 face
+appears in them: the upload and the fake camera show a drawn cartoon face, the dataset browser is
+shown in its "no dataset" state, and the evaluation page without its gallery. Needs Debian's
+Chromium; the webcam shot also needs network namespaces (``unshare -n``), as in the tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+
+from tests.e2e.helpers import (
+    REPO,
+    chromium_missing_reason,
+    free_port,
+    launch_chromium,
+    streamlit_server,
+    synthetic_photo,
+    write_y4m,
+)
+
+OUT = REPO / "docs" / "screenshots"
+
+
+def take(*, models: Path, out: Path, work: Path) -> list[Path]:
+    from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415
+
+    shots = []
+    photo = work / "cartoon-face.png"
+    cv2.imwrite(str(photo), synthetic_photo())
+    env = {"FER_MODELS_DIR": str(models), "FER2013_PATH": ""}
+    with streamlit_server(port=free_port(), env=env, log=work / "streamlit.log") as url, \
+            sync_playwright() as playwright:  # fmt: skip
+        context = launch_chromium(playwright, user_data_dir=work / "profile")
+        page = context.new_page()
+
+        def shot(name: str, *, full_page: bool = False) -> None:
+            page.wait_for_timeout(1500)  # let charts finish their transitions
+            path = out / f"{name}.png"
+            page.screenshot(path=str(path), full_page=full_page)
+            shots.append(path)
+
+        page.goto(url, wait_until="domcontentloaded")
+        expect(page.get_by_text("Model card")).to_be_visible(timeout=60_000)
+        shot("home")
+
+        page.goto(f"{url}/Upload_and_predict", wait_until="domcontentloaded")
+        page.locator('input[type="file"]').set_input_files(str(photo))
+        expect(page.locator(".js-plotly-plot .gtitle").first).to_contain_text("Face 1:", timeout=150_000)
+        shot("upload")
+
+        page.goto(f"{url}/Dataset_browser", wait_until="domcontentloaded")
+        box = page.get_by_role("textbox", name="FER2013 location")
+        box.fill("/path/to/fer2013.csv.gz")
+        box.press("Enter")
+        expect(page.get_by_text("is not shipped with the app")).to_be_visible(timeout=60_000)
+        shot("dataset")
+
+        page.goto(f"{url}/Evaluation", wait_until="domcontentloaded")
+        page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+        shot("evaluation")
+
+        page.goto(f"{url}/Training", wait_until="domcontentloaded")
+        expect(page.get_by_text("New training")).to_be_visible(timeout=60_000)
+        shot("training")
+        context.close()
+    return shots
+
+
+def take_webcam(*, models: Path, out: Path, work: Path) -> Path | None:
+    clip = write_y4m(work / "cartoon.y4m", synthetic_photo())
+    target = out / "webcam.png"
+    done = subprocess.run(
+        ["unshare", "-n", "--", sys.executable, "-m", "tests.e2e.webcam_driver", "--y4m", str(clip),
+         "--models", str(models), "--out", str(work / "webcam"), "--screenshot", str(target)],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    if done.returncode != 0:
+        print(f"webcam screenshot failed ({done.returncode}): {done.stderr[-1500:]}", file=sys.stderr)
+        return None
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", type=Path, default=REPO / "models", help="models folder the app shows")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    reason = chromium_missing_reason()
+    if reason:
+        print(reason, file=sys.stderr)
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        shots = take(models=args.models.resolve(), out=args.out, work=work)
+        webcam = take_webcam(models=args.models.resolve(), out=args.out, work=work)
+    for path in [*shots, *([webcam] if webcam else [])]:
+        print(path.relative_to(REPO) if path.is_relative_to(REPO) else path)
+    return 0 if webcam else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
