@@ -62,7 +62,10 @@ with right:
     st.dataframe(
         {"fact": [label for label, _ in facts], "value": [value for _, value in facts]},
         hide_index=True,
-        column_config={"fact": st.column_config.TextColumn(width="medium"), "value": st.column_config.TextColumn(width="large")},
+        column_config={
+            "fact": st.column_config.TextColumn(width="medium"),
+            "value": st.column_config.TextColumn(width="large"),
+        },
         key="home_model_card",
     )
 

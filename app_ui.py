@@ -195,10 +195,8 @@ def outcome_ui(outcome: Any, *, key: str, download: bool = True) -> None:
             )
     with chart_column:
         for index, face in enumerate(outcome.faces, start=1):
-            st.plotly_chart(
-                charts.probability_bar(face.probabilities, title=f"Face {index}: {face.emotion} ({face.confidence:.0%})"),
-                key=f"{key}_chart_{index}",
-            )
+            title = f"Face {index}: {face.emotion} ({face.confidence:.0%})"
+            st.plotly_chart(charts.probability_bar(face.probabilities, title=title), key=f"{key}_chart_{index}")
 
 
 def format_milliseconds(ms: float) -> str:

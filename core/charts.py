@@ -28,7 +28,9 @@ def emotion_color(emotion: str) -> str:
 def _check_probabilities(probabilities: Mapping[str, float]) -> list[float]:
     missing = [name for name in EMOTIONS if name not in probabilities]
     if missing:
-        raise ValueError(f"probabilities lack {', '.join(missing)}; expected one value for each of {', '.join(EMOTIONS)}")
+        raise ValueError(
+            f"probabilities lack {', '.join(missing)}; expected one value for each of {', '.join(EMOTIONS)}"
+        )
     return [float(probabilities[name]) for name in EMOTIONS]
 
 
@@ -72,7 +74,9 @@ def class_distribution(counts_by_split: Mapping[str, Sequence[int]], *, share: b
             go.Bar(
                 name=split, x=list(EMOTIONS), y=shown,
                 customdata=values.astype(int),
-                hovertemplate="%{x}: %{customdata:,} faces" + (" (%{y:.1%})" if share else "") + f"<extra>{split}</extra>",
+                hovertemplate=(
+                    "%{x}: %{customdata:,} faces" + (" (%{y:.1%})" if share else "") + f"<extra>{split}</extra>"
+                ),
             )
         )  # fmt: skip
     fig.update_layout(
@@ -134,7 +138,9 @@ def reliability_diagram(report: EvaluationReport) -> go.Figure:
             x=[(b.lower + b.upper) / 2 for b in full], y=[b.accuracy for b in full],
             width=[(b.upper - b.lower) * 0.95 for b in full], name="accuracy",
             customdata=[[b.count, b.confidence] for b in full], marker_color="rgb(70,130,180)",
-            hovertemplate="confidence %{customdata[1]:.2f}: accuracy %{y:.2f} (%{customdata[0]:,} faces)<extra></extra>",
+            hovertemplate=(
+                "confidence %{customdata[1]:.2f}: accuracy %{y:.2f} (%{customdata[0]:,} faces)<extra></extra>"
+            ),
         )
     )  # fmt: skip
     fig.add_trace(

@@ -2,7 +2,8 @@
 
 The webcam page's frame callback runs in a worker thread of streamlit-webrtc and receives the
 frames that arrived since its last call. It passes only the newest to :meth:`LiveProcessor.process`
-(the rest are counted as dropped), so a slow machine drops frames instead of falling behind. Results leave the worker through a :class:`DropQueue`, which never blocks the producer and
+(the rest are counted as dropped), so a slow machine drops frames instead of falling behind.
+Results leave the worker through a :class:`DropQueue`, which never blocks the producer and
 never grows past its size: when full, the oldest item is thrown away.
 """
 

@@ -226,14 +226,19 @@ def model_card(info: ModelInfo) -> ModelCard:
         best_epoch=_maybe_int(meta.get("best_epoch")),
         train_size=_maybe_int(meta.get("train_size")),
         train_seconds=_maybe_float(meta.get("train_seconds")),
-        data_source=" ".join(str(p) for p in (data.get("source"), f"({data['layout']})" if data.get("layout") else None) if p)
-        or None,
+        data_source=_data_text(data),
         hardware=hardware_text or None,
         created=meta.get("created"),
         status=meta.get("status"),
         augmentation=_augmentation_text(config),
         error=info.error,
     )
+
+
+def _data_text(data: Mapping[str, Any]) -> str | None:
+    if not data.get("source"):
+        return None
+    return f"{data['source']} ({data['layout']})" if data.get("layout") else str(data["source"])
 
 
 def _maybe_float(value: Any) -> float | None:

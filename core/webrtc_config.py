@@ -54,7 +54,8 @@ def _clean_server(entry: Any, index: int) -> dict[str, Any]:
     urls = entry.get("urls", entry.get("url"))
     if isinstance(urls, str):
         urls = [urls]
-    if not urls or not all(isinstance(u, str) and u.split(":", 1)[0] in ("stun", "stuns", "turn", "turns") for u in urls):
+    schemes = ("stun", "stuns", "turn", "turns")
+    if not urls or not all(isinstance(u, str) and u.split(":", 1)[0] in schemes for u in urls):
         raise ValueError(
             f"[webrtc] ice_servers[{index}].urls must be stun:/turn: URLs, e.g. \"turn:turn.example.com:3478\"; "
             f"got {urls!r}"

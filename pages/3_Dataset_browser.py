@@ -66,7 +66,10 @@ st.image(
 st.caption(f"Faces {page.start + 1:,}-{page.stop:,} of {page.total:,}; #n is the row in the source file.")
 
 st.subheader("What training augmentation does")
-st.caption("Each training epoch sees a different random variant of every face, so the model learns the expression, not the pixels.")
+st.caption(
+    "Each training epoch sees a different random variant of every face, so the model learns the expression, "
+    "not the pixels."
+)
 first_on_page = int(shown[0])
 position = st.number_input(
     "Face (position in this split)", min_value=0, max_value=len(split) - 1, value=first_on_page, step=1,

@@ -47,7 +47,9 @@ cols = st.columns(5)
 cols[0].metric("Accuracy", f"{report.accuracy:.1%}")
 cols[1].metric("Macro-F1", f"{report.macro_f1:.3f}")
 cols[2].metric("Weighted F1", f"{report.weighted_f1:.3f}")
-cols[3].metric("ECE", "—" if report.ece is None else f"{report.ece:.3f}", help="Expected calibration error: lower is better.")
+cols[3].metric(
+    "ECE", "—" if report.ece is None else f"{report.ece:.3f}", help="Expected calibration error: lower is better."
+)
 cols[4].metric("Faces", f"{report.n:,}")
 st.caption(
     f"{report.split} split, test-time augmentation: {report.tta}; data {report.data_source or 'unknown'}; "
@@ -119,7 +121,7 @@ with gallery_tab:
         try:
             data = st_cache.dataset(location.path)
             if data.sha256 and report.data_sha256 and data.sha256 != report.data_sha256:
-                st.warning("This dataset file differs from the one the report was made with; the gallery uses this one.")
+                st.warning("This dataset file differs from the one the report was made with; the gallery uses it.")
             split = data[report.split]
             predicted, confidence = st_cache.split_predictions(
                 str(info.path), str(info.metadata.get("model_sha256", "")), str(location.path),

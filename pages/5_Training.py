@@ -39,7 +39,8 @@ def progress_text(snapshot: JobSnapshot) -> str:
     event = snapshot.event
     if event is None or snapshot.phase not in ("training", "cancelling"):
         return snapshot.phase.capitalize() + "..."
-    return f"{snapshot.phase.capitalize()}: epoch {event.epoch + 1} of {event.epochs}, batch {event.batch} of {event.batches}"
+    where = f"epoch {event.epoch + 1} of {event.epochs}, batch {event.batch} of {event.batches}"
+    return f"{snapshot.phase.capitalize()}: {where}"
 
 
 @st.fragment(run_every=1.0)

@@ -153,8 +153,9 @@ def test_fetch_twilio_ice_servers_request_and_answer() -> None:
 
     def urlopen(request, timeout):  # noqa: ANN001, ANN202
         seen.update(url=request.full_url, auth=request.get_header("Authorization"), body=request.data, timeout=timeout)
-        answer = {"ice_servers": [{"url": "stun:global.stun.twilio.com:3478", "urls": "stun:global.stun.twilio.com:3478"},
-                                  {"urls": "turn:global.turn.twilio.com:443?transport=tcp", "username": "u", "credential": "p"}]}  # fmt: skip
+        stun = "stun:global.stun.twilio.com:3478"
+        turn = {"urls": "turn:global.turn.twilio.com:443?transport=tcp", "username": "u", "credential": "p"}
+        answer = {"ice_servers": [{"url": stun, "urls": stun}, turn]}
         return FakeResponse(json.dumps(answer).encode())
 
     servers = fetch_twilio_ice_servers("AC123", "secret", urlopen=urlopen)
@@ -200,7 +201,8 @@ def test_detect_resources_reads_cgroup_limits() -> None:
              "/proc/meminfo": "MemTotal:       16000000 kB\n"}  # fmt: skip
     resources = detect_resources(read=files.get)
     assert resources.cpus == 1.5 and resources.memory_bytes == 2 * 1024**3
-    unlimited = detect_resources(read={"/sys/fs/cgroup/cpu.max": "max 100000", "/proc/meminfo": "MemTotal: 1024 kB"}.get)
+    files = {"/sys/fs/cgroup/cpu.max": "max 100000", "/proc/meminfo": "MemTotal: 1024 kB"}
+    unlimited = detect_resources(read=files.get)
     assert unlimited.cpus >= 1 and unlimited.memory_bytes == 1024 * 1024
 
 

@@ -200,3 +200,46 @@ def test_training_page_trains_and_lists_the_model(app_env, monkeypatch, tmp_path
     assert "from-test" in texts(app.success), (job.snapshot().error, texts(app.error))
     assert "from-test" in model_names(app)
     assert (models / "from-test" / "evaluation.json").is_file()
+
+
+def test_training_page_shows_progress_and_cancels(app_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    import threading  # noqa: PLC0415
+
+    from core import st_cache  # noqa: PLC0415
+    from core.training_job import TrainingJob  # noqa: PLC0415
+
+    running, release = threading.Event(), threading.Event()
+
+    def fake_train(config, *, data, out_dir, ferplus_path, on_progress, stop_event):  # noqa: ANN001, ANN202
+        history = {"loss": [1.9], "val_loss": [1.8], "accuracy": [0.3], "val_accuracy": [0.35]}
+        logs = {"loss": 1.7, "accuracy": 0.4}
+        on_progress(
+            SimpleNamespace(
+                kind="batch", epoch=1, epochs=3, batch=2, batches=4, logs=logs, eta_s=75.0, history=history, fraction=0.5
+            )
+        )
+        running.set()
+        release.wait(30)
+        status = "cancelled" if stop_event.is_set() else "completed"
+        return SimpleNamespace(status=status, model_dir=None, history=history, epochs_run=1)
+
+    job = TrainingJob(train_fn=fake_train, evaluate_fn=lambda *a, **k: None)
+    monkeypatch.setattr(st_cache, "training_job", lambda: job)
+    monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
+    app = run_page("pages/5_Training.py")
+    app.text_input(key="train_name").input("watch-me").run()
+    app.button(key="train_start").click().run()
+    assert running.wait(30)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    (bar,) = app.get("progress")
+    assert "epoch 2 of 3, batch 2 of 4" in bar.proto.text
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Time left"] == "1 min 15 s" and metrics["Loss (this epoch)"] == "1.700"
+    assert app.get("plotly_chart"), "live curves"
+    app.button(key="train_cancel").click().run()
+    assert job.snapshot().cancel_requested
+    release.set()
+    assert job.join(30)
+    app.run()
+    assert "watch-me was cancelled" in texts(app.warning)

@@ -12,7 +12,7 @@ from tests.e2e.helpers import face_photo, fer_face, free_port, launch_chromium, 
 pytestmark = pytest.mark.e2e
 
 
-def test_upload_shows_annotated_face_and_chart(chromium_ready, e2e_models: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_upload_shows_annotated_face_and_chart(chromium_ready: None, e2e_models: Path, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415
 
     face = fer_face(0)

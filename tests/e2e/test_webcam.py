@@ -32,7 +32,7 @@ def namespace_missing_reason() -> str | None:
     return None
 
 
-def test_webcam_labels_arrive(chromium_ready, e2e_models: Path, tmp_path: Path) -> None:  # noqa: ANN001
+def test_webcam_labels_arrive(chromium_ready: None, e2e_models: Path, tmp_path: Path) -> None:
     reason = namespace_missing_reason()
     if reason:
         pytest.skip(reason)
