@@ -215,7 +215,8 @@ def test_training_page_shows_progress_and_cancels(app_env, monkeypatch, tmp_path
         logs = {"loss": 1.7, "accuracy": 0.4}
         on_progress(
             SimpleNamespace(
-                kind="batch", epoch=1, epochs=3, batch=2, batches=4, logs=logs, eta_s=75.0, history=history, fraction=0.5
+                kind="batch", epoch=1, epochs=3, batch=2, batches=4, logs=logs, eta_s=75.0, history=history,
+                fraction=0.5,
             )
         )
         running.set()
