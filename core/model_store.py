@@ -22,6 +22,7 @@ import os
 import tempfile
 import uuid
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,14 @@ def read_model_info(path: str | Path) -> ModelInfo:
     return ModelInfo(name, path, metadata, evaluation, problem)
 
 
+# What zipfile raises on a damaged or hostile archive, besides BadZipFile: an encrypted member
+# (RuntimeError), an unknown compression method (NotImplementedError), a bad deflate stream
+# (zlib.error), a short member (EOFError).
+_ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, zlib.error, EOFError, ValueError,
+)
+
+
 def _check_metadata(metadata: dict[str, Any], path: Path) -> str | None:
     labels = metadata.get("labels")
     if labels != list(EMOTIONS):
@@ -184,7 +193,7 @@ def _check_metadata(metadata: dict[str, Any], path: Path) -> str | None:
                 return f"model file {model_file} has no Keras config (foreign file?)"
             if archive.testzip() is not None:
                 return f"model file {model_file} is corrupt"
-    except (OSError, zipfile.BadZipFile) as exc:
+    except _ARCHIVE_ERRORS as exc:
         return f"model file {model_file} is corrupt: {exc}"
     return None
 
