@@ -195,6 +195,18 @@ def _check_metadata(metadata: dict[str, Any], path: Path) -> str | None:
                 return f"model file {model_file} is corrupt"
     except _ARCHIVE_ERRORS as exc:
         return f"model file {model_file} is corrupt: {exc}"
+    expected = metadata.get("model_sha256")
+    if isinstance(expected, str) and expected:
+        # Metadata describes one exact file (its config, metrics, data); a swapped file is not that model.
+        try:
+            actual = sha256_file(keras_path)
+        except OSError as exc:
+            return f"model file {model_file} cannot be read: {exc.strerror or exc}"
+        if actual != expected:
+            return (
+                f"model file {model_file} does not match the checksum in {METADATA_FILE} "
+                "(it was replaced or damaged after it was saved)"
+            )
     return None
 
 
