@@ -376,11 +376,13 @@ def run_coldstart(
     jpeg = frames[1].jpeg
     rows = []
     reason = app_unavailable_reason()
-    if subject.stand_in:
-        reason = reason or "no shipped model yet (the app would have nothing to load)"
     if reason is None:
-        runs_app = [_with_all_cores(allowed, lambda: streamlit_cold_start(jpeg)) for _ in range(runs)]
-        rows.append(_cold_row("streamlit + browser", runs_app, percentile, note=f"page {runs_app[0]['page']}"))
+        models_dir = Path(subject.path).parent
+        runs_app = [
+            _with_all_cores(allowed, lambda: streamlit_cold_start(jpeg, models_dir=models_dir)) for _ in range(runs)
+        ]
+        note = f"page {runs_app[0]['page']}, FER_MODELS_DIR={models_dir}"
+        rows.append(_cold_row("streamlit + browser", runs_app, percentile, note=note))
     not_measured = f" (app in a browser not measured: {reason})" if reason else ""
     for app_libraries, measure, note in (
         (
