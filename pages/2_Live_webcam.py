@@ -26,9 +26,9 @@ info = app_ui.model_sidebar()
 st.title("Live webcam")
 LIVE, SNAPSHOTS = "Live video", "Snapshots"
 mode = st.segmented_control(
-    "Camera", [LIVE, SNAPSHOTS], default=LIVE, required=True, key="live_mode",
+    "Camera", [LIVE, SNAPSHOTS], default=LIVE, key="live_mode",
     help="Live video needs a WebRTC connection; Snapshots work everywhere (one photo at a time).",
-)  # fmt: skip
+) or LIVE  # fmt: skip
 with st.sidebar:
     st.subheader("Live settings")
     detector = st.selectbox(
