@@ -87,14 +87,14 @@ def model_sidebar() -> ModelInfo | None:
 
 def require_model(info: ModelInfo | None) -> EmotionRecognizer:
     """The loaded recognizer of ``info``; stops the page with a message when there is none."""
-    from core.errors import ModelLoadError  # noqa: PLC0415
+    from core.errors import FERError  # noqa: PLC0415
 
     if info is None:
         st.info("There is no usable model yet: train one on the Training page, or copy a model into `models/`.")
         st.stop()
     try:
         return st_cache.recognizer(info)
-    except ModelLoadError as exc:
+    except FERError as exc:  # ModelLoadError and the other domain errors carry a message for the user
         st.error(f"Model {info.name!r} cannot be used: {exc}")
         st.stop()
     raise AssertionError("unreachable")  # st.stop() raises
