@@ -172,6 +172,8 @@ def read_model_info(path: str | Path) -> ModelInfo:
 _ARCHIVE_ERRORS: tuple[type[BaseException], ...] = (
     OSError, zipfile.BadZipFile, RuntimeError, NotImplementedError, zlib.error, EOFError, ValueError,
 )
+# A Keras config is kilobytes; refuse to decompress a huge one just to list the model.
+_MAX_CONFIG_BYTES = 16 * 2**20
 
 
 def _check_metadata(metadata: dict[str, Any], path: Path) -> str | None:
@@ -193,8 +195,17 @@ def _check_metadata(metadata: dict[str, Any], path: Path) -> str | None:
                 return f"model file {model_file} has no Keras config (foreign file?)"
             if archive.testzip() is not None:
                 return f"model file {model_file} is corrupt"
+            if archive.getinfo("config.json").file_size > _MAX_CONFIG_BYTES:
+                return f"model file {model_file} has an implausibly large Keras config (foreign file?)"
+            config = json.loads(archive.read("config.json"))
     except _ARCHIVE_ERRORS as exc:
         return f"model file {model_file} is corrupt: {exc}"
+    shape, units = _declared_input_and_units(config)
+    wanted = (*metadata.get("input_size", (FACE_SIZE, FACE_SIZE)), metadata.get("channels", 1))
+    if shape is not None and shape != tuple(wanted):
+        return f"model file {model_file} takes inputs of shape {shape}, not {tuple(wanted)} (a model for another task?)"
+    if units is not None and units != len(EMOTIONS):
+        return f"model file {model_file} has {units} outputs, not {len(EMOTIONS)} emotions (a model for another task?)"
     expected = metadata.get("model_sha256")
     if isinstance(expected, str) and expected:
         # Metadata describes one exact file (its config, metrics, data); a swapped file is not that model.
@@ -208,6 +219,32 @@ def _check_metadata(metadata: dict[str, Any], path: Path) -> str | None:
                 "(it was replaced or damaged after it was saved)"
             )
     return None
+
+
+def _declared_input_and_units(config: Any) -> tuple[tuple[Any, ...] | None, int | None]:
+    """The input shape (without the batch axis) and output units a Keras config states plainly.
+
+    Read from ``config.json`` without building the model, so the model selector can skip a model
+    made for another task. ``None`` wherever the config is not a simple one-input, Dense-output
+    model; loading then decides.
+    """
+    inner = config.get("config") if isinstance(config, dict) else None
+    if not isinstance(inner, dict) or not isinstance(inner.get("layers"), list):
+        return None, None
+    layers = [layer for layer in inner["layers"] if isinstance(layer, dict)]
+    inputs = [layer for layer in layers if layer.get("class_name") == "InputLayer"]
+    shape = None
+    if len(inputs) == 1:
+        batch_shape = (inputs[0].get("config") or {}).get("batch_shape")
+        if isinstance(batch_shape, list) and len(batch_shape) > 1:
+            shape = tuple(batch_shape[1:])
+    last = layers[-1] if layers else None
+    outputs = inner.get("output_layers")
+    if outputs is not None:  # Functional: [name, node, tensor] for one output
+        one = isinstance(outputs, list) and len(outputs) == 3 and isinstance(outputs[0], str)
+        last = next((layer for layer in layers if layer.get("name") == outputs[0]), None) if one else None
+    units = (last.get("config") or {}).get("units") if last and last.get("class_name") == "Dense" else None
+    return shape, units if isinstance(units, int) else None
 
 
 def list_models(root: str | Path = MODELS_DIR) -> list[ModelInfo]:
