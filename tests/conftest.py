@@ -7,6 +7,10 @@ import os
 # Must happen before anything imports TensorFlow; the only import-time side effect we allow.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+# aiortc's SRTP binding segfaults the process when it is loaded after TensorFlow (their TLS
+# libraries clash); load it first so no test order can crash the run (app_ui.py does the same).
+import pylibsrtp  # noqa: E402, F401
+
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
