@@ -6,11 +6,18 @@ faults) at the end of the run, for the README's reliability section.
 
 from __future__ import annotations
 
-from pathlib import Path
+# As in tests/app: aiortc's SRTP binding segfaults when loaded after TensorFlow, and the AppTests
+# here load pages (which import it) after the tiny model has loaded TensorFlow.
+try:
+    import pylibsrtp  # noqa: F401  isort: skip
+except ImportError:  # the pages cannot run then either; their tests say so
+    pass
 
-import pytest
+from pathlib import Path  # noqa: E402
 
-from tests.reliability.budget import TALLY
+import pytest  # noqa: E402
+
+from tests.reliability.budget import TALLY  # noqa: E402
 
 
 @pytest.fixture(scope="session")
