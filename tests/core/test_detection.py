@@ -193,3 +193,20 @@ def test_mtcnn_is_thread_safe(mtcnn: MTCNNDetector) -> None:
     with ThreadPoolExecutor(max_workers=3) as pool:
         got = list(pool.map(mtcnn.detect, scenes * 2))
     assert got == expected * 2
+
+
+def test_video_detector_shrinks_frames_and_still_finds_the_face() -> None:
+    from core.detection import VIDEO_MAX_SIDE, video_detector
+
+    detector = video_detector()
+    assert isinstance(detector, HaarDetector) and detector.max_side == VIDEO_MAX_SIDE == 320
+    assert video_detector("haar", max_side=480).max_side == 480  # an explicit value wins
+    assert video_detector("mtcnn").max_side == VIDEO_MAX_SIDE
+    frame = face_scene(faces=((20, 40), (220, 140), (420, 240)))
+    full = HaarDetector(max_side=None).detect(frame)
+    small = detector.detect(frame)
+    assert len(full) == len(small) == 3
+    for a, b in zip(full, small):
+        assert iou(a.box, b.box) > 0.7
+    with pytest.raises(ValueError, match="unknown face detector 'yolo'; known detectors: haar, mtcnn"):
+        video_detector("yolo")
