@@ -3,12 +3,15 @@
 Layout of ``models/NAME/``::
 
     metadata.json     what the model is and how it was trained (see :func:`save_model_dir`)
-    model-XXXX.keras  the Keras 3 model; ``metadata["model_file"]`` names it
+    model-XXXX.keras  the Keras 3 model, the source of truth; ``metadata["model_file"]`` names it
+    model-YYYY.tflite optional: the same model with int8 weights for LiteRT serving
+                      (``metadata["tflite_file"]``; see :mod:`core.litert`)
     evaluation.json   optional, written by ``training.evaluate``
 
-Saving is atomic: the new ``.keras`` file is written under a fresh name, then ``metadata.json`` is
-replaced in one ``os.replace`` that switches to it. A run killed at any point leaves the previous
-model and its metadata intact; files that no metadata names are removed by the next save.
+Saving is atomic: the new ``.keras`` and ``.tflite`` files are written under fresh names, then
+``metadata.json`` is replaced in one ``os.replace`` that switches to them. A run killed at any point
+leaves the previous model and its metadata intact; files that no metadata names are removed by the
+next save.
 
 Keras itself is imported lazily so that reading metadata (the model selector, the CLI's ``--help``)
 stays fast.
@@ -91,8 +94,18 @@ def sha256_file(path: Path, *, chunk_size: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def save_model_dir(model: Any, metadata: dict[str, Any], out_dir: str | Path) -> Path:
+# Metadata that describes the .tflite file; rewritten by every save, never carried over.
+TFLITE_KEYS: tuple[str, ...] = (
+    "tflite_file", "tflite_sha256", "tflite_source_sha256", "tflite_quantization", "tflite_error",
+)
+
+
+def save_model_dir(model: Any, metadata: dict[str, Any], out_dir: str | Path, *, tflite: bool = True) -> Path:
     """Save a Keras model and its metadata into ``out_dir`` atomically.
+
+    With ``tflite`` the model is also exported to a dynamic-range int8 ``.tflite`` file for LiteRT
+    (``metadata["tflite_file"]``, ``"tflite_sha256"``). An export that fails never fails the save:
+    the model is saved without it and ``metadata["tflite_error"]`` says why.
 
     Args:
         model: a ``keras.Model`` whose input is ``(None, 48, 48, 1)`` raw pixel values 0..255
@@ -100,6 +113,7 @@ def save_model_dir(model: Any, metadata: dict[str, Any], out_dir: str | Path) ->
         metadata: JSON-serialisable facts about the model (architecture, config, history, ...).
             ``labels``, ``input_size``, ``model_file`` and ``model_sha256`` are filled in here.
         out_dir: the model directory; created if missing.
+        tflite: also export the ``.tflite`` file (imports TensorFlow; about a second).
 
     Returns:
         The path of the saved ``.keras`` file.
@@ -122,21 +136,89 @@ def save_model_dir(model: Any, metadata: dict[str, Any], out_dir: str | Path) ->
         meta.setdefault("channels", 1)
         meta["model_file"] = model_file
         meta["model_sha256"] = sha256_file(final_path)
+        for key in TFLITE_KEYS:
+            meta.pop(key, None)
+        if tflite:
+            try:
+                from core.tflite_export import export_tflite  # noqa: PLC0415 - imports TensorFlow
+
+                meta.update(_write_tflite(out, export_tflite(model), source_sha256=meta["model_sha256"]))
+            except Exception as exc:  # noqa: BLE001 - the .keras file is the model; the .tflite is optional
+                meta["tflite_error"] = str(exc) or type(exc).__name__
         write_json_atomic(out / METADATA_FILE, meta)
     except OSError as exc:
-        for leftover in out.glob(".tmp-model-*.keras") if out.is_dir() else []:
-            leftover.unlink(missing_ok=True)
+        for pattern in (".tmp-model-*.keras", ".tmp-model-*.tflite"):
+            for leftover in out.glob(pattern) if out.is_dir() else []:
+                leftover.unlink(missing_ok=True)
         raise ModelLoadError(f"cannot write model to {out}: {exc.strerror or exc}") from exc
-    _remove_unreferenced(out, keep=model_file)
+    _remove_unreferenced(out, keep=model_file, keep_tflite=meta.get("tflite_file"))
     return final_path
 
 
-def _remove_unreferenced(out: Path, *, keep: str) -> None:
+def add_tflite(model_dir: str | Path) -> Path:
+    """Export an existing model directory's ``.keras`` file to ``.tflite`` and name it in its metadata.
+
+    For models saved before the export existed, or whose export failed. The ``.keras`` file and
+    everything else in the metadata stay as they are.
+
+    Returns:
+        The path of the new ``.tflite`` file.
+
+    Raises:
+        ModelLoadError: the model directory is unusable, or changed while exporting.
+        core.tflite_export.TFLiteExportError: the conversion failed (the message says how).
+    """
+    from core.tflite_export import export_tflite  # noqa: PLC0415 - imports TensorFlow
+
+    out = Path(model_dir)
+    model, metadata = load_model_dir(out)
+    content = export_tflite(model)
+    current = read_model_info(out)
+    if current.metadata.get("model_sha256") != metadata.get("model_sha256"):
+        raise ModelLoadError(f"model {out.name!r} was replaced while exporting; run the export again")
+    meta = {key: value for key, value in current.metadata.items() if key not in TFLITE_KEYS}
+    try:
+        meta.update(_write_tflite(out, content, source_sha256=meta["model_sha256"]))
+        write_json_atomic(out / METADATA_FILE, meta)
+    except OSError as exc:
+        for leftover in out.glob(".tmp-model-*.tflite"):
+            leftover.unlink(missing_ok=True)
+        raise ModelLoadError(f"cannot write the .tflite file to {out}: {exc.strerror or exc}") from exc
+    _remove_unreferenced(out, keep=meta["model_file"], keep_tflite=meta["tflite_file"])
+    return out / meta["tflite_file"]
+
+
+def _write_tflite(out: Path, content: bytes, *, source_sha256: str) -> dict[str, str]:
+    """Write ``.tflite`` bytes under a fresh name (temporary file, fsync, rename); its metadata entries."""
+    tflite_file = f"model-{uuid.uuid4().hex[:8]}.tflite"
+    tmp_path = out / f".tmp-{tflite_file}"
+    try:
+        with open(tmp_path, "wb") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_path, out / tflite_file)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+    return {
+        "tflite_file": tflite_file,
+        "tflite_sha256": hashlib.sha256(content).hexdigest(),
+        "tflite_source_sha256": source_sha256,
+        "tflite_quantization": "dynamic-range int8",
+    }
+
+
+def _remove_unreferenced(out: Path, *, keep: str, keep_tflite: str | None = None) -> None:
     for stale in out.glob("model-*.keras"):
         if stale.name != keep:
             stale.unlink(missing_ok=True)
-    for stale in out.glob(".tmp-model-*.keras"):
-        stale.unlink(missing_ok=True)
+    for stale in out.glob("model-*.tflite"):
+        if stale.name != keep_tflite:
+            stale.unlink(missing_ok=True)
+    for pattern in (".tmp-model-*.keras", ".tmp-model-*.tflite"):
+        for stale in out.glob(pattern):
+            stale.unlink(missing_ok=True)
 
 
 def read_model_info(path: str | Path) -> ModelInfo:
