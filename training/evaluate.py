@@ -22,8 +22,8 @@ import numpy as np
 
 from core.errors import FERError
 from core.preprocess import TTA_MODES, tta_mode
-from core.recognizer import EmotionRecognizer
-from core.model_store import EVALUATION_FILE, load_model_dir, resolve_model_dir, write_json_atomic
+from core.recognizer import BACKENDS, EmotionRecognizer
+from core.model_store import EVALUATION_FILE, resolve_model_dir, write_json_atomic
 from training.data import SPLITS, FERData, load_fer2013
 from training.metrics import classification_report
 
@@ -46,8 +46,14 @@ def evaluate(
     split: str = "PrivateTest",
     tta: str = "none",
     write: bool = True,
+    backend: str = "auto",
 ) -> dict[str, Any]:
     """Evaluate the model in ``model_dir`` on ``split`` and (by default) write ``evaluation.json``.
+
+    Args:
+        backend: how to run the model, as the app would (see
+            :meth:`core.recognizer.EmotionRecognizer.from_dir`): by default the ``.tflite`` file
+            through LiteRT when it can be served, else Keras. The report names the one used.
 
     Returns:
         The report (see :func:`training.metrics.classification_report`) with where it came from.
@@ -58,19 +64,23 @@ def evaluate(
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, not {split!r}")
     tta = tta_mode(tta)
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
     path = resolve_model_dir(model_dir)
-    model, metadata = load_model_dir(path)
+    recognizer = EmotionRecognizer.from_dir(path, backend=backend, tta=tta)
+    metadata = recognizer.metadata
     if not isinstance(data, FERData):
         data = load_fer2013(data)
     part = data[split]
     started = time.perf_counter()
-    probs = predict_probabilities(model, part.x, tta=tta, metadata=metadata)
+    probs = recognizer.predict_batch(np.asarray(part.x))
     seconds = time.perf_counter() - started
     report = {
         "model": path.name,
         "architecture": metadata.get("architecture"),
         "split": split,
         "tta": tta,
+        "backend": recognizer.backend,
         "data": {"source": Path(data.source).name, "layout": data.layout, "sha256": data.sha256, "notes": list(data.notes)},
         **classification_report(part.y, probs),
         "seconds": round(seconds, 2),
@@ -84,7 +94,8 @@ def evaluate(
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text table of a report, for the terminal."""
     lines = [
-        f"{report['model']} on {report['split']} (n={report['n']}, tta={report['tta']}): "
+        f"{report['model']} on {report['split']} (n={report['n']}, tta={report['tta']}, "
+        f"backend={report.get('backend', 'keras')}): "
         f"accuracy {report['accuracy']:.4f}, macro-F1 {report['macro_f1']:.4f}, ECE {report['calibration']['ece']:.4f}",
         f"{'class':<10}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}",
     ]
@@ -104,11 +115,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--tta", nargs="?", const="flip", default="none", choices=TTA_MODES,
         help="test-time augmentation: flip (default when given alone) or tencrop",
     )
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default="auto",
+        help="auto (default): the .tflite through LiteRT when it can be served, as the app does; else Keras",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parser.add_argument("--no-write", action="store_true", help=f"do not write {EVALUATION_FILE}")
     args = parser.parse_args(argv)
     try:
-        report = evaluate(args.model, data=args.data, split=args.split, tta=args.tta, write=not args.no_write)
+        report = evaluate(
+            args.model, data=args.data, split=args.split, tta=args.tta, write=not args.no_write, backend=args.backend
+        )
     except (ValueError, FERError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -166,8 +166,13 @@ def test_evaluate_writes_a_report_the_dashboard_reads(tmp_path: Path, capsys: py
     assert on_disk["accuracy"] == report["accuracy"] and on_disk["n"] == 14 and on_disk["tta"] == "flip"
     assert np.array(on_disk["confusion_matrix"]).sum() == 14
     assert read_model_info(tmp_path / "m").accuracy == report["accuracy"]
+    assert on_disk["backend"] in ("litert", "keras")  # litert where ai-edge-litert is installed
+    keras_report = evaluate(tmp_path / "m", data=data, split="PrivateTest", tta="flip", backend="keras", write=False)
+    assert keras_report["backend"] == "keras" and keras_report["n"] == 14
     with pytest.raises(ValueError, match="split must be one of"):
         evaluate(tmp_path / "m", data=data, split="Test")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        evaluate(tmp_path / "m", data=data, backend="onnx")
     assert evaluate_main(["--data", str(tmp_path / "missing.csv"), "--model", str(tmp_path / "m")]) == 2
     assert "no dataset" in capsys.readouterr().err
 
