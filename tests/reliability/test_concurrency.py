@@ -49,6 +49,12 @@ def session_images() -> list[np.ndarray]:
     return images
 
 
+@pytest.fixture(scope="module", params=["litert", "keras"])
+def served(request: pytest.FixtureRequest, tiny_model_dir: Path) -> EmotionRecognizer:
+    """The tiny model as the app serves it (LiteRT, one interpreter per thread) and through Keras."""
+    return EmotionRecognizer.from_dir(tiny_model_dir, backend=request.param)
+
+
 def run_together(work: Callable[[int], Any], count: int) -> list[Any]:
     """Run ``work(i)`` for ``i < count`` on ``count`` threads released at the same instant."""
     barrier = threading.Barrier(count)
@@ -61,9 +67,8 @@ def run_together(work: Callable[[int], Any], count: int) -> list[Any]:
         return list(pool.map(start, range(count)))
 
 
-def test_eight_sessions_share_one_recognizer_and_each_gets_its_own_exact_answer(
-    shared_recognizer: EmotionRecognizer,
-) -> None:
+def test_eight_sessions_share_one_recognizer_and_each_gets_its_own_exact_answer(served: EmotionRecognizer) -> None:
+    shared_recognizer = served
     images = session_images()
     uploads = [png_bytes(image) for image in images]
     detectors = ["haar"] * 6 + ["mtcnn"] * 2  # both detectors at once, each built once and shared
@@ -90,8 +95,8 @@ def test_eight_sessions_share_one_recognizer_and_each_gets_its_own_exact_answer(
         for faces in rounds:
             assert faces == alone[index], f"session {index} got another answer when not alone"
     TALLY.notes.append(
-        f"concurrency: {THREADS} threads x {ROUNDS} uploads on one shared recognizer (Haar and MTCNN): "
-        "all answers identical to single-threaded"
+        f"concurrency ({served.backend}): {THREADS} threads x {ROUNDS} uploads on one shared recognizer "
+        "(Haar and MTCNN at once): all answers identical to single-threaded"
     )
 
 
@@ -104,7 +109,8 @@ def test_the_app_cache_hands_every_thread_the_same_recognizer(tiny_model_dir: Pa
     assert isinstance(got[0], EmotionRecognizer)
 
 
-def test_predict_batch_from_eight_threads_is_bit_identical(shared_recognizer: EmotionRecognizer) -> None:
+def test_predict_batch_from_eight_threads_is_bit_identical(served: EmotionRecognizer) -> None:
+    shared_recognizer = served
     rng = np.random.default_rng(3)
     batches = [rng.integers(0, 256, (n, 48, 48, 1)).astype(np.float32) for n in (1, 2, 3, 5, 8, 13, 21, 34)]
     alone = [shared_recognizer.predict_batch(batch) for batch in batches]

@@ -51,6 +51,12 @@ BROKEN = {
 GOOD = "good"
 # A sound archive that only loading can refuse: its Lambda layer is code, which safe mode refuses.
 LOAD_REFUSES = {"unsafe-lambda": "safe_mode"}
+# A damaged optional .tflite file: served from the .keras file instead, with the reason recorded.
+KERAS_FALLBACK = {
+    "tflite-damaged": "does not match the checksum",
+    "tflite-unchecked-garbage": "cannot be loaded",
+    "tflite-missing": "cannot read",
+}
 
 
 def _model_file(directory: Path) -> Path:
@@ -121,14 +127,28 @@ def build_models_dir(root: Path, good_source: Path, marker: Path) -> Path:
     for name, shape, classes in (("foreign-shape", (32, 32, 3), 7), ("foreign-outputs", (48, 48, 1), 10)):
         inputs = keras.Input(shape)
         outputs = keras.layers.Dense(classes, activation="softmax")(keras.layers.Flatten()(inputs))
-        save_model_dir(keras.Model(inputs, outputs), {"name": name}, root / name)
+        save_model_dir(keras.Model(inputs, outputs), {"name": name}, root / name, tflite=False)
     # A model whose Lambda layer would run code: it touches ``marker`` when called.
     path = str(marker)
     inputs = keras.Input((48, 48, 1))
     hooked = keras.layers.Lambda(lambda t: (open(path, "w").close(), t)[1], output_shape=(48, 48, 1))(inputs)
     outputs = keras.layers.Dense(7, activation="softmax")(keras.layers.Flatten()(hooked))
-    save_model_dir(keras.Model(inputs, outputs), {"name": "unsafe-lambda"}, root / "unsafe-lambda")
+    # Keras only: a .tflite export would serve it through LiteRT, which never deserializes Keras layers.
+    save_model_dir(keras.Model(inputs, outputs), {"name": "unsafe-lambda"}, root / "unsafe-lambda", tflite=False)
     marker.unlink(missing_ok=True)  # building the model called the layer once
+
+    # The optional .tflite file damaged in three ways: the model is served from its .keras file.
+    assert _metadata(good).get("tflite_file"), "the test model should carry a .tflite file"
+    damaged = clone("tflite-damaged")
+    tflite = damaged / _metadata(damaged)["tflite_file"]
+    tflite.write_bytes(tflite.read_bytes()[: tflite.stat().st_size // 2])
+    unchecked = clone("tflite-unchecked-garbage")
+    meta = _metadata(unchecked)
+    (unchecked / meta["tflite_file"]).write_bytes(np.random.default_rng(0).bytes(4096))
+    meta.pop("tflite_sha256")
+    (unchecked / METADATA_FILE).write_text(json.dumps(meta))
+    missing = clone("tflite-missing")
+    (missing / _metadata(missing)["tflite_file"]).unlink()
     return root
 
 
@@ -141,8 +161,8 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -
 def test_list_models_reports_every_broken_model_and_keeps_the_rest(models_dir: tuple[Path, Path]) -> None:
     root, _ = models_dir
     infos = {info.name: info for info in list_models(root)}
-    assert set(infos) == {GOOD, *BROKEN, *LOAD_REFUSES}
-    assert infos[GOOD].ok
+    assert set(infos) == {GOOD, *BROKEN, *LOAD_REFUSES, *KERAS_FALLBACK}
+    assert infos[GOOD].ok and all(infos[name].ok for name in KERAS_FALLBACK)
     for name, phrase in BROKEN.items():
         assert not infos[name].ok, name
         assert phrase in infos[name].error, (name, infos[name].error)
@@ -179,6 +199,18 @@ def test_the_good_model_still_loads_and_answers(models_dir: tuple[Path, Path]) -
     assert read_model_info(root / GOOD).ok  # reading it changed nothing
 
 
+@pytest.mark.parametrize("name", KERAS_FALLBACK)
+def test_a_damaged_tflite_file_falls_back_to_the_keras_model(name: str, models_dir: tuple[Path, Path]) -> None:
+    root, _ = models_dir
+    with pytest.warns(RuntimeWarning, match="using the Keras model"):
+        recognizer = EmotionRecognizer.from_dir(root / name)
+    assert recognizer.backend == "keras" and KERAS_FALLBACK[name] in recognizer.fallback_reason
+    reference = EmotionRecognizer.from_dir(root / GOOD, backend="keras")
+    assert recognizer.predict_image(face_scene()) == reference.predict_image(face_scene())
+    with pytest.raises(ModelLoadError, match="cannot be served with LiteRT"):
+        EmotionRecognizer.from_dir(root / name, backend="litert")
+
+
 def _texts(elements) -> str:  # noqa: ANN001 - AppTest element lists
     return "\n".join(str(element.value) for element in elements)
 
@@ -193,7 +225,7 @@ def test_the_app_starts_skips_broken_models_and_uses_the_good_one(
     assert not home.exception, [e.value for e in home.exception]
     selector = home.selectbox(key="sidebar_model")
     usable = [option.split(":")[0].split(" (")[0] for option in selector.options]
-    assert usable == sorted([GOOD, *LOAD_REFUSES])  # every broken model is skipped...
+    assert usable == sorted([GOOD, *LOAD_REFUSES, *KERAS_FALLBACK])  # every broken model is skipped...
     skipped = _texts(home.sidebar.caption)
     for name, phrase in BROKEN.items():  # ...and listed with its reason
         assert f"**{name}**" in skipped and phrase in skipped, name
