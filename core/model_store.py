@@ -122,6 +122,7 @@ def save_model_dir(model: Any, metadata: dict[str, Any], out_dir: str | Path, *,
         ModelLoadError: if ``out_dir`` cannot be written (read-only, disk full).
     """
     out = Path(out_dir)
+    created: list[Path] = []
     try:
         out.mkdir(parents=True, exist_ok=True)
         model_file = f"model-{uuid.uuid4().hex[:8]}.keras"
@@ -130,6 +131,7 @@ def save_model_dir(model: Any, metadata: dict[str, Any], out_dir: str | Path, *,
         model.save(tmp_path)
         final_path = out / model_file
         os.replace(tmp_path, final_path)
+        created.append(final_path)
         meta = dict(metadata)
         meta.setdefault("labels", list(EMOTIONS))
         meta.setdefault("input_size", [FACE_SIZE, FACE_SIZE])
@@ -143,6 +145,7 @@ def save_model_dir(model: Any, metadata: dict[str, Any], out_dir: str | Path, *,
                 from core.tflite_export import export_tflite  # noqa: PLC0415 - imports TensorFlow
 
                 meta.update(_write_tflite(out, export_tflite(model), source_sha256=meta["model_sha256"]))
+                created.append(out / meta["tflite_file"])
             except Exception as exc:  # noqa: BLE001 - the .keras file is the model; the .tflite is optional
                 meta["tflite_error"] = str(exc) or type(exc).__name__
         write_json_atomic(out / METADATA_FILE, meta)
@@ -150,6 +153,9 @@ def save_model_dir(model: Any, metadata: dict[str, Any], out_dir: str | Path, *,
         for pattern in (".tmp-model-*.keras", ".tmp-model-*.tflite"):
             for leftover in out.glob(pattern) if out.is_dir() else []:
                 leftover.unlink(missing_ok=True)
+        # The metadata still names the previous files, so the new ones would only fill a full disk.
+        for orphan in created:
+            orphan.unlink(missing_ok=True)
         raise ModelLoadError(f"cannot write model to {out}: {exc.strerror or exc}") from exc
     _remove_unreferenced(out, keep=model_file, keep_tflite=meta.get("tflite_file"))
     return final_path
