@@ -331,8 +331,12 @@ class _Monitor:
 
 def _save_atomic(model: Any, path: Path) -> None:
     tmp = path.with_name(f".tmp-{path.name}")
-    model.save(tmp)
-    os.replace(tmp, path)
+    try:
+        model.save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def train(
@@ -420,11 +424,17 @@ def train(
         on_progress=on_progress, stop_event=stop_event,
     )
     if initial_epoch < config.epochs and not (stop_event is not None and stop_event.is_set()):
-        trainer.fit(
-            x, y, sample_weight=weights, batch_size=config.batch_size, epochs=config.epochs,
-            initial_epoch=initial_epoch, validation_data=(xv, yv), callbacks=[monitor],
-            shuffle=True, verbose=verbose,
-        )
+        try:
+            trainer.fit(
+                x, y, sample_weight=weights, batch_size=config.batch_size, epochs=config.epochs,
+                initial_epoch=initial_epoch, validation_data=(xv, yv), callbacks=[monitor],
+                shuffle=True, verbose=verbose,
+            )
+        except OSError as exc:  # a checkpoint could not be written (disk full, folder gone)
+            raise TrainingError(
+                f"cannot write the checkpoint in {ckpt_dir}: {exc.strerror or exc}; free some space, then rerun "
+                f"with --resume to continue from epoch {int(state['epoch']) + 1}"
+            ) from exc
     status = "cancelled" if monitor.cancelled else "early_stopped" if monitor.early_stopped else "completed"
     model_dir = None
     if state["best_epoch"]:
