@@ -86,6 +86,7 @@ class Tally:
     max_peak_mb: float = 0.0
     max_peak_case: str = ""
     method: str = ""
+    faults: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def record(self, source: str, case: str, usage: Usage, *, error: bool, crashed: bool = False) -> None:
@@ -100,7 +101,7 @@ class Tally:
             self.max_peak_mb, self.max_peak_case = usage.peak_mb, case
 
     def lines(self) -> list[str]:
-        if not self.inputs and not self.notes:
+        if not self.inputs and not self.notes and not self.faults:
             return []
         sources = ", ".join(f"{name} {count}" for name, count in sorted(self.by_source.items()))
         out = []
@@ -112,6 +113,8 @@ class Tally:
                 f"worst per file: {self.max_seconds:.2f} s ({self.max_seconds_case}), "
                 f"{self.max_peak_mb:.0f} MB peak {self.method} ({self.max_peak_case})"
             )
+        if self.faults:
+            out.append(f"faults survived: {len(self.faults)} ({'; '.join(self.faults)})")
         return out + self.notes
 
 
