@@ -189,6 +189,8 @@ def add_tflite(model_dir: str | Path) -> Path:
     except OSError as exc:
         for leftover in out.glob(".tmp-model-*.tflite"):
             leftover.unlink(missing_ok=True)
+        if "tflite_file" in meta:  # written, but the metadata still names the previous one (or none)
+            (out / meta["tflite_file"]).unlink(missing_ok=True)
         raise ModelLoadError(f"cannot write the .tflite file to {out}: {exc.strerror or exc}") from exc
     _remove_unreferenced(out, keep=meta["model_file"], keep_tflite=meta["tflite_file"])
     return out / meta["tflite_file"]

@@ -35,3 +35,21 @@ def test_export_of_a_missing_or_broken_model_is_an_error(tmp_path: Path, capsys:
     (tmp_path / "empty").mkdir()
     assert main([str(tmp_path / "empty")]) == 1
     assert "no metadata.json" in capsys.readouterr().err
+
+
+def test_export_that_cannot_write_metadata_leaves_the_folder_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import core.model_store
+
+    model_dir = tmp_path / "plain"
+    save_model_dir(make_tiny_model(), {"name": "plain"}, model_dir, tflite=False)
+    before = sorted(p.name for p in model_dir.iterdir())
+
+    def full_disk(path: Path, data: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(core.model_store, "write_json_atomic", full_disk)
+    assert main([str(model_dir)]) == 1
+    assert "No space left on device" in capsys.readouterr().err
+    assert sorted(p.name for p in model_dir.iterdir()) == before
