@@ -65,6 +65,8 @@ DECODABLE = ("shape", "mode", "exif", "animated", "content")
 MTCNN_EXIF_CASES = ("orientation1.png", "orientation6.jpg", "orientation8.png", "exif-garbage.jpg")
 Corpus = dict[str, list[hostile.Case]]
 
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:PIL")  # Pillow warns about the damage we feed it
+
 QUICK = settings(
     deadline=None,
     derandomize=True,  # the same cases on every run and machine
