@@ -63,8 +63,10 @@ def available_models(root: Path | None = None) -> list[ModelInfo]:
 
 
 @st.cache_resource(show_spinner="Loading the emotion model...", max_entries=4)
-def _recognizer(model_dir: str, model_sha256: str) -> EmotionRecognizer:
-    del model_sha256  # a retrained model under the same name has a new checksum, so it reloads
+def _recognizer(model_dir: str, model_sha256: str, tflite_sha256: str) -> EmotionRecognizer:
+    # Part of the cache key only: a retrained model, or one given a .tflite by training.export,
+    # has a new checksum, so it reloads.
+    del model_sha256, tflite_sha256
     from core.recognizer import EmotionRecognizer  # noqa: PLC0415 - loads Keras
 
     return EmotionRecognizer.from_dir(Path(model_dir))
@@ -76,7 +78,8 @@ def recognizer(info: ModelInfo) -> EmotionRecognizer:
     Raises:
         ModelLoadError: the model cannot be loaded (the message says why).
     """
-    return _recognizer(str(info.path), str(info.metadata.get("model_sha256", "")))
+    meta = info.metadata
+    return _recognizer(str(info.path), str(meta.get("model_sha256", "")), str(meta.get("tflite_sha256", "")))
 
 
 @st.cache_resource(show_spinner="Reading FER2013 (once per app process)...", max_entries=1)
