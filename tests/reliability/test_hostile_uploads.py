@@ -65,7 +65,10 @@ DECODABLE = ("shape", "mode", "exif", "animated", "content")
 MTCNN_EXIF_CASES = ("orientation1.png", "orientation6.jpg", "orientation8.png", "exif-garbage.jpg")
 Corpus = dict[str, list[hostile.Case]]
 
-pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:PIL")  # Pillow warns about the damage we feed it
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::UserWarning:PIL"),  # Pillow warns about the damage we feed it
+    pytest.mark.timeout(300),  # a hang anywhere fails the test instead of stalling the run
+]
 
 QUICK = settings(
     deadline=None,
