@@ -255,8 +255,16 @@ class LiveProcessor:
         self._clock = clock
         self.rate = RateMeter(clock=clock)
         self._busy = threading.Lock()
+        # Guards the counters: frames that find the processor busy are counted from other threads.
+        self._counts = threading.Lock()
         self.dropped_frames = 0
         self.processed_frames = 0
+
+    def _count(self, *, dropped: int = 0, processed: int = 0) -> int:
+        with self._counts:
+            self.dropped_frames += dropped
+            self.processed_frames += processed
+            return self.dropped_frames
 
     def process(self, frame: np.ndarray, *, skipped: int = 0) -> np.ndarray:
         """Analyse ``frame`` (the newest one) and return an annotated copy.
@@ -269,9 +277,10 @@ class LiveProcessor:
             The annotated frame; ``frame`` itself when another call is busy (it is then dropped
             instead of waiting) or when the analysis failed (the error goes to the sink).
         """
-        self.dropped_frames += max(0, int(skipped))
+        if skipped > 0:
+            self._count(dropped=int(skipped))
         if not self._busy.acquire(blocking=False):
-            self.dropped_frames += 1
+            self._count(dropped=1)
             return frame
         try:
             started = self._clock()
@@ -283,11 +292,11 @@ class LiveProcessor:
                 faces, out, error = [], frame, f"{type(exc).__name__}: {exc}"
             finished = self._clock()
             self.rate.tick()
-            self.processed_frames += 1
+            dropped = self._count(processed=1)
             self.sink.put(
                 LiveSample(
                     finished, tuple(faces), self.rate.rate(), (finished - started) * 1000.0,
-                    self.dropped_frames, error,
+                    dropped, error,
                 )
             )  # fmt: skip
             return out

@@ -20,7 +20,7 @@ from core.cli import ImageReport, write_csv
 from core.errors import FERError
 from core.imageio import load_image
 
-UPLOAD_TYPES: tuple[str, ...] = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff")
+UPLOAD_TYPES: tuple[str, ...] = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif")
 NO_FACE_HINT = (
     "No face found. Try the other face detector (MTCNN finds turned and partly hidden faces), "
     "or a larger, sharper photo where the face is at least about 40 pixels wide."
@@ -107,5 +107,7 @@ def encode_png(image_bgr: np.ndarray) -> bytes:
 
 def annotated_name(name: str) -> str:
     """Download file name of an upload's annotated copy, e.g. ``photo.jpg`` -> ``photo.annotated.png``."""
+    # Only the file name: an upload's name may carry folders ("../../x.jpg"); downloads must not.
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
     stem = name.rsplit(".", 1)[0] if "." in name else name
     return f"{stem or 'image'}.annotated.png"

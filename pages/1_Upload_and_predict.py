@@ -27,7 +27,7 @@ detector = st.radio(
     key="upload_detector",
 )
 files = st.file_uploader(
-    "Photos (JPEG, PNG, WebP, BMP, TIFF)",
+    "Photos (JPEG, PNG, WebP, BMP, TIFF, GIF)",
     type=list(UPLOAD_TYPES),
     accept_multiple_files=True,
     key="upload_files",

@@ -114,6 +114,8 @@ def test_analyse_upload_good_and_bad_files() -> None:
     assert [r["path"] for r in table] == ["a.png", "b.jpg"] and table[0]["prob_happy"] == "0.7"
     assert cv2.imdecode(np.frombuffer(encode_png(good.annotated_bgr), np.uint8), cv2.IMREAD_COLOR).shape == (40, 40, 3)
     assert annotated_name("holiday.photo.jpg") == "holiday.photo.annotated.png"
+    assert annotated_name("../../etc/passwd") == "passwd.annotated.png"
+    assert annotated_name("C:\\Users\\me\\face.jpg") == "face.annotated.png"
 
 
 # --- webrtc_config ---------------------------------------------------------------------------

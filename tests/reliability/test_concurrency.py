@@ -190,11 +190,6 @@ def test_a_busy_processor_returns_the_frame_at_once(shared_recognizer: EmotionRe
     assert processor.processed_frames == 1 and processor.dropped_frames == 50
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="core/live.py: LiveProcessor.process counts dropped_frames with += outside any lock, so "
-    "concurrent callers lose about half the counts (the frames are still dropped; the page's counter is low)",
-)
 def test_the_drop_count_is_exact_with_concurrent_callers() -> None:
     frame = face_scene()
     processor = LiveProcessor(lambda _: time.sleep(1.0) or [], annotate=lambda image, _: image, sink=DropQueue(4))
