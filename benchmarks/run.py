@@ -332,7 +332,16 @@ def evaluate_targets(sections: dict[str, Any], *, default: str, stand_in: bool) 
     def first(rows: list[dict[str, Any]] | None, **match: Any) -> dict[str, Any] | None:
         return next((r for r in rows or [] if all(r.get(k) == v for k, v in match.items())), None)
 
-    frame = first(sections.get("frame"), faces=1, detector="haar", pipeline=f"ours: {default}")
+    # The frame targets are about live video, so they use the webcam page's detector preset.
+    from core.detection import VIDEO_MAX_SIDE  # noqa: PLC0415
+
+    frame = first(
+        sections.get("frame"), faces=1, detector=f"haar (video, {VIDEO_MAX_SIDE} px)", pipeline=f"ours: {default}"
+    ) or first(sections.get("frame"), faces=1, detector="haar", pipeline=f"ours: {default}")
+    fer_predict = first(sections.get("frame"), faces=1, pipeline="fer (predict)")
+    vs_predict = (
+        fer_predict["median_ms"] / frame["median_ms"] if frame and fer_predict and frame["median_ms"] else None
+    )
     classify = first(sections.get("classify"), batch=1, pipeline=f"ours: {default}") or first(
         sections.get("classify"), batch=1, pipeline=f"ours: {default} (stand-in)"
     )
@@ -341,9 +350,11 @@ def evaluate_targets(sections: dict[str, Any], *, default: str, stand_in: bool) 
     cold_note = cold and f"measured: {cold['measure']}"
     specs = [
         ("end-to-end 640x480, 1 face, Haar, one core (ms)", frame and frame["median_ms"],
-         TARGETS["frame_1face_ms"], "<=", stand_note),
+         TARGETS["frame_1face_ms"], "<=", stand_note or (frame and frame["detector"])),
         ("same frame: times faster than fer's pipeline", frame and frame.get("vs_fer"),
-         TARGETS["frame_vs_fer"], ">=", ""),
+         TARGETS["frame_vs_fer"], ">=", "fer 25.x default: TFLite per face"),
+        ("same frame: times faster than fer with predict per face", vs_predict,
+         TARGETS["frame_vs_fer"], ">=", "the pipeline issue 6 describes"),
         ("classify one face, one core (ms)", classify and classify["median_ms"],
          TARGETS["classify_1face_ms"], "<=", stand_note),
         ("start to first prediction (s)", cold and cold["first_prediction_s"],

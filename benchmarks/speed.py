@@ -85,6 +85,15 @@ def _force(out: Any) -> Any:
     return np.asarray(out)
 
 
+def _our_detectors(names: Sequence[str]) -> list[tuple[str, Any]]:
+    """Each detector as the upload page runs it, then as the webcam page runs it (video preset)."""
+    from core.detection import VIDEO_MAX_SIDE, video_detector  # noqa: PLC0415
+
+    out: list[tuple[str, Any]] = [(name, name) for name in names]
+    out += [(f"{name} (video, {VIDEO_MAX_SIDE} px)", video_detector(name)) for name in names]
+    return out
+
+
 def our_frame_stages(recognizer: Any, detector: str, jpeg: bytes) -> tuple[dict[str, float], int]:
     """One frame through our pipeline, stage by stage: seconds per stage and the number of faces."""
     from core.annotate import annotate  # noqa: PLC0415
@@ -151,8 +160,8 @@ def frame_section(
             row["stages_median_ms"] = {s: summarize([r[0][s] for r in stage_runs]).median_ms for s in STAGES}
             fer_rows.append(row)
         baseline = next((r["median_ms"] for r in fer_rows if r["pipeline"] == f"fer ({DEFAULT_MODE})"), None)
-        for detector in detectors:
-            n = repeats.frame_slow if detector == "mtcnn" else repeats.frame
+        for label, detector in _our_detectors(detectors):
+            n = repeats.frame_slow if label.startswith("mtcnn") else repeats.frame
             stage_runs: list[dict[str, float]] = []
             found = 0
             for i in range(repeats.warmup + n):
@@ -166,7 +175,7 @@ def frame_section(
                     warmup=repeats.warmup,
                 )
             )
-            row = _row(public, pipeline=f"ours: {model_name}", detector=detector, faces=count, found=found)
+            row = _row(public, pipeline=f"ours: {model_name}", detector=label, faces=count, found=found)
             row["vs_fer"] = speedup(baseline, public.median_ms)
             row["stages_median_ms"] = {s: summarize([r[s] for r in stage_runs]).median_ms for s in STAGES}
             rows.append(row)
@@ -189,6 +198,7 @@ def webcam_section(
     import av  # noqa: PLC0415 - streamlit-webrtc's dependency
 
     from core.annotate import annotate  # noqa: PLC0415
+    from core.detection import VIDEO_MAX_SIDE, video_detector  # noqa: PLC0415
     from core.live import DropQueue, FaceSmoother, LiveProcessor  # noqa: PLC0415
 
     rows = []
@@ -197,7 +207,8 @@ def webcam_section(
         for detector in detectors:
             sink: DropQueue[Any] = DropQueue(maxsize=64)
             processor = LiveProcessor(
-                lambda image, d=detector: recognizer.predict_image(image, detector=d),
+                # As the webcam page does: the video preset of the detector (a 320-px frame).
+                lambda image, d=video_detector(detector): recognizer.predict_image(image, detector=d),
                 annotate=annotate, sink=sink, smoother=FaceSmoother(alpha=1.0 - 0.65),
             )  # fmt: skip
 
@@ -208,7 +219,7 @@ def webcam_section(
             errors = {s.error for s in sink.drain() if s.error}
             if errors:
                 raise RuntimeError(f"the live processor failed: {'; '.join(sorted(errors))}")
-            rows.append({"pipeline": "ours", "detector": detector, "faces": count, "fps": fps})
+            rows.append({"pipeline": "ours", "detector": f"{detector} (video, {VIDEO_MAX_SIDE} px)", "faces": count, "fps": fps})
         if DEFAULT_MODE in fer:
 
             def theirs(p: FerPipeline = fer[DEFAULT_MODE], src: Any = source) -> None:
