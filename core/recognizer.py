@@ -227,11 +227,12 @@ class EmotionRecognizer:
                 self._detectors[key] = get_detector(key)
             return self._detectors[key]
 
-    def predict_batch(self, faces: np.ndarray) -> np.ndarray:
+    def predict_batch(self, faces: np.ndarray, *, tta: bool | str | None = None) -> np.ndarray:
         """Probabilities for prepared faces.
 
         Args:
             faces: ``(N, 48, 48, 1)`` or ``(N, 48, 48)`` raw gray values 0..255 (any numeric dtype).
+            tta: test-time augmentation for this call; ``None`` uses the recognizer's.
 
         Returns:
             ``float64`` array ``(N, 7)``; each row sums to 1. ``(0, 7)`` for no faces.
@@ -247,26 +248,32 @@ class EmotionRecognizer:
         count = batch.shape[0]
         if count == 0:
             return np.zeros((0, NUM_CLASSES), dtype=np.float64)
+        mode = self.tta if tta is None else tta_mode(tta)
         outputs = []
         for start in range(0, count, self.batch_size):
             chunk = batch[start : start + self.batch_size]
-            if self.tta == "none":
+            if mode == "none":
                 outputs.append(self._run(chunk))
             else:
-                views = tta_views(chunk, self.tta)
+                views = tta_views(chunk, mode)
                 probs = self._run(np.ascontiguousarray(views.reshape(-1, *chunk.shape[1:])))
                 outputs.append(np.asarray(probs).reshape(len(views), len(chunk), -1).mean(axis=0))
         return _normalise(np.concatenate(outputs).astype(np.float64), self.name)
 
     def predict_faces(
-        self, image_bgr: np.ndarray, detections: Sequence[Detection], *, margin: float | None = None
+        self,
+        image_bgr: np.ndarray,
+        detections: Sequence[Detection],
+        *,
+        margin: float | None = None,
+        tta: bool | str | None = None,
     ) -> list[FaceResult]:
         """Classify faces already found in an image (e.g. by a detector run elsewhere)."""
         check_image(image_bgr)
         if not detections:
             return []
         crops = crop_faces(image_bgr, [d.box for d in detections], margin=self.margin if margin is None else margin)
-        probs = self.predict_batch(crops)
+        probs = self.predict_batch(crops, tta=tta)
         return [_result(d.box, d.score, p) for d, p in zip(detections, probs)]
 
     def predict_image(
@@ -275,6 +282,7 @@ class EmotionRecognizer:
         *,
         detector: str | FaceDetector | None = None,
         margin: float | None = None,
+        tta: bool | str | None = None,
     ) -> list[FaceResult]:
         """Find the faces in a BGR image and classify them all in one model call.
 
@@ -282,15 +290,18 @@ class EmotionRecognizer:
             image_bgr: ``uint8`` BGR image (gray and BGRA are accepted too).
             detector: a detector name or instance; ``None`` uses the recognizer's default.
             margin: crop margin; ``None`` uses the recognizer's.
+            tta: test-time augmentation for this call; ``None`` uses the recognizer's.
 
         Returns:
             One :class:`FaceResult` per face, left to right; empty when there is no face.
         """
         check_image(image_bgr)
         detections = self.detector(detector).detect(image_bgr)
-        return self.predict_faces(image_bgr, detections, margin=margin)
+        return self.predict_faces(image_bgr, detections, margin=margin, tta=tta)
 
-    def predict_crops(self, crops: Sequence[np.ndarray] | np.ndarray) -> list[FaceResult]:
+    def predict_crops(
+        self, crops: Sequence[np.ndarray] | np.ndarray, *, tta: bool | str | None = None
+    ) -> list[FaceResult]:
         """Classify images that are each one face already (no detection; box = the whole crop).
 
         Args:
@@ -300,7 +311,7 @@ class EmotionRecognizer:
         if not items:
             return []
         prepared = np.stack([prepare_crop(crop) for crop in items])
-        probs = self.predict_batch(prepared)
+        probs = self.predict_batch(prepared, tta=tta)
         return [_result((0, 0, crop.shape[1], crop.shape[0]), 1.0, p) for crop, p in zip(items, probs)]
 
 

@@ -28,7 +28,7 @@ NO_FACE_HINT = (
 
 
 class _Recognizer(Protocol):
-    def predict_image(self, image_bgr: np.ndarray, *, detector: str | None = None) -> list[Any]: ...
+    def predict_image(self, image_bgr: np.ndarray, *, detector: str | None = None, **options: Any) -> list[Any]: ...
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,9 @@ class UploadOutcome:
         return ImageReport(self.name, self.faces, self.error)
 
 
-def analyse_upload(name: str, data: bytes, recognizer: _Recognizer, *, detector: str) -> UploadOutcome:
+def analyse_upload(
+    name: str, data: bytes, recognizer: _Recognizer, *, detector: str, tta: str | None = None
+) -> UploadOutcome:
     """Decode ``data``, find and classify its faces, and draw them.
 
     A file that is not a readable image (or that the model cannot handle) gives an outcome with
@@ -58,7 +60,8 @@ def analyse_upload(name: str, data: bytes, recognizer: _Recognizer, *, detector:
     """
     try:
         image = load_image(bytes(data))
-        faces = tuple(recognizer.predict_image(image, detector=detector))
+        options = {} if tta is None else {"tta": tta}  # None: the recognizer's own setting
+        faces = tuple(recognizer.predict_image(image, detector=detector, **options))
     except FERError as exc:
         return UploadOutcome(name, None, (), None, str(exc))
     return UploadOutcome(name, image, faces, annotate(image, faces))

@@ -232,3 +232,17 @@ def test_tencrop_tta_on_a_flat_face_equals_no_tta(tiny_model_dir: Path, recogniz
     ten = EmotionRecognizer.from_dir(tiny_model_dir, tta="tencrop")
     np.testing.assert_allclose(ten.predict_batch(flat), recognizer.predict_batch(flat), atol=1e-5)
     assert ten.tta == "tencrop"
+
+
+def test_tta_can_be_chosen_per_call(tiny_model_dir: Path, recognizer: EmotionRecognizer) -> None:
+    rng = np.random.default_rng(3)
+    faces = rng.integers(0, 256, (3, 48, 48, 1)).astype(np.float32)
+    always_flip = EmotionRecognizer.from_dir(tiny_model_dir, tta="flip")
+    np.testing.assert_allclose(recognizer.predict_batch(faces, tta="flip"), always_flip.predict_batch(faces), atol=1e-6)
+    np.testing.assert_allclose(always_flip.predict_batch(faces, tta="none"), recognizer.predict_batch(faces), atol=1e-6)
+    assert recognizer.tta == "none"  # a per-call choice does not change the shared recognizer
+    crops = [face[:, :, 0].astype(np.uint8) for face in faces]
+    per_call = recognizer.predict_crops(crops, tta="tencrop")
+    ten = EmotionRecognizer.from_dir(tiny_model_dir, tta="tencrop").predict_crops(crops)
+    for a, b in zip(per_call, ten):
+        assert a.probabilities == pytest.approx(b.probabilities, abs=1e-6)
