@@ -88,4 +88,4 @@ def test_targets_compare_against_the_issue_limits() -> None:
 
 def test_targets_unmeasured_are_none() -> None:
     targets = evaluate_targets({}, default="fast", stand_in=True)
-    assert len(targets) == 5 and all(t["met"] is None and t["value"] is None for t in targets)
+    assert len(targets) == 6 and all(t["met"] is None and t["value"] is None for t in targets)

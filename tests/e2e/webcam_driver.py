@@ -51,7 +51,18 @@ def drive(*, y4m: Path, models: Path, out: Path, timeout_s: float, screenshot: P
         )  # fmt: skip
         page = context.new_page()
         try:
-            page.goto(f"{url}/Live_webcam", wait_until="domcontentloaded")
+            # A cold server now and then leaves the first load blank (seen once in a fresh clone's
+            # first run); load again once rather than fail on something that is not the app's fault.
+            heading = page.get_by_role("heading", name=re.compile(r"Live webcam"))
+            for attempt in range(2):
+                page.goto(f"{url}/Live_webcam", wait_until="domcontentloaded")
+                try:
+                    heading.first.wait_for(timeout=60_000)
+                    break
+                except Exception:
+                    if attempt:
+                        raise
+                    result["reloaded"] = True
             start = page.frame_locator("iframe").first.get_by_role("button", name=re.compile(r"^start$", re.I))
             start.click(timeout=120_000)
             labels = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"Face 1:"))
