@@ -8,14 +8,3 @@ NUM_CLASSES: int = len(EMOTIONS)
 # Input geometry of every FER2013 model: 48x48 grayscale.
 FACE_SIZE: int = 48
 
-
-def label_index(name: str) -> int:
-    """Return the FER2013 label index of an emotion name (case-insensitive).
-
-    Raises:
-        ValueError: if ``name`` is not one of :data:`EMOTIONS`.
-    """
-    key = name.strip().lower()
-    if key not in EMOTIONS:
-        raise ValueError(f"unknown emotion {name!r}; expected one of {', '.join(EMOTIONS)}")
-    return EMOTIONS.index(key)

@@ -28,17 +28,6 @@ from training.data import SPLITS, FERData, load_fer2013
 from training.metrics import classification_report
 
 
-
-def predict_probabilities(model: Any, faces: np.ndarray, *, tta: str = "none", metadata: dict[str, Any] | None = None) -> np.ndarray:
-    """Class probabilities for uint8 faces (N, 48, 48), through the same code the app serves with.
-
-    Args:
-        tta: one of :data:`core.preprocess.TTA_MODES`.
-    """
-    recognizer = EmotionRecognizer(model, metadata, tta=tta_mode(tta))
-    return recognizer.predict_batch(np.asarray(faces))
-
-
 def evaluate(
     model_dir: str | Path,
     *,

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import DatasetError, FERError
-from core.labels import EMOTIONS, NUM_CLASSES
+from core.labels import NUM_CLASSES
 from core.model_store import save_model_dir, write_json_atomic
 from training.architectures import build_model, list_architectures
 from training.augment import AugmentConfig, build_augmenter
