@@ -212,6 +212,29 @@ def _replan_schedule(optimizer: Any, config: TrainConfig, steps_per_epoch: int) 
     )
 
 
+def _restart_schedule(optimizer: Any, config: TrainConfig, steps_per_epoch: int, peak: float) -> None:
+    """Start a new cosine cycle at ``peak`` that anneals to the usual final rate at ``config.epochs``.
+
+    A warm restart (Loshchilov & Hutter, SGDR): a finished, annealed run continues from its weights
+    and optimiser moments with a fresh learning-rate cycle instead of a rate that is already spent.
+    """
+    import keras  # noqa: PLC0415
+
+    done = int(np.asarray(optimizer.iterations))
+    total = config.epochs * steps_per_epoch
+    if total <= done:
+        raise TrainingError(f"a restart needs epochs beyond the {done // steps_per_epoch} already run")
+    final = config.learning_rate * 0.01
+    optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
+        # Steps before ``done`` are history; from ``done`` on the rate is ``peak``, then decays.
+        initial_learning_rate=peak,
+        decay_steps=total - done,
+        alpha=min(1.0, final / peak),
+        warmup_target=peak,
+        warmup_steps=done,
+    )
+
+
 def _build_training_model(config: TrainConfig, steps_per_epoch: int) -> tuple[Any, Any]:
     """The served model, and the model that is trained: augmentation followed by the served model."""
     import keras  # noqa: PLC0415
@@ -321,7 +344,9 @@ class _Monitor:
                 self.state["epoch"] = epoch + 1
                 self.state["seconds"] = self.state.get("seconds", 0.0) + (time.monotonic() - self.epoch_t0)
                 write_json_atomic(self.ckpt_dir / "state.json", self.state)
-                if epoch + 1 - self.state["best_epoch"] >= self.config.patience:
+                restarts = self.state.get("restarts") or [{"epoch": 0}]
+                since = max(self.state["best_epoch"], restarts[-1]["epoch"])
+                if epoch + 1 - since >= self.config.patience:
                     self.early_stopped = True
                     self.model.stop_training = True
                 self._emit("epoch", self.steps, logs)
@@ -348,6 +373,7 @@ def train(
     ferplus_path: str | Path | None = None,
     on_progress: Callable[[ProgressEvent], None] | None = None,
     stop_event: threading.Event | None = None,
+    restart_lr: float | None = None,
     verbose: int = 0,
 ) -> TrainResult:
     """Train ``config`` on FER2013 and save the model chosen on PublicTest into ``out_dir``.
@@ -361,6 +387,8 @@ def train(
         on_progress: called after every batch and epoch (from the training thread).
         stop_event: set it to cancel; the run stops after the current batch, keeps its last
             complete-epoch checkpoint for ``resume``, and saves the best model so far.
+        restart_lr: with ``resume``, begin a new cosine cycle at this rate (a warm restart) for the
+            epochs up to ``config.epochs``; early stopping then counts from the restart.
         verbose: Keras ``fit`` verbosity (1 shows a progress bar).
 
     Returns:
@@ -371,6 +399,8 @@ def train(
     """
     import keras  # noqa: PLC0415
 
+    if restart_lr is not None and not restart_lr > 0:
+        raise TrainingError(f"restart_lr must be a positive learning rate, not {restart_lr}")
     started = time.monotonic()
     if not isinstance(data, FERData):
         data = load_fer2013(data)
@@ -408,11 +438,17 @@ def train(
             trainer = keras.saving.load_model(ckpt_dir / "last.keras")
         except Exception as exc:
             raise TrainingError(f"checkpoint {ckpt_dir / 'last.keras'} is unusable: {exc}") from exc
-        if saved.epochs != config.epochs:
+        if restart_lr is not None:
+            _restart_schedule(trainer.optimizer, config, steps, restart_lr)
+            state.setdefault("restarts", []).append({"epoch": int(state["epoch"]), "learning_rate": restart_lr})
+            state["config"] = config.to_dict()
+        elif saved.epochs != config.epochs:
             _replan_schedule(trainer.optimizer, config, steps)
             state["config"] = config.to_dict()
         keras.utils.set_random_seed(config.seed + state["epoch"])
     else:
+        if restart_lr is not None:
+            raise TrainingError("restart_lr continues a finished run: it needs resume and a checkpoint")
         _, trainer = _build_training_model(config, steps)
         state = {
             "config": config.to_dict(), "epoch": 0, "best_epoch": 0, "best_val_accuracy": None,
@@ -449,6 +485,7 @@ def train(
             "epochs_run": int(state["epoch"]),
             "best_epoch": int(state["best_epoch"]),
             "public_test_accuracy": state["best_val_accuracy"],
+            "restarts": state.get("restarts", []),
             "train_seconds": round(float(state["seconds"]), 1),
             "hardware": _hardware(),
             "history": state["history"],
@@ -493,6 +530,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, default=0, help="use only the first N training faces (smoke runs)")
     parser.add_argument("--out", required=True, help="model directory to write, e.g. models/fast")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
+    parser.add_argument(
+        "--restart-lr", type=float, metavar="LR",
+        help="with --resume: a warm restart, a new cosine cycle from LR up to --epochs (for a run that already annealed)",
+    )
     return parser
 
 
@@ -508,6 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         result = train(
             config, data=args.data, out_dir=args.out, resume=args.resume, ferplus_path=args.ferplus,
+            restart_lr=args.restart_lr,
             verbose=1 if sys.stdout.isatty() else 2,
         )
     except (ValueError, FERError) as exc:

@@ -127,6 +127,30 @@ def test_resume_with_a_new_epoch_budget_replans_the_schedule(tmp_path: Path) -> 
     assert state["config"]["epochs"] == 2
 
 
+def test_warm_restart_starts_a_new_cosine_cycle_and_early_stopping_counts_from_it(tmp_path: Path) -> None:
+    data = synthetic_data()
+    peak = 1e-2
+    first = train(tiny_config(epochs=2), data=data, out_dir=tmp_path / "m")
+    assert first.history["lr"][-1] == pytest.approx(0.01 * peak, rel=1e-3)  # annealed: nothing left to learn with
+    # patience=1 would stop at once if it counted from the old best epoch rather than the restart.
+    resumed = train(tiny_config(epochs=5, patience=1), data=data, out_dir=tmp_path / "m", resume=True, restart_lr=5e-3)
+    lr = resumed.history["lr"]
+    assert len(lr) == resumed.epochs_run >= 3
+    assert lr[2] > 0.5 * 5e-3 and lr[2] > 10 * lr[1]  # the restart lifts the rate again
+    if resumed.status == "completed":
+        assert lr[4] == pytest.approx(0.01 * peak, rel=1e-3) and lr[3] < lr[2]  # ...and anneals it to the same end
+    state = json.loads((tmp_path / "m" / "checkpoint" / "state.json").read_text())
+    assert state["restarts"] == [{"epoch": 2, "learning_rate": 5e-3}]
+    assert read_model_info(tmp_path / "m").metadata["restarts"] == state["restarts"]
+
+
+def test_warm_restart_needs_a_checkpoint_and_a_positive_rate(tmp_path: Path) -> None:
+    with pytest.raises(TrainingError, match="needs resume"):
+        train(tiny_config(), data=synthetic_data(), out_dir=tmp_path / "m", restart_lr=1e-3)
+    with pytest.raises(TrainingError, match="positive"):
+        train(tiny_config(), data=synthetic_data(), out_dir=tmp_path / "m", resume=True, restart_lr=0.0)
+
+
 def test_resume_refuses_a_checkpoint_of_another_architecture(tmp_path: Path) -> None:
     train(tiny_config(), data=synthetic_data(), out_dir=tmp_path / "m")
     with pytest.raises(TrainingError, match="'tiny', not 'fast'"):
