@@ -18,6 +18,7 @@ st.title("Upload and predict")
 DETECTOR_HELP = {
     "haar": "Haar cascade: fast, frontal faces",
     "mtcnn": "MTCNN: slower, finds turned and partly hidden faces",
+    "blazeface": "BlazeFace: fast, finds tilted faces",
 }
 detector = st.radio(
     "Face detector",

@@ -116,7 +116,8 @@ class FakeStreamer:
         import av  # noqa: PLC0415
 
         self.calls.append(kwargs)
-        frame = av.VideoFrame.from_ndarray(face_scene(), format="bgr24")
+        # A face at webcam distance (about 115 px wide in 640x480): every detector's video preset finds it.
+        frame = av.VideoFrame.from_ndarray(face_scene(faces=((170, 90),), size=150), format="bgr24")
         loop = asyncio.new_event_loop()
         try:
             self.outputs.append(loop.run_until_complete(kwargs["queued_video_frames_callback"]([frame, frame])))

@@ -1,4 +1,4 @@
-"""core.detection: registry, Haar and MTCNN on drawn faces, options, clipping and threads."""
+"""core.detection: registry, Haar, MTCNN and BlazeFace on drawn faces, options, clipping and threads."""
 
 from __future__ import annotations
 
@@ -12,12 +12,16 @@ import pytest
 
 from core.detection import (
     DETECTORS,
+    BlazeFaceDetector,
     Detection,
     FaceDetector,
     HaarDetector,
     MTCNNDetector,
+    _BLAZEFACE_MODELS,
     _finish,
     _mtcnn_safe_min_face_size,
+    _ssd_anchor_centres,
+    _weighted_nms,
     get_detector,
 )
 from tests.core.faces import REPO, face_scene, iou
@@ -28,8 +32,8 @@ EXPECTED = (250, 140, 100, 100)
 
 
 def test_registry_names_and_unknown_name_message() -> None:
-    assert tuple(DETECTORS) == ("haar", "mtcnn")
-    with pytest.raises(ValueError, match=r"^unknown face detector 'yolo'; known detectors: haar, mtcnn$"):
+    assert tuple(DETECTORS) == ("haar", "mtcnn", "blazeface")
+    with pytest.raises(ValueError, match=r"^unknown face detector 'yolo'; known detectors: haar, mtcnn, blazeface$"):
         get_detector("yolo")
     assert isinstance(get_detector("HAAR"), HaarDetector)
     assert isinstance(get_detector("mtcnn", min_face_size=40), MTCNNDetector)
@@ -38,7 +42,8 @@ def test_registry_names_and_unknown_name_message() -> None:
 def test_detectors_follow_the_protocol() -> None:
     assert isinstance(HaarDetector(), FaceDetector)
     assert isinstance(MTCNNDetector(), FaceDetector)
-    assert HaarDetector.name == "haar" and MTCNNDetector.name == "mtcnn"
+    assert isinstance(BlazeFaceDetector(), FaceDetector)
+    assert HaarDetector.name == "haar" and MTCNNDetector.name == "mtcnn" and BlazeFaceDetector.name == "blazeface"
 
 
 @pytest.mark.parametrize(
@@ -198,7 +203,7 @@ def test_mtcnn_is_thread_safe(mtcnn: MTCNNDetector) -> None:
 def test_video_detector_shrinks_frames_and_still_finds_the_face() -> None:
     from core.detection import VIDEO_MAX_SIDE, video_detector
 
-    detector = video_detector()
+    detector = video_detector("haar")
     assert isinstance(detector, HaarDetector) and detector.max_side == VIDEO_MAX_SIDE == 320
     assert video_detector("haar", max_side=480).max_side == 480  # an explicit value wins
     assert video_detector("mtcnn").max_side == VIDEO_MAX_SIDE
@@ -208,5 +213,110 @@ def test_video_detector_shrinks_frames_and_still_finds_the_face() -> None:
     assert len(full) == len(small) == 3
     for a, b in zip(full, small):
         assert iou(a.box, b.box) > 0.7
-    with pytest.raises(ValueError, match="unknown face detector 'yolo'; known detectors: haar, mtcnn"):
+    with pytest.raises(ValueError, match="unknown face detector 'yolo'; known detectors: haar, mtcnn, blazeface"):
         video_detector("yolo")
+
+
+def test_video_detector_defaults_to_blazeface_short_range_and_falls_back_to_haar(monkeypatch) -> None:
+    from core import litert
+    from core.detection import default_video_detector, video_detector
+
+    assert default_video_detector() == "blazeface"
+    live = video_detector()
+    assert isinstance(live, BlazeFaceDetector) and live.model == "short"
+    assert video_detector("blazeface", model="full").model == "full"  # an explicit value wins
+    assert BlazeFaceDetector().model == "full"  # photos get the full-range network
+
+    def missing() -> None:
+        raise litert.LiteRTUnavailable("ai-edge-litert is not installed")
+
+    monkeypatch.setattr(litert, "interpreter_class", missing)
+    assert default_video_detector() == "haar"
+    assert isinstance(video_detector(), HaarDetector)
+
+# --- BlazeFace -----------------------------------------------------------------------------------
+
+
+def test_blazeface_anchor_grids_match_mediapipe() -> None:
+    short = _ssd_anchor_centres(_BLAZEFACE_MODELS["short"])
+    full = _ssd_anchor_centres(_BLAZEFACE_MODELS["full"])
+    # Short range: a 16x16 grid with 2 anchors a cell, then an 8x8 grid with 6 (three stride-16 layers).
+    assert short.shape == (16 * 16 * 2 + 8 * 8 * 6, 2) and full.shape == (48 * 48, 2)
+    assert np.allclose(short[0], [0.5 / 16, 0.5 / 16]) and np.allclose(short[1], short[0])
+    assert np.allclose(short[2], [1.5 / 16, 0.5 / 16])  # x moves fastest
+    assert np.allclose(short[512], [0.5 / 8, 0.5 / 8]) and np.allclose(short[-1], [7.5 / 8, 7.5 / 8])
+    assert np.allclose(full[48], [0.5 / 48, 1.5 / 48])
+
+
+def test_weighted_nms_averages_overlapping_boxes_by_score() -> None:
+    boxes = np.array([[0.0, 0.0, 1.0, 1.0], [0.1, 0.0, 1.1, 1.0], [3.0, 3.0, 4.0, 4.0]], np.float32)
+    scores = np.array([0.6, 0.9, 0.7], np.float32)
+    merged = _weighted_nms(boxes, scores, 0.3)
+    assert [round(score, 2) for _, score in merged] == [0.9, 0.7]  # best first, each keeps its best score
+    assert np.allclose(merged[0][0], [0.9 * 0.1 / 1.5, 0.0, 1.0 + 0.9 * 0.1 / 1.5, 1.0])  # (0.6*a + 0.9*b) / 1.5
+    assert np.allclose(merged[1][0], boxes[2])
+
+
+@pytest.mark.parametrize("size", [(480, 640), (640, 480)])
+def test_blazeface_full_range_finds_drawn_faces_where_they_are(size: tuple[int, int]) -> None:
+    height, width = size
+    spots = ((20, 40), (220, 140)) if width > height else ((20, 40), (220, 400))
+    frame = face_scene(width=width, height=height, faces=spots)
+    found = BlazeFaceDetector().detect(frame)
+    assert len(found) == len(spots)
+    for (x, y), detection in zip(spots, found):  # both sorted left to right
+        # draw_face(100) at (x, y): the oval is centred at (x + 100, y + 100), 76 x 100 px.
+        assert iou(detection.box, (x + 50, y + 50, 100, 100)) > 0.45, detection
+        assert 0.6 <= detection.score <= 1.0
+
+
+def test_blazeface_finds_nothing_in_blank_or_noisy_frames() -> None:
+    rng = np.random.default_rng(0)
+    for model in ("short", "full"):
+        detector = BlazeFaceDetector(model=model)
+        assert detector.detect(np.full((480, 640, 3), 60, np.uint8)) == []
+        assert detector.detect(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)) == []
+        assert detector.detect(np.zeros((1, 1), np.uint8)) == []  # a 1x1 gray image is legal, and empty
+
+
+def test_blazeface_short_range_finds_fer2013_faces_in_webcam_frames(fer_faces: list[np.ndarray]) -> None:
+    from tests.e2e.helpers import face_photo
+
+    detector = BlazeFaceDetector(model="short")
+    for face in fer_faces:
+        found = detector.detect(face_photo(face))  # 192 px face in the middle of a 640x480 frame
+        assert len(found) == 1
+        assert iou(found[0].box, (224, 144, 192, 192)) > 0.6
+
+
+def test_blazeface_accepts_gray_and_bgra_and_shares_safely_between_threads() -> None:
+    detector = BlazeFaceDetector()
+    frame = face_scene(faces=((20, 40), (220, 140), (420, 240)))
+    expected = detector.detect(frame)
+    assert len(expected) == 3
+    assert [d.box for d in detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2BGRA))] == [d.box for d in expected]
+    assert len(detector.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))) == 3
+    scenes = [frame, np.full((240, 320, 3), 60, np.uint8)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        got = list(pool.map(detector.detect, scenes * 4))
+    assert got == [expected, []] * 4
+
+
+def test_blazeface_option_and_file_errors(tmp_path) -> None:
+    from core.errors import ModelLoadError
+
+    with pytest.raises(ValueError, match="BlazeFace model must be one of short, full"):
+        BlazeFaceDetector(model="medium")
+    with pytest.raises(ValueError, match="min_score must be within 0..1"):
+        BlazeFaceDetector(min_score=1.5)
+    with pytest.raises(ModelLoadError, match="not found"):
+        BlazeFaceDetector(model_path=tmp_path / "missing.tflite")
+    junk = tmp_path / "junk.tflite"
+    junk.write_bytes(b"not a model")
+    with pytest.raises(ModelLoadError, match="corrupt"):
+        BlazeFaceDetector(model_path=junk).detect(face_scene())
+    # A real model of the wrong kind (the short network where the full one is expected).
+    from core.detection import ASSETS_DIR
+
+    with pytest.raises(ModelLoadError, match="not a BlazeFace 'full' model"):
+        BlazeFaceDetector(model="full", model_path=ASSETS_DIR / _BLAZEFACE_MODELS["short"].file).detect(face_scene())
