@@ -2,8 +2,8 @@
 
 A frame is 640x480 BGR: a smooth textured background with 1 or 5 FER2013 faces upscaled to
 120-150 pixels. Faces come from the first rows of the CSV (read with gzip + csv, stopping early)
-and are kept only when both our Haar detector and ``fer``'s Haar settings find them alone on the
-background, so every pipeline has the same faces to work on. Nothing here is written to disk.
+and are kept only when ``fer``'s Haar settings and each of our detectors find them in every slot
+of the frames, so every pipeline has the same faces to work on. Nothing here is written to disk.
 """
 
 from __future__ import annotations
@@ -108,9 +108,12 @@ def paste_faces(faces: list[np.ndarray], layout: tuple[tuple[int, int, int], ...
 
 
 def select_faces(
-    candidates: Iterator[np.ndarray], accept: Callable[[np.ndarray], bool], *, count: int, max_tries: int = 500
+    candidates: Iterator[np.ndarray], accept: Callable[[np.ndarray, int], bool], *, count: int, max_tries: int = 500
 ) -> list[np.ndarray]:
-    """The first ``count`` faces for which ``accept(frame with that face alone)`` is true.
+    """The first ``count`` faces that every pipeline finds wherever the frames put them.
+
+    ``accept(frame, n)`` says whether every pipeline finds exactly ``n`` faces in ``frame``; a face is
+    kept when it passes alone in the 1-face slot and copied into all five slots of the 5-face frame.
 
     Raises:
         ValueError: fewer than ``count`` faces accepted within ``max_tries`` candidates.
@@ -119,10 +122,10 @@ def select_faces(
     for tries, face in enumerate(candidates):
         if len(chosen) >= count or tries >= max_tries:
             break
-        if accept(paste_faces([face], ONE_FACE)):
+        if accept(paste_faces([face], ONE_FACE), 1) and accept(paste_faces([face] * len(FIVE_FACES), FIVE_FACES), 5):
             chosen.append(face)
     if len(chosen) < count:
-        raise ValueError(f"only {len(chosen)} of {count} FER2013 faces were detected alone on the background")
+        raise ValueError(f"only {len(chosen)} of {count} FER2013 faces were detected in every slot of the frames")
     return chosen
 
 

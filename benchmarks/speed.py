@@ -87,10 +87,10 @@ def _force(out: Any) -> Any:
 
 def _our_detectors(names: Sequence[str]) -> list[tuple[str, Any]]:
     """Each detector as the upload page runs it, then as the webcam page runs it (video preset)."""
-    from core.detection import VIDEO_MAX_SIDE, video_detector  # noqa: PLC0415
+    from core.detection import video_detector, video_preset_label  # noqa: PLC0415
 
     out: list[tuple[str, Any]] = [(name, name) for name in names]
-    out += [(f"{name} (video, {VIDEO_MAX_SIDE} px)", video_detector(name)) for name in names]
+    out += [(video_preset_label(name), video_detector(name)) for name in names]
     return out
 
 
@@ -198,7 +198,7 @@ def webcam_section(
     import av  # noqa: PLC0415 - streamlit-webrtc's dependency
 
     from core.annotate import annotate  # noqa: PLC0415
-    from core.detection import VIDEO_MAX_SIDE, video_detector  # noqa: PLC0415
+    from core.detection import video_detector, video_preset_label  # noqa: PLC0415
     from core.live import DropQueue, FaceSmoother, LiveProcessor  # noqa: PLC0415
 
     rows = []
@@ -207,7 +207,7 @@ def webcam_section(
         for detector in detectors:
             sink: DropQueue[Any] = DropQueue(maxsize=64)
             processor = LiveProcessor(
-                # As the webcam page does: the video preset of the detector (a 320-px frame).
+                # As the webcam page does: the detector's video preset.
                 lambda image, d=video_detector(detector): recognizer.predict_image(image, detector=d),
                 annotate=annotate, sink=sink, smoother=FaceSmoother(alpha=1.0 - 0.65),
             )  # fmt: skip
@@ -219,7 +219,7 @@ def webcam_section(
             errors = {s.error for s in sink.drain() if s.error}
             if errors:
                 raise RuntimeError(f"the live processor failed: {'; '.join(sorted(errors))}")
-            rows.append({"pipeline": "ours", "detector": f"{detector} (video, {VIDEO_MAX_SIDE} px)", "faces": count, "fps": fps})
+            rows.append({"pipeline": "ours", "detector": video_preset_label(detector), "faces": count, "fps": fps})
         if DEFAULT_MODE in fer:
 
             def theirs(p: FerPipeline = fer[DEFAULT_MODE], src: Any = source) -> None:

@@ -488,6 +488,15 @@ def video_detector(name: str | None = None, **options: Any) -> FaceDetector:
     return get_detector(key, **options)
 
 
+def video_preset_label(name: str) -> str:
+    """How a detector's video preset reads in tables: ``"haar (video, 320 px)"``, ``"blazeface (video, short range)"``."""
+    key = str(name).strip().lower()
+    options = dict(getattr(DETECTORS.get(key), "video_options", {}))
+    parts = [f"{options.pop('max_side')} px"] if "max_side" in options else []
+    parts += [f"{value} range" if option == "model" else f"{option}={value}" for option, value in options.items()]
+    return f"{key} (video{', ' if parts else ''}{', '.join(parts)})"
+
+
 def default_video_detector() -> str:
     """``"blazeface"`` where LiteRT imports (about a tenth of Haar's time a frame), else ``"haar"``."""
     from core.litert import LiteRTUnavailable, interpreter_class  # noqa: PLC0415

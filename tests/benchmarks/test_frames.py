@@ -28,10 +28,21 @@ def test_paste_faces_needs_one_face_per_slot() -> None:
 
 def test_select_faces_keeps_accepted_faces_in_order() -> None:
     faces = _faces(6)
-    chosen = select_faces(iter(faces), lambda frame: frame[200, 300, 0] != 120, count=2)
+    calls: list[int] = []
+
+    def accept(frame: np.ndarray, n: int) -> bool:
+        calls.append(n)
+        return frame[200, 300, 0] != 120  # the 1-face slot (250..390, 170..310) holds the face
+
+    chosen = select_faces(iter(faces), accept, count=2)
     assert [int(f[0, 0]) for f in chosen] == [40, 80]
+    assert calls[:2] == [1, 5]  # alone, then in all five slots
     with pytest.raises(ValueError, match="only 0 of 2"):
-        select_faces(iter(faces), lambda frame: False, count=2)
+        select_faces(iter(faces), lambda frame, n: False, count=2)
+    # A face that one pipeline misses in the crowded frame is not chosen.
+    # (100, 300) lies in the 5-face frame's second slot (250..380, 50..180).
+    chosen = select_faces(iter(faces), lambda frame, n: n == 1 or frame[100, 300, 0] != 40, count=2)
+    assert [int(f[0, 0]) for f in chosen] == [80, 120]
 
 
 def test_build_frames_gives_decodable_jpegs() -> None:

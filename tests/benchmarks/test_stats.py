@@ -70,7 +70,10 @@ def test_format_table_needs_columns() -> None:
 def test_targets_compare_against_the_issue_limits() -> None:
     sections = {
         "frame": [
-            {"pipeline": "ours: fast", "detector": "haar", "faces": 1, "median_ms": 12.0, "vs_fer": 2.5},
+            {"pipeline": "ours: fast", "detector": "haar", "faces": 1, "median_ms": 30.0, "vs_fer": 1.0},
+            # The webcam page's default preset is the row the frame targets read.
+            {"pipeline": "ours: fast", "detector": "blazeface (video, short range)", "faces": 1, "median_ms": 12.0,
+             "vs_fer": 2.5},
             {"pipeline": "ours: fast", "detector": "haar", "faces": 5, "median_ms": 40.0, "vs_fer": 2.0},
         ],
         "classify": [{"pipeline": "ours: fast", "batch": 1, "median_ms": 2.5}],
@@ -79,7 +82,7 @@ def test_targets_compare_against_the_issue_limits() -> None:
     targets = {
         t["target"].split(" (")[0].split(",")[0]: t for t in evaluate_targets(sections, default="fast", stand_in=False)
     }
-    assert targets["end-to-end 640x480"]["met"] is True
+    assert targets["end-to-end 640x480"]["met"] is True and targets["end-to-end 640x480"]["value"] == 12.0
     assert targets["same frame: times faster than fer's pipeline"]["met"] is False
     assert targets["classify one face"]["met"] is False
     assert targets["start to first prediction"]["met"] is True
