@@ -71,7 +71,8 @@ with right:
 
 with st.expander("How it works"):
     st.markdown(
-        "1. **Find faces** with OpenCV's Haar cascade (fast) or MTCNN (better on turned faces).\n"
+        "1. **Find faces** with MediaPipe's BlazeFace (fastest, finds tilted faces; the webcam's default), "
+        "OpenCV's Haar cascade (classic frontal faces) or MTCNN (better on turned faces, slower).\n"
         "2. **Crop** each face with a margin, make it gray and 48×48, exactly like the training data.\n"
         "3. **Classify** all faces of an image in one batch; the network outputs seven probabilities.\n\n"
         "Training uses FER2013's `Training` split, picks the best epoch on `PublicTest`, and reports "
