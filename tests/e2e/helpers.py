@@ -144,11 +144,14 @@ def face_photo(face: np.ndarray, *, width: int = 640, height: int = 480, size: i
     return cv2.cvtColor(canvas, cv2.COLOR_GRAY2BGR)
 
 
-def synthetic_photo(*, width: int = 640, height: int = 480) -> np.ndarray:
-    """A BGR photo of a drawn cartoon face (no dataset image), for screenshots that get committed."""
+def synthetic_photo(*, width: int = 640, height: int = 480, size: int = 100) -> np.ndarray:
+    """A BGR photo of a drawn cartoon face (no dataset image), for screenshots that get committed.
+
+    ``size`` 150 puts the face at webcam distance, where BlazeFace's short-range network finds it.
+    """
     from tests.core.faces import face_scene  # noqa: PLC0415
 
-    return face_scene(width=width, height=height, faces=((width // 2 - 100, height // 2 - 100),), size=100)
+    return face_scene(width=width, height=height, faces=((width // 2 - size, height // 2 - size),), size=size)
 
 
 def write_y4m(path: Path, frame_bgr: np.ndarray, *, frames: int = 30, fps: int = 15) -> Path:

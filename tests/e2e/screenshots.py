@@ -75,7 +75,7 @@ def take(*, models: Path, out: Path, work: Path) -> list[Path]:
 
 
 def take_webcam(*, models: Path, out: Path, work: Path) -> Path | None:
-    clip = write_y4m(work / "cartoon.y4m", synthetic_photo())
+    clip = write_y4m(work / "cartoon.y4m", synthetic_photo(size=150))
     target = out / "webcam.png"
     done = subprocess.run(
         ["unshare", "-n", "--", sys.executable, "-m", "tests.e2e.webcam_driver", "--y4m", str(clip),
