@@ -382,7 +382,8 @@ def train(
         config: what to train.
         data: a loaded :class:`FERData`, or a path :func:`training.data.load_fer2013` accepts.
         out_dir: the model directory (``models/NAME``); its ``checkpoint/`` holds resume state.
-        resume: continue from ``out_dir/checkpoint`` instead of starting again.
+        resume: continue from ``out_dir/checkpoint`` instead of starting again; the checkpoint's
+            recipe is kept, and only ``config.epochs`` and ``config.patience`` are taken from this call.
         ferplus_path: FER+ label file, used when ``config.ferplus`` is set.
         on_progress: called after every batch and epoch (from the training thread).
         stop_event: set it to cancel; the run stops after the current batch, keeps its last
@@ -433,7 +434,9 @@ def train(
         saved = TrainConfig.from_dict(state["config"])
         if saved.arch != config.arch:
             raise TrainingError(f"checkpoint in {ckpt_dir} is for {saved.arch!r}, not {config.arch!r}")
-        config = replace(saved, epochs=config.epochs)
+        # The recipe (architecture, optimiser, augmentation) comes from the checkpoint; the stopping
+        # rules (epochs, patience) from this call, so a resumed run can be given more room.
+        config = replace(saved, epochs=config.epochs, patience=config.patience)
         try:
             trainer = keras.saving.load_model(ckpt_dir / "last.keras")
         except Exception as exc:
@@ -441,10 +444,9 @@ def train(
         if restart_lr is not None:
             _restart_schedule(trainer.optimizer, config, steps, restart_lr)
             state.setdefault("restarts", []).append({"epoch": int(state["epoch"]), "learning_rate": restart_lr})
-            state["config"] = config.to_dict()
         elif saved.epochs != config.epochs:
             _replan_schedule(trainer.optimizer, config, steps)
-            state["config"] = config.to_dict()
+        state["config"] = config.to_dict()
         keras.utils.set_random_seed(config.seed + state["epoch"])
     else:
         if restart_lr is not None:

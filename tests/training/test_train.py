@@ -144,6 +144,19 @@ def test_warm_restart_starts_a_new_cosine_cycle_and_early_stopping_counts_from_i
     assert read_model_info(tmp_path / "m").metadata["restarts"] == state["restarts"]
 
 
+def test_resume_keeps_the_recipe_but_takes_the_stopping_rules_from_the_call(tmp_path: Path) -> None:
+    data = synthetic_data()
+    train(tiny_config(epochs=1), data=data, out_dir=tmp_path / "m")
+    train(
+        tiny_config(epochs=2, patience=3, learning_rate=0.5, label_smoothing=0.3),
+        data=data, out_dir=tmp_path / "m", resume=True,
+    )
+    saved = json.loads((tmp_path / "m" / "checkpoint" / "state.json").read_text())["config"]
+    assert (saved["epochs"], saved["patience"]) == (2, 3)  # the call's stopping rules...
+    assert (saved["learning_rate"], saved["label_smoothing"]) == (1e-2, 0.1)  # ...on the checkpoint's recipe
+    assert read_model_info(tmp_path / "m").metadata["config"]["patience"] == 3
+
+
 def test_warm_restart_needs_a_checkpoint_and_a_positive_rate(tmp_path: Path) -> None:
     with pytest.raises(TrainingError, match="needs resume"):
         train(tiny_config(), data=synthetic_data(), out_dir=tmp_path / "m", restart_lr=1e-3)
