@@ -139,6 +139,7 @@ class ModelCard:
     parameters: int | None
     epochs_run: int | None
     best_epoch: int | None
+    averaged_epochs: tuple[int, ...] | None
     train_size: int | None
     train_seconds: float | None
     data_source: str | None
@@ -164,6 +165,8 @@ class ModelCard:
         if self.epochs_run is not None:
             best = f" (best epoch {self.best_epoch})" if self.best_epoch else ""
             rows.append(("Epochs", f"{self.epochs_run}{best}"))
+        if self.averaged_epochs:
+            rows.append(("Weights", "average of epochs " + ", ".join(map(str, self.averaged_epochs))))
         if self.augmentation:
             rows.append(("Augmentation", self.augmentation))
         if self.train_seconds is not None:
@@ -224,6 +227,7 @@ def model_card(info: ModelInfo) -> ModelCard:
         parameters=_maybe_int(meta.get("parameters")),
         epochs_run=_maybe_int(meta.get("epochs_run")),
         best_epoch=_maybe_int(meta.get("best_epoch")),
+        averaged_epochs=_int_tuple(meta.get("averaged_epochs")),
         train_size=_maybe_int(meta.get("train_size")),
         train_seconds=_maybe_float(meta.get("train_seconds")),
         data_source=_data_text(data),
@@ -233,6 +237,12 @@ def model_card(info: ModelInfo) -> ModelCard:
         augmentation=_augmentation_text(config),
         error=info.error,
     )
+
+
+def _int_tuple(value: Any) -> tuple[int, ...] | None:
+    if not isinstance(value, list) or not value:
+        return None
+    return tuple(item for item in value if isinstance(item, int) and not isinstance(item, bool)) or None
 
 
 def _data_text(data: Mapping[str, Any]) -> str | None:

@@ -250,6 +250,8 @@ class TrainingJob:
             if self._snapshot.state != RUNNING:
                 return
             phase = self._snapshot.phase if self._snapshot.cancel_requested else "training"
+            if getattr(event, "kind", None) == "finishing":
+                phase = str(event.message or "finishing")
             self._snapshot = replace(
                 self._snapshot, event=event, history=dict(event.history) or self._snapshot.history, phase=phase
             )

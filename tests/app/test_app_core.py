@@ -222,6 +222,8 @@ def test_training_job_runs_one_at_a_time_and_cancels(tmp_path: Path) -> None:
         started.set()
         release.wait(5)
         on_progress(_event("epoch", 0, 4, {"loss": [1.0]}))
+        on_progress(SimpleNamespace(**{**vars(_event("finishing", 0, 4, {"loss": [1.0]})), "message": "measuring"}))
+        calls["phase"] = job.snapshot().phase  # what the page shows while the model is finished
         calls["stopped"] = stop_event.is_set()
         status = "cancelled" if stop_event.is_set() else "completed"
         return SimpleNamespace(status=status, model_dir=out_dir, history={"loss": [1.0]}, epochs_run=1)
@@ -243,7 +245,7 @@ def test_training_job_runs_one_at_a_time_and_cancels(tmp_path: Path) -> None:
     assert job.join(5)
     done = job.snapshot()
     assert done.state == FINISHED and done.evaluation == {"accuracy": 0.5} and done.fraction == 1.0
-    assert calls["evaluated"] == (tmp_path / "first", "PrivateTest")
+    assert calls["evaluated"] == (tmp_path / "first", "PrivateTest") and calls["phase"] == "measuring"
 
     started.clear(), release.clear()
     job.start(name="second", config="cfg", data=data, models_root=tmp_path)

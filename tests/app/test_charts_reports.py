@@ -68,6 +68,14 @@ def test_model_card_reads_metadata_only(tmp_path, evaluation: dict) -> None:  # 
     assert "2 CPUs" in facts["Trained on"]
 
 
+def test_model_card_names_averaged_epochs(tmp_path) -> None:  # noqa: ANN001
+    meta = {"labels": list(EMOTIONS), "epochs_run": 68, "best_epoch": None, "averaged_epochs": [40, 64, "x", 68]}
+    facts = dict(model_card(ModelInfo("swa", tmp_path, meta)).facts())
+    assert facts["Epochs"] == "68"
+    assert facts["Weights"] == "average of epochs 40, 64, 68"
+    assert "Weights" not in dict(model_card(ModelInfo("m", tmp_path, {"labels": list(EMOTIONS)})).facts())
+
+
 def test_model_card_without_evaluation(tmp_path) -> None:  # noqa: ANN001
     card = model_card(ModelInfo("new", tmp_path, {"labels": list(EMOTIONS)}))
     assert card.accuracy is None and card.architecture == "unknown"
