@@ -341,16 +341,21 @@ class _Monitor:
                 history.setdefault("epoch_seconds", []).append(time.monotonic() - self.epoch_t0)
                 val_acc = float(logs.get("val_accuracy", logs.get("accuracy", 0.0)))
                 improved = self.state["best_val_accuracy"] is None or val_acc > self.state["best_val_accuracy"]
+                # Files named by epoch, then the state that names them, then the old files go: a run
+                # killed anywhere in between resumes from a state and files that belong together.
                 if improved:
                     self.state["best_val_accuracy"] = val_acc
                     self.state["best_epoch"] = epoch + 1
-                    _save_atomic(_served_model(self.model), self.ckpt_dir / "best.keras")
+                    self.state["best_file"] = f"best-{epoch + 1:03d}.keras"
+                    _save_atomic(_served_model(self.model), self.ckpt_dir / self.state["best_file"])
                 if self.snapshots:
                     _save_atomic(_served_model(self.model), self.ckpt_dir / snapshot_name(epoch + 1))
-                _save_atomic(self.model, self.ckpt_dir / "last.keras")
+                self.state["last_file"] = f"last-{epoch + 1:03d}.keras"
+                _save_atomic(self.model, self.ckpt_dir / self.state["last_file"])
                 self.state["epoch"] = epoch + 1
                 self.state["seconds"] = self.state.get("seconds", 0.0) + (time.monotonic() - self.epoch_t0)
                 write_json_atomic(self.ckpt_dir / "state.json", self.state)
+                _remove_stale_checkpoints(self.ckpt_dir, self.state)
                 restarts = self.state.get("restarts") or [{"epoch": 0}]
                 since = max(self.state["best_epoch"], restarts[-1]["epoch"])
                 if epoch + 1 - since >= self.config.patience:
@@ -359,6 +364,18 @@ class _Monitor:
                 self._emit("epoch", self.steps, logs)
 
         return Monitor(**kwargs)
+
+
+def _checkpoint_file(state: dict[str, Any], kind: str) -> str:
+    """The checkpoint file of ``kind`` (``best`` or ``last``) a state names; older runs used fixed names."""
+    return str(state.get(f"{kind}_file") or f"{kind}.keras")
+
+
+def _remove_stale_checkpoints(ckpt_dir: Path, state: dict[str, Any]) -> None:
+    keep = {_checkpoint_file(state, "best"), _checkpoint_file(state, "last")}
+    for path in [*ckpt_dir.glob("best*.keras"), *ckpt_dir.glob("last*.keras")]:
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
 
 
 def snapshot_name(epoch: int) -> str:
@@ -453,9 +470,9 @@ def train(
         # rules (epochs, patience) from this call, so a resumed run can be given more room.
         config = replace(saved, epochs=config.epochs, patience=config.patience)
         try:
-            trainer = keras.saving.load_model(ckpt_dir / "last.keras")
+            trainer = keras.saving.load_model(ckpt_dir / _checkpoint_file(state, "last"))
         except Exception as exc:
-            raise TrainingError(f"checkpoint {ckpt_dir / 'last.keras'} is unusable: {exc}") from exc
+            raise TrainingError(f"checkpoint {ckpt_dir / _checkpoint_file(state, 'last')} is unusable: {exc}") from exc
         if restart_lr is not None:
             _restart_schedule(trainer.optimizer, config, steps, restart_lr)
             state.setdefault("restarts", []).append({"epoch": int(state["epoch"]), "learning_rate": restart_lr})
@@ -492,7 +509,7 @@ def train(
     model_dir = None
     batchnorm = None
     if state["best_epoch"]:
-        best = keras.saving.load_model(ckpt_dir / "best.keras", compile=False)
+        best = keras.saving.load_model(ckpt_dir / _checkpoint_file(state, "best"), compile=False)
         if on_progress is not None:
             on_progress(
                 ProgressEvent("finishing", max(0, int(state["epoch"]) - 1), config.epochs, steps, steps, {},

@@ -185,7 +185,7 @@ def test_full_disk_during_training_exits_with_a_message_and_keeps_the_model(
     out = tmp_path / "models" / "tiny"
     assert train_module.main(train_args(data, out, 1)) == 0
     before = model_snapshot(out)
-    when = ".tmp-last.keras" if target == "checkpoint" else ".tmp-model-"
+    when = ".tmp-last-" if target == "checkpoint" else ".tmp-model-"
     _fail_on(monkeypatch, os, "replace", when=when)
     assert train_module.main(train_args(data, out, 2)) == 2
     monkeypatch.undo()

@@ -14,6 +14,7 @@ from training.architectures import build_model, list_architectures
 from training.augment import AugmentConfig, augment_preview
 from training.data import FERData, Split
 from training.evaluate import evaluate, main as evaluate_main
+from training import train as train_module
 from training.train import ProgressEvent, TrainConfig, TrainingError, class_weights, train
 
 NO_AUGMENT = AugmentConfig(rotation_degrees=0, zoom=0, shift=0, horizontal_flip=False, erasing=0, brightness=0, contrast=0)
@@ -86,7 +87,8 @@ def test_one_epoch_fit_saves_model_metadata_and_checkpoint(tmp_path: Path) -> No
     kinds = [e.kind for e in events]
     assert kinds.count("batch") == 7 and kinds.count("epoch") == 1 and kinds[-1] == "end"
     assert events[-1].fraction == 1.0
-    assert (tmp_path / "m" / "checkpoint" / "last.keras").is_file()
+    ckpt = tmp_path / "m" / "checkpoint"
+    assert sorted(p.name for p in ckpt.iterdir()) == ["best-001.keras", "last-001.keras", "state.json"]
 
 
 def test_resume_continues_from_the_last_epoch(tmp_path: Path) -> None:
@@ -104,6 +106,34 @@ def test_resume_continues_from_the_last_epoch(tmp_path: Path) -> None:
     # Training goes on learning after the resume (BatchNorm statistics need more steps than
     # this for validation accuracy to move, so the training loss is the signal here).
     assert result.history["loss"][-1] < result.history["loss"][0]
+
+
+def test_a_kill_between_checkpoint_files_and_state_resumes_consistently(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = synthetic_data()
+    out = tmp_path / "m"
+    train(tiny_config(epochs=1), data=data, out_dir=out)
+    real_write = train_module.write_json_atomic
+
+    def killed_before_state(path: Path, payload: object) -> None:
+        if path.name == "state.json":
+            raise KeyboardInterrupt  # like a kill after epoch 2's model files, before its state
+        real_write(path, payload)
+
+    monkeypatch.setattr(train_module, "write_json_atomic", killed_before_state)
+    with pytest.raises(KeyboardInterrupt):
+        train(tiny_config(epochs=2), data=data, out_dir=out, resume=True)
+    monkeypatch.undo()
+    ckpt = out / "checkpoint"
+    state = json.loads((ckpt / "state.json").read_text())
+    # The state still names epoch 1's files, and they are all still there.
+    assert state["epoch"] == 1 and (ckpt / state["best_file"]).is_file() and (ckpt / state["last_file"]).is_file()
+    resumed = train(tiny_config(epochs=2), data=data, out_dir=out, resume=True)
+    assert resumed.epochs_run == 2 and len(resumed.history["loss"]) == 2
+    state = json.loads((ckpt / "state.json").read_text())
+    left = sorted(p.name for p in ckpt.iterdir())
+    assert left == sorted({state["best_file"], state["last_file"], "state.json"}) and "last-002.keras" in left
 
 
 def test_resume_with_a_new_epoch_budget_replans_the_schedule(tmp_path: Path) -> None:
