@@ -165,8 +165,10 @@ class ModelCard:
         if self.epochs_run is not None:
             best = f" (best epoch {self.best_epoch})" if self.best_epoch else ""
             rows.append(("Epochs", f"{self.epochs_run}{best}"))
-        if self.averaged_epochs:
+        if self.averaged_epochs and len(self.averaged_epochs) > 1:
             rows.append(("Weights", "average of epochs " + ", ".join(map(str, self.averaged_epochs))))
+        elif self.averaged_epochs:
+            rows.append(("Weights", f"epoch {self.averaged_epochs[0]}, batch-norm statistics measured again"))
         if self.augmentation:
             rows.append(("Augmentation", self.augmentation))
         if self.train_seconds is not None:

@@ -101,6 +101,9 @@ def average_run(
 ) -> dict[str, Any]:
     """Average the kept models of ``epochs`` from a run, recalibrate, score on PublicTest and save.
 
+    With one epoch nothing is averaged: that epoch's model gets its batch-norm statistics measured
+    again on clean faces (what training now does to its best epoch; useful for older runs).
+
     The model directory in ``out_dir`` gets the run's metadata (architecture, recipe, data, history)
     plus ``averaged_epochs``, the PublicTest accuracy of the average and of each epoch alone.
 
@@ -108,12 +111,12 @@ def average_run(
         ``{"public_test_accuracy": ..., "epochs": {epoch: accuracy}, "model_dir": ...}``.
 
     Raises:
-        TrainingError: fewer than two epochs, an epoch that was not kept, a run without metadata.
+        TrainingError: no epochs, an epoch that was not kept, a run without metadata.
         DatasetError: unusable data.
     """
     epochs = sorted(set(int(e) for e in epochs))
-    if len(epochs) < 2:
-        raise TrainingError("averaging needs at least two epochs")
+    if not epochs:
+        raise TrainingError("name at least one epoch (one alone: only its batch-norm statistics are measured again)")
     run = Path(run_dir)
     meta_path = run / METADATA_FILE
     try:
@@ -151,7 +154,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.average", description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", required=True, help="the fer2013.csv(.gz) or pack the run was trained on")
     parser.add_argument("--run", required=True, help="a run trained with --snapshots (its --out directory)")
-    parser.add_argument("--epochs", type=int, nargs="+", required=True, help="the epochs to average (two or more)")
+    parser.add_argument(
+        "--epochs", type=int, nargs="+", required=True,
+        help="the epochs to average; one alone is only recalibrated (its batch-norm statistics measured again)",
+    )
     parser.add_argument("--out", required=True, help="model directory to write")
     args = parser.parse_args(argv)
     try:

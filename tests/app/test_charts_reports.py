@@ -73,6 +73,8 @@ def test_model_card_names_averaged_epochs(tmp_path) -> None:  # noqa: ANN001
     facts = dict(model_card(ModelInfo("swa", tmp_path, meta)).facts())
     assert facts["Epochs"] == "68"
     assert facts["Weights"] == "average of epochs 40, 64, 68"
+    one = dict(model_card(ModelInfo("one", tmp_path, {**meta, "averaged_epochs": [40]})).facts())
+    assert one["Weights"] == "epoch 40, batch-norm statistics measured again"
     assert "Weights" not in dict(model_card(ModelInfo("m", tmp_path, {"labels": list(EMOTIONS)})).facts())
 
 

@@ -92,8 +92,10 @@ def test_average_run_from_snapshots(tmp_path: Path, capsys: pytest.CaptureFixtur
 
     with pytest.raises(TrainingError, match=r"no model for epoch 7; kept epochs: 1, 2, 3"):
         average_run(run, [2, 7], data=data, out_dir=tmp_path / "x")
-    with pytest.raises(TrainingError, match="at least two"):
-        average_run(run, [2, 2], data=data, out_dir=tmp_path / "x")
+    with pytest.raises(TrainingError, match="at least one epoch"):
+        average_run(run, [], data=data, out_dir=tmp_path / "x")
+    alone = average_run(run, [3, 3], data=data, out_dir=tmp_path / "one")  # recalibration only
+    assert read_model_info(tmp_path / "one").metadata["averaged_epochs"] == [3] and set(alone["epochs"]) == {3}
     other = replace(synthetic_data(seed=1), sha256="1" * 64)
     with pytest.raises(TrainingError, match="not the data"):
         average_run(run, [1, 2], data=other, out_dir=tmp_path / "x")
