@@ -9,7 +9,8 @@ import streamlit as st
 
 import app_ui
 from core.detection import DETECTORS
-from core.upload import UPLOAD_TYPES, analyse_upload, results_csv, results_json, results_rows
+from core.preprocess import TTA_MODES
+from core.upload import UPLOAD_TYPES, analyse_upload, model_tta, results_csv, results_json, results_rows, tta_label
 
 st.set_page_config(page_title="Upload and predict", page_icon=":material/photo_camera:", layout="wide")
 info = app_ui.model_sidebar()
@@ -27,13 +28,17 @@ detector = st.radio(
     horizontal=True,
     key="upload_detector",
 )
-ten_crop = st.toggle(
-    "Ten-crop test-time augmentation",
-    value=True,
-    key="upload_tta",
-    help="Classify ten crops of each face (corners, centre and their mirrors) and average them: "
-    "steadier answers for ten times the model work (a few ms a face). Chosen on PublicTest; "
-    "the README gives the measured accuracy with and without it.",
+chosen_tta = model_tta(info.metadata if info else None)
+tta = st.radio(
+    "Test-time augmentation",
+    list(TTA_MODES),
+    index=list(TTA_MODES).index(chosen_tta),
+    format_func=lambda mode: tta_label(mode, chosen_tta),
+    horizontal=True,
+    key=f"upload_tta_{info.name if info else ''}",  # per model: each starts from its own choice
+    help="Classify mirrored or shifted views of each face too, and average them: steadier answers for "
+    "2 or 10 times the model work (still a few ms a face). The default is the mode that scored best "
+    "on PublicTest for this model; the README gives the accuracy of each on PrivateTest.",
 )
 files = st.file_uploader(
     "Photos (JPEG, PNG, WebP, BMP, TIFF, GIF)",
@@ -47,7 +52,6 @@ if not files:
 
 recognizer = app_ui.require_model(info)
 with st.spinner(f"Analysing {len(files)} image(s)..."):
-    tta = "tencrop" if ten_crop else "none"
     outcomes = [analyse_upload(f.name, f.getvalue(), recognizer, detector=detector, tta=tta) for f in files]
 
 for number, outcome in enumerate(outcomes):

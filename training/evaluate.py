@@ -23,7 +23,7 @@ import numpy as np
 from core.errors import FERError
 from core.preprocess import TTA_MODES, tta_mode
 from core.recognizer import BACKENDS, EmotionRecognizer
-from core.model_store import EVALUATION_FILE, resolve_model_dir, write_json_atomic
+from core.model_store import EVALUATION_FILE, METADATA_FILE, read_model_info, resolve_model_dir, write_json_atomic
 from training.data import SPLITS, FERData, load_fer2013
 from training.metrics import classification_report
 
@@ -80,6 +80,30 @@ def evaluate(
     return report
 
 
+def choose_tta(model_dir: str | Path, *, data: FERData | str | Path, backend: str = "auto") -> dict[str, Any]:
+    """Score every test-time augmentation on PublicTest and record the best in the model's metadata.
+
+    The choice is made on PublicTest only (never on the split that is reported); a tie goes to the
+    cheaper mode. The app's upload page starts from the recorded mode.
+
+    Returns:
+        ``{"chosen": mode, "split": "PublicTest", "accuracy": {mode: accuracy}}``, as recorded
+        under ``"tta"`` in ``metadata.json``.
+    """
+    path = resolve_model_dir(model_dir)
+    if not isinstance(data, FERData):
+        data = load_fer2013(data)
+    scores = {
+        mode: evaluate(path, data=data, split="PublicTest", tta=mode, write=False, backend=backend)["accuracy"]
+        for mode in TTA_MODES
+    }  # fmt: skip
+    chosen = max(TTA_MODES, key=lambda mode: (scores[mode], -TTA_MODES.index(mode)))
+    choice = {"chosen": chosen, "split": "PublicTest", "accuracy": scores}
+    metadata = read_model_info(path).metadata
+    write_json_atomic(path / METADATA_FILE, {**metadata, "tta": choice})
+    return choice
+
+
 def format_report(report: dict[str, Any]) -> str:
     """A plain-text table of a report, for the terminal."""
     lines = [
@@ -110,7 +134,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parser.add_argument("--no-write", action="store_true", help=f"do not write {EVALUATION_FILE}")
+    parser.add_argument(
+        "--choose-tta", action="store_true",
+        help=f"score every TTA mode on PublicTest and record the best in {METADATA_FILE} (ignores --split and --tta)",
+    )
     args = parser.parse_args(argv)
+    if args.choose_tta:
+        try:
+            choice = choose_tta(args.model, data=args.data, backend=args.backend)
+        except (ValueError, FERError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        for mode, accuracy in choice["accuracy"].items():
+            mark = "  <- chosen" if mode == choice["chosen"] else ""
+            print(f"{mode:<8} PublicTest accuracy {accuracy:.4f}{mark}")
+        return 0
     try:
         report = evaluate(
             args.model, data=args.data, split=args.split, tta=args.tta, write=not args.no_write, backend=args.backend

@@ -73,6 +73,10 @@ def app_models_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
         target = root / name
         shutil.copytree(tiny_model_dir, target)
         (target / "evaluation.json").write_text(json.dumps(fake_evaluation(name, accuracy=accuracy, seed=seed)))
+    # tiny-b has a test-time augmentation recorded as chosen on PublicTest (training.evaluate --choose-tta).
+    meta = json.loads((root / "tiny-b" / "metadata.json").read_text())
+    meta["tta"] = {"chosen": "tencrop", "split": "PublicTest", "accuracy": {"none": 0.5, "flip": 0.5, "tencrop": 0.6}}
+    (root / "tiny-b" / "metadata.json").write_text(json.dumps(meta))
     broken = root / "broken"
     broken.mkdir()
     (broken / "metadata.json").write_text(json.dumps({"labels": list(EMOTIONS), "model_file": "model-gone.keras"}))

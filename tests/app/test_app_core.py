@@ -26,7 +26,9 @@ from core.training_job import (
     detect_resources,
     validate_model_name,
 )
-from core.upload import analyse_upload, annotated_name, encode_png, results_csv, results_json, results_rows
+from core.upload import (
+    analyse_upload, annotated_name, encode_png, model_tta, results_csv, results_json, results_rows, tta_label,
+)
 from core.webrtc_config import fetch_twilio_ice_servers, read_ice_settings, rtc_configuration
 
 # --- dataset_view -----------------------------------------------------------------------------
@@ -267,3 +269,12 @@ def test_training_job_reports_failures(tmp_path: Path) -> None:
     assert snapshot.state == FAILED and "ZeroDivisionError: boom" in snapshot.error
     with pytest.raises(ValueError, match="not allowed"):
         job.start(name="bad name!", config=None, data="p", models_root=tmp_path)
+
+
+def test_model_tta_reads_the_recorded_choice_and_defaults_to_off() -> None:
+    assert model_tta({"tta": {"chosen": "flip"}}) == "flip"
+    for metadata in (None, {}, {"tta": "flip"}, {"tta": {"chosen": "rotate"}}, {"tta": {}}):
+        assert model_tta(metadata) == "none", metadata
+    assert tta_label("flip", "flip") == "Flip (2 views), chosen on PublicTest"
+    assert tta_label("tencrop", "flip") == "Ten-crop (10 views)"
+    assert tta_label("none", "none") == "Off"

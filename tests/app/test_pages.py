@@ -105,6 +105,16 @@ def test_upload_page_shows_faces_and_bad_files(app_env) -> None:  # noqa: ANN001
     assert {"Annotated PNG", "Results as JSON", "Results as CSV"} <= labels
 
 
+def test_upload_page_starts_from_the_models_own_tta_choice(app_env) -> None:  # noqa: ANN001
+    app = run_page("pages/1_Upload_and_predict.py")
+    assert sidebar_model(app).value == "tiny"
+    assert app.radio(key="upload_tta_tiny").value == "none"  # nothing recorded: off
+    sidebar_model(app).select("tiny-b").run()
+    tta = app.radio(key="upload_tta_tiny-b")
+    assert tta.value == "tencrop"
+    assert "Ten-crop (10 views), chosen on PublicTest" in tta.options
+
+
 class FakeStreamer:
     """Stands in for ``webrtc_streamer`` (which needs a live server): pushes one frame through the callback."""
 

@@ -13,7 +13,7 @@ from core.model_store import EVALUATION_FILE, load_model_dir, read_model_info
 from training.architectures import build_model, list_architectures
 from training.augment import AugmentConfig, augment_preview
 from training.data import FERData, Split
-from training.evaluate import evaluate, main as evaluate_main
+from training.evaluate import choose_tta, evaluate, main as evaluate_main
 from training import train as train_module
 from training.train import ProgressEvent, TrainConfig, TrainingError, class_weights, train
 
@@ -242,6 +242,24 @@ def test_evaluate_writes_a_report_the_dashboard_reads(tmp_path: Path, capsys: py
         evaluate(tmp_path / "m", data=data, backend="onnx")
     assert evaluate_main(["--data", str(tmp_path / "missing.csv"), "--model", str(tmp_path / "m")]) == 2
     assert "no dataset" in capsys.readouterr().err
+
+
+def test_choose_tta_scores_every_mode_on_public_test_and_records_the_best(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = synthetic_data()
+    train(tiny_config(epochs=2), data=data, out_dir=tmp_path / "m")
+    choice = choose_tta(tmp_path / "m", data=data)
+    want = {mode: evaluate(tmp_path / "m", data=data, split="PublicTest", tta=mode, write=False)["accuracy"]
+            for mode in ("none", "flip", "tencrop")}  # fmt: skip
+    assert choice["accuracy"] == want and choice["split"] == "PublicTest"
+    best = max(want.values())
+    assert choice["chosen"] == next(mode for mode in ("none", "flip", "tencrop") if want[mode] == best)  # ties: cheaper
+    assert read_model_info(tmp_path / "m").metadata["tta"] == choice
+    load_model_dir(tmp_path / "m")  # the rewritten metadata still describes the same model file
+    assert not (tmp_path / "m" / EVALUATION_FILE).exists()  # PublicTest scores are not the report
+    assert evaluate_main(["--data", "unused", "--model", str(tmp_path / "none"), "--choose-tta"]) == 2
+    assert "error:" in capsys.readouterr().err
 
 
 def test_augment_preview_changes_faces_but_keeps_shape() -> None:
