@@ -510,13 +510,19 @@ def train(
     batchnorm = None
     if state["best_epoch"]:
         best = keras.saving.load_model(ckpt_dir / _checkpoint_file(state, "best"), compile=False)
-        if on_progress is not None:
-            on_progress(
-                ProgressEvent("finishing", max(0, int(state["epoch"]) - 1), config.epochs, steps, steps, {},
-                              time.monotonic() - started, None, state["history"], "measuring batch-norm statistics on clean faces")
-            )  # fmt: skip
-        # Batch-norm statistics of augmented faces, measured again on clean ones: kept if PublicTest says so.
-        best, batchnorm = recalibrate_if_better(best, x, xv, val_split.y)
+        public_test_accuracy = state["best_val_accuracy"]
+        if status != "cancelled":  # a cancel saves what there is at once
+            if on_progress is not None:
+                on_progress(
+                    ProgressEvent("finishing", max(0, int(state["epoch"]) - 1), config.epochs, steps, steps, {},
+                                  time.monotonic() - started, None, state["history"],
+                                  "measuring batch-norm statistics on clean faces")
+                )  # fmt: skip
+            # Batch-norm statistics of augmented faces, measured again on clean ones: kept if PublicTest says so.
+            best, batchnorm = recalibrate_if_better(best, x, xv, val_split.y)
+            public_test_accuracy = max(
+                batchnorm["val_accuracy_as_trained"], batchnorm["val_accuracy_recalibrated"] or 0.0
+            )
         metadata = {
             "name": out.name,
             "architecture": config.arch,
@@ -526,9 +532,7 @@ def train(
             "train_size": int(len(x)),
             "epochs_run": int(state["epoch"]),
             "best_epoch": int(state["best_epoch"]),
-            "public_test_accuracy": max(
-                batchnorm["val_accuracy_as_trained"], batchnorm["val_accuracy_recalibrated"] or 0.0
-            ),
+            "public_test_accuracy": public_test_accuracy,
             "batchnorm": batchnorm,
             "restarts": state.get("restarts", []),
             "train_seconds": round(float(state["seconds"]), 1),

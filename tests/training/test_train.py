@@ -218,6 +218,22 @@ def test_cancel_stops_after_the_current_batch_and_keeps_the_previous_model(tmp_p
     assert read_model_info(tmp_path / "m").metadata["model_sha256"] == before
 
 
+def test_a_cancel_after_an_epoch_saves_its_best_at_once(tmp_path: Path) -> None:
+    stop = threading.Event()
+    kinds = []
+
+    def on_progress(event: ProgressEvent) -> None:
+        kinds.append(event.kind)
+        if event.kind == "epoch":
+            stop.set()
+
+    result = train(tiny_config(epochs=5), data=synthetic_data(), out_dir=tmp_path / "m", stop_event=stop, on_progress=on_progress)
+    assert result.status == "cancelled" and result.model_dir == tmp_path / "m"
+    assert "finishing" not in kinds and kinds[-1] == "end"  # no recalibration pass after a cancel
+    meta = read_model_info(tmp_path / "m").metadata
+    assert meta["batchnorm"] is None and meta["public_test_accuracy"] == result.best_val_accuracy
+
+
 def test_unwritable_output_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
