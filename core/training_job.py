@@ -164,10 +164,12 @@ class TrainingJob:
         train_fn: Callable[..., Any] | None = None,
         evaluate_fn: Callable[..., Any] | None = None,
         load_data_fn: Callable[[Any], Any] | None = None,
+        choose_tta_fn: Callable[..., Any] | None = None,
     ) -> None:
         self._train_fn = train_fn
         self._evaluate_fn = evaluate_fn
         self._load_data_fn = load_data_fn
+        self._choose_tta_fn = choose_tta_fn
         self._lock = threading.Lock()
         self._snapshot = JobSnapshot()
         self._stop = threading.Event()
@@ -261,7 +263,7 @@ class TrainingJob:
         evaluate_split: str, stop: threading.Event,
     ) -> None:  # fmt: skip
         try:
-            train_fn, evaluate_fn, load_data_fn = self._routines()
+            train_fn, evaluate_fn, load_data_fn, choose_tta_fn = self._routines()
             if not hasattr(data, "splits"):
                 data = load_data_fn(data)
             if stop.is_set():
@@ -273,7 +275,12 @@ class TrainingJob:
                 on_progress=self._on_progress, stop_event=stop,
             )  # fmt: skip
             evaluation = None
-            if result.model_dir is not None and evaluate_split in getattr(data, "splits", {}):
+            splits = getattr(data, "splits", {})
+            if result.model_dir is not None and result.status != "cancelled" and "PublicTest" in splits:
+                # The upload page starts from the test-time augmentation recorded here.
+                self._update(phase="choosing test-time augmentation on PublicTest")
+                choose_tta_fn(result.model_dir, data=data)
+            if result.model_dir is not None and evaluate_split in splits:
                 self._update(phase=f"evaluating on {evaluate_split}")
                 evaluation = evaluate_fn(result.model_dir, data=data, split=evaluate_split)
             state = CANCELLED if result.status == "cancelled" else FINISHED
@@ -287,10 +294,13 @@ class TrainingJob:
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
             self._update(state=FAILED, phase="", error=f"training crashed: {detail}", finished=time.monotonic())
 
-    def _routines(self) -> tuple[Callable[..., Any], Callable[..., Any], Callable[[Any], Any]]:
+    def _routines(self) -> tuple[Callable[..., Any], Callable[..., Any], Callable[[Any], Any], Callable[..., Any]]:
         # Imported here: the training modules (and Keras through them) load only when a run starts.
         from training.data import load_fer2013  # noqa: PLC0415
-        from training.evaluate import evaluate  # noqa: PLC0415
+        from training.evaluate import choose_tta, evaluate  # noqa: PLC0415
         from training.train import train  # noqa: PLC0415
 
-        return self._train_fn or train, self._evaluate_fn or evaluate, self._load_data_fn or load_fer2013
+        return (
+            self._train_fn or train, self._evaluate_fn or evaluate, self._load_data_fn or load_fer2013,
+            self._choose_tta_fn or choose_tta,
+        )

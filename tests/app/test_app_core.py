@@ -235,7 +235,12 @@ def test_training_job_runs_one_at_a_time_and_cancels(tmp_path: Path) -> None:
         return {"accuracy": 0.5}
 
     data = SimpleNamespace(splits={"Training": 1, "PublicTest": 1, "PrivateTest": 1})
-    job = TrainingJob(train_fn=fake_train, evaluate_fn=fake_evaluate, load_data_fn=lambda path: data)
+    def fake_choose(model_dir, *, data):  # noqa: ANN001, ANN202
+        calls.setdefault("chose", []).append(model_dir)
+
+    job = TrainingJob(
+        train_fn=fake_train, evaluate_fn=fake_evaluate, load_data_fn=lambda path: data, choose_tta_fn=fake_choose
+    )
     assert job.snapshot().state == "idle" and not job.cancel()
     job.start(name="first", config="cfg", data="fer.csv", models_root=tmp_path)
     assert started.wait(5)
@@ -248,6 +253,7 @@ def test_training_job_runs_one_at_a_time_and_cancels(tmp_path: Path) -> None:
     done = job.snapshot()
     assert done.state == FINISHED and done.evaluation == {"accuracy": 0.5} and done.fraction == 1.0
     assert calls["evaluated"] == (tmp_path / "first", "PrivateTest") and calls["phase"] == "measuring"
+    assert calls["chose"] == [tmp_path / "first"]  # the TTA is chosen on PublicTest for a finished run
 
     started.clear(), release.clear()
     job.start(name="second", config="cfg", data=data, models_root=tmp_path)
@@ -256,6 +262,7 @@ def test_training_job_runs_one_at_a_time_and_cancels(tmp_path: Path) -> None:
     release.set()
     assert job.join(5)
     assert job.snapshot().state == CANCELLED and calls["stopped"]
+    assert calls["chose"] == [tmp_path / "first"]  # ...and not for a cancelled one
 
 
 def test_training_job_reports_failures(tmp_path: Path) -> None:
