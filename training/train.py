@@ -4,7 +4,9 @@
 
 Training fits on ``Training``, validates on ``PublicTest`` every epoch (early stopping and the choice
 of the best epoch), and never looks at ``PrivateTest``. A checkpoint is written after every epoch
-(atomically), so ``--resume`` continues an interrupted run where it stopped.
+(atomically), so ``--resume`` continues an interrupted run where it stopped. After the last epoch
+the best epoch's batch-norm statistics are measured again on clean faces (:mod:`training.batchnorm`),
+kept when PublicTest improves.
 """
 
 from __future__ import annotations
