@@ -30,8 +30,8 @@ import numpy as np
 
 from core.errors import FERError
 from core.model_store import METADATA_FILE, save_model_dir
-from training.data import FERData, load_fer2013
 from training.batchnorm import accuracy, recalibrate_batchnorm
+from training.data import FERData, load_fer2013
 from training.train import CHECKPOINT_DIR, TrainingError, snapshot_name
 
 
@@ -135,7 +135,8 @@ def average_run(
     score = accuracy(averaged, val.x, val.y)
     metadata = {
         key: value for key, value in run_meta.items()
-        if key not in ("model_file", "model_sha256", "batchnorm") and not key.startswith("tflite_")
+        # Facts of the run's own saved model, not of the average: its files, batch-norm and TTA choices.
+        if key not in ("model_file", "model_sha256", "batchnorm", "tta") and not key.startswith("tflite_")
     }  # fmt: skip
     metadata.update(
         name=Path(out_dir).name,

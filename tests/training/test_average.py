@@ -14,6 +14,7 @@ from training import batchnorm
 from training.architectures import build_model
 from training.average import available_epochs, average_models, average_run, main as average_main
 from training.batchnorm import recalibrate_batchnorm, recalibrate_if_better
+from training.evaluate import choose_tta
 from training.train import TrainingError, train
 from tests.training.test_train import synthetic_data, tiny_config
 
@@ -81,12 +82,14 @@ def test_average_run_from_snapshots(tmp_path: Path, capsys: pytest.CaptureFixtur
     run = tmp_path / "run"
     train(tiny_config(epochs=3), data=data, out_dir=run, snapshots=True)
     assert available_epochs(run) == [1, 2, 3]
+    choose_tta(run, data=data)  # a choice about the run's own model: the average must not inherit it
     result = average_run(run, [3, 2], data=data, out_dir=tmp_path / "avg")
     model, meta = load_model_dir(tmp_path / "avg")
     assert meta["averaged_epochs"] == [2, 3] and meta["best_epoch"] is None
     assert set(meta["averaged_public_test_accuracy"]) == {"2", "3"}
     assert meta["public_test_accuracy"] == result["public_test_accuracy"]
     assert meta["architecture"] == "tiny" and meta["tflite_file"]
+    assert "tta" not in meta and "batchnorm" not in meta
     probs = np.asarray(model(np.zeros((1, 48, 48, 1), np.float32)))
     assert probs.shape == (1, 7) and np.isclose(probs.sum(), 1.0, atol=1e-5)
 
