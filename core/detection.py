@@ -308,6 +308,7 @@ def _weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[tup
     order = np.argsort(-scores)
     boxes, scores = boxes[order], scores[order]
     alive = np.ones(len(boxes), dtype=bool)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
     out = []
     for k in range(len(boxes)):
         if not alive[k]:
@@ -317,7 +318,6 @@ def _weighted_nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> list[tup
         x1 = np.minimum(boxes[k, 2], boxes[:, 2])
         y1 = np.minimum(boxes[k, 3], boxes[:, 3])
         inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-        areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
         overlap = inter / np.maximum(areas[k] + areas - inter, 1e-9)
         group = alive & (overlap > iou)
         group[k] = True
