@@ -19,7 +19,6 @@ from core.annotate import annotate
 from core.cli import ImageReport, write_csv
 from core.errors import FERError
 from core.imageio import load_image
-from core.preprocess import TTA_MODES
 
 UPLOAD_TYPES: tuple[str, ...] = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif")
 NO_FACE_HINT = (
@@ -29,13 +28,6 @@ NO_FACE_HINT = (
 
 
 TTA_LABELS = {"none": "Off", "flip": "Flip (2 views)", "tencrop": "Ten-crop (10 views)"}
-
-
-def model_tta(metadata: dict[str, Any] | None) -> str:
-    """The test-time augmentation chosen on PublicTest for a model (``training.evaluate --choose-tta``), else ``none``."""
-    choice = (metadata or {}).get("tta")
-    chosen = choice.get("chosen") if isinstance(choice, dict) else None
-    return chosen if chosen in TTA_MODES else "none"
 
 
 def tta_label(mode: str, chosen: str) -> str:
