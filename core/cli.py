@@ -1,4 +1,4 @@
-"""Command line: ``python -m core predict PATH [PATH ...]``.
+"""Command line: ``python -m core predict PATH [PATH ...]`` (and ``video CLIP ...``, see :mod:`core.video_cli`).
 
 Each PATH is an image or a folder (searched recursively for supported images, in sorted order).
 Results go to stdout as JSON (one object per image) or CSV (one row per face); progress goes to
@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
         "tencrop averages ten crops (slower, steadier)",
     )
     add("--quiet", action="store_true", help="no progress bar on stderr")
+    from core.video_cli import add_parser as add_video_parser  # noqa: PLC0415
+
+    add_video_parser(commands)
     return parser
 
 
@@ -115,6 +118,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "video":
+        from core.video_cli import run as run_video  # noqa: PLC0415
+
+        return run_video(args)
     if args.command != "predict":
         parser.print_help(sys.stderr)
         return EXIT_USAGE
