@@ -154,7 +154,7 @@ class FaceTracker:
         max_distance: float = 1.0,
         reid_distance: float = 2.5,
         max_size_ratio: float = 2.0,
-        motion_horizon_s: float = 0.5,
+        motion_horizon_s: float = 1.0,
     ) -> None:
         """Args:
         max_gap_s: seconds a track waits for its face to come back.

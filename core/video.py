@@ -215,8 +215,9 @@ def _open(path: Path) -> Any:
         if fmt in _IMAGE_FORMATS or fmt.endswith("_pipe"):
             raise VideoError(f"{path.name} is a still image ({fmt.removesuffix('_pipe')}), not a video")
         if not container.streams.video:
-            kinds = sorted({s.type for s in container.streams}) or ["nothing"]
-            raise VideoError(f"{path.name} has no video stream (it holds {', '.join(kinds)} only)")
+            kinds = sorted({s.type for s in container.streams})
+            held = f"it holds {', '.join(kinds)} only" if kinds else "it holds no frames at all"
+            raise VideoError(f"{path.name} has no video stream ({held})")
     except BaseException:
         container.close()
         raise
