@@ -41,7 +41,11 @@ def emotion_color_rgb(emotion: str) -> tuple[int, int, int]:
 
 
 def annotate(
-    image_bgr: np.ndarray, results: Iterable[_Labelled], *, show_confidence: bool = True
+    image_bgr: np.ndarray,
+    results: Iterable[_Labelled],
+    *,
+    show_confidence: bool = True,
+    show_landmarks: bool = False,
 ) -> np.ndarray:
     """Return a copy of the image with a box and an ``emotion NN%`` label per face.
 
@@ -52,6 +56,8 @@ def annotate(
         image_bgr: ``uint8`` BGR image (gray and BGRA are converted to BGR in the copy).
         results: items with ``box``, ``emotion`` and ``confidence``, e.g. :class:`core.recognizer.FaceResult`.
         show_confidence: append the confidence as a percentage.
+        show_landmarks: also mark each face's ``landmarks`` (when it has them, e.g. from YuNet)
+            with small filled dots in the face's colour.
 
     Returns:
         A new ``uint8`` BGR array of the same height and width.
@@ -67,6 +73,11 @@ def annotate(
         cv2.rectangle(canvas, (x, y), (x + max(w, 1) - 1, y + max(h, 1) - 1), color, thickness, cv2.LINE_8)
         texts = [f"{result.emotion} {result.confidence:.0%}", result.emotion] if show_confidence else [result.emotion]
         _draw_label(canvas, texts, (x, y, w, h), color, base_scale=base_scale, thickness=thickness)
+        points = getattr(result, "landmarks", None) if show_landmarks else None
+        for px, py in points or ():
+            # Radius grows with the face, so dots stay visible without hiding a small face.
+            radius = max(1, round(min(w, h) / 40))
+            cv2.circle(canvas, (int(round(px)), int(round(py))), radius, color, cv2.FILLED, cv2.LINE_AA)
     return canvas
 
 

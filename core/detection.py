@@ -22,11 +22,23 @@ from core.errors import ModelLoadError
 from core.preprocess import Box, check_image, clip_box, to_bgr, to_gray
 
 
+Landmarks = tuple[tuple[float, float], ...]
+"""Face landmarks as ``(x, y)`` pixels: YuNet gives five, in :data:`LANDMARK_NAMES` order."""
+
+LANDMARK_NAMES: tuple[str, ...] = ("right_eye", "left_eye", "nose", "right_mouth", "left_mouth")
+"""YuNet's five landmarks, the person's right and left (the right eye is on the image's left)."""
+
+
 class Detection(NamedTuple):
-    """One detected face: ``box`` is ``(x, y, w, h)`` in pixels, ``score`` in 0..1 (higher is surer)."""
+    """One detected face: ``box`` is ``(x, y, w, h)`` in pixels, ``score`` in 0..1 (higher is surer).
+
+    ``landmarks`` are the detector's face points in the same pixels (``None`` for detectors that
+    give none, such as Haar): for YuNet five, in :data:`LANDMARK_NAMES` order, not clipped.
+    """
 
     box: Box
     score: float
+    landmarks: Landmarks | None = None
 
 
 @runtime_checkable
@@ -446,6 +458,173 @@ class BlazeFaceDetector:
         return _finish(found, scale=1.0, image_shape=bgr.shape, min_face_size=self.min_face_size)
 
 
+YUNET_FILE = "yunet/face_detection_yunet_2026may.onnx"
+
+YUNET_SCALES: tuple[int, ...] = (320, 640, 1280)
+"""Long sides, in pixels, that :class:`YuNetDetector` runs a still image at (never above its own size).
+
+YuNet finds faces of about 10 to 300 pixels best. On ``../shared/samples`` (10 photos, 22 faces
+counted by hand) no one size fits: the gray 2560x1912 photo's turned face scores 0.64 at 320, 0.80
+at 640 and 0.53 at 1280; a face filling a frame needs a small copy, a 20-pixel face in a group photo
+the full one. Together the three sizes find every sample face at a score of 0.80 or more and,
+down to a threshold of 0.2, nothing in the two photos without a face. On a 640x480 photo only 320
+and 640 run. The drawn test face (``tests/core/faces.py``) is found from about 23 px wide up to a
+face filling the frame in 640x480, and from about 76 px wide in a 4000x3000 image (1280 is the
+largest size run: full resolution would cost about ten times as much; pass larger ``scales`` for
+tiny faces in huge photos).
+"""
+
+YUNET_MIN_SCORE: float = 0.6
+"""Default score threshold of :class:`YuNetDetector` (after merging the scales).
+
+Chosen on the samples (real faces scored 0.80-0.95 at their best scale, nothing else reached
+0.2) and on FER2013 faces pasted into gray and noise scenes (``benchmarks/yunet_framing.py``):
+0.6 keeps the turned gray face with margin and costs few pasted faces.
+"""
+
+YUNET_NMS_IOU: float = 0.3
+# A box this much inside a surer one is the same face seen at another scale (e.g. a mouth at 1280).
+_YUNET_CONTAINED = 0.7
+
+
+def _merge_boxes(
+    boxes: np.ndarray, scores: np.ndarray, *, iou: float, contained: float
+) -> list[int]:
+    """Greedy NMS over ``(N, 4)`` ``x, y, w, h`` boxes: indices kept, surest first.
+
+    A box is dropped when its IoU with a kept box exceeds ``iou``, or when more than ``contained``
+    of its own area lies inside a kept box.
+    """
+    order = np.argsort(-scores, kind="stable")
+    x0, y0 = boxes[:, 0], boxes[:, 1]
+    x1, y1 = x0 + boxes[:, 2], y0 + boxes[:, 3]
+    areas = np.maximum(boxes[:, 2] * boxes[:, 3], 1e-9)
+    alive = np.ones(len(boxes), dtype=bool)
+    kept = []
+    for k in order:
+        if not alive[k]:
+            continue
+        kept.append(int(k))
+        inter = np.clip(np.minimum(x1[k], x1) - np.maximum(x0[k], x0), 0, None) * np.clip(
+            np.minimum(y1[k], y1) - np.maximum(y0[k], y0), 0, None
+        )
+        overlap = inter / (areas[k] + areas - inter)
+        alive &= ~((overlap > iou) | (inter / areas > contained))
+        alive[k] = False
+    return kept
+
+
+class YuNetDetector:
+    """OpenCV's YuNet (``cv2.FaceDetectorYN``): fast, finds turned and small faces, gives 5 landmarks.
+
+    A still image runs at each of ``scales`` (long sides, see :data:`YUNET_SCALES`); the boxes are
+    mapped back to full resolution and merged with non-maximum suppression, so both a 20-pixel face
+    in a group photo and a face filling the frame are found. ``cv2.FaceDetectorYN`` keeps its input
+    size as state and is not safe to share, so each thread gets its own instance. The score is
+    YuNet's face confidence (0..1). The weights ship in ``core/assets/yunet/`` (MIT licence).
+    """
+
+    name = "yunet"
+    video_options: Mapping[str, Any] = MappingProxyType({"scales": (VIDEO_MAX_SIDE,)})
+
+    def __init__(
+        self,
+        *,
+        min_face_size: int = 20,
+        min_score: float = YUNET_MIN_SCORE,
+        scales: tuple[int, ...] | list[int] = YUNET_SCALES,
+        nms_iou: float = YUNET_NMS_IOU,
+        model_path: str | Path | None = None,
+    ) -> None:
+        """Configure the detector (the network loads on first use, once per thread).
+
+        Args:
+            min_face_size: smallest face side reported, in pixels of the input image.
+            min_score: drop faces scored below this (0..1).
+            scales: long sides in pixels to run at (each >= 64); an image smaller than a scale runs
+                at its own size, once.
+            nms_iou: overlap above which two boxes are one face.
+            model_path: another YuNet ``.onnx`` file.
+        """
+        _check_common(min_face_size, None)
+        if not 0.0 <= min_score <= 1.0:
+            raise ValueError(f"min_score must be within 0..1, got {min_score!r}")
+        if not 0.0 < nms_iou < 1.0:
+            raise ValueError(f"nms_iou must be between 0 and 1, got {nms_iou!r}")
+        scales = tuple(scales)
+        if not scales or any(
+            not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 64 for s in scales
+        ):
+            raise ValueError(f"scales must be one or more long sides in pixels, each >= 64, got {scales!r}")
+        self.model_path = Path(model_path) if model_path is not None else ASSETS_DIR / YUNET_FILE
+        if not self.model_path.is_file():
+            raise ModelLoadError(f"YuNet model file not found: {self.model_path}")
+        self.min_face_size = int(min_face_size)
+        self.min_score = float(min_score)
+        self.scales = tuple(sorted({int(s) for s in scales}))
+        self.nms_iou = float(nms_iou)
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return (
+            f"YuNetDetector(min_face_size={self.min_face_size}, min_score={self.min_score}, "
+            f"scales={self.scales})"
+        )
+
+    def _network(self) -> Any:
+        network = getattr(self._local, "network", None)
+        if network is None:
+            if not hasattr(cv2, "FaceDetectorYN"):
+                raise ModelLoadError("this OpenCV build has no cv2.FaceDetectorYN; install opencv-python-headless>=4.9,<5")
+            try:
+                # Score threshold low here: the real one applies after the scales are merged.
+                network = cv2.FaceDetectorYN.create(str(self.model_path), "", (320, 320), min(self.min_score, 0.3), 0.3, 5000)
+            except cv2.error as exc:
+                raise ModelLoadError(f"cannot load YuNet model {self.model_path} (corrupt file?): {exc}") from exc
+            self._local.network = network
+        return network
+
+    def _sizes(self, height: int, width: int) -> list[float]:
+        """Downscale factors, one per distinct size the image runs at (1.0 at most)."""
+        longest = max(height, width)
+        return sorted({min(1.0, side / longest) for side in self.scales})
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        """Faces in a BGR (or gray/BGRA) ``uint8`` image, left to right, each with 5 landmarks."""
+        check_image(image_bgr)
+        bgr = to_bgr(image_bgr)
+        height, width = bgr.shape[:2]
+        network = self._network()
+        rows = []
+        for scale in self._sizes(height, width):
+            if scale == 1.0:
+                small = bgr
+            else:
+                small = cv2.resize(
+                    bgr, (max(1, round(width * scale)), max(1, round(height * scale))), interpolation=cv2.INTER_AREA
+                )
+            network.setInputSize((small.shape[1], small.shape[0]))
+            _ok, faces = network.detect(small)
+            if faces is not None and len(faces):
+                faces = np.asarray(faces, dtype=np.float64).reshape(-1, 15)
+                # x, y, w, h and the 10 landmark coordinates scale alike; the score does not.
+                faces[:, :14] *= np.array([width / small.shape[1], height / small.shape[0]] * 7)
+                rows.append(faces)
+        if not rows:
+            return []
+        faces = np.concatenate(rows)
+        faces = faces[faces[:, 14] >= self.min_score]
+        found = []
+        for k in _merge_boxes(faces[:, :4], faces[:, 14], iou=self.nms_iou, contained=_YUNET_CONTAINED):
+            box = clip_box(faces[k, :4], bgr.shape)
+            if box is None or min(box[2], box[3]) < self.min_face_size:
+                continue
+            points = tuple((float(faces[k, 4 + 2 * i]), float(faces[k, 5 + 2 * i])) for i in range(5))
+            found.append(Detection(box, float(min(1.0, max(0.0, faces[k, 14]))), points))
+        found.sort(key=lambda d: (d.box[0], d.box[1]))
+        return found
+
+
 # MTCNN's first network (PNet) looks at 12x12 windows.
 _MTCNN_MIN_INPUT = 12
 _MTCNN_SCALE_FACTOR = 0.709
@@ -465,11 +644,18 @@ def _mtcnn_safe_min_face_size(height: int, width: int, wanted: float) -> int:
 
 
 DETECTORS: Mapping[str, Callable[..., FaceDetector]] = MappingProxyType(
-    {HaarDetector.name: HaarDetector, MTCNNDetector.name: MTCNNDetector, BlazeFaceDetector.name: BlazeFaceDetector}
+    {
+        HaarDetector.name: HaarDetector,
+        MTCNNDetector.name: MTCNNDetector,
+        BlazeFaceDetector.name: BlazeFaceDetector,
+        YuNetDetector.name: YuNetDetector,
+    }
 )
 """Detector factories by name; ``get_detector(name, **options)`` builds one."""
 
-DEFAULT_DETECTOR: str = HaarDetector.name
+DEFAULT_DETECTOR: str = YuNetDetector.name
+"""The detector when none is named: the still-photo default, equal to :data:`core.pipeline.STILL_DETECTOR`."""
+
 
 def video_detector(name: str | None = None, **options: Any) -> FaceDetector:
     """A detector preset for live video: :func:`get_detector` with the detector's ``video_options``.

@@ -23,11 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from core.detection import DEFAULT_DETECTOR, DETECTORS, Detection, FaceDetector, get_detector
+from core.detection import DETECTORS, Detection, FaceDetector, Landmarks, get_detector
 from core.errors import FERError, ModelLoadError
 from core.labels import EMOTIONS, FACE_SIZE, NUM_CLASSES
 from core.litert import LiteRTModel, LiteRTUnavailable, load_litert_model
 from core.model_store import load_model_dir, read_model_info, resolve_model_dir
+from core.pipeline import STILL_DETECTOR, STILL_DETECTOR_OPTIONS
 from core.preprocess import DEFAULT_MARGIN, Box, check_image, crop_faces, prepare_crop, tta_mode, tta_views
 
 # Faces per model call in predict_batch; bounds memory for large arrays (e.g. a whole test split).
@@ -46,6 +47,8 @@ class FaceResult:
         emotion: the most probable of :data:`core.labels.EMOTIONS`.
         confidence: the probability of ``emotion``.
         probabilities: every emotion's probability, in label order; sums to 1.
+        landmarks: the detector's face points as ``(x, y)`` pixels (YuNet: right eye, left eye,
+            nose, right and left mouth corners), or ``None`` when the detector gives none.
     """
 
     box: Box
@@ -53,9 +56,12 @@ class FaceResult:
     emotion: str
     confidence: float
     probabilities: dict[str, float] = field(hash=False)
+    landmarks: Landmarks | None = field(default=None, hash=False)
 
     def to_dict(self, *, ndigits: int | None = 6) -> dict[str, Any]:
-        """JSON-ready form: ``{"box": [x, y, w, h], "emotion", "confidence", "probabilities", "detection_score"}``.
+        """JSON-ready form: ``{"box": [x, y, w, h], "emotion", "confidence", "probabilities", "detection_score", "landmarks"}``.
+
+        ``landmarks`` is a list of ``[x, y]`` pairs, or ``None`` when the detector gives none.
 
         Args:
             ndigits: round floats to this many decimals (``None`` keeps full precision).
@@ -70,10 +76,13 @@ class FaceResult:
             "confidence": num(self.confidence),
             "probabilities": {name: num(p) for name, p in self.probabilities.items()},
             "detection_score": num(self.detection_score),
+            "landmarks": None if self.landmarks is None else [[num(x), num(y)] for x, y in self.landmarks],
         }
 
 
-def _result(box: Sequence[int], detection_score: float, probs: np.ndarray) -> FaceResult:
+def _result(
+    box: Sequence[int], detection_score: float, probs: np.ndarray, landmarks: Landmarks | None = None
+) -> FaceResult:
     best = int(np.argmax(probs))
     return FaceResult(
         box=tuple(int(v) for v in box),  # type: ignore[arg-type]
@@ -81,6 +90,7 @@ def _result(box: Sequence[int], detection_score: float, probs: np.ndarray) -> Fa
         emotion=EMOTIONS[best],
         confidence=float(probs[best]),
         probabilities={name: float(p) for name, p in zip(EMOTIONS, probs)},
+        landmarks=None if landmarks is None else tuple((float(x), float(y)) for x, y in landmarks),
     )
 
 
@@ -96,8 +106,9 @@ class EmotionRecognizer:
         metadata: Mapping[str, Any] | None = None,
         *,
         name: str | None = None,
-        detector: str | FaceDetector = DEFAULT_DETECTOR,
+        detector: str | FaceDetector = STILL_DETECTOR,
         margin: float = DEFAULT_MARGIN,
+        align: bool = True,
         tta: bool | str = False,
         batch_size: int = DEFAULT_BATCH_SIZE,
     ) -> None:
@@ -111,7 +122,10 @@ class EmotionRecognizer:
             name: shown in the UI and reports; defaults to ``metadata["name"]`` or ``"model"``.
             detector: default face detector for :meth:`predict_image`: a name from
                 :data:`core.detection.DETECTORS` (built on first use) or a detector instance.
-            margin: fraction of the face box added on each side before cropping.
+            margin: fraction of the face box added on each side before cropping (faces without
+                landmarks, or all faces when ``align`` is off).
+            align: faces with landmarks (YuNet's) are levelled and framed like FER2013's faces
+                (:func:`core.preprocess.aligned_crop`) instead of cut from their box.
             tta: test-time augmentation, one of :data:`core.preprocess.TTA_MODES`: ``"flip"`` (or
                 ``True``) averages each face with its mirror (2x the work); ``"tencrop"`` averages ten
                 crops (10x).
@@ -137,6 +151,7 @@ class EmotionRecognizer:
         _check_model_shapes(model)
         self.name = name or str(self._metadata.get("name") or "model")
         self.margin = float(margin)
+        self.align = bool(align)
         self.tta = tta_mode(tta)
         self.batch_size = int(batch_size)
         self._model = model
@@ -203,7 +218,7 @@ class EmotionRecognizer:
     def __repr__(self) -> str:
         return (
             f"EmotionRecognizer(name={self.name!r}, backend={self.backend!r}, detector={self._default_detector!r}, "
-            f"margin={self.margin}, tta={self.tta})"
+            f"margin={self.margin}, align={self.align}, tta={self.tta})"
         )
 
     @property
@@ -224,7 +239,7 @@ class EmotionRecognizer:
         key = chosen.strip().lower()
         with self._detectors_lock:
             if key not in self._detectors:
-                self._detectors[key] = get_detector(key)
+                self._detectors[key] = get_detector(key, **(STILL_DETECTOR_OPTIONS if key == STILL_DETECTOR else {}))
             return self._detectors[key]
 
     def predict_batch(self, faces: np.ndarray, *, tta: bool | str | None = None) -> np.ndarray:
@@ -272,9 +287,15 @@ class EmotionRecognizer:
         check_image(image_bgr)
         if not detections:
             return []
-        crops = crop_faces(image_bgr, [d.box for d in detections], margin=self.margin if margin is None else margin)
+        points = [getattr(d, "landmarks", None) for d in detections]
+        crops = crop_faces(
+            image_bgr,
+            [d.box for d in detections],
+            margin=self.margin if margin is None else margin,
+            landmarks=points if self.align else None,
+        )
         probs = self.predict_batch(crops, tta=tta)
-        return [_result(d.box, d.score, p) for d, p in zip(detections, probs)]
+        return [_result(d.box, d.score, p, lm) for d, p, lm in zip(detections, probs, points)]
 
     def predict_image(
         self,

@@ -32,8 +32,10 @@ EXPECTED = (250, 140, 100, 100)
 
 
 def test_registry_names_and_unknown_name_message() -> None:
-    assert tuple(DETECTORS) == ("haar", "mtcnn", "blazeface")
-    with pytest.raises(ValueError, match=r"^unknown face detector 'yolo'; known detectors: haar, mtcnn, blazeface$"):
+    assert tuple(DETECTORS) == ("haar", "mtcnn", "blazeface", "yunet")
+    with pytest.raises(
+        ValueError, match=r"^unknown face detector 'yolo'; known detectors: haar, mtcnn, blazeface, yunet$"
+    ):
         get_detector("yolo")
     assert isinstance(get_detector("HAAR"), HaarDetector)
     assert isinstance(get_detector("mtcnn", min_face_size=40), MTCNNDetector)

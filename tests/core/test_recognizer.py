@@ -41,7 +41,7 @@ def test_from_dir(recognizer: EmotionRecognizer, tiny_model_dir: Path) -> None:
     assert recognizer.name == tiny_model_dir.name
     assert recognizer.labels == EMOTIONS
     assert recognizer.metadata["architecture"] == "tiny_fer"
-    assert recognizer.detector().name == "haar"
+    assert recognizer.detector().name == "yunet"  # core.pipeline.STILL_DETECTOR
 
 
 def test_from_dir_missing_directory(tmp_path: Path) -> None:
@@ -94,7 +94,8 @@ def test_face_result_fields_and_json(recognizer: EmotionRecognizer) -> None:
     hash(result)  # usable in sets despite the dict field
     data = json.loads(json.dumps(result.to_dict()))
     assert data["box"] == [0, 0, 50, 60]
-    assert set(data) == {"box", "emotion", "confidence", "probabilities", "detection_score"}
+    assert set(data) == {"box", "emotion", "confidence", "probabilities", "detection_score", "landmarks"}
+    assert data["landmarks"] is None  # a crop given as a face has no landmarks
     assert list(data["probabilities"]) == list(EMOTIONS)
     assert sum(data["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
     assert result.to_dict(ndigits=None)["confidence"] == result.confidence
@@ -138,7 +139,7 @@ def test_no_face_is_an_empty_list(recognizer: EmotionRecognizer) -> None:
     assert recognizer.predict_image(blank, detector=FixedDetector([])) == []
 
 
-def test_predict_image_with_default_haar_on_drawn_faces(recognizer: EmotionRecognizer) -> None:
+def test_predict_image_with_the_default_detector_on_drawn_faces(recognizer: EmotionRecognizer) -> None:
     results = recognizer.predict_image(face_scene(width=700, faces=((20, 100), (450, 100))))
     assert len(results) == 2
     assert results[0].box[0] < results[1].box[0]
