@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -51,7 +50,7 @@ def peak_rss_mb(pid: int | str = "self") -> float | None:
     return int(match.group(1)) / 1024.0 if match else None
 
 
-# What the app imports besides core (Home.py, app_ui, the upload and webcam pages): the
+# What the app imports besides core (Home.py, app.ui, the upload and webcam pages): the
 # ``app-libraries`` variant of the process measure loads them first, to approach the app's footprint.
 APP_LIBRARIES: tuple[str, ...] = ("streamlit", "streamlit_webrtc", "av", "plotly.graph_objects", "pandas")
 
@@ -199,31 +198,8 @@ def app_unavailable_reason() -> str | None:
 
 
 def _uploader_pages() -> list[Path]:
-    pages = [REPO / "Home.py", *sorted((REPO / "pages").glob("*.py"))]
+    pages = sorted((REPO / "pages").glob("*.py"))
     return [p for p in pages if p.is_file() and "file_uploader" in p.read_text(encoding="utf-8", errors="replace")]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(port: int, process: subprocess.Popen, timeout_s: float) -> None:
-    import urllib.request  # noqa: PLC0415
-
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"streamlit exited with status {process.returncode} before it was healthy")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=1) as reply:
-                if reply.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.05)
-    raise RuntimeError(f"streamlit was not healthy within {timeout_s:.0f} s")
 
 
 def streamlit_cold_start(jpeg: bytes, *, models_dir: Path, timeout_s: float = 120) -> dict[str, Any]:
@@ -238,57 +214,50 @@ def streamlit_cold_start(jpeg: bytes, *, models_dir: Path, timeout_s: float = 12
     """
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
+    from app.server import streamlit_server  # noqa: PLC0415
+
     page_file = _uploader_pages()[0]
-    port = _free_port()
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "FER_MODELS_DIR": str(models_dir)}
-    cmd = [
-        sys.executable, "-m", "streamlit", "run", "Home.py", "--server.headless", "true", "--server.port", str(port),
-        "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-    ]  # fmt: skip
+
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=find_chromium(), args=list(CHROMIUM_FLAGS))
         page = browser.new_page()
-        start = time.perf_counter()
-        server = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            _wait_healthy(port, server, timeout_s)
-            healthy = time.perf_counter() - start
-            # Streamlit serves pages/N_Name.py at /Name.
-            path = "" if page_file.name == "Home.py" else re.sub(r"^\d+_*", "", page_file.stem)
-            page.goto(f"http://127.0.0.1:{port}/{path}", wait_until="domcontentloaded")
-            page.locator("input[type=file]").first.wait_for(state="attached", timeout=timeout_s * 1000)
-            page_ready = time.perf_counter() - start
-            words_before = len(EMOTION_WORD.findall(page.inner_text("body")))
-            images = page.locator("[data-testid='stImage']")
-            images_before = images.count()
-            page.locator("input[type=file]").first.set_input_files(
-                {"name": "frame.jpg", "mimeType": "image/jpeg", "buffer": jpeg}
-            )
-            # The annotated picture (boxes and labels drawn in) is the first prediction the user sees;
-            # an emotion name in the page's text (the per-face chart titles) confirms a face was found.
-            image_s = label_s = None
-            deadline = time.monotonic() + timeout_s
-            while image_s is None or label_s is None:
-                now = time.perf_counter() - start
-                if image_s is None and images.count() > images_before:
-                    image_s = now
-                if label_s is None and len(EMOTION_WORD.findall(page.inner_text("body"))) > words_before:
-                    label_s = now
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"no emotion label appeared within {timeout_s:.0f} s of the upload")
-                time.sleep(0.05)
-            first = min(image_s, label_s)
-            rss = peak_rss_mb(server.pid)
+            with streamlit_server(env={"FER_MODELS_DIR": str(models_dir)}, timeout_s=timeout_s) as server:
+                result = _first_prediction(page, server, page_file, jpeg, timeout_s=timeout_s)
         finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
             browser.close()
+    return result
+
+
+def _first_prediction(page: Any, server: Any, page_file: Path, jpeg: bytes, *, timeout_s: float) -> dict[str, Any]:
+    """Open the upload page of a just-started ``server``, upload ``jpeg`` and time the first prediction."""
+    start = server.started
+    # st.navigation serves pages/N_Name.py at /Name.
+    path = re.sub(r"^\d+_*", "", page_file.stem)
+    page.goto(f"http://127.0.0.1:{server.port}/{path}", wait_until="domcontentloaded")
+    page.locator("input[type=file]").first.wait_for(state="attached", timeout=timeout_s * 1000)
+    page_ready = time.perf_counter() - start
+    words_before = len(EMOTION_WORD.findall(page.inner_text("body")))
+    images = page.locator("[data-testid='stImage']")
+    images_before = images.count()
+    page.locator("input[type=file]").first.set_input_files({"name": "frame.jpg", "mimeType": "image/jpeg", "buffer": jpeg})
+    # The annotated picture (boxes and labels drawn in) is the first prediction the user sees;
+    # an emotion name in the page's text (the per-face chart titles) confirms a face was found.
+    image_s = label_s = None
+    deadline = time.monotonic() + timeout_s
+    while image_s is None or label_s is None:
+        now = time.perf_counter() - start
+        if image_s is None and images.count() > images_before:
+            image_s = now
+        if label_s is None and len(EMOTION_WORD.findall(page.inner_text("body"))) > words_before:
+            label_s = now
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no emotion label appeared within {timeout_s:.0f} s of the upload")
+        time.sleep(0.05)
     return {
-        "first_prediction_s": first, "healthy_s": healthy, "upload_page_ready_s": page_ready,
-        "annotated_image_s": image_s, "label_text_s": label_s, "peak_rss_mb": rss, "page": page_file.name,
+        "first_prediction_s": min(image_s, label_s), "healthy_s": server.healthy_s, "upload_page_ready_s": page_ready,
+        "annotated_image_s": image_s, "label_text_s": label_s, "peak_rss_mb": peak_rss_mb(server.process.pid),
+        "page": page_file.name,
     }  # fmt: skip
 
 

@@ -40,13 +40,11 @@ class Frame(NamedTuple):
 
 
 def find_fer_csv(explicit: str | os.PathLike | None = None) -> Path | None:
-    """The FER2013 CSV: ``explicit``, ``$FER2013_PATH``, ``data/fer2013.csv.gz`` or ``../shared/data``."""
-    candidates = [explicit, os.environ.get("FER2013_PATH"), REPO / "data" / "fer2013.csv.gz",
-                  REPO.parent / "shared" / "data" / "fer2013.csv.gz"]  # fmt: skip
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file():
-            return Path(candidate)
-    return None
+    """The FER2013 CSV: ``explicit``, else ``$FER2013_PATH``, else ``data/`` (as the app finds it)."""
+    from app.dataset_view import locate_dataset  # noqa: PLC0415
+
+    found = locate_dataset(typed=str(explicit) if explicit else None, env=os.environ.get("FER2013_PATH"))
+    return found.path if found.found and found.path.is_file() else None
 
 
 def _open_csv(path: Path) -> io.TextIOBase:

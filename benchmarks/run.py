@@ -27,6 +27,14 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def repo_relative(path: Path | str) -> str:
+    """``path`` relative to the repository when it is inside it (results files hold no machine's paths)."""
+    try:
+        return str(Path(path).resolve().relative_to(REPO))
+    except ValueError:
+        return Path(path).name
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 # A --quick run must never overwrite the full results.
 QUICK_OUT = Path(__file__).resolve().parent / "results-quick.json"
@@ -60,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, default=None,
         help=f"JSON results file (default {DEFAULT_OUT.relative_to(REPO)}; {QUICK_OUT.relative_to(REPO)} with --quick)",
     )  # fmt: skip
-    parser.add_argument("--data", help="fer2013.csv(.gz); default $FER2013_PATH, data/ or ../shared/data/")
+    parser.add_argument("--data", help="fer2013.csv(.gz); default $FER2013_PATH or data/")
     parser.add_argument(
         "--models", nargs="+", metavar="MODEL", help="model names or directories (default: every model in models/)"
     )
@@ -393,7 +401,7 @@ def run_coldstart(
         runs_app = [
             _with_all_cores(allowed, lambda: streamlit_cold_start(jpeg, models_dir=models_dir)) for _ in range(runs)
         ]
-        note = f"page {runs_app[0]['page']}, FER_MODELS_DIR={models_dir}"
+        note = f"page {runs_app[0]['page']}, FER_MODELS_DIR={repo_relative(models_dir)}"
         rows.append(_cold_row("streamlit + browser", runs_app, percentile, note=note))
     not_measured = f" (app in a browser not measured: {reason})" if reason else ""
     for app_libraries, measure, note in (
@@ -542,7 +550,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     csv_path = find_fer_csv(args.data)
     subjects = load_subjects(args.models, keep)
     default = default_subject(subjects)
-    results["models"] = [{"name": s.name, "stand_in": s.stand_in, "path": str(s.path)} for s in subjects]
+    results["models"] = [{"name": s.name, "stand_in": s.stand_in, "path": repo_relative(s.path)} for s in subjects]
     results["default_model"] = {"name": default.name, "stand_in": default.stand_in}
 
     candidates: list[Any] = []

@@ -122,8 +122,8 @@ def our_frame_stages(recognizer: Any, detector: str, jpeg: bytes) -> tuple[dict[
 
 
 def our_frame_public(recognizer: Any, detector: str, jpeg: bytes) -> int:
-    """One frame as the upload page does it: :func:`core.upload.analyse_upload` (decode, predict, annotate)."""
-    from core.upload import analyse_upload  # noqa: PLC0415
+    """One frame as the upload page does it: :func:`app.upload.analyse_upload` (decode, predict, annotate)."""
+    from app.upload import analyse_upload  # noqa: PLC0415
 
     outcome = analyse_upload("frame.jpg", jpeg, recognizer, detector=detector)
     if not outcome.ok:
@@ -143,7 +143,7 @@ def frame_section(
     """End-to-end frame times (decode, detect, crop, classify, annotate) for us and for fer.
 
     Every pipeline is timed twice: whole (``median_ms``, what the targets use; ours through the
-    upload page's :func:`core.upload.analyse_upload`) and stage by stage (``stages_median_ms``).
+    upload page's :func:`app.upload.analyse_upload`) and stage by stage (``stages_median_ms``).
     ``vs_fer`` is fer's default pipeline time on the same frame divided by ours.
     """
     rows: list[dict[str, Any]] = []
@@ -191,7 +191,7 @@ def webcam_section(
     """Frames per second that the webcam page's processing sustains, one frame after another.
 
     Per frame, as ``pages/2_Live_webcam.py`` does: ``VideoFrame.to_ndarray``, then
-    :class:`core.live.LiveProcessor` (``predict_image``, smoothing at the page's default 0.65,
+    :class:`app.live.LiveProcessor` (``predict_image``, smoothing at the page's default 0.65,
     ``annotate``, a sample into its queue), then ``VideoFrame.from_ndarray``. fer's row runs its
     ``detect_emotions`` and ``draw_annotations`` between the same conversions.
     """
@@ -199,7 +199,8 @@ def webcam_section(
 
     from core.annotate import annotate  # noqa: PLC0415
     from core.detection import video_detector, video_preset_label  # noqa: PLC0415
-    from core.live import DropQueue, FaceSmoother, LiveProcessor  # noqa: PLC0415
+    from app.live import DropQueue, LiveProcessor  # noqa: PLC0415
+    from core.tracking import FaceSmoother  # noqa: PLC0415
 
     rows = []
     for count, frame in frames.items():

@@ -1,19 +1,19 @@
 """Upload photos, find every face and read its emotion; download the results.
 
-Uploads are analysed in memory (``core.upload``); nothing is written to disk.
+Uploads are analysed in memory (``app.upload``); nothing is written to disk.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-import app_ui
+from app import ui
 from core.detection import DETECTORS
 from core.preprocess import TTA_MODES
-from core.upload import UPLOAD_TYPES, analyse_upload, model_tta, results_csv, results_json, results_rows, tta_label
+from app.upload import UPLOAD_TYPES, analyse_upload, results_csv, results_json, results_rows, tta_label
+from core.pipeline import model_tta
 
-st.set_page_config(page_title="Upload and predict", page_icon=":material/photo_camera:", layout="wide")
-info = app_ui.model_sidebar()
+info = ui.current_model()
 
 st.title("Upload and predict")
 DETECTOR_HELP = {
@@ -50,14 +50,14 @@ if not files:
     st.info("Upload one or more photos with faces. Each face gets a box, an emotion and a confidence.")
     st.stop()
 
-recognizer = app_ui.require_model(info)
+recognizer = ui.require_model(info)
 with st.spinner(f"Analysing {len(files)} image(s)..."):
     outcomes = [analyse_upload(f.name, f.getvalue(), recognizer, detector=detector, tta=tta) for f in files]
 
 for number, outcome in enumerate(outcomes):
     with st.container(border=True):
         st.subheader(outcome.name)
-        app_ui.outcome_ui(outcome, key=f"upload_{number}")
+        ui.outcome_ui(outcome, key=f"upload_{number}")
 
 st.subheader("Results")
 rows = results_rows(outcomes)

@@ -1,7 +1,7 @@
 """Live webcam: emotions drawn on the video (streamlit-webrtc), plus snapshots as a fallback.
 
 The frame callback runs in a streamlit-webrtc worker thread: it never calls ``st.*``; it hands
-its results to the page through a bounded queue (``core.live.DropQueue``) that a fragment drains.
+its results to the page through a bounded queue (``app.live.DropQueue``) that a fragment drains.
 """
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ import os
 import av
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
+from streamlit_webrtc.credentials import get_hf_ice_servers
 
-import app_ui
-from core import charts, st_cache
+from app import ui
+from app import cache, charts
 from core.annotate import annotate
+from core.tracking import FaceSmoother
 from core.detection import DETECTORS, default_video_detector, video_detector
-from core.live import DropQueue, EmotionMixHistory, FaceSmoother, LiveProcessor
-from core.upload import analyse_upload
-from core.webrtc_config import read_ice_settings, rtc_configuration
+from app.live import DropQueue, EmotionMixHistory, LiveProcessor
+from app.upload import analyse_upload
+from app.webrtc_config import read_ice_settings, resolve_ice_servers, rtc_configuration
 
-st.set_page_config(page_title="Live webcam", page_icon=":material/videocam:", layout="wide")
-info = app_ui.model_sidebar()
+info = ui.current_model()
 
 st.title("Live webcam")
 LIVE, SNAPSHOTS = "Live video", "Snapshots"
@@ -42,14 +43,14 @@ with st.sidebar:
     )  # fmt: skip
     window_s = st.slider("Chart window (seconds)", 5, 60, 15, 5, key="live_window")
 
-recognizer = app_ui.require_model(info)
+recognizer = ui.require_model(info)
 
 if mode == SNAPSHOTS:
     shot = st.camera_input("Take a snapshot", key="live_snapshot")
     if shot is None:
         st.info("Allow the camera and take a snapshot; its faces are analysed like an uploaded photo.")
         st.stop()
-    app_ui.outcome_ui(analyse_upload("snapshot.jpg", shot.getvalue(), recognizer, detector=detector), key="snapshot")
+    ui.outcome_ui(analyse_upload("snapshot.jpg", shot.getvalue(), recognizer, detector=detector), key="snapshot")
     st.stop()
 
 # Per-session state, created once; the worker thread only ever sees the processor and the queue.
@@ -80,18 +81,14 @@ async def process_frames(frames: list[av.VideoFrame]) -> list[av.VideoFrame]:
 
 
 try:
-    ice = read_ice_settings(app_ui.secrets(), os.environ)
+    ice = read_ice_settings(ui.secrets(), os.environ)
 except ValueError as exc:
     st.error(f"WebRTC settings in secrets are wrong: {exc}. Use Snapshots, or fix `.streamlit/secrets.toml`.")
     st.stop()
-servers = list(ice.servers)
-if ice.source == "twilio":
-    try:
-        servers = st_cache.twilio_ice_servers(ice.twilio_sid, ice.twilio_token)
-    except ValueError as exc:
-        st.warning(f"{exc}. Live video may not connect; Snapshots still work.")
-if ice.problem:
-    st.warning(ice.problem)
+servers, fetch_problem = resolve_ice_servers(ice, twilio=cache.twilio_ice_servers, huggingface=get_hf_ice_servers)
+for problem in (ice.problem, fetch_problem):
+    if problem:
+        st.warning(problem)
 
 video_column, panel_column = st.columns([3, 2])
 with video_column:
@@ -116,7 +113,7 @@ def live_panel() -> None:
     latest = history.latest
     rate, latency, dropped = st.columns(3)
     rate.metric("Processing rate", f"{latest.processing_fps:.1f} fps" if latest else "—")
-    latency.metric("Per frame", app_ui.format_milliseconds(latest.inference_ms) if latest else "—")
+    latency.metric("Per frame", ui.format_milliseconds(latest.inference_ms) if latest else "—")
     dropped.metric("Dropped frames", f"{latest.dropped_frames:,}" if latest else "0")
     if latest is None:
         st.caption("Waiting for the first frame...")

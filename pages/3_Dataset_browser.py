@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
-import app_ui
-from core import charts, st_cache
-from core.dataset_view import GET_DATASET_HELP, class_indices, counts_by_split, paginate, upscale_faces
+from app import ui
+from app import cache, charts
+from app.dataset_view import GET_DATASET_HELP, class_indices, counts_by_split, paginate, upscale_faces
 from core.errors import FERError
 from core.labels import EMOTIONS
 
-st.set_page_config(page_title="Dataset browser", page_icon=":material/grid_view:", layout="wide")
-app_ui.model_sidebar()
 
 st.title("Dataset browser")
-location = app_ui.dataset_location_ui(key="dataset_path_browser")
+location = ui.dataset_location_ui(key="dataset_path_browser")
 if not location.found:
     st.info(GET_DATASET_HELP)
     if location.problem:
@@ -24,7 +22,7 @@ if not location.found:
     st.stop()
 
 try:
-    data = st_cache.dataset(location.path)
+    data = cache.dataset(location.path)
 except FERError as exc:
     st.error(f"Cannot read FER2013 at {location.path}: {exc}")
     st.stop()
@@ -76,8 +74,8 @@ position = st.number_input(
     key=f"dataset_augment_face_{split_name}",
 )  # fmt: skip
 with st.expander("Augmentation settings", expanded=False):
-    config = app_ui.augment_config_ui(key="dataset_augment")
-variants = st_cache.augment_preview(str(location.path), split_name, int(position), config, 8, 0)
+    config = ui.augment_config_ui(key="dataset_augment")
+variants = cache.augment_preview(str(location.path), split_name, int(position), config, 8, 0)
 original_column, variants_column = st.columns([1, 6])
 original_column.image(upscale_faces(split.x[int(position) : int(position) + 1]), caption=["original"], width=96)
 variants_column.image(upscale_faces(variants), caption=[f"variant {i + 1}" for i in range(len(variants))], width=96)

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-import app_ui
-from core import charts, st_cache
-from core.dataset_view import misclassified, paginate, upscale_faces
+from app import ui
+from app import cache, charts
+from app.dataset_view import misclassified, paginate, upscale_faces
 from core.errors import FERError
 from core.labels import EMOTIONS
-from core.reports import EvaluationReport, parse_evaluation
+from app.reports import EvaluationReport, parse_evaluation
 
-st.set_page_config(page_title="Evaluation", page_icon=":material/monitoring:", layout="wide")
-selected = app_ui.model_sidebar()
+selected = ui.current_model()
 
 st.title("Evaluation")
-models = {m.name: m for m in st_cache.available_models() if m.ok}
+models = {m.name: m for m in cache.available_models() if m.ok}
 reports: dict[str, EvaluationReport] = {}
 for name, info in models.items():
     if info.evaluation is None:
@@ -108,7 +107,7 @@ with compare_tab:
                 )
 
 with gallery_tab:
-    location = app_ui.current_dataset_location()
+    location = ui.current_dataset_location()
     if not location.found:
         st.info(
             "The gallery of misclassified faces needs FER2013 on this machine (set FER2013_PATH, "
@@ -119,11 +118,11 @@ with gallery_tab:
     else:
         info = models[name]
         try:
-            data = st_cache.dataset(location.path)
+            data = cache.dataset(location.path)
             if data.sha256 and report.data_sha256 and data.sha256 != report.data_sha256:
                 st.warning("This dataset file differs from the one the report was made with; the gallery uses it.")
             split = data[report.split]
-            predicted, confidence = st_cache.split_predictions(
+            predicted, confidence = cache.split_predictions(
                 str(info.path), str(info.metadata.get("model_sha256", "")), str(location.path),
                 location.path.stat().st_mtime, report.split,
             )  # fmt: skip

@@ -6,13 +6,15 @@ One training runs at a time per app process; every session sees it (the job live
 
 from __future__ import annotations
 
+import os
+
 import streamlit as st
 
-import app_ui
-from core import charts, st_cache
-from core.dataset_view import DEFAULT_FERPLUS_CANDIDATES, GET_DATASET_HELP, locate_file
+from app import ui
+from app import cache, charts
+from app.dataset_view import FERPLUS_ENV, GET_DATASET_HELP, locate_ferplus
 from core.errors import FERError
-from core.training_job import (
+from app.training_job import (
     CANCELLED,
     FAILED,
     FINISHED,
@@ -25,11 +27,9 @@ from training.architectures import list_architectures
 from training.augment import AugmentConfig
 from training.train import TrainConfig
 
-st.set_page_config(page_title="Training", page_icon=":material/model_training:", layout="wide")
-app_ui.model_sidebar()
 
 st.title("Training")
-job = st_cache.training_job()
+job = cache.training_job()
 warning = detect_resources().warning()
 if warning:
     st.warning(warning)
@@ -52,8 +52,8 @@ def progress_panel() -> None:
     st.subheader(f"Training {snapshot.name}")
     st.progress(snapshot.fraction, text=progress_text(snapshot))
     elapsed, eta, loss, accuracy = st.columns(4)
-    elapsed.metric("Elapsed", app_ui.format_seconds(snapshot.elapsed_s))
-    eta.metric("Time left", app_ui.format_seconds(snapshot.eta_s))
+    elapsed.metric("Elapsed", ui.format_seconds(snapshot.elapsed_s))
+    eta.metric("Time left", ui.format_seconds(snapshot.eta_s))
     logs = snapshot.event.logs if snapshot.event is not None else {}
     loss.metric("Loss (this epoch)", f"{logs['loss']:.3f}" if "loss" in logs else "—")
     accuracy.metric("Accuracy (this epoch)", f"{logs['accuracy']:.1%}" if "accuracy" in logs else "—")
@@ -86,7 +86,7 @@ if snapshot.state in (FINISHED, CANCELLED) and snapshot.history:
         st.plotly_chart(charts.training_curves(snapshot.history), key="train_last_curves")
 
 st.subheader("New training")
-root = st_cache.models_root()
+root = cache.models_root()
 architectures = list_architectures()
 name = st.text_input("Model name", key="train_name", placeholder="e.g. fast-10-epochs", max_chars=48)
 architecture = st.selectbox(
@@ -102,19 +102,19 @@ limit = limit_column.number_input(
 )  # fmt: skip
 with st.expander("Augmentation", expanded=False):
     augment_on = st.toggle("Augment training faces", value=True, key="train_augment_on")
-    augment = app_ui.augment_config_ui(key="train_aug") if augment_on else None
+    augment = ui.augment_config_ui(key="train_aug") if augment_on else None
 if augment is None:
     augment = AugmentConfig(
         rotation_degrees=0, zoom=0, shift=0, horizontal_flip=False, erasing=0, brightness=0, contrast=0
     )
 
 st.markdown("**Data**")
-location = app_ui.dataset_location_ui(key="dataset_path_training")
+location = ui.dataset_location_ui(key="dataset_path_training")
 LABELS_FER, LABELS_FERPLUS = "FER2013 labels", "FER+ labels (votes of 10 annotators)"
 labels = st.radio("Training labels", [LABELS_FER, LABELS_FERPLUS], horizontal=True, key="train_labels")
 ferplus_path = None
 if labels == LABELS_FERPLUS:
-    found = locate_file(DEFAULT_FERPLUS_CANDIDATES)
+    found = locate_ferplus(env=os.environ.get(FERPLUS_ENV), dataset=location.path)
     typed = st.text_input("FER+ label file", value=str(found or ""), key="train_ferplus")
     ferplus_path = typed.strip() or None
 if not location.found:
@@ -133,7 +133,7 @@ if st.button("Start training", type="primary", key="train_start", disabled=not l
         st.error(str(exc))
         st.stop()
     try:
-        data = st_cache.dataset(location.path)
+        data = cache.dataset(location.path)
         job.start(name=model_name, config=config, data=data, models_root=root, ferplus_path=ferplus_path)
     except (JobBusyError, ValueError, FERError) as exc:
         st.error(str(exc))

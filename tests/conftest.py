@@ -8,7 +8,7 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # aiortc's SRTP binding segfaults the process when it is loaded after TensorFlow (their TLS
-# libraries clash); load it first so no test order can crash the run (app_ui.py does the same).
+# libraries clash); load it first so no test order can crash the run (ui.py does the same).
 import pylibsrtp  # noqa: E402, F401
 
 from pathlib import Path  # noqa: E402

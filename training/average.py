@@ -1,7 +1,7 @@
 """Average the weights of several epochs of one training run (stochastic weight averaging).
 
     python -m training.train ... --out runs/fast --snapshots        # keeps checkpoint/epoch-NNN.keras
-    python -m training.average --data ../shared/data/fer2013.csv.gz --run runs/fast \\
+    python -m training.average --data data/fer2013.csv.gz --run runs/fast \\
         --epochs 40 60 68 --out models/fast-swa
 
 Averaging the weights of models from the same run, taken where the learning rate was low (the ends

@@ -1,6 +1,6 @@
 """Score a model on a FER2013 split and write ``evaluation.json`` beside it.
 
-    python -m training.evaluate --data ../shared/data/fer2013.csv.gz --model models/fast --split PrivateTest
+    python -m training.evaluate --data data/fer2013.csv.gz --model models/fast --split PrivateTest
 
 The report holds accuracy, per-class precision/recall/F1, macro-F1, the confusion matrix (counts
 and row-normalised) and the calibration (ECE and reliability bins) of the confidences. The app's

@@ -1,6 +1,6 @@
 """Train an emotion model on FER2013: the routine shared by the command line and the training page.
 
-    python -m training.train --data ../shared/data/fer2013.csv.gz --arch fast --epochs 30 --out models/fast
+    python -m training.train --data data/fer2013.csv.gz --arch fast --epochs 30 --out models/fast
 
 Training fits on ``Training``, validates on ``PublicTest`` every epoch (early stopping and the choice
 of the best epoch), and never looks at ``PrivateTest``. A checkpoint is written after every epoch

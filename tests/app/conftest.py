@@ -5,7 +5,7 @@ Nothing here uses the shipped model or the real dataset, so the page tests are f
 
 from __future__ import annotations
 
-# Before anything loads TensorFlow: aiortc's SRTP binding segfaults when loaded after it (see app_ui).
+# Before anything loads TensorFlow: aiortc's SRTP binding segfaults when loaded after it (see app/ui.py).
 import pylibsrtp  # noqa: F401  isort: skip
 
 import gzip
@@ -15,10 +15,25 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from streamlit.testing.v1 import AppTest
 
 from core.labels import EMOTIONS, NUM_CLASSES
 
 REPO = Path(__file__).resolve().parents[2]
+# AppTest runs an app whose entry script has a pages/ folder beside it as a version-1 multipage app
+# (``PagesManager.uses_pages_directory`` is reset before every run), which runs a switched-to page
+# without Home.py, its sidebar and its navigation. The real server does that only for the first run
+# of a process. So the tests enter the app through a script outside the repository that runs Home.py.
+ENTRY_SCRIPT = f"""
+import runpy, sys
+sys.path.insert(0, {str(REPO)!r})
+runpy.run_path({str(REPO / "Home.py")!r}, run_name="__main__")
+"""
+
+
+def app_test(*, timeout: float = 180) -> AppTest:
+    """An AppTest of the whole app, entered at ``Home.py`` as ``streamlit run Home.py`` does."""
+    return AppTest.from_string(ENTRY_SCRIPT, default_timeout=timeout)
 
 
 def fake_evaluation(model: str, *, accuracy: float, seed: int = 0) -> dict:

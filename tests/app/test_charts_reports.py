@@ -1,4 +1,4 @@
-"""core.reports and core.charts: typed evaluation reports, model cards and the Plotly builders."""
+"""app.reports and app.charts: typed evaluation reports, model cards and the Plotly builders."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import copy
 import numpy as np
 import pytest
 
-from core import charts
+from app import charts
 from core.labels import EMOTIONS
 from core.model_store import ModelInfo
-from core.reports import model_card, parse_evaluation
+from app.reports import model_card, parse_evaluation
 from tests.app.conftest import fake_evaluation
 
 

@@ -18,18 +18,22 @@ import cv2
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.conftest import REPO
+from tests.app.conftest import REPO, app_test
 from tests.core.faces import face_scene
 
 TIMEOUT = 180  # the first page that loads the model also imports TensorFlow
 
 
 def run_page(path: str, *, prepare=None) -> AppTest:  # noqa: ANN001
-    app = AppTest.from_file(str(REPO / path), default_timeout=TIMEOUT)
+    """Open the app at ``Home.py`` and go to the page ``path``, through the app's own navigation."""
+    app = app_test()
     if prepare is not None:
         prepare(app)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
+    if path != "Home.py":
+        app.switch_page(str(REPO / path)).run()
+        assert not app.exception, [e.value for e in app.exception]
     return app
 
 
@@ -73,7 +77,7 @@ def test_model_choice_survives_page_switch(app_env) -> None:  # noqa: ANN001
     app = run_page("Home.py")
     sidebar_model(app).select("tiny-b").run()
     assert "Model card: tiny-b" in texts(app.subheader)
-    app.switch_page("pages/4_Evaluation.py").run()
+    app.switch_page(str(REPO / "pages/4_Evaluation.py")).run()
     assert not app.exception
     assert sidebar_model(app).value == "tiny-b"
     assert app.selectbox(key="eval_model").value == "tiny-b"
@@ -187,7 +191,7 @@ def test_evaluation_page(app_env, monkeypatch: pytest.MonkeyPatch) -> None:  # n
 
 
 def test_training_page_trains_and_lists_the_model(app_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
-    from core import st_cache  # noqa: PLC0415
+    from app import cache  # noqa: PLC0415
 
     models = tmp_path / "models"
     shutil.copytree(app_env["models"] / "tiny", models / "tiny")
@@ -203,7 +207,7 @@ def test_training_page_trains_and_lists_the_model(app_env, monkeypatch, tmp_path
     app.selectbox(key="train_batch").select(32).run()
     app.button(key="train_start").click().run()
     assert not app.exception, [e.value for e in app.exception]
-    job = st_cache.training_job()
+    job = cache.training_job()
     assert job.join(timeout=TIMEOUT), "training did not finish"
     deadline = time.monotonic() + 30
     while not app.success and time.monotonic() < deadline:
@@ -216,8 +220,8 @@ def test_training_page_trains_and_lists_the_model(app_env, monkeypatch, tmp_path
 def test_training_page_shows_progress_and_cancels(app_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
     import threading  # noqa: PLC0415
 
-    from core import st_cache  # noqa: PLC0415
-    from core.training_job import TrainingJob  # noqa: PLC0415
+    from app import cache  # noqa: PLC0415
+    from app.training_job import TrainingJob  # noqa: PLC0415
 
     running, release = threading.Event(), threading.Event()
 
@@ -236,7 +240,7 @@ def test_training_page_shows_progress_and_cancels(app_env, monkeypatch, tmp_path
         return SimpleNamespace(status=status, model_dir=None, history=history, epochs_run=1)
 
     job = TrainingJob(train_fn=fake_train, evaluate_fn=lambda *a, **k: None)
-    monkeypatch.setattr(st_cache, "training_job", lambda: job)
+    monkeypatch.setattr(cache, "training_job", lambda: job)
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
     app = run_page("pages/5_Training.py")
     app.text_input(key="train_name").input("watch-me").run()

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import csv
 import gzip
-import os
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[2]
-FER_CSV_CANDIDATES = (
-    Path(os.environ.get("FER2013_CSV", "/nonexistent")),
-    REPO / "data" / "fer2013.csv.gz",
-    Path("/work/shared/data/fer2013.csv.gz"),
-)
 
 
 def draw_face(size: int = 120, *, background: int = 60, skin: int = 170) -> np.ndarray:
@@ -63,8 +57,10 @@ def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
 
 
 def fer_csv_path() -> Path | None:
-    """The FER2013 CSV if this machine has it (it is never part of the repository)."""
-    return next((p for p in FER_CSV_CANDIDATES if p.is_file()), None)
+    """The FER2013 CSV if ``FER2013_PATH`` names it (it is never part of the repository)."""
+    from tests.real_data import REAL_FER2013  # noqa: PLC0415
+
+    return REAL_FER2013
 
 
 def read_fer_faces(path: Path, count: int = 3) -> list[np.ndarray]:

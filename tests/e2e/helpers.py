@@ -6,19 +6,14 @@ it (never committed) or from a drawn cartoon face; nothing here reaches beyond t
 
 from __future__ import annotations
 
-import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import numpy as np
+
+from app.server import free_port, streamlit_server  # noqa: F401 - the tests' one way to start the app
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = Path(os.environ.get("FER_E2E_CHROMIUM", "/usr/bin/chromium"))
@@ -52,12 +47,6 @@ def chromium_missing_reason() -> str | None:
     return None
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def shipped_or_tiny_models(tiny_models_root: Path | None) -> Path | None:
     """The models folder for the server: the repository's when it holds a usable ``fast`` model, else the tiny one."""
     from core.model_store import MODELS_DIR, read_model_info  # noqa: PLC0415
@@ -65,49 +54,6 @@ def shipped_or_tiny_models(tiny_models_root: Path | None) -> Path | None:
     if (MODELS_DIR / "fast").is_dir() and read_model_info(MODELS_DIR / "fast").ok:
         return MODELS_DIR
     return tiny_models_root
-
-
-@contextlib.contextmanager
-def streamlit_server(
-    *, port: int, address: str = "127.0.0.1", env: dict[str, str] | None = None, log: Path | None = None,
-    timeout_s: float = 90.0,
-) -> Iterator[str]:  # fmt: skip
-    """Run ``streamlit run Home.py`` headless on ``port``; yield its base URL once it answers its health check."""
-    command = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "Home.py"),
-        "--server.headless", "true", "--server.port", str(port), "--server.address", address,
-        "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-        # Set explicitly, or a headless server on a wildcard address asks checkip.amazonaws.com for its IP.
-        "--browser.serverAddress", "localhost",
-    ]  # fmt: skip
-    full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
-    sink = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(command, cwd=REPO, env=full_env, stdout=sink, stderr=subprocess.STDOUT)
-    host = "127.0.0.1" if address in ("0.0.0.0", "127.0.0.1") else address
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"streamlit exited with {process.returncode}; see {log}")
-            try:
-                with urllib.request.urlopen(f"http://{host}:{port}/_stcore/health", timeout=2) as answer:
-                    if answer.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"streamlit did not answer on port {port} within {timeout_s:.0f} s; see {log}")
-            time.sleep(0.5)
-        yield f"http://localhost:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
-        if log:
-            sink.close()
 
 
 def launch_chromium(playwright, *, user_data_dir: Path, extra_args: tuple[str, ...] = ()):  # noqa: ANN001, ANN201

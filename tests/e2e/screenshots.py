@@ -36,8 +36,9 @@ def take(*, models: Path, out: Path, work: Path) -> list[Path]:
     photo = work / "cartoon-face.png"
     cv2.imwrite(str(photo), synthetic_photo())
     env = {"FER_MODELS_DIR": str(models), "FER2013_PATH": ""}
-    with streamlit_server(port=free_port(), env=env, log=work / "streamlit.log") as url, \
+    with streamlit_server(port=free_port(), env=env, log=work / "streamlit.log") as server, \
             sync_playwright() as playwright:  # fmt: skip
+        url = server.url
         context = launch_chromium(playwright, user_data_dir=work / "profile")
         page = context.new_page()
 

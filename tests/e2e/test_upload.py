@@ -21,8 +21,9 @@ def test_upload_shows_annotated_face_and_chart(chromium_ready: None, e2e_models:
     photo = tmp_path / "face.png"
     cv2.imwrite(str(photo), face_photo(face))
     log = tmp_path / "streamlit.log"
-    with streamlit_server(port=free_port(), env={"FER_MODELS_DIR": str(e2e_models)}, log=log) as url, \
+    with streamlit_server(port=free_port(), env={"FER_MODELS_DIR": str(e2e_models)}, log=log) as server, \
             sync_playwright() as playwright:  # fmt: skip
+        url = server.url
         context = launch_chromium(playwright, user_data_dir=tmp_path / "profile")
         try:
             page = context.new_page()

@@ -43,8 +43,9 @@ def drive(*, y4m: Path, models: Path, out: Path, timeout_s: float, screenshot: P
     result: dict = {"ok": False, "labels": None, "rate": None, "chart": 0, "error": None}
     port = free_port()
     log = out / "streamlit.log"
-    with streamlit_server(port=port, address="0.0.0.0", env={"FER_MODELS_DIR": str(models)}, log=log) as url, \
+    with streamlit_server(port=port, address="0.0.0.0", env={"FER_MODELS_DIR": str(models)}, log=log) as server, \
             sync_playwright() as playwright:  # fmt: skip
+        url = server.url
         context = launch_chromium(
             playwright, user_data_dir=out / "profile",
             extra_args=(*WEBCAM_FLAGS, f"--use-file-for-fake-video-capture={y4m}"),

@@ -20,10 +20,10 @@ import numpy as np
 import pytest
 
 from core.annotate import annotate
-from core.live import DropQueue, LiveProcessor
+from app.live import DropQueue, LiveProcessor
 from core.model_store import read_model_info
 from core.recognizer import EmotionRecognizer
-from core.upload import analyse_upload
+from app.upload import analyse_upload
 from tests.core.faces import draw_face, face_scene
 from tests.reliability.budget import TALLY
 from tests.reliability.hostile import png_bytes
@@ -101,10 +101,10 @@ def test_eight_sessions_share_one_recognizer_and_each_gets_its_own_exact_answer(
 
 
 def test_the_app_cache_hands_every_thread_the_same_recognizer(tiny_model_dir: Path) -> None:
-    from core import st_cache  # noqa: PLC0415 - imports Streamlit
+    from app import cache  # noqa: PLC0415 - imports Streamlit
 
     info = read_model_info(tiny_model_dir)
-    got = run_together(lambda _: st_cache.recognizer(info), THREADS)
+    got = run_together(lambda _: cache.recognizer(info), THREADS)
     assert all(recognizer is got[0] for recognizer in got)
     assert isinstance(got[0], EmotionRecognizer)
 

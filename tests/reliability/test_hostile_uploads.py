@@ -1,4 +1,4 @@
-"""Hostile and malformed uploads through the upload page's own path, ``core.upload.analyse_upload``.
+"""Hostile and malformed uploads through the upload page's own path, ``app.upload.analyse_upload``.
 
 A fixed corpus (``hostile.py``, built in memory) and property-based cases (Hypothesis: random
 bytes, mutated real files, forged headers, valid images of any geometry and mode) each get either
@@ -22,7 +22,7 @@ from core.errors import InvalidImageError
 from core.imageio import DEFAULT_MAX_PIXELS, load_image
 from core.labels import EMOTIONS
 from core.recognizer import EmotionRecognizer
-from core.upload import UPLOAD_TYPES, UploadOutcome, analyse_upload
+from app.upload import UPLOAD_TYPES, UploadOutcome, analyse_upload
 from tests.reliability import hostile
 from tests.reliability.budget import TALLY, Usage, measure
 

@@ -23,6 +23,7 @@ from core.errors import ModelLoadError
 from core.labels import EMOTIONS
 from core.model_store import METADATA_FILE, list_models, load_model_dir, read_model_info, save_model_dir
 from core.recognizer import EmotionRecognizer
+from tests.app.conftest import app_test
 from tests.conftest import make_tiny_model
 from tests.core.faces import face_scene
 from tests.reliability.hostile import png_bytes
@@ -231,8 +232,9 @@ def test_the_app_starts_skips_broken_models_and_uses_the_good_one(
         assert f"**{name}**" in skipped and phrase in skipped, name
     assert f"{len(BROKEN)} model(s) skipped" in str([e.proto.label for e in home.sidebar.get("expander")])
 
-    upload = AppTest.from_file(str(REPO / "pages/1_Upload_and_predict.py"), default_timeout=APP_TIMEOUT)
+    upload = app_test(timeout=APP_TIMEOUT)
     upload.run()
+    upload.switch_page(str(REPO / "pages/1_Upload_and_predict.py")).run()
     upload.file_uploader(key="upload_files").set_value(("face.png", png_bytes(face_scene()), "image/png"))
     upload.run()
     assert not upload.exception, [e.value for e in upload.exception]

@@ -28,7 +28,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from core.recognizer import EmotionRecognizer
-from core.upload import analyse_upload
+from app.upload import analyse_upload
 from tests.core.faces import face_scene
 from tests.reliability import hostile
 

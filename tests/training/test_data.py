@@ -12,9 +12,7 @@ import pytest
 from core.errors import DatasetError
 from core.labels import EMOTIONS
 from training.data import load_fer2013, load_ferplus_targets, with_ferplus
-
-REAL_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "fer2013.csv.gz"
-REAL_FERPLUS = REAL_CSV.with_name("ferplus_labels.csv")
+from tests.real_data import REAL_FER2013, REAL_FERPLUS, SKIP_REASON
 
 
 def _pixels(value: int) -> str:
@@ -141,12 +139,12 @@ def test_ferplus_majority_votes_and_dropped_rows(tmp_path: Path) -> None:
     assert relabelled["PrivateTest"].y.tolist() == [4, 6]  # never relabelled
 
 
-@pytest.mark.skipif(not REAL_CSV.is_file(), reason="real FER2013 not present at ../shared/data")
+@pytest.mark.skipif(REAL_FER2013 is None, reason=SKIP_REASON)
 def test_real_fer2013_matches_its_readme() -> None:
-    data = load_fer2013(REAL_CSV, with_checksum=False)
+    data = load_fer2013(REAL_FER2013, with_checksum=False)
     assert data["Training"].class_counts().tolist() == [3995, 436, 4097, 7215, 4830, 3171, 4965]
     assert data["PublicTest"].class_counts().tolist() == [467, 56, 496, 895, 653, 415, 607]
     assert data["PrivateTest"].class_counts().tolist() == [491, 55, 528, 879, 594, 416, 626]
-    if REAL_FERPLUS.is_file():
+    if REAL_FERPLUS is not None:
         _, _, keep = load_ferplus_targets(REAL_FERPLUS)
         assert len(keep) == 35887 and (~keep).sum() >= 173

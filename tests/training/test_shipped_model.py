@@ -8,7 +8,7 @@ import pytest
 
 from core.model_store import DEFAULT_MODEL_NAME, EVALUATION_FILE, MODELS_DIR, read_model_info
 from core.preprocess import TTA_MODES
-from tests.training.test_data import REAL_CSV
+from tests.real_data import REAL_FER2013, SKIP_REASON
 from training.data import load_fer2013
 from training.evaluate import evaluate
 
@@ -27,9 +27,9 @@ def test_shipped_model_directory_is_whole_and_its_choices_were_made_on_public_te
     assert report["split"] == "PrivateTest" and report["tta"] == "none" and report["accuracy"] >= BAR
 
 
-@pytest.mark.skipif(not REAL_CSV.is_file(), reason="real FER2013 not present at ../shared/data")
+@pytest.mark.skipif(REAL_FER2013 is None, reason=SKIP_REASON)
 def test_shipped_model_scores_what_its_report_says_on_private_test() -> None:
-    data = load_fer2013(REAL_CSV, with_checksum=False)
+    data = load_fer2013(REAL_FER2013, with_checksum=False)
     saved = json.loads((SHIPPED / EVALUATION_FILE).read_text())
     report = evaluate(SHIPPED, data=data, split="PrivateTest", write=False, backend=saved["backend"])
     assert report["n"] == 3589

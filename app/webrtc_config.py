@@ -6,9 +6,15 @@ Order of precedence, first match wins:
 2. Twilio credentials, ``[twilio] account_sid`` / ``auth_token`` in the secrets or the
    ``TWILIO_ACCOUNT_SID`` / ``TWILIO_AUTH_TOKEN`` environment variables: short-lived TURN
    credentials are fetched from Twilio's Network Traversal Service (no extra package needed).
-3. Nothing: an empty list. Browser and server then only try their own addresses, which works on
-   one machine or one local network, and sends nothing to outside servers. Streamlit Community
-   Cloud needs a TURN server (1 or 2).
+3. A Hugging Face token, ``[huggingface] token`` in the secrets or ``HF_TOKEN`` in the environment:
+   TURN credentials from Hugging Face's free TURN service, through streamlit-webrtc's own helper.
+4. Nothing: an explicit empty list. Browser and server then only try their own addresses, which
+   works on one machine or one local network, and sends nothing to outside servers (streamlit-webrtc
+   would fill in Twilio, ``HF_TOKEN`` or a public STUN server whenever ``iceServers`` is absent, so
+   it is never left out). Streamlit Community Cloud needs a TURN server (1, 2 or 3).
+
+Twilio is fetched here rather than through streamlit-webrtc's ``get_twilio_ice_servers``: that
+helper needs the ``twilio`` SDK for one HTTPS request.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ TWILIO_TTL_S = 3600
 class IceSettings:
     """Where ICE servers should come from, read from secrets and environment (nothing fetched yet).
 
-    ``source`` is ``"secrets"``, ``"twilio"`` or ``"none"``.
+    ``source`` is ``"secrets"``, ``"twilio"``, ``"huggingface"`` or ``"none"``.
     """
 
     source: str
@@ -38,6 +44,7 @@ class IceSettings:
     twilio_sid: str | None = None
     twilio_token: str | None = None
     problem: str | None = None
+    hf_token: str | None = None
 
     def describe(self) -> str:
         """One line for the page: where the ICE servers come from."""
@@ -45,6 +52,8 @@ class IceSettings:
             return f"{len(self.servers)} ICE server(s) from secrets ([webrtc] ice_servers)"
         if self.source == "twilio":
             return "TURN servers from Twilio (credentials in secrets or environment)"
+        if self.source == "huggingface":
+            return "TURN servers from Hugging Face (token in secrets or HF_TOKEN)"
         return "no STUN/TURN server configured: works on this machine or local network only"
 
 
@@ -87,7 +96,31 @@ def read_ice_settings(secrets: Mapping[str, Any], env: Mapping[str, str]) -> Ice
     if sid or token:
         missing = "auth_token (TWILIO_AUTH_TOKEN)" if sid else "account_sid (TWILIO_ACCOUNT_SID)"
         return IceSettings("none", problem=f"Twilio is half configured: {missing} is missing")
+    huggingface = secrets.get("huggingface") or {}
+    hf_token = (huggingface.get("token") if isinstance(huggingface, Mapping) else None) or env.get("HF_TOKEN")
+    if hf_token:
+        return IceSettings("huggingface", hf_token=str(hf_token))
     return IceSettings("none")
+
+
+def resolve_ice_servers(
+    settings: IceSettings,
+    *,
+    twilio: Callable[[str, str], list[dict[str, Any]]],
+    huggingface: Callable[[str], list[dict[str, Any]]],
+) -> tuple[list[dict[str, Any]], str | None]:
+    """``(ICE servers, warning)`` for ``settings``: fetched from Twilio or Hugging Face when they are the source.
+
+    A failed fetch gives no servers and a warning the page shows; the webcam may then not connect.
+    """
+    try:
+        if settings.source == "twilio":
+            return twilio(str(settings.twilio_sid), str(settings.twilio_token)), None
+        if settings.source == "huggingface":
+            return [_clean_server(s, i) for i, s in enumerate(huggingface(str(settings.hf_token)))], None
+    except Exception as exc:  # noqa: BLE001 - any failure to fetch credentials is the same to the user
+        return [], f"{exc}. Live video may not connect; Snapshots still work"
+    return list(settings.servers), None
 
 
 def fetch_twilio_ice_servers(

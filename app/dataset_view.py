@@ -2,8 +2,9 @@
 
 The dataset is never shipped with the app. It is looked for, in order: a path typed in the page,
 the ``FER2013_PATH`` environment variable, ``fer2013_path`` in ``.streamlit/secrets.toml``, then
-the default places (:data:`DEFAULT_CANDIDATES`). A location given explicitly that does not exist is
-reported as such; the defaults are not tried behind the user's back.
+the project's ``data/`` folder (:data:`DEFAULT_CANDIDATES`). A location may be the file itself or a
+folder holding ``fer2013.csv(.gz)``. A location given explicitly that does not exist is reported as
+such; the defaults are not tried behind the user's back.
 """
 
 from __future__ import annotations
@@ -18,17 +19,16 @@ import numpy as np
 from core.labels import EMOTIONS, NUM_CLASSES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = REPO_ROOT / "data"
+CSV_NAMES: tuple[str, ...] = ("fer2013.csv.gz", "fer2013.csv")
+FERPLUS_NAMES: tuple[str, ...] = ("fer2013new.csv", "ferplus_labels.csv")
+FERPLUS_ENV = "FERPLUS_PATH"
 DEFAULT_CANDIDATES: tuple[Path, ...] = (
-    REPO_ROOT.parent / "shared" / "data" / "fer2013.csv.gz",
     REPO_ROOT / "data" / "fer2013.csv.gz",
     REPO_ROOT / "data" / "fer2013.csv",
     REPO_ROOT / "data" / "fer2013",
 )
-DEFAULT_FERPLUS_CANDIDATES: tuple[Path, ...] = (
-    REPO_ROOT.parent / "shared" / "data" / "ferplus_labels.csv",
-    REPO_ROOT / "data" / "fer2013new.csv",
-    REPO_ROOT / "data" / "ferplus_labels.csv",
-)
+DEFAULT_FERPLUS_CANDIDATES: tuple[Path, ...] = tuple(DATA_DIR / name for name in FERPLUS_NAMES)
 GET_DATASET_HELP = """\
 FER2013 is not shipped with the app (its licence does not allow it). To browse it:
 
@@ -57,8 +57,13 @@ class DatasetLocation:
         return self.path is not None
 
 
-def _usable(path: Path) -> bool:
-    return path.is_file() or (path.is_dir() and (path / "train").is_dir())
+def _resolve(path: Path) -> Path | None:
+    """The dataset at ``path``: the file, a Kaggle ``train/`` folder, or the CSV inside a folder like ``data/``."""
+    if path.is_file() or (path.is_dir() and (path / "train").is_dir()):
+        return path
+    if path.is_dir():
+        return next((path / name for name in CSV_NAMES if (path / name).is_file()), None)
+    return None
 
 
 def locate_dataset(
@@ -79,20 +84,29 @@ def locate_dataset(
     for value, source in ((typed, "typed"), (env, "FER2013_PATH"), (secret, "secrets")):
         if value and str(value).strip():
             path = Path(str(value).strip()).expanduser()
-            if _usable(path):
-                return DatasetLocation(path, source, (path,))
-            what = "a folder without train/" if path.is_dir() else "not found"
+            found = _resolve(path)
+            if found is not None:
+                return DatasetLocation(found, source, (path,))
+            what = "a folder without train/ or fer2013.csv" if path.is_dir() else "not found"
             return DatasetLocation(None, source, (path,), f"{path} ({source}): {what}")
     tried = tuple(Path(c) for c in candidates)
     for path in tried:
-        if _usable(path):
-            return DatasetLocation(path, "default", tried)
+        found = _resolve(path)
+        if found is not None:
+            return DatasetLocation(found, "default", tried)
     return DatasetLocation(None, "default", tried, "FER2013 is not in any of the default places")
 
 
 def locate_file(candidates: Sequence[Path]) -> Path | None:
     """The first existing file of ``candidates`` (e.g. the FER+ label file), else ``None``."""
     return next((Path(p) for p in candidates if Path(p).is_file()), None)
+
+
+def locate_ferplus(*, env: str | None = None, dataset: Path | None = None) -> Path | None:
+    """The FER+ label file: ``FERPLUS_PATH``, else beside the dataset, else in ``data/``; ``None`` when absent."""
+    beside = [dataset.parent / name for name in FERPLUS_NAMES] if dataset is not None else []
+    explicit = [Path(env.strip()).expanduser()] if env and env.strip() else []
+    return locate_file([*explicit, *beside, *DEFAULT_FERPLUS_CANDIDATES])
 
 
 @dataclass(frozen=True)

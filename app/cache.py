@@ -2,7 +2,7 @@
 
 ``st.cache_resource`` objects are shared by every session of the process, so only thread-safe
 things live there: an :class:`~core.recognizer.EmotionRecognizer` (safe once built), a loaded
-dataset (read-only arrays) and the process-wide :class:`~core.training_job.TrainingJob`.
+dataset (read-only arrays) and the process-wide :class:`~app.training_job.TrainingJob`.
 Heavy modules (Keras, TensorFlow, the dataset loaders) are imported inside the functions, so
 importing this module, as the home page does, stays fast.
 """
@@ -20,7 +20,7 @@ from core.model_store import EVALUATION_FILE, METADATA_FILE, MODELS_DIR, ModelIn
 
 if TYPE_CHECKING:
     from core.recognizer import EmotionRecognizer
-    from core.training_job import TrainingJob
+    from app.training_job import TrainingJob
     from training.data import FERData
 
 MODELS_DIR_ENV = "FER_MODELS_DIR"
@@ -127,7 +127,7 @@ def augment_preview(data_path: str, split: str, index: int, config: Any, copies:
 @st.cache_resource
 def training_job() -> TrainingJob:
     """The process-wide training job (one training at a time per process)."""
-    from core.training_job import TrainingJob  # noqa: PLC0415
+    from app.training_job import TrainingJob  # noqa: PLC0415
 
     return TrainingJob()
 
@@ -135,6 +135,6 @@ def training_job() -> TrainingJob:
 @st.cache_data(ttl=3000, show_spinner="Fetching TURN credentials from Twilio...")
 def twilio_ice_servers(account_sid: str, auth_token: str) -> list[dict[str, Any]]:
     """Twilio ICE servers, fetched at most every 50 minutes (the credentials live an hour)."""
-    from core.webrtc_config import fetch_twilio_ice_servers  # noqa: PLC0415
+    from app.webrtc_config import fetch_twilio_ice_servers  # noqa: PLC0415
 
     return fetch_twilio_ice_servers(account_sid, auth_token)

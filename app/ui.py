@@ -1,7 +1,7 @@
 """Small UI pieces shared by the pages: the model selector, the dataset finder, augmentation widgets.
 
-Each ``*_ui`` function draws widgets and returns what the user chose; computing stays in ``core``.
-(This module is not in ``pages/`` because every ``.py`` file there becomes a page.)
+Each ``*_ui`` function draws widgets and returns what the user chose; computing stays in ``core``
+and the rest of ``app``.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
-from core import st_cache
-from core.dataset_view import DatasetLocation, locate_dataset
+from app import cache
+from app.dataset_view import DatasetLocation, locate_dataset
 from core.model_store import DEFAULT_MODEL_NAME, ModelInfo
 
 if TYPE_CHECKING:
@@ -49,24 +49,37 @@ def _remember_model() -> None:
     st.session_state[MODEL_STATE_KEY] = st.session_state["sidebar_model"]
 
 
+def _models() -> tuple[list[ModelInfo], list[ModelInfo]]:
+    """``(usable, broken)`` models of the models folder, and the choice kept valid in session state."""
+    models = cache.available_models()
+    usable = [m for m in models if m.ok]
+    names = [m.name for m in usable]
+    if names and st.session_state.get(MODEL_STATE_KEY) not in names:
+        st.session_state[MODEL_STATE_KEY] = DEFAULT_MODEL_NAME if DEFAULT_MODEL_NAME in names else names[0]
+    return usable, [m for m in models if not m.ok]
+
+
+def current_model() -> ModelInfo | None:
+    """The model chosen in the sidebar (``Home.py`` draws it on every page), or ``None`` when none is usable."""
+    usable, _ = _models()
+    by_name = {m.name: m for m in usable}
+    return by_name.get(st.session_state.get(MODEL_STATE_KEY, ""))
+
+
 def model_sidebar() -> ModelInfo | None:
     """The sidebar model selector shared by all pages; returns the chosen usable model or ``None``.
 
     Every model in the models folder is listed; broken ones are shown with their error and
     cannot be chosen. The choice survives page switches (kept outside the widget's own state).
     """
-    models = st_cache.available_models()
-    usable = [m for m in models if m.ok]
-    broken = [m for m in models if not m.ok]
+    usable, broken = _models()
     with st.sidebar:
         st.subheader("Model")
         if not usable:
-            st.warning(f"No usable model in `{st_cache.models_root()}`. Train one on the Training page.")
+            st.warning("No usable model in the models folder. Train one on the Training page.")
             chosen = None
         else:
             names = [m.name for m in usable]
-            if st.session_state.get(MODEL_STATE_KEY) not in names:
-                st.session_state[MODEL_STATE_KEY] = DEFAULT_MODEL_NAME if DEFAULT_MODEL_NAME in names else names[0]
             by_name = {m.name: m for m in usable}
             st.selectbox(
                 "Emotion model",
@@ -93,7 +106,7 @@ def require_model(info: ModelInfo | None) -> EmotionRecognizer:
         st.info("There is no usable model yet: train one on the Training page, or copy a model into `models/`.")
         st.stop()
     try:
-        return st_cache.recognizer(info)
+        return cache.recognizer(info)
     except FERError as exc:  # ModelLoadError and the other domain errors carry a message for the user
         st.error(f"Model {info.name!r} cannot be used: {exc}")
         st.stop()
@@ -114,7 +127,7 @@ def dataset_location_ui(*, key: str, label: str = "FER2013 location") -> Dataset
         key=key,
         on_change=_remember_path,
         args=(key,),
-        placeholder="automatic: FER2013_PATH, secrets, ../shared/data or data/",
+        placeholder="automatic: FER2013_PATH, secrets or data/",
         help="fer2013.csv, fer2013.csv.gz, or a folder with train/ and test/ class folders.",
     )
     return current_dataset_location(typed=typed)
@@ -167,12 +180,12 @@ def outcome_ui(outcome: Any, *, key: str, download: bool = True) -> None:
     """One analysed image: the annotated picture, a probability chart per face, a PNG download.
 
     Args:
-        outcome: a :class:`core.upload.UploadOutcome`.
+        outcome: a :class:`app.upload.UploadOutcome`.
         key: prefix of this block's widget keys (unique per image on the page).
         download: offer the annotated PNG.
     """
-    from core import charts  # noqa: PLC0415
-    from core.upload import NO_FACE_HINT, annotated_name, encode_png  # noqa: PLC0415
+    from app import charts  # noqa: PLC0415
+    from app.upload import NO_FACE_HINT, annotated_name, encode_png  # noqa: PLC0415
 
     if not outcome.ok:
         st.error(f"Cannot read {outcome.name}: {outcome.error}")

@@ -1,4 +1,4 @@
-"""core.dataset_view, core.upload, core.webrtc_config and core.training_job, on small synthetic inputs."""
+"""app.dataset_view, app.upload, app.webrtc_config and app.training_job, on small synthetic inputs."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
-from core.dataset_view import class_indices, locate_dataset, misclassified, paginate, upscale_faces
+from app.dataset_view import class_indices, locate_dataset, locate_ferplus, misclassified, paginate, upscale_faces
 from core.labels import EMOTIONS
-from core.training_job import (
+from app.training_job import (
     CANCELLED,
     FAILED,
     FINISHED,
@@ -26,10 +26,10 @@ from core.training_job import (
     detect_resources,
     validate_model_name,
 )
-from core.upload import (
-    analyse_upload, annotated_name, encode_png, model_tta, results_csv, results_json, results_rows, tta_label,
+from app.upload import (
+    analyse_upload, annotated_name, encode_png, results_csv, results_json, results_rows, tta_label,
 )
-from core.webrtc_config import fetch_twilio_ice_servers, read_ice_settings, rtc_configuration
+from app.webrtc_config import fetch_twilio_ice_servers, read_ice_settings, resolve_ice_servers, rtc_configuration
 
 # --- dataset_view -----------------------------------------------------------------------------
 
@@ -54,6 +54,24 @@ def test_locate_dataset_explicit_missing_is_reported_not_replaced(tmp_path: Path
     assert "without train/" in locate_dataset(typed=str(tmp_path / "folder")).problem
     (tmp_path / "folder" / "train").mkdir()
     assert locate_dataset(typed=str(tmp_path / "folder")).found
+
+
+def test_locate_dataset_takes_a_folder_that_holds_the_csv(tmp_path: Path) -> None:
+    (tmp_path / "fer2013.csv").write_text("x")
+    (tmp_path / "fer2013.csv.gz").write_text("x")
+    found = locate_dataset(env=str(tmp_path), candidates=())
+    assert found.path == tmp_path / "fer2013.csv.gz" and found.source == "FER2013_PATH"  # gzipped first
+    assert locate_dataset(candidates=[tmp_path]).path == tmp_path / "fer2013.csv.gz"
+
+
+def test_locate_ferplus_order(tmp_path: Path) -> None:
+    explicit, beside = tmp_path / "votes.csv", tmp_path / "data" / "fer2013new.csv"
+    beside.parent.mkdir()
+    beside.write_text("x")
+    assert locate_ferplus(dataset=tmp_path / "data" / "fer2013.csv.gz") == beside
+    explicit.write_text("x")
+    assert locate_ferplus(env=str(explicit), dataset=tmp_path / "data" / "fer2013.csv.gz") == explicit
+    assert locate_ferplus(env=str(tmp_path / "missing.csv"), dataset=tmp_path / "data" / "x.csv") == beside
 
 
 def test_paginate() -> None:
@@ -278,10 +296,36 @@ def test_training_job_reports_failures(tmp_path: Path) -> None:
         job.start(name="bad name!", config=None, data="p", models_root=tmp_path)
 
 
-def test_model_tta_reads_the_recorded_choice_and_defaults_to_off() -> None:
-    assert model_tta({"tta": {"chosen": "flip"}}) == "flip"
-    for metadata in (None, {}, {"tta": "flip"}, {"tta": {"chosen": "rotate"}}, {"tta": {}}):
-        assert model_tta(metadata) == "none", metadata
+def test_tta_label_marks_the_models_own_choice() -> None:
     assert tta_label("flip", "flip") == "Flip (2 views), chosen on PublicTest"
     assert tta_label("tencrop", "flip") == "Ten-crop (10 views)"
     assert tta_label("none", "none") == "Off"
+
+
+def test_ice_servers_from_hugging_face_and_nothing_fetched_unasked() -> None:
+    hf = read_ice_settings({}, {"HF_TOKEN": "hf_x"})
+    assert hf.source == "huggingface" and hf.hf_token == "hf_x"
+    assert read_ice_settings({"huggingface": {"token": "hf_y"}}, {}).hf_token == "hf_y"
+    assert read_ice_settings({"twilio": {"account_sid": "AC1", "auth_token": "t"}}, {"HF_TOKEN": "h"}).source == "twilio"
+    calls: list[str] = []
+
+    def twilio(sid: str, token: str) -> list[dict]:
+        calls.append("twilio")
+        return [{"urls": ["turn:t.example:3478"]}]
+
+    def huggingface(token: str) -> list[dict]:
+        calls.append("hf:" + token)
+        return [{"urls": "turn:hf.example:3478", "username": "u", "credential": "c"}]
+
+    servers, problem = resolve_ice_servers(hf, twilio=twilio, huggingface=huggingface)
+    assert servers == [{"urls": ["turn:hf.example:3478"], "username": "u", "credential": "c"}] and problem is None
+    nothing = read_ice_settings({}, {})
+    assert resolve_ice_servers(nothing, twilio=twilio, huggingface=huggingface) == ([], None)
+    assert calls == ["hf:hf_x"]  # with nothing configured, nothing is fetched
+    assert rtc_configuration([]) == {"iceServers": []}  # explicit: the library then adds no server of its own
+
+    def broken(token: str) -> list[dict]:
+        raise ValueError("Hugging Face refused the token")
+
+    servers, problem = resolve_ice_servers(hf, twilio=twilio, huggingface=broken)
+    assert servers == [] and problem.startswith("Hugging Face refused the token")

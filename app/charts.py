@@ -14,7 +14,7 @@ from plotly.subplots import make_subplots
 
 from core.annotate import emotion_color_rgb
 from core.labels import EMOTIONS, NUM_CLASSES
-from core.reports import EvaluationReport
+from app.reports import EvaluationReport
 
 _MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
 

@@ -1,0 +1,67 @@
+"""Home page: what the app does, the selected model's card, and a link to each page.
+
+Reads model metadata JSON only; TensorFlow is not loaded until a page needs the model.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import ui
+from app.navigation import PAGES, st_page
+from app.reports import model_card
+
+info = ui.current_model()
+
+st.title("Facial emotion recognition")
+st.markdown(
+    "Find the faces in a photo or a webcam stream and read each one's expression as one of seven "
+    "emotions, with a confidence for each. The models are small convolutional networks trained on "
+    "**FER2013** (35,887 grayscale 48×48 faces) and run on a CPU."
+)
+
+others = [page for page in PAGES if not page.default]
+for column, page in zip(st.columns(len(others)), others):
+    with column:
+        st.page_link(st_page(page), label=page.title, icon=page.icon)
+        st.caption(page.blurb)
+
+st.divider()
+if info is None:
+    st.info("No usable model was found. Train one on the Training page, or put a model directory in `models/`.")
+    st.stop()
+
+card = model_card(info)
+st.subheader(f"Model card: {card.name}")
+left, right = st.columns([1, 2])
+with left:
+    if card.accuracy is not None:
+        st.metric(f"{card.accuracy_split} accuracy", f"{card.accuracy:.1%}")
+    else:
+        st.metric("Test accuracy", "not evaluated", help="Run `python -m training.evaluate` to score it.")
+    st.caption(
+        "Seven classes: " + ", ".join(card.classes) + ". Chance is 14%; people agree with the FER2013 "
+        "labels about 65% of the time."
+    )
+with right:
+    facts = card.facts()
+    st.dataframe(
+        {"fact": [label for label, _ in facts], "value": [value for _, value in facts]},
+        hide_index=True,
+        column_config={
+            "fact": st.column_config.TextColumn(width="medium"),
+            "value": st.column_config.TextColumn(width="large"),
+        },
+        key="home_model_card",
+    )
+
+with st.expander("How it works"):
+    st.markdown(
+        "1. **Find faces** with MediaPipe's BlazeFace (fastest, finds tilted faces; the webcam's default), "
+        "OpenCV's Haar cascade (classic frontal faces) or MTCNN (better on turned faces, slower).\n"
+        "2. **Crop** each face with a margin, make it gray and 48×48, exactly like the training data.\n"
+        "3. **Classify** all faces of an image in one batch; the network outputs seven probabilities.\n\n"
+        "Training uses FER2013's `Training` split, picks the best epoch on `PublicTest`, and reports "
+        "accuracy on `PrivateTest`, which it never saw. The same routines run from the command line "
+        "(`python -m training.train`) and from the Training page."
+    )

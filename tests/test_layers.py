@@ -1,0 +1,94 @@
+"""The three layers: ``core`` (inference library), ``training`` (may use core), ``app`` (the pages' own code).
+
+``core`` and ``training`` must work where Streamlit is not installed (a notebook, a training
+machine), and ``core`` must never reach up into ``training`` or ``app``.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _modules(package: str) -> list[str]:
+    return sorted(
+        f"{package}.{path.stem}" if path.stem != "__init__" else package
+        for path in (REPO / package).glob("*.py")
+    )
+
+
+def _imported(path: Path) -> set[str]:
+    """Top-level package names (and dotted names) every import statement of ``path`` names."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_core_and_training_import_without_streamlit() -> None:
+    modules = _modules("core") + _modules("training")
+    assert "core.recognizer" in modules and "training.train" in modules
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'streamlit' or name.startswith('streamlit.') or name.startswith('streamlit_webrtc'):\n"
+        "            raise ImportError('streamlit is blocked for this test: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import importlib\n"
+        f"for name in {modules!r}:\n"
+        "    importlib.import_module(name)\n"
+        "assert not any(m == 'streamlit' or m.startswith('streamlit.') for m in sys.modules), 'streamlit loaded'\n"
+        "print('ok', len(sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("ok")
+
+
+def test_the_block_really_blocks_streamlit() -> None:
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'streamlit':\n"
+        "            raise ImportError('blocked')\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "import app.cache\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "blocked" in done.stderr
+
+
+def test_core_never_imports_training_or_app() -> None:
+    offenders = {
+        path.name: sorted(n for n in _imported(path) if n.split(".")[0] in {"training", "app", "streamlit", "pages"})
+        for path in sorted((REPO / "core").glob("*.py"))
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
+
+
+def test_training_never_imports_the_app() -> None:
+    offenders = {
+        path.name: sorted(n for n in _imported(path) if n.split(".")[0] in {"app", "streamlit", "pages"})
+        for path in sorted((REPO / "training").glob("*.py"))
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
+
+
+def test_only_app_and_pages_import_streamlit() -> None:
+    allowed = {"app", "pages"}
+    users = {
+        str(path.relative_to(REPO))
+        for folder in ("core", "training", "benchmarks")
+        for path in (REPO / folder).rglob("*.py")
+        if any(n.split(".")[0] in {"streamlit", "streamlit_webrtc"} for n in _imported(path))
+    }
+    assert users == set(), f"only {sorted(allowed)} and Home.py may import Streamlit: {sorted(users)}"
