@@ -242,12 +242,15 @@ def _info(path: Path, container: Any) -> tuple[VideoInfo, Any]:
         duration = float(stream.duration * stream.time_base)
     elif container.duration:
         duration = container.duration / 1_000_000
-    width, height = stream.codec_context.width, stream.codec_context.height
+    context = stream.codec_context
+    if context is None or not context.name:
+        raise VideoError(f"{path.name}: its video codec is not supported here (FFmpeg has no decoder for it)")
+    width, height = context.width, context.height
     if not width or not height:
         raise VideoError(f"{path.name}: its video stream has no picture size; the file is damaged")
     info = VideoInfo(
         path=str(path), width=width, height=height, rotation=0, fps=_rate(stream),
-        duration_s=duration, frame_count=int(stream.frames) or None, codec=stream.codec_context.name,
+        duration_s=duration, frame_count=int(stream.frames) or None, codec=context.name,
     )  # fmt: skip
     return info, stream
 
@@ -663,6 +666,19 @@ TIMELINE_COLUMNS: tuple[str, ...] = (
 SMOOTHED_COLUMNS: tuple[str, ...] = (
     "smoothed_emotion", "smoothed_confidence", *(f"smoothed_prob_{name}" for name in EMOTIONS),
 )  # fmt: skip
+
+
+def timeline_csv(analysis: VideoAnalysis, *, ndigits: int = 6) -> str:
+    """The timeline as CSV text (:data:`TIMELINE_COLUMNS`, plus :data:`SMOOTHED_COLUMNS` when smoothed)."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    smoothed = analysis.summary_source == "smoothed"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow((*TIMELINE_COLUMNS, *(SMOOTHED_COLUMNS if smoothed else ())))
+    writer.writerows(flat_row(row, smoothed=smoothed, ndigits=ndigits) for row in analysis.rows)
+    return buffer.getvalue()
 
 
 def flat_row(row: TimelineRow, *, smoothed: bool = False, ndigits: int = 6) -> list[Any]:

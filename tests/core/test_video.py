@@ -12,6 +12,7 @@ import pytest
 
 from core.errors import FERError
 from core.video import (
+    TIMELINE_COLUMNS,
     AnnotatedWriter,
     TimelineRow,
     VideoCancelled,
@@ -20,6 +21,7 @@ from core.video import (
     iter_frames,
     probe_video,
     summarise,
+    timeline_csv,
 )
 from tests.core.video_clips import HAPPY, SAD, SquareRecognizer, scene, write_clip
 
@@ -193,6 +195,14 @@ def test_to_dict_is_json_ready(tmp_path: Path) -> None:
     assert [row["face"] for row in data["timeline"]] == [0, 0, 0, None]
     assert data["timeline"][0]["box"] == [50, 50, 40, 40]
     assert data["summary"][0]["shares"]["happy"] == 1.0 and data["summary_source"] == "smoothed"
+
+
+def test_timeline_csv_keeps_no_face_rows(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "a.mp4", [scene([(50, 50, HAPPY)]), scene([])])
+    lines = timeline_csv(analyse_video(clip, SquareRecognizer())).splitlines()
+    assert lines[0].startswith("time_s,frame,face,x,y,w,h,detection_score,emotion,confidence,prob_angry")
+    assert lines[1].startswith("0.0,0,0,50,50,40,40,0.9,happy,0.7,")
+    assert lines[2] == "0.1,1" + "," * (len(TIMELINE_COLUMNS) - 2)
 
 
 # --- annotated video -----------------------------------------------------------------------
