@@ -26,9 +26,15 @@ EXIT_OK = 0
 EXIT_SOME_FAILED = 1
 EXIT_USAGE = 2
 
+LANDMARK_COLUMNS: tuple[str, ...] = tuple(
+    f"{point}_{axis}" for point in ("right_eye", "left_eye", "nose", "right_mouth", "left_mouth") for axis in "xy"
+)
+"""CSV columns of YuNet's five landmarks (empty for detectors without landmarks)."""
+
 CSV_COLUMNS: tuple[str, ...] = (
     "path", "face", "x", "y", "w", "h", "emotion", "confidence",
     *(f"prob_{name}" for name in EMOTIONS),
+    "detection_score", *LANDMARK_COLUMNS,
     "error",
 )  # fmt: skip
 ANNOTATED_SUFFIX = ".annotated.png"
@@ -59,8 +65,9 @@ class ImageReport:
 
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m core`` argument parser."""
-    from core.detection import DEFAULT_DETECTOR, DETECTORS  # noqa: PLC0415 - cheap; keeps --help light
+    from core.detection import DETECTORS  # noqa: PLC0415 - cheap; keeps --help light
     from core.imageio import SUPPORTED_EXTENSIONS  # noqa: PLC0415
+    from core.pipeline import STILL_DETECTOR  # noqa: PLC0415
 
     parser = argparse.ArgumentParser(prog="python -m core", description="Facial emotion recognition on images.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -76,16 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
     add = predict.add_argument
     add("paths", nargs="+", metavar="PATH", help="image file or folder")
     add("--format", choices=("json", "csv"), default="json", help="output format on stdout (default json)")
-    add("--detector", choices=tuple(DETECTORS), default=None, help=f"face detector (default {DEFAULT_DETECTOR})")
+    add("--detector", choices=tuple(DETECTORS), default=None, help=f"face detector (default {STILL_DETECTOR}, at several scales)")
     add("--model", metavar="PATH_OR_NAME", help="model directory, or a name under models/ (default: models/default)")
     add("--crops", action="store_true", help="each image is already one face crop: skip detection")
     add("--annotate", type=Path, metavar="DIR", help="write annotated PNG copies into DIR")
     add("--min-face-size", type=_positive_int, metavar="N", help="ignore faces smaller than N pixels")
     add("--margin", type=_non_negative_float, metavar="F", help="crop margin, a fraction of the face box (default 0.1)")
     add(
-        "--tta", nargs="?", const="flip", default="none", choices=TTA_MODES,
-        help="test-time augmentation: flip (the default when given alone) averages each face with its mirror; "
-        "tencrop averages ten crops (slower, steadier)",
+        "--tta", nargs="?", const="flip", default=None, choices=TTA_MODES,
+        help="test-time augmentation (default: the model's own choice, as in the app): none; flip (when given "
+        "alone) averages each face with its mirror; tencrop averages ten crops (slower, steadier)",
     )
     add("--quiet", action="store_true", help="no progress bar on stderr")
     from core.video_cli import add_parser as add_video_parser  # noqa: PLC0415
@@ -131,20 +138,28 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from core.detection import DEFAULT_DETECTOR, get_detector  # noqa: PLC0415
+    from core.detection import get_detector  # noqa: PLC0415
+    from core.pipeline import STILL_DETECTOR, model_tta, still_detector  # noqa: PLC0415
     from core.recognizer import EmotionRecognizer  # noqa: PLC0415
 
     try:
         options: dict[str, Any] = {}
         if args.min_face_size is not None:
             options["min_face_size"] = args.min_face_size
-        detector = None if args.crops else get_detector(args.detector or DEFAULT_DETECTOR, **options)
-        extra: dict[str, Any] = {"tta": args.tta}
+        if args.crops:
+            detector = None
+        elif args.detector in (None, STILL_DETECTOR):
+            detector = still_detector(**options)
+        else:
+            detector = get_detector(args.detector, **options)
+        extra: dict[str, Any] = {}
         if detector is not None:
             extra["detector"] = detector
         if args.margin is not None:
             extra["margin"] = args.margin
         recognizer = EmotionRecognizer.from_dir(args.model, **extra)
+        # The model's own TTA choice unless --tta says otherwise: the same answer as the app's.
+        recognizer.tta = args.tta if args.tta is not None else model_tta(recognizer.metadata)
         if args.annotate is not None:
             args.annotate.mkdir(parents=True, exist_ok=True)
     except (ModelLoadError, ValueError, OSError) as exc:
@@ -261,14 +276,17 @@ def write_csv(reports: Sequence[ImageReport], stream: TextIO) -> None:
     writer.writerow(CSV_COLUMNS)
     for report in reports:
         if not report.faces:
-            writer.writerow([report.path, "", "", "", "", "", "", "", *([""] * len(EMOTIONS)), report.error or ""])
+            writer.writerow([report.path, *([""] * (len(CSV_COLUMNS) - 2)), report.error or ""])
             continue
         for index, face in enumerate(report.faces):
             data = face.to_dict()
+            points = data.get("landmarks")
+            coords = [v for point in points for v in point] if points else [""] * len(LANDMARK_COLUMNS)
             writer.writerow(
                 [
                     report.path, index, *data["box"], data["emotion"], data["confidence"],
                     *(data["probabilities"][name] for name in EMOTIONS),
+                    data["detection_score"], *coords,
                     report.error or "",
                 ]
             )  # fmt: skip

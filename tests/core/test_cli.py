@@ -171,3 +171,55 @@ def test_unwritable_annotate_dir_is_a_usage_error(capsys, folder: Path, tiny_mod
     code = main(["predict", str(folder), "--annotate", str(blocker / "out"), "--model", str(tiny_model_dir)])
     captured = capsys.readouterr()
     assert code == 2 and captured.out == "" and captured.err.startswith("error: ")
+
+
+def test_default_detector_gives_detection_score_and_landmarks(capsys, folder: Path, tiny_model_dir: Path) -> None:
+    code, reports = run_json(capsys, str(folder / "face.png"), "--model", str(tiny_model_dir))
+    assert code == 0
+    [result] = reports[0]["faces"]
+    assert 0.6 <= result["detection_score"] <= 1.0  # YuNet's score, above its default threshold
+    assert len(result["landmarks"]) == 5 and all(len(point) == 2 for point in result["landmarks"])
+    x, y, w, h = result["box"]
+    assert all(x <= px <= x + w and y <= py <= y + h for px, py in result["landmarks"])
+    code, reports = run_json(capsys, str(folder / "face.png"), "--model", str(tiny_model_dir), "--detector", "haar")
+    assert reports[0]["faces"][0]["landmarks"] is None
+
+
+def test_csv_has_detection_score_and_landmark_columns(capsys, folder: Path, tiny_model_dir: Path) -> None:
+    from core.cli import LANDMARK_COLUMNS  # noqa: PLC0415
+
+    assert LANDMARK_COLUMNS[:2] == ("right_eye_x", "right_eye_y") and len(LANDMARK_COLUMNS) == 10
+    main(["predict", str(folder / "face.png"), "--model", str(tiny_model_dir), "--format", "csv", "--quiet"])
+    header, row = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    face = dict(zip(header, row))
+    assert float(face["detection_score"]) >= 0.6
+    assert all(face[column] != "" for column in LANDMARK_COLUMNS)
+    assert float(face["right_eye_x"]) < float(face["left_eye_x"])
+    main(["predict", str(folder / "face.png"), "--model", str(tiny_model_dir), "--format", "csv", "--quiet", "--detector", "haar"])
+    header, row = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    face = dict(zip(header, row))
+    assert float(face["detection_score"]) > 0 and all(face[column] == "" for column in LANDMARK_COLUMNS)
+
+
+def test_tta_defaults_to_the_models_choice_and_the_flag_overrides(
+    capsys, monkeypatch, folder: Path, tiny_model_dir: Path
+) -> None:
+    import core.pipeline  # noqa: PLC0415
+    from core.recognizer import EmotionRecognizer  # noqa: PLC0415
+
+    seen: list[str] = []
+    original = EmotionRecognizer.predict_image
+
+    def spy(self, *args, **kwargs):  # noqa: ANN001, ANN202
+        seen.append(self.tta)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(EmotionRecognizer, "predict_image", spy)
+    image = str(folder / "face.png")
+    run_json(capsys, image, "--model", str(tiny_model_dir))
+    assert seen == ["none"]  # the tiny model's metadata records no choice
+    monkeypatch.setattr(core.pipeline, "model_tta", lambda metadata: "flip")
+    run_json(capsys, image, "--model", str(tiny_model_dir))
+    run_json(capsys, image, "--model", str(tiny_model_dir), "--tta", "none")
+    run_json(capsys, image, "--model", str(tiny_model_dir), "--tta", "tencrop")
+    assert seen == ["none", "flip", "none", "tencrop"]

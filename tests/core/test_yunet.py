@@ -1,0 +1,181 @@
+"""YuNet (the still-photo default): drawn faces at many sizes, merging, threads, the real samples."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from core.detection import (
+    DEFAULT_DETECTOR,
+    DETECTORS,
+    LANDMARK_NAMES,
+    YUNET_SCALES,
+    Detection,
+    FaceDetector,
+    YuNetDetector,
+    _merge_boxes,
+    get_detector,
+    video_detector,
+)
+from core.pipeline import STILL_DETECTOR, STILL_DETECTOR_OPTIONS, still_detector
+from tests.core.faces import REPO, draw_face, face_scene, iou
+
+# The real photos are never copied into the project; tests read them where the workplace keeps them.
+SAMPLES = Path(os.environ.get("FER_SAMPLES_DIR", REPO.parent / "shared" / "samples"))
+# Faces a person counts in each sample photo (../shared/samples/README.md).
+SAMPLE_COUNTS = {
+    "group_5_faces.jpg": 5,
+    "one_face_smiling.jpg": 1,
+    "one_face_speaker.jpg": 1,
+    "one_face_gray_turned.jpg": 1,
+    "posed_surprise.jpg": 1,
+    "posed_disgust.jpg": 1,
+    "posed_happy.jpg": 1,
+    "posed_angry.jpg": 1,
+    "no_face_drawing.jpg": 0,
+    "no_face_photo.jpg": 0,
+}
+
+
+@pytest.fixture(scope="module")
+def yunet() -> YuNetDetector:
+    return YuNetDetector()
+
+
+def centred(size: int, *, width: int = 640, height: int = 480) -> np.ndarray:
+    """A frame with one :func:`draw_face` of ``size`` centred (its oval is about 0.76*size wide)."""
+    frame = np.full((height, width, 3), 60, np.uint8)
+    top, left = height // 2 - size, width // 2 - size
+    frame[top : top + 2 * size, left : left + 2 * size] = draw_face(size)
+    return frame
+
+
+def test_registered_and_the_still_default() -> None:
+    assert isinstance(get_detector("yunet"), YuNetDetector)
+    assert isinstance(YuNetDetector(), FaceDetector)
+    assert DEFAULT_DETECTOR == STILL_DETECTOR == "yunet" and "yunet" in DETECTORS
+    detector = still_detector()
+    assert isinstance(detector, YuNetDetector) and detector.scales == YUNET_SCALES
+    assert dict(STILL_DETECTOR_OPTIONS) == {}
+    assert still_detector(min_score=0.9).min_score == 0.9  # options given win
+
+
+def test_video_preset_runs_one_small_scale() -> None:
+    assert video_detector("yunet").scales == (320,)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"min_score": 1.5}, r"^min_score must be within 0\.\.1, got 1\.5$"),
+        ({"scales": ()}, r"^scales must be one or more long sides in pixels, each >= 64, got \(\)$"),
+        ({"scales": (640, 32)}, r"^scales must be one or more long sides in pixels, each >= 64, got \(640, 32\)$"),
+        ({"nms_iou": 0.0}, r"^nms_iou must be between 0 and 1, got 0\.0$"),
+        ({"min_face_size": 0}, "min_face_size must be a whole number of pixels >= 1"),
+    ],
+)
+def test_option_errors(options, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        YuNetDetector(**options)
+
+
+def test_missing_model_file(tmp_path: Path) -> None:
+    from core.errors import ModelLoadError  # noqa: PLC0415
+
+    with pytest.raises(ModelLoadError, match="YuNet model file not found"):
+        YuNetDetector(model_path=tmp_path / "none.onnx")
+
+
+def test_drawn_face_with_five_landmarks_in_order(yunet: YuNetDetector) -> None:
+    [face] = yunet.detect(face_scene(faces=((200, 100),)))
+    assert isinstance(face, Detection) and 0.6 <= face.score <= 1.0
+    assert iou(face.box, (262, 150, 76, 100)) > 0.6  # the oval of draw_face(100) at (200, 100)
+    assert len(face.landmarks) == len(LANDMARK_NAMES) == 5
+    (rex, rey), (lex, ley), (nx, ny), (rmx, rmy), (lmx, lmy) = face.landmarks
+    # The person's right eye is on the image's left; eyes above the nose, the nose above the mouth.
+    assert rex < nx < lex and rmx < lmx
+    assert max(rey, ley) < ny < min(rmy, lmy)
+    x, y, w, h = face.box
+    assert all(x <= px <= x + w and y <= py <= y + h for px, py in face.landmarks)
+
+
+@pytest.mark.parametrize("size", [30, 60, 120, 240])
+def test_faces_from_small_to_half_the_frame(yunet: YuNetDetector, size: int) -> None:
+    [face] = yunet.detect(centred(size))
+    assert abs(face.box[2] - 0.76 * size) < 0.3 * size
+
+
+def test_face_filling_the_frame_needs_the_small_scale() -> None:
+    tile = draw_face(100)[40:160, 50:150]
+    frame = np.full((1200, 1600, 3), 60, np.uint8)
+    frame[:, 300:1300] = cv2.resize(tile, (1000, 1200))
+    [face] = YuNetDetector().detect(frame)
+    assert face.box[3] > 800
+    # One large size alone sees at most a part of it (the box of an eye-and-mouth region).
+    assert all(d.box[3] < 800 for d in YuNetDetector(scales=(1280,)).detect(frame))
+
+
+def test_group_of_faces_left_to_right_and_nothing_in_blanks(yunet: YuNetDetector) -> None:
+    found = yunet.detect(face_scene(width=1000, height=300, faces=((0, 50), (300, 50), (700, 50))))
+    assert len(found) == 3 and [d.box[0] for d in found] == sorted(d.box[0] for d in found)
+    rng = np.random.default_rng(0)
+    assert yunet.detect(np.full((480, 640, 3), 60, np.uint8)) == []
+    assert yunet.detect(rng.integers(0, 256, (480, 640, 3), dtype=np.uint8)) == []
+
+
+def test_gray_bgra_and_tiny_images(yunet: YuNetDetector) -> None:
+    bgr = face_scene(faces=((200, 100),))
+    gray = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    bgra = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
+    assert [d.box for d in yunet.detect(gray)] == [d.box for d in yunet.detect(bgr)] == [d.box for d in yunet.detect(bgra)]
+    assert yunet.detect(np.full((5, 7, 3), 60, np.uint8)) == []
+
+
+def test_min_face_size_and_min_score_filter() -> None:
+    frame = face_scene(faces=((200, 100),))
+    assert YuNetDetector(min_face_size=200).detect(frame) == []
+    assert YuNetDetector(min_score=0.999).detect(frame) == []
+
+
+def test_merge_keeps_the_surest_and_drops_overlaps_and_contained_boxes() -> None:
+    boxes = np.array(
+        [
+            [0, 0, 100, 100],  # 0: kept (surest)
+            [5, 5, 100, 100],  # 1: IoU 0.82 with 0: dropped
+            [20, 20, 30, 30],  # 2: wholly inside 0: dropped
+            [200, 0, 50, 50],  # 3: apart: kept
+            [240, 0, 50, 50],  # 4: IoU 0.11 with 3, 20% inside it: kept
+        ],
+        dtype=np.float64,
+    )
+    scores = np.array([0.9, 0.8, 0.95 - 0.2, 0.7, 0.6])
+    assert _merge_boxes(boxes, scores, iou=0.3, contained=0.7) == [0, 3, 4]
+    assert _merge_boxes(boxes[:0], scores[:0], iou=0.3, contained=0.7) == []
+
+
+def test_one_detector_shared_by_threads_gives_the_same_answers() -> None:
+    detector = YuNetDetector()
+    # Different sizes on purpose: cv2.FaceDetectorYN keeps its input size as state.
+    frames = [face_scene(faces=((200, 100),)), centred(60, width=1000, height=700), centred(120, width=320, height=320)]
+    expected = [detector.detect(frame) for frame in frames]
+    jobs = frames * 8
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(detector.detect, jobs))
+    assert results == expected * 8
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"the sample photos are not here ({SAMPLES}); set FER_SAMPLES_DIR")
+@pytest.mark.parametrize(("name", "count"), sorted(SAMPLE_COUNTS.items()))
+def test_sample_photos_face_counts(name: str, count: int, yunet: YuNetDetector) -> None:
+    path = SAMPLES / name
+    if not path.is_file():
+        pytest.skip(f"{path} is missing")
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    found = yunet.detect(image)
+    assert len(found) == count, [(d.box, round(d.score, 3)) for d in found]
+    assert all(len(d.landmarks) == 5 for d in found)
