@@ -50,6 +50,8 @@ def take(*, models: Path, out: Path, work: Path) -> list[Path]:
 
         page.goto(url, wait_until="domcontentloaded")
         expect(page.get_by_text("Model card")).to_be_visible(timeout=60_000)
+        page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(2500)  # the model card's grid draws on a canvas after it is attached
         shot("home")
 
         page.goto(f"{url}/Upload_and_predict", wait_until="domcontentloaded")
