@@ -22,8 +22,9 @@ from core.imageio import load_image
 
 UPLOAD_TYPES: tuple[str, ...] = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif")
 NO_FACE_HINT = (
-    "No face found. Try the other face detector (MTCNN finds turned and partly hidden faces), "
-    "or a larger, sharper photo where the face is at least about 40 pixels wide."
+    "No face found. Lower the minimum face confidence, try another face detector (MTCNN finds "
+    "turned and partly hidden faces), or a larger, sharper photo where the face is at least about "
+    "20 pixels wide."
 )
 
 
@@ -60,9 +61,20 @@ class UploadOutcome:
 
 
 def analyse_upload(
-    name: str, data: bytes, recognizer: _Recognizer, *, detector: str, tta: str | None = None
+    name: str,
+    data: bytes,
+    recognizer: _Recognizer,
+    *,
+    detector: str,
+    tta: str | None = None,
+    min_score: float = 0.0,
+    landmarks: bool = False,
 ) -> UploadOutcome:
-    """Decode ``data``, find and classify its faces, and draw them.
+    """Decode ``data``, find and classify its faces, and draw them, numbered as the page lists them.
+
+    Args:
+        min_score: leave out faces whose detection score is below this (0 keeps every face found).
+        landmarks: mark the detector's face points (eyes, nose, mouth corners) on the picture.
 
     A file that is not a readable image (or that the model cannot handle) gives an outcome with
     ``error`` set instead of raising, so that one bad file does not hide the others.
@@ -70,10 +82,13 @@ def analyse_upload(
     try:
         image = load_image(bytes(data))
         options = {} if tta is None else {"tta": tta}  # None: the recognizer's own setting
-        faces = tuple(recognizer.predict_image(image, detector=detector, **options))
+        faces = tuple(
+            face for face in recognizer.predict_image(image, detector=detector, **options)
+            if face.detection_score >= min_score
+        )  # fmt: skip
     except FERError as exc:
         return UploadOutcome(name, None, (), None, str(exc))
-    return UploadOutcome(name, image, faces, annotate(image, faces))
+    return UploadOutcome(name, image, faces, annotate(image, faces, numbered=True, show_landmarks=landmarks))
 
 
 def results_json(outcomes: Sequence[UploadOutcome], *, model: str, detector: str) -> str:

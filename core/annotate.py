@@ -46,6 +46,7 @@ def annotate(
     *,
     show_confidence: bool = True,
     show_landmarks: bool = False,
+    numbered: bool = False,
 ) -> np.ndarray:
     """Return a copy of the image with a box and an ``emotion NN%`` label per face.
 
@@ -58,6 +59,8 @@ def annotate(
         show_confidence: append the confidence as a percentage.
         show_landmarks: also mark each face's ``landmarks`` (when it has them, e.g. from YuNet)
             with small filled dots in the face's colour.
+        numbered: start each label with the face's number (1, 2, ... in the order given), so the
+            picture matches per-face charts and tables.
 
     Returns:
         A new ``uint8`` BGR array of the same height and width.
@@ -67,11 +70,13 @@ def annotate(
     size = max(height, width)
     thickness = max(1, round(size / 400))
     base_scale = max(0.4, size / 1100)
-    for result in results:
+    for number, result in enumerate(results, start=1):
         color = EMOTION_COLORS.get(result.emotion, (255, 255, 255))
         x, y, w, h = (int(v) for v in result.box)
         cv2.rectangle(canvas, (x, y), (x + max(w, 1) - 1, y + max(h, 1) - 1), color, thickness, cv2.LINE_8)
         texts = [f"{result.emotion} {result.confidence:.0%}", result.emotion] if show_confidence else [result.emotion]
+        if numbered:
+            texts = [f"{number}: {text}" for text in texts] + [str(number)]
         _draw_label(canvas, texts, (x, y, w, h), color, base_scale=base_scale, thickness=thickness)
         points = getattr(result, "landmarks", None) if show_landmarks else None
         for px, py in points or ():

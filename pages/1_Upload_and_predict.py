@@ -11,19 +11,20 @@ from app import ui
 from core.detection import DETECTORS
 from core.preprocess import TTA_MODES
 from app.upload import UPLOAD_TYPES, analyse_upload, results_csv, results_json, results_rows, tta_label
-from core.pipeline import model_tta
+from core.pipeline import STILL_DETECTOR, model_tta
 
 info = ui.current_model()
 
 st.title("Upload and predict")
 DETECTOR_HELP = {
-    "haar": "Haar cascade: fast, frontal faces",
+    "yunet": "YuNet: fast, every face from small to large (default)",
+    "haar": "Haar cascade: frontal faces",
     "mtcnn": "MTCNN: slower, finds turned and partly hidden faces",
     "blazeface": "BlazeFace: fast, finds tilted faces",
 }
 detector = st.radio(
     "Face detector",
-    list(DETECTORS),
+    [STILL_DETECTOR, *(name for name in DETECTORS if name != STILL_DETECTOR)],
     format_func=lambda name: DETECTOR_HELP.get(name, name),
     horizontal=True,
     key="upload_detector",
@@ -40,6 +41,15 @@ tta = st.radio(
     "2 or 10 times the model work (still a few ms a face). The default is the mode that scored best "
     "on PublicTest for this model; the README gives the accuracy of each on PrivateTest.",
 )
+score_column, landmark_column = st.columns([3, 1])
+min_score = score_column.slider(
+    "Minimum face confidence",
+    0.0, 1.0, 0.0, 0.05,
+    key="upload_min_score",
+    help="Leave out faces the detector is less sure of than this (its score, 0 to 1). 0 keeps every face it found.",
+)
+landmarks = landmark_column.toggle("Show face points", value=False, key="upload_landmarks",
+                                   help="Eyes, nose and mouth corners, where the detector gives them (YuNet).")
 files = st.file_uploader(
     "Photos (JPEG, PNG, WebP, BMP, TIFF, GIF)",
     type=list(UPLOAD_TYPES),
@@ -52,7 +62,9 @@ if not files:
 
 recognizer = ui.require_model(info)
 with st.spinner(f"Analysing {len(files)} image(s)..."):
-    outcomes = [analyse_upload(f.name, f.getvalue(), recognizer, detector=detector, tta=tta) for f in files]
+    outcomes = [analyse_upload(
+            f.name, f.getvalue(), recognizer, detector=detector, tta=tta, min_score=min_score, landmarks=landmarks
+        ) for f in files]
 
 for number, outcome in enumerate(outcomes):
     with st.container(border=True):

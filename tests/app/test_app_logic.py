@@ -118,6 +118,46 @@ def _png(image: np.ndarray) -> bytes:
     return cv2.imencode(".png", image)[1].tobytes()
 
 
+class TwoFaces:
+    """Two faces, sure (0.95) and doubtful (0.4), with landmarks on the first."""
+
+    def predict_image(self, image: np.ndarray, *, detector: str | None = None, **options: object) -> list:
+        from core.recognizer import FaceResult  # noqa: PLC0415
+
+        probs = dict.fromkeys(EMOTIONS, 0.05) | {"happy": 0.7}
+        points = ((40.0, 45.0), (80.0, 45.0), (60.0, 60.0), (45.0, 80.0), (75.0, 80.0))
+        return [
+            FaceResult((20, 20, 80, 80), 0.95, "happy", 0.7, probs, landmarks=points),
+            FaceResult((130, 20, 60, 60), 0.4, "happy", 0.7, probs),
+        ]
+
+
+def test_analyse_upload_minimum_score_numbers_and_landmarks() -> None:
+    photo = _png(np.full((200, 220, 3), 90, np.uint8))
+    every = analyse_upload("p.png", photo, TwoFaces(), detector="yunet")
+    sure = analyse_upload("p.png", photo, TwoFaces(), detector="yunet", min_score=0.5)
+    assert [f.detection_score for f in every.faces] == [0.95, 0.4]
+    assert [f.detection_score for f in sure.faces] == [0.95]
+    assert [row["face"] for row in results_rows([every])] == [1, 2]
+    dotted = analyse_upload("p.png", photo, TwoFaces(), detector="yunet", landmarks=True)
+    # The face points are drawn only when asked, and only inside the first face.
+    changed = np.any(dotted.annotated_bgr != every.annotated_bgr, axis=2)
+    ys, xs = np.nonzero(changed)
+    assert changed.any() and xs.min() >= 20 and xs.max() < 100 and ys.min() >= 20 and ys.max() < 100
+
+
+def test_annotate_numbers_faces_in_order() -> None:
+    from core.annotate import annotate  # noqa: PLC0415
+    from core.recognizer import FaceResult  # noqa: PLC0415
+
+    probs = dict.fromkeys(EMOTIONS, 0.05) | {"happy": 0.7}
+    faces = [FaceResult((20, 60, 80, 80), 0.9, "happy", 0.7, probs), FaceResult((130, 60, 60, 60), 0.9, "happy", 0.7, probs)]
+    image = np.full((200, 220, 3), 90, np.uint8)
+    plain, numbered = annotate(image, faces), annotate(image, faces, numbered=True)
+    assert np.array_equal(annotate(image, faces, numbered=False), plain)
+    assert not np.array_equal(plain, numbered)  # the labels carry "1: " and "2: "
+
+
 def test_analyse_upload_good_and_bad_files() -> None:
     good = analyse_upload("a.png", _png(np.full((40, 40, 3), 90, np.uint8)), FakeRecognizer(), detector="haar")
     bad = analyse_upload("b.jpg", b"GIF89a-not-really", FakeRecognizer(), detector="haar")
