@@ -262,7 +262,7 @@ def probe_video(path: str | Path) -> VideoInfo:
         VideoError: the file is missing, damaged, audio only, a still image or has no frames.
     """
     info_out: list[VideoInfo] = []
-    frames = iter_frames(path, info_out)
+    frames = iter_frames(path, info_out=info_out)
     try:
         next(frames, None)
     finally:
@@ -272,7 +272,9 @@ def probe_video(path: str | Path) -> VideoInfo:
     return info_out[0]
 
 
-def iter_frames(path: str | Path, info_out: list[VideoInfo] | None = None, *, max_side: int | None = None) -> Iterator[Frame]:
+def iter_frames(
+    path: str | Path, *, info_out: list[VideoInfo] | None = None, max_side: int | None = None
+) -> Iterator[Frame]:
     """Decode a clip frame by frame: upright BGR images with their own timestamps.
 
     Args:
@@ -504,7 +506,7 @@ def analyse_video(
     next_time = 0.0
     info: VideoInfo | None = None
     try:
-        for frame in iter_frames(path, info_out, max_side=max_side):
+        for frame in iter_frames(path, info_out=info_out, max_side=max_side):
             if cancel is not None and cancel.is_set():
                 raise VideoCancelled(f"analysis of {Path(path).name} cancelled at {frame.time_s:.2f} s")
             if info is None:

@@ -169,6 +169,8 @@ def annotate_targets(clips: Sequence[str], annotate: Path | None) -> list[Path |
             raise ValueError(f"--annotate writes an MP4 file: give a name ending in .mp4, got {annotate}")
         if not annotate.parent.is_dir():
             raise ValueError(f"--annotate: folder not found: {annotate.parent}")
+        if annotate.exists() and annotate.resolve() == Path(clips[0]).resolve():
+            raise ValueError(f"--annotate would overwrite the clip itself: {annotate}")
         return [annotate]
     annotate.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()

@@ -114,6 +114,13 @@ def test_annotate_needs_an_mp4_name(face_clip: Path, tiny_model_dir: Path, tmp_p
     assert os.listdir(tmp_path) == []
 
 
+def test_annotate_never_overwrites_the_clip(face_clip: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = face_clip.read_bytes()
+    code, _out, err = _run(capsys, str(face_clip), "--annotate", str(face_clip))
+    assert code == 2 and "overwrite the clip itself" in err
+    assert face_clip.read_bytes() == before
+
+
 def test_a_missing_model_is_a_usage_error(face_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _out, err = _run(capsys, str(face_clip), "--model", str(tmp_path / "nope"))
     assert code == 2 and "model directory not found" in err
