@@ -179,3 +179,21 @@ def test_sample_photos_face_counts(name: str, count: int, yunet: YuNetDetector) 
     found = yunet.detect(image)
     assert len(found) == count, [(d.box, round(d.score, 3)) for d in found]
     assert all(len(d.landmarks) == 5 for d in found)
+
+
+def test_fer_faces_refound_and_aligned_look_more_like_the_originals(fer_faces: list[np.ndarray]) -> None:
+    from core.preprocess import crop_faces  # noqa: PLC0415
+
+    detector = YuNetDetector()
+    aligned, boxed = [], []
+    for face in fer_faces:
+        frame = np.full((480, 640), 128, np.uint8)
+        frame[100:292, 200:392] = cv2.resize(face, (192, 192), interpolation=cv2.INTER_CUBIC)
+        scene = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
+        [found] = detector.detect(scene)
+        assert iou(found.box, (200, 100, 192, 192)) > 0.4
+        original = face.astype(np.float32)
+        aligned.append(np.abs(crop_faces(scene, [found.box], landmarks=[found.landmarks])[0, :, :, 0] - original).mean())
+        boxed.append(np.abs(crop_faces(scene, [found.box], framing=None)[0, :, :, 0] - original).mean())
+    # FER_FRAMING was fitted to put the crop where FER2013's was: closer than the box with its margin.
+    assert np.mean(aligned) < np.mean(boxed)
