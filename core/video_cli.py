@@ -248,9 +248,19 @@ class _Progress:
         self.tty = stream is not None and _isatty(stream)
         self.width = width
         self._last_drawn = -1.0
+        self._next_mark = 0.1
 
     def update(self, progress: Any) -> None:
-        if self.stream is None or not self.tty:
+        if self.stream is None:
+            return
+        if not self.tty:
+            # A log, not a terminal: one line per tenth of the clip instead of a redrawn bar.
+            if progress.fraction is not None and progress.fraction >= self._next_mark:
+                self._next_mark = math.floor(progress.fraction * 10 + 1e-9) / 10 + 0.1
+                rate = progress.frames_analysed / max(progress.elapsed_s, 1e-9)
+                eta = "" if progress.eta_s is None else f", eta {progress.eta_s:.0f} s"
+                self.stream.write(f"{self.label}: {progress.fraction:.0%} ({progress.time_s:.1f} s), {rate:.1f} frames/s{eta}\n")
+                self.stream.flush()
             return
         if progress.elapsed_s - self._last_drawn < 0.2:
             return
