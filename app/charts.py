@@ -7,6 +7,7 @@ uses :data:`core.labels.EMOTIONS` order and the emotion colours of the annotated
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import plotly.graph_objects as go
@@ -245,3 +246,51 @@ def emotion_mix(seconds_ago: Sequence[float], probabilities: np.ndarray, *, wind
         legend={"orientation": "h", "y": -0.4},
     )  # fmt: skip
     return fig
+
+
+def video_timeline(analysis: Any, *, height: int = 320) -> dict[int, go.Figure]:
+    """One figure per face of a video analysis: each emotion's probability over ``time_s``.
+
+    Smoothed probabilities are drawn when the analysis has them (the summary counts them); the
+    lines break where the face is missing from an analysed frame.
+
+    Args:
+        analysis: a :class:`core.video.VideoAnalysis`.
+
+    Returns:
+        ``{face id: figure}`` in id order; empty when no face was found.
+    """
+    smoothed = analysis.summary_source == "smoothed"
+    times = sorted({row.time_s for row in analysis.rows})
+    position = {t: i for i, t in enumerate(times)}
+    per_face: dict[int, np.ndarray] = {}
+    for row in analysis.rows:
+        if row.face is None:
+            continue
+        probs = (row.smoothed_probabilities if smoothed else None) or row.probabilities or {}
+        values = per_face.setdefault(row.face, np.full((len(times), NUM_CLASSES), np.nan))
+        values[position[row.time_s]] = [float(probs.get(name, np.nan)) for name in EMOTIONS]
+    figures: dict[int, go.Figure] = {}
+    for face in sorted(per_face):
+        values = per_face[face]
+        seen = ~np.isnan(values[:, 0])
+        first, last = int(np.argmax(seen)), len(seen) - int(np.argmax(seen[::-1]))
+        x = times[first:last]
+        fig = go.Figure()
+        for i, name in enumerate(EMOTIONS):
+            y = [None if np.isnan(v) else float(v) for v in values[first:last, i]]
+            fig.add_trace(
+                go.Scatter(
+                    x=x, y=y, name=name, mode="lines", connectgaps=False,
+                    line={"width": 2, "color": emotion_color(name)},
+                    hovertemplate="%{x:.2f} s: %{y:.0%}<extra>" + name + "</extra>",
+                )
+            )  # fmt: skip
+        fig.update_layout(
+            title=f"Face {face}" + (" (smoothed)" if smoothed else ""), height=height, margin=_MARGIN,
+            xaxis={"title": "time (s)", "range": [0, max(times[-1], 1e-3)]},
+            yaxis={"range": [0, 1], "tickformat": ".0%", "title": "probability"},
+            legend={"orientation": "h", "y": -0.3},
+        )  # fmt: skip
+        figures[face] = fig
+    return figures

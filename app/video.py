@@ -1,0 +1,292 @@
+"""The Video page's logic: one background analysis per session, its progress, and its result tables.
+
+An upload is written to a temporary file (PyAV reads files), analysed by
+:func:`core.video.analyse_video` in a worker thread, and the annotated MP4 read back into memory.
+Both temporary files are removed when the run ends, whether it finished, failed or was cancelled.
+The page only reads :meth:`VideoJob.snapshot`, which is safe from any thread; nothing here calls
+``st.*``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from core.errors import FERError
+from core.labels import EMOTIONS
+from core.video import VideoAnalysis, VideoCancelled, VideoError, VideoProgress, analyse_video, probe_video
+
+VIDEO_TYPES: tuple[str, ...] = ("mp4", "mov", "webm", "avi", "mkv")
+"""Extensions the uploader accepts."""
+
+# Visitor limits. app/limits.py (the public-deployment issue) was not there when this page was
+# written; these move there when it lands.
+VIDEO_MAX_SECONDS: float = 600.0
+VIDEO_MAX_MB: int = 200
+
+IDLE, RUNNING, FINISHED, CANCELLED, FAILED = "idle", "running", "finished", "cancelled", "failed"
+
+
+class VideoJobBusyError(FERError):
+    """This session already has a video analysis running."""
+
+
+@dataclass(frozen=True)
+class VideoOptions:
+    """What the page asks :func:`core.video.analyse_video` for.
+
+    Attributes:
+        per_second: analyse this many frames per second of video; ``None``: every frame.
+        smooth_s: smoothing time constant in seconds; ``None``: raw values only.
+        annotate: also make the annotated MP4.
+        detector: a detector name or instance; ``None``: the recognizer's default.
+        tta: test-time augmentation; ``None``: the recognizer's.
+    """
+
+    per_second: float | None = None
+    smooth_s: float | None = None
+    annotate: bool = True
+    detector: Any = None
+    tta: str | None = None
+
+
+@dataclass(frozen=True)
+class VideoResult:
+    """A finished analysis and the annotated MP4's bytes (``None`` when none was asked for)."""
+
+    name: str
+    analysis: VideoAnalysis
+    annotated_mp4: bytes | None
+
+
+@dataclass(frozen=True)
+class VideoSnapshot:
+    """A consistent copy of a job's state, for rendering."""
+
+    state: str = IDLE
+    name: str | None = None
+    progress: VideoProgress | None = None
+    result: VideoResult | None = None
+    error: str | None = None
+    cancel_requested: bool = False
+    started: float | None = None
+    finished: float | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.state == RUNNING
+
+    @property
+    def fraction(self) -> float:
+        if self.state == FINISHED:
+            return 1.0
+        if self.progress is None or self.progress.fraction is None:
+            return 0.0
+        return float(self.progress.fraction)
+
+    @property
+    def eta_s(self) -> float | None:
+        return None if self.progress is None or not self.active else self.progress.eta_s
+
+
+def upload_suffix(name: str) -> str:
+    """The temporary file's suffix for an upload named ``name`` (``.mp4``...).
+
+    Raises:
+        VideoError: the name's extension is not one of :data:`VIDEO_TYPES`.
+    """
+    suffix = Path(name or "").suffix.lower()
+    if suffix.lstrip(".") not in VIDEO_TYPES:
+        allowed = ", ".join(VIDEO_TYPES)
+        raise VideoError(f"{name or 'the file'}: unsupported file type {suffix or '(none)'!r}; upload one of {allowed}")
+    return suffix
+
+
+def check_upload_size(size_bytes: int, *, max_mb: float = VIDEO_MAX_MB) -> None:
+    """Raises :class:`VideoError` when an upload is over ``max_mb`` megabytes."""
+    if size_bytes > max_mb * 1024 * 1024:
+        raise VideoError(f"the video is {size_bytes / 1024**2:.0f} MB; the limit here is {max_mb:g} MB")
+
+
+def check_length(duration_s: float | None, *, max_seconds: float = VIDEO_MAX_SECONDS, name: str = "the video") -> None:
+    """Raises :class:`VideoError` when a clip is longer than ``max_seconds``."""
+    if duration_s is not None and duration_s > max_seconds:
+        raise VideoError(
+            f"{name} is {duration_s:.0f} s long; the limit here is {max_seconds:.0f} s: cut it shorter and upload again"
+        )
+
+
+class VideoJob:
+    """Runs one video analysis at a time in a background thread; thread-safe.
+
+    Args:
+        tmp_dir: folder for the temporary files (``None``: the system's).
+        analyse_fn: the analysis routine (tests may wrap it); :func:`core.video.analyse_video`.
+    """
+
+    def __init__(
+        self, *, tmp_dir: str | Path | None = None, analyse_fn: Callable[..., VideoAnalysis] | None = None
+    ) -> None:
+        self._tmp_dir = None if tmp_dir is None else str(tmp_dir)
+        self._analyse_fn = analyse_fn or analyse_video
+        self._lock = threading.Lock()
+        self._snapshot = VideoSnapshot()
+        self._cancel = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def snapshot(self) -> VideoSnapshot:
+        """The current state (an immutable copy)."""
+        with self._lock:
+            return self._snapshot
+
+    def _update(self, **changes: Any) -> None:
+        with self._lock:
+            self._snapshot = replace(self._snapshot, **changes)
+
+    def start(
+        self, name: str, data: bytes, recognizer: Any, *, options: VideoOptions = VideoOptions(),
+        max_seconds: float = VIDEO_MAX_SECONDS, max_mb: float = VIDEO_MAX_MB,
+    ) -> None:  # fmt: skip
+        """Analyse the uploaded ``data`` (file ``name``) in a background thread.
+
+        Raises:
+            VideoJobBusyError: an analysis is already running.
+            VideoError: an unsupported extension or a file over ``max_mb``.
+        """
+        suffix = upload_suffix(name)
+        check_upload_size(len(data), max_mb=max_mb)
+        with self._lock:
+            if self._snapshot.state == RUNNING:
+                raise VideoJobBusyError(f"{self._snapshot.name} is still being analysed; wait for it or cancel it")
+            self._cancel = threading.Event()
+            self._snapshot = VideoSnapshot(state=RUNNING, name=name, started=time.monotonic())
+            self._thread = threading.Thread(
+                target=self._run,
+                kwargs={
+                    "name": name, "data": data, "suffix": suffix, "recognizer": recognizer, "options": options,
+                    "max_seconds": max_seconds, "cancel": self._cancel,
+                },
+                name="video-analysis",
+                daemon=True,
+            )  # fmt: skip
+            self._thread.start()
+
+    def cancel(self) -> bool:
+        """Ask the running analysis to stop at its next frame; ``False`` if nothing runs."""
+        with self._lock:
+            if self._snapshot.state != RUNNING:
+                return False
+            self._cancel.set()
+            self._snapshot = replace(self._snapshot, cancel_requested=True)
+            return True
+
+    def clear(self) -> None:
+        """Forget a finished, failed or cancelled run (the page's "new video")."""
+        with self._lock:
+            if self._snapshot.state != RUNNING:
+                self._snapshot = VideoSnapshot()
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread; ``True`` when no run is left in progress."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.snapshot().state != RUNNING
+
+    def _on_progress(self, progress: VideoProgress) -> None:
+        self._update(progress=progress)
+
+    def _temp(self, suffix: str) -> Path:
+        with tempfile.NamedTemporaryFile(suffix=suffix, prefix="fer-video-", dir=self._tmp_dir, delete=False) as handle:
+            return Path(handle.name)
+
+    def _run(
+        self, *, name: str, data: bytes, suffix: str, recognizer: Any, options: VideoOptions, max_seconds: float,
+        cancel: threading.Event,
+    ) -> None:  # fmt: skip
+        paths: list[Path] = []
+        try:
+            source = self._temp(suffix)
+            paths.append(source)
+            source.write_bytes(data)
+            del data
+            info = probe_video(source)
+            check_length(info.duration_s, max_seconds=max_seconds, name=name)
+            target = None
+            if options.annotate:
+                target = self._temp(".mp4")
+                paths.append(target)
+            analysis = self._analyse_fn(
+                source, recognizer, detector=options.detector, tta=options.tta, fps=options.per_second,
+                smooth_s=options.smooth_s, annotate_to=target, progress=self._on_progress, cancel=cancel,
+            )  # fmt: skip
+            annotated = target.read_bytes() if target is not None and analysis.annotated is not None else None
+            # The temporary paths mean nothing once deleted: keep the result free of them.
+            analysis = replace(analysis, info=analysis.info._replace(path=name), annotated=None)
+            self._update(state=FINISHED, result=VideoResult(name, analysis, annotated), finished=time.monotonic())
+        except VideoCancelled:
+            self._update(state=CANCELLED, finished=time.monotonic())
+        except (FERError, ValueError, OSError) as exc:
+            message = str(exc).replace(str(paths[0].name), name) if paths else str(exc)
+            self._update(state=FAILED, error=message, finished=time.monotonic())
+        except Exception as exc:  # a crash in the thread must still reach the page
+            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            self._update(state=FAILED, error=f"the analysis crashed: {detail}", finished=time.monotonic())
+        finally:
+            for path in paths:
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass
+                except OSError:  # noqa: S110 - nothing more can be done; the OS cleans its temp folder
+                    pass
+
+
+def summary_rows(analysis: VideoAnalysis) -> list[dict[str, Any]]:
+    """One row per face for ``st.dataframe``: seconds seen, dominant emotion, share of each, segments."""
+    rows = []
+    for face in analysis.summary:
+        row: dict[str, Any] = {
+            "face": face.face,
+            "from_s": round(face.first_s, 2),
+            "to_s": round(face.last_s, 2),
+            "seconds": round(face.seconds, 2),
+            "dominant": face.dominant,
+        }
+        row.update({name: round(face.shares[name], 4) for name in EMOTIONS})
+        row["segments"] = len(face.segments)
+        row["sequence"] = " → ".join(
+            f"{s.emotion} {s.start_s:.1f}-{s.end_s:.1f} s" for s in face.segments[:12]
+        ) + (" ..." if len(face.segments) > 12 else "")
+        rows.append(row)
+    return rows
+
+
+def segment_rows(analysis: VideoAnalysis) -> list[dict[str, Any]]:
+    """One row per face and segment (where the dominant emotion stays the same)."""
+    return [
+        {"face": face.face, "start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3),
+         "seconds": round(s.end_s - s.start_s, 3), "emotion": s.emotion}
+        for face in analysis.summary
+        for s in face.segments
+    ]  # fmt: skip
+
+
+def timeline_json(analysis: VideoAnalysis) -> str:
+    """The whole analysis as JSON text (:meth:`core.video.VideoAnalysis.to_dict`)."""
+    import json  # noqa: PLC0415
+
+    return json.dumps(analysis.to_dict(), indent=2)
+
+
+def download_stem(name: str) -> str:
+    """A safe file-name stem for the downloads of upload ``name``."""
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(name or "video").stem)[:60]
+    return stem or "video"
