@@ -1,0 +1,145 @@
+"""Video: upload a clip, watch the analysis progress, then read each face's emotion timeline.
+
+The analysis runs in a background thread (``app.video.VideoJob``, one per session); temporary
+files are removed when it ends, and the annotated MP4 is kept in memory for the player and the
+download.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from app import charts, ui
+from app.video import (
+    CANCELLED,
+    FAILED,
+    FINISHED,
+    VIDEO_MAX_MB,
+    VIDEO_MAX_SECONDS,
+    VIDEO_TYPES,
+    VideoJob,
+    VideoJobBusyError,
+    VideoOptions,
+    VideoSnapshot,
+    download_stem,
+    segment_rows,
+    summary_rows,
+    timeline_json,
+)
+from core.errors import FERError
+from core.pipeline import model_tta, still_detector
+from core.video import timeline_csv
+
+JOB_KEY = "video_job"
+if JOB_KEY not in st.session_state:
+    st.session_state[JOB_KEY] = VideoJob()
+job: VideoJob = st.session_state[JOB_KEY]
+info = ui.current_model()
+
+st.title("Video")
+st.caption(
+    f"Upload a clip ({', '.join(VIDEO_TYPES)}; up to {VIDEO_MAX_MB} MB and {VIDEO_MAX_SECONDS / 60:.0f} min). "
+    "Every face is tracked through the clip and gets an emotion timeline."
+)
+
+
+def progress_text(snapshot: VideoSnapshot) -> str:
+    progress = snapshot.progress
+    if snapshot.cancel_requested:
+        return "Cancelling..."
+    if progress is None:
+        return f"Opening {snapshot.name}..."
+    return f"{progress.time_s:.1f} s of video, {progress.frames_analysed} frames analysed"
+
+
+@st.fragment(run_every=0.5)
+def progress_panel() -> None:
+    """The running analysis: progress bar, time left and a cancel button (refreshed twice a second)."""
+    snapshot = job.snapshot()
+    if not snapshot.active:
+        st.rerun()  # the whole page, to show the result
+    st.subheader(f"Analysing {snapshot.name}")
+    st.progress(snapshot.fraction, text=progress_text(snapshot))
+    left, rate = st.columns(2)
+    left.metric("Time left", ui.format_seconds(snapshot.eta_s))
+    progress = snapshot.progress
+    fps = progress.frames_analysed / max(progress.elapsed_s, 1e-9) if progress else None
+    rate.metric("Frames per second", f"{fps:.1f}" if fps is not None else "—")
+    if st.button("Cancel", key="video_cancel", disabled=snapshot.cancel_requested):
+        job.cancel()
+
+
+snapshot = job.snapshot()
+if snapshot.active:
+    progress_panel()
+    st.stop()
+
+frames_column, smooth_column = st.columns(2)
+sampling = frames_column.radio(
+    "Frames", ["Every frame", "N per second"], horizontal=True, key="video_sampling",
+    help="Every frame is the most detail; a few frames per second is much faster on long clips.",
+)  # fmt: skip
+per_second = None
+if sampling == "N per second":
+    per_second = frames_column.number_input("Frames per second", 0.5, 60.0, 5.0, 0.5, key="video_per_second")
+smooth = smooth_column.toggle("Smooth over time", value=True, key="video_smooth",
+                              help="Average each face's probabilities over time; the raw values stay in the downloads.")
+smooth_s = smooth_column.slider("Smoothing (seconds)", 0.1, 3.0, 0.5, 0.1, key="video_smooth_s", disabled=not smooth)
+annotate = st.toggle("Make the annotated video (boxes, ids and labels)", value=True, key="video_annotate")
+upload = st.file_uploader("Video clip", type=list(VIDEO_TYPES), key="video_upload", max_upload_size=VIDEO_MAX_MB)
+
+if st.button("Analyse", key="video_analyse", type="primary", disabled=upload is None) and upload is not None:
+    recognizer = ui.require_model(info)
+    options = VideoOptions(
+        per_second=per_second, smooth_s=smooth_s if smooth else None, annotate=annotate,
+        detector=still_detector(),  # its own instance: the analysis thread is its only user
+        tta=model_tta(info.metadata if info else None),
+    )  # fmt: skip
+    try:
+        job.start(upload.name, upload.getvalue(), recognizer, options=options)
+    except (VideoJobBusyError, FERError) as exc:
+        st.error(str(exc))
+    else:
+        st.rerun()
+
+if snapshot.state == FAILED:
+    st.error(f"{snapshot.name}: {snapshot.error}")
+elif snapshot.state == CANCELLED:
+    st.info(f"The analysis of {snapshot.name} was cancelled; nothing was kept.")
+if snapshot.state != FINISHED or snapshot.result is None:
+    if upload is None:
+        st.info("Upload a video with faces, then press Analyse.")
+    st.stop()
+
+result = snapshot.result
+analysis = result.analysis
+st.header(result.name)
+clip = analysis.info
+st.caption(
+    f"{clip.width}x{clip.height}, {clip.fps:.1f} frames/s, {ui.format_seconds(clip.duration_s)}; "
+    f"{analysis.frames_analysed} of {analysis.frames_read} frames analysed in {ui.format_seconds(analysis.elapsed_s)}; "
+    f"{len(analysis.summary)} face(s)"
+)
+figures = charts.video_timeline(analysis)
+if not figures:
+    st.warning("No face was found in this clip. Try a clip where faces are larger and face the camera.")
+for face, figure in figures.items():
+    st.plotly_chart(figure, key=f"video_timeline_{face}")
+if analysis.summary:
+    st.subheader("Summary")
+    st.dataframe(summary_rows(analysis), hide_index=True, key="video_summary")
+    with st.expander("Segments (where the dominant emotion changes)"):
+        st.dataframe(segment_rows(analysis), hide_index=True, key="video_segments")
+if result.annotated_mp4 is not None:
+    st.subheader("Annotated video")
+    st.video(result.annotated_mp4, format="video/mp4")
+
+stem = download_stem(result.name)
+csv_column, json_column, mp4_column = st.columns(3)
+csv_column.download_button("Timeline as CSV", timeline_csv(analysis), file_name=f"{stem}.timeline.csv",
+                           mime="text/csv", key="video_csv", on_click="ignore")
+json_column.download_button("Timeline as JSON", timeline_json(analysis), file_name=f"{stem}.timeline.json",
+                            mime="application/json", key="video_json", on_click="ignore")
+if result.annotated_mp4 is not None:
+    mp4_column.download_button("Annotated MP4", result.annotated_mp4, file_name=f"{stem}.annotated.mp4",
+                               mime="video/mp4", key="video_mp4", on_click="ignore")
