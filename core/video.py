@@ -37,6 +37,8 @@ ANALYSIS_MAX_SIDE: int = 1280
 
 # A container that decodes to fewer frames than it declares, by more than this, was cut short.
 _TRUNCATED_FRACTION = 0.9
+# Time base of the annotated MP4, ticks per second.
+_TICKS = 90_000
 # Demuxers that read one still image (a photo renamed .mp4 opens as one of these).
 _IMAGE_FORMATS = frozenset({"image2", "image2pipe"})
 
@@ -358,6 +360,7 @@ class AnnotatedWriter:
         if not self.target.parent.is_dir():
             raise VideoError(f"folder for the annotated video not found: {self.target.parent}")
         self.width, self.height = width - width % 2, height - height % 2
+        self.fps = float(fps)
         if self.width < 2 or self.height < 2:
             raise VideoError(f"frames of {width}x{height} are too small to encode")
         # A fresh name PyAV creates, so the file gets the usual permissions (mkstemp's are 0600).
@@ -369,15 +372,25 @@ class AnnotatedWriter:
             self._stream = self._container.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": "veryfast"})
             self._stream.width, self._stream.height = self.width, self.height
             self._stream.pix_fmt = "yuv420p"
+            # MPEG's 90 kHz clock: frames keep their source times (a variable-rate clip stays in
+            # step) and common rates such as 12, 25 or 30000/1001 fall on whole ticks.
+            self._stream.codec_context.time_base = Fraction(1, _TICKS)
+            self._last_pts = -1
         except BaseException:
             self.tmp_path.unlink(missing_ok=True)
             raise
         self._closed = False
 
-    def write(self, image_bgr: np.ndarray) -> None:
-        """Append one frame (cropped to the writer's even size)."""
+    def write(self, image_bgr: np.ndarray, *, time_s: float | None = None) -> None:
+        """Append one frame (cropped to the writer's even size), shown at ``time_s`` (default: the next slot at ``fps``)."""
         av = _av()
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image_bgr[: self.height, : self.width]), format="bgr24")
+        if time_s is None:
+            pts = self._last_pts + max(1, round(_TICKS / self.fps)) if self._last_pts >= 0 else 0
+        else:
+            pts = max(round(time_s * _TICKS), self._last_pts + 1)
+        frame.pts, frame.time_base = pts, Fraction(1, _TICKS)
+        self._last_pts = pts
         for packet in self._stream.encode(frame):
             self._container.mux(packet)
 
@@ -561,7 +574,7 @@ def analyse_video(
             if writer is not None:
                 from core.annotate import annotate  # noqa: PLC0415
 
-                writer.write(annotate(frame.image, shown) if shown else frame.image)
+                writer.write(annotate(frame.image, shown) if shown else frame.image, time_s=frame.time_s)
             if progress is not None:
                 progress(_progress(info, frame, frames_read, analysed, started))
         if cancel is not None and cancel.is_set():

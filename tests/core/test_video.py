@@ -232,6 +232,13 @@ def test_annotated_video_is_h264_at_the_source_rate_with_every_frame(tmp_path: P
     assert np.abs(decoded[1].astype(int) - plain.astype(int)).max() > 60
 
 
+def test_annotated_video_keeps_variable_frame_times(tmp_path: Path) -> None:
+    times = [0.0, 0.1, 0.15, 0.4, 1.0, 1.05]
+    clip = write_clip(tmp_path / "vfr.mp4", [scene([(10, 10, HAPPY)])] * len(times), times_s=times)
+    analyse_video(clip, SquareRecognizer(), annotate_to=tmp_path / "out.mp4")
+    assert [frame.time_s for frame in iter_frames(tmp_path / "out.mp4")] == pytest.approx(times, abs=2e-3)
+
+
 def test_writer_removes_its_temporary_file_when_aborted(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError), AnnotatedWriter(tmp_path / "x.mp4", fps=10, width=32, height=32) as writer:
         writer.write(np.zeros((32, 32, 3), np.uint8))
