@@ -87,6 +87,23 @@ def test_large_frames_are_shrunk_for_detection_and_boxes_come_back_in_source_pix
     assert abs(x - 200) <= 3 and abs(y - 100) <= 3 and abs(w - 80) <= 4 and abs(h - 80) <= 4
 
 
+def test_huge_frames_are_analysed_at_the_default_size(tmp_path: Path) -> None:
+    frame = np.full((1440, 2560, 3), 30, np.uint8)
+    frame[400:800, 1000:1400] = HAPPY
+    clip = write_clip(tmp_path / "huge.mp4", [frame] * 2)
+    seen: list[tuple[int, ...]] = []
+
+    class Recording(SquareRecognizer):
+        def predict_faces(self, image_bgr: np.ndarray, detections: object, **options: object) -> object:
+            seen.append(image_bgr.shape)
+            return super().predict_faces(image_bgr, detections, **options)
+
+    analysis = analyse_video(clip, Recording())
+    assert seen == [(720, 1280, 3)] * 2 and (analysis.info.width, analysis.info.height) == (2560, 1440)
+    x, y, w, h = analysis.rows[0].box
+    assert abs(x - 1000) <= 4 and abs(y - 400) <= 4 and abs(w - 400) <= 6 and abs(h - 400) <= 6
+
+
 # --- tracking ------------------------------------------------------------------------------
 
 
