@@ -40,7 +40,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 QUICK_OUT = Path(__file__).resolve().parent / "results-quick.json"
 SECTIONS: tuple[str, ...] = ("classify", "frame", "webcam", "coldstart", "train", "accuracy")
 ONE_CORE_SECTIONS = frozenset({"classify", "frame", "webcam", "accuracy"})
-DETECTORS: tuple[str, ...] = ("haar", "mtcnn", "blazeface")
+DETECTORS: tuple[str, ...] = ("haar", "mtcnn", "blazeface", "yunet")
 SCHEMA_VERSION = 1
 
 TARGETS = {

@@ -108,13 +108,17 @@ def our_frame_stages(recognizer: Any, detector: str, jpeg: bytes) -> tuple[dict[
     t1 = clock()
     detections = recognizer.detector(detector).detect(image)
     t2 = clock()
-    crops = crop_faces(image, [d.box for d in detections], margin=recognizer.margin)
+    # As EmotionRecognizer.predict_faces: faces with landmarks (YuNet's) are levelled and framed.
+    points = [d.landmarks for d in detections] if recognizer.align else None
+    crops = crop_faces(image, [d.box for d in detections], margin=recognizer.margin, landmarks=points)
     t3 = clock()
     probs = recognizer.predict_batch(crops)
     results = []
     for d, p in zip(detections, probs):
         best = int(np.argmax(p))
-        results.append(FaceResult(d.box, d.score, EMOTIONS[best], float(p[best]), dict(zip(EMOTIONS, map(float, p)))))
+        results.append(
+            FaceResult(d.box, d.score, EMOTIONS[best], float(p[best]), dict(zip(EMOTIONS, map(float, p))), d.landmarks)
+        )
     t4 = clock()
     annotate(image, results)
     t5 = clock()

@@ -1,0 +1,118 @@
+"""Still-photo detection time: the CLI/upload default (YuNet, every scale) beside Haar, BlazeFace and fer.
+
+``python -m benchmarks.yunet_photos --data PATH [--samples DIR] [--repeats 15] [--cpu N]``
+
+Frames: the first five FER2013 Training faces in the 640x480 1- and 5-face layouts of
+:mod:`benchmarks.frames` (not ``benchmarks.run``'s selection of faces every detector finds), a 12-megapixel (4000x3000) bicubic upscale of the
+5-face frame, and, with ``--samples``, each real photo of that folder (never copied into the
+project). Per frame and detector: the median detection time and the faces found; for the default
+detector also the end-to-end ``predict_image`` time with the default model and its own TTA (what
+``python -m core predict`` runs). ``fer (haar)`` is fer's ``find_faces`` at its defaults on the gray
+frame. Pinned to one core when ``--cpu`` is given. A short run, not the full ``benchmarks.run``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+
+def _median_ms(call: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    out = call()  # warm-up (loads networks, sizes buffers)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = call()
+        times.append(time.perf_counter() - start)
+    return 1000.0 * statistics.median(times), out
+
+
+def build_photos(data: str, samples: str | None) -> dict[str, np.ndarray]:
+    """The named BGR frames to time."""
+    from benchmarks.frames import FIVE_FACES, ONE_FACE, iter_fer_rows, paste_faces  # noqa: PLC0415
+
+    faces = [face for face, _ in zip((f for f, _label in iter_fer_rows(Path(data), usage="Training")), range(5))]
+    five = paste_faces(faces, FIVE_FACES)
+    photos = {
+        "640x480, 1 face": paste_faces(faces[:1], ONE_FACE),
+        "640x480, 5 faces": five,
+        "4000x3000 (5-face frame upscaled), 5 faces": cv2.resize(five, (4000, 3000), interpolation=cv2.INTER_CUBIC),
+    }
+    if samples:
+        for path in sorted(Path(samples).glob("*.jpg")):
+            photos[f"sample {path.name}"] = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    return photos
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Time the detectors; print (and with ``--out`` write) the rows as JSON."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.yunet_photos", description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=os.environ.get("FER2013_PATH"), help="fer2013.csv(.gz) (default $FER2013_PATH)")
+    parser.add_argument("--samples", help="a folder of real .jpg photos to time as well")
+    parser.add_argument("--repeats", type=int, default=15)
+    parser.add_argument("--cpu", type=int, help="pin to this CPU (one core, as benchmarks.run does)")
+    parser.add_argument("--model", default=None, help="model for the end-to-end row (default: the default model)")
+    parser.add_argument("--out", help="also write the JSON here")
+    args = parser.parse_args(argv)
+    if not args.data:
+        parser.error("give --data or set FER2013_PATH")
+    if args.cpu is not None:
+        os.sched_setaffinity(0, {args.cpu})
+        cv2.setNumThreads(1)
+
+    from benchmarks.fer_baseline import fer_haar  # noqa: PLC0415
+    from core.detection import get_detector  # noqa: PLC0415
+    from core.pipeline import STILL_DETECTOR, model_tta, still_detector  # noqa: PLC0415
+    from core.recognizer import EmotionRecognizer  # noqa: PLC0415
+
+    detectors = {
+        f"{STILL_DETECTOR} (still default)": still_detector(),
+        "haar": get_detector("haar"),
+        "blazeface (full)": get_detector("blazeface"),
+    }
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    recognizer = EmotionRecognizer.from_dir(args.model, detector=detectors[f"{STILL_DETECTOR} (still default)"])
+    tta = model_tta(recognizer.metadata)
+    rows = []
+    for name, image in build_photos(args.data, args.samples).items():
+        row: dict[str, Any] = {"photo": name, "size": f"{image.shape[1]}x{image.shape[0]}"}
+        for label, detector in detectors.items():
+            ms, found = _median_ms(lambda d=detector: d.detect(image), args.repeats)
+            row[label] = {"detect_ms": round(ms, 1), "found": len(found)}
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        ms, found = _median_ms(lambda: fer_haar(gray, cascade), args.repeats)
+        row["fer (haar)"] = {"detect_ms": round(ms, 1), "found": len(found)}
+        ms, _ = _median_ms(lambda: recognizer.predict_image(image, tta=tta), args.repeats)
+        row["end_to_end_ms"] = round(ms, 1)
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr)
+    default = f"{STILL_DETECTOR} (still default)"
+    summary = {
+        "model": recognizer.name, "tta": tta, "repeats": args.repeats, "cpu": args.cpu, "rows": rows,
+        "detect_vs_fer": {r["photo"]: round(r["fer (haar)"]["detect_ms"] / r[default]["detect_ms"], 2) for r in rows},
+        "detect_vs_haar": {r["photo"]: round(r["haar"]["detect_ms"] / r[default]["detect_ms"], 2) for r in rows},
+    }  # fmt: skip
+    real = [r for r in rows if r["photo"].startswith("sample ")]
+    if real:
+        summary["real_photos_total_ms"] = {
+            label: round(sum(r[label]["detect_ms"] for r in real), 1) for label in [*detectors, "fer (haar)"]
+        }
+    text = json.dumps(summary, indent=2)
+    print(text)
+    if args.out:
+        Path(args.out).write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
