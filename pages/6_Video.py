@@ -70,23 +70,30 @@ def progress_panel() -> None:
 
 
 snapshot = job.snapshot()
-if snapshot.active:
+running = snapshot.active
+if running:
     progress_panel()
-    st.stop()
 
 frames_column, smooth_column = st.columns(2)
 sampling = frames_column.radio(
-    "Frames", ["Every frame", "N per second"], horizontal=True, key="video_sampling",
+    "Frames", ["Every frame", "N per second"], horizontal=True, key="video_sampling", disabled=running,
     help="Every frame is the most detail; a few frames per second is much faster on long clips.",
 )  # fmt: skip
 per_second = None
 if sampling == "N per second":
-    per_second = frames_column.number_input("Frames per second", 0.5, 60.0, 5.0, 0.5, key="video_per_second")
-smooth = smooth_column.toggle("Smooth over time", value=True, key="video_smooth",
+    per_second = frames_column.number_input("Frames per second", 0.5, 60.0, 5.0, 0.5, key="video_per_second",
+                                            disabled=running)
+smooth = smooth_column.toggle("Smooth over time", value=True, key="video_smooth", disabled=running,
                               help="Average each face's probabilities over time; the raw values stay in the downloads.")
-smooth_s = smooth_column.slider("Smoothing (seconds)", 0.1, 3.0, 0.5, 0.1, key="video_smooth_s", disabled=not smooth)
-annotate = st.toggle("Make the annotated video (boxes, ids and labels)", value=True, key="video_annotate")
-upload = st.file_uploader("Video clip", type=list(VIDEO_TYPES), key="video_upload", max_upload_size=VIDEO_MAX_MB)
+smooth_s = smooth_column.slider("Smoothing (seconds)", 0.1, 3.0, 0.5, 0.1, key="video_smooth_s",
+                               disabled=running or not smooth)
+annotate = st.toggle("Make the annotated video (boxes, ids and labels)", value=True, key="video_annotate", disabled=running)
+# Drawn (disabled) while a run goes on, so the upload and the options are still there after it.
+upload = st.file_uploader(
+    "Video clip", type=list(VIDEO_TYPES), key="video_upload", max_upload_size=VIDEO_MAX_MB, disabled=running
+)
+if running:
+    st.stop()
 
 if st.button("Analyse", key="video_analyse", type="primary", disabled=upload is None) and upload is not None:
     recognizer = ui.require_model(info)
