@@ -1,9 +1,11 @@
 """Take the README's screenshots of every page: ``python -m tests.e2e.screenshots [--models DIR]``.
 
-Writes ``docs/screenshots/{home,upload,webcam,dataset,evaluation,training}.png``. No FER2013 face
-appears in them: the upload and the fake camera show a drawn cartoon face, the dataset browser is
-shown in its "no dataset" state, and the evaluation page without its gallery. Needs Debian's
-Chromium; the webcam shot also needs network namespaces (``unshare -n``), as in the tests.
+Writes ``docs/screenshots/{home,upload,webcam,video,dataset,evaluation,training}.png``. No FER2013
+face appears in them: the upload and the fake camera show a drawn cartoon face, the dataset browser
+is shown in its "no dataset" state, and the evaluation page without its gallery. The video shot
+analyses ``../shared/samples/video/man_neutral_to_happy.mp4`` (never committed) when it is there and
+shows its timeline. Needs Debian's Chromium; the webcam shot also needs network namespaces
+(``unshare -n``), as in the tests.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from tests.e2e.helpers import (
 )
 
 OUT = REPO / "docs" / "screenshots"
+VIDEO_SAMPLE = REPO.parent / "shared" / "samples" / "video" / "man_neutral_to_happy.mp4"
 
 
 def take(*, models: Path, out: Path, work: Path) -> list[Path]:
@@ -59,6 +62,12 @@ def take(*, models: Path, out: Path, work: Path) -> list[Path]:
         expect(page.locator(".js-plotly-plot .gtitle").first).to_contain_text("Face 1:", timeout=150_000)
         shot("upload")
 
+        if VIDEO_SAMPLE.is_file():
+            take_video(page, url=url, clip=VIDEO_SAMPLE)
+            shot("video")
+        else:
+            print(f"video screenshot skipped: {VIDEO_SAMPLE} not found", file=sys.stderr)
+
         page.goto(f"{url}/Dataset_browser", wait_until="domcontentloaded")
         box = page.get_by_role("textbox", name="FER2013 location")
         box.fill("/path/to/fer2013.csv.gz")
@@ -75,6 +84,19 @@ def take(*, models: Path, out: Path, work: Path) -> list[Path]:
         shot("training")
         context.close()
     return shots
+
+
+def take_video(page, *, url: str, clip: Path) -> None:  # noqa: ANN001
+    """On the Video page: upload ``clip``, analyse it, and scroll to its result, ready for the shot."""
+    from playwright.sync_api import expect  # noqa: PLC0415
+
+    page.goto(f"{url}/Video", wait_until="domcontentloaded")
+    page.locator('input[type="file"]').set_input_files(str(clip))
+    analyse = page.get_by_role("button", name="Analyse")
+    expect(analyse).to_be_enabled(timeout=30_000)
+    analyse.click()
+    expect(page.locator(".js-plotly-plot .gtitle").first).to_contain_text("Face 0", timeout=150_000)
+    page.get_by_role("heading", name=clip.name).scroll_into_view_if_needed()
 
 
 def take_webcam(*, models: Path, out: Path, work: Path) -> Path | None:
