@@ -56,6 +56,9 @@ class EvaluationReport:
     data_source: str | None
     data_sha256: str | None
     created: str | None
+    ferplus_accuracy: float | None = None
+    ferplus_n: int | None = None
+    ferplus_agreement: float | None = None
 
 
 def _square(matrix: Any, name: str, cast: type) -> tuple[tuple[Any, ...], ...]:
@@ -100,6 +103,7 @@ def parse_evaluation(data: Mapping[str, Any]) -> EvaluationReport:
                 tuple((v / sum(row)) if sum(row) else 0.0 for v in row) for row in counts
             )
         source = data.get("data") or {}
+        ferplus = data.get("ferplus") if isinstance(data.get("ferplus"), Mapping) else {}
         return EvaluationReport(
             model=str(data.get("model", "")),
             architecture=data.get("architecture"),
@@ -118,6 +122,9 @@ def parse_evaluation(data: Mapping[str, Any]) -> EvaluationReport:
             data_source=source.get("source"),
             data_sha256=source.get("sha256"),
             created=data.get("created"),
+            ferplus_accuracy=_maybe_float(ferplus.get("accuracy")),
+            ferplus_n=_maybe_int(ferplus.get("n")),
+            ferplus_agreement=_maybe_float(ferplus.get("agreement_with_fer2013")),
         )
     except KeyError as exc:
         raise ValueError(f"evaluation report has no {exc.args[0]!r} field") from None
@@ -137,6 +144,7 @@ class ModelCard:
     macro_f1: float | None
     public_test_accuracy: float | None
     parameters: int | None
+    ferplus_accuracy: float | None
     epochs_run: int | None
     best_epoch: int | None
     averaged_epochs: tuple[int, ...] | None
@@ -154,6 +162,8 @@ class ModelCard:
         rows: list[tuple[str, str]] = [("Classes", ", ".join(self.classes)), ("Architecture", self.architecture)]
         if self.accuracy is not None:
             rows.append((f"{self.accuracy_split or 'Test'} accuracy", f"{self.accuracy:.1%}"))
+        if self.ferplus_accuracy is not None:
+            rows.append((f"FER+ majority accuracy ({self.accuracy_split or 'test'})", f"{self.ferplus_accuracy:.1%}"))
         if self.macro_f1 is not None:
             rows.append(("Macro-F1", f"{self.macro_f1:.3f}"))
         if self.public_test_accuracy is not None:
@@ -227,6 +237,7 @@ def model_card(info: ModelInfo) -> ModelCard:
         macro_f1=float(evaluation["macro_f1"]) if evaluation.get("macro_f1") is not None else None,
         public_test_accuracy=_maybe_float(meta.get("public_test_accuracy")),
         parameters=_maybe_int(meta.get("parameters")),
+        ferplus_accuracy=_maybe_float((evaluation.get("ferplus") or {}).get("accuracy")),
         epochs_run=_maybe_int(meta.get("epochs_run")),
         best_epoch=_maybe_int(meta.get("best_epoch")),
         averaged_epochs=_int_tuple(meta.get("averaged_epochs")),

@@ -42,14 +42,21 @@ name = st.selectbox(
 )  # fmt: skip
 report = reports[name]
 
-cols = st.columns(5)
-cols[0].metric("Accuracy", f"{report.accuracy:.1%}")
+cols = st.columns(6)
+cols[0].metric("Accuracy", f"{report.accuracy:.1%}", help=f"Against the FER2013 labels of {report.split}: the number every peer publishes.")
 cols[1].metric("Macro-F1", f"{report.macro_f1:.3f}")
 cols[2].metric("Weighted F1", f"{report.weighted_f1:.3f}")
 cols[3].metric(
     "ECE", "—" if report.ece is None else f"{report.ece:.3f}", help="Expected calibration error: lower is better."
 )
 cols[4].metric("Faces", f"{report.n:,}")
+cols[5].metric(
+    "FER+ majority accuracy", "—" if report.ferplus_accuracy is None else f"{report.ferplus_accuracy:.1%}",
+    help="Against the label most of ten FER+ annotators chose, on the faces with one such label"
+    + ("" if report.ferplus_n is None else f" ({report.ferplus_n:,}; FER+ agrees with FER2013 on "
+       f"{report.ferplus_agreement:.1%} of them)")
+    + ". Run `training.evaluate --ferplus fer2013new.csv` to add it.",
+)
 st.caption(
     f"{report.split} split, test-time augmentation: {report.tta}; data {report.data_source or 'unknown'}; "
     f"evaluated {report.created or 'at an unknown time'}."

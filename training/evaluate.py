@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from core.errors import FERError
+from core.errors import DatasetError, FERError
 from core.preprocess import TTA_MODES, tta_mode
 from core.recognizer import BACKENDS, EmotionRecognizer
 from core.model_store import EVALUATION_FILE, METADATA_FILE, read_model_info, resolve_model_dir, write_json_atomic
-from training.data import SPLITS, FERData, load_fer2013
-from training.metrics import classification_report
+from training.data import SPLITS, FERData, load_fer2013, load_ferplus_targets
+from training.metrics import classification_report, ferplus_accuracy
 
 
 def evaluate(
@@ -36,8 +36,13 @@ def evaluate(
     tta: str = "none",
     write: bool = True,
     backend: str = "auto",
+    ferplus: str | Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate the model in ``model_dir`` on ``split`` and (by default) write ``evaluation.json``.
+
+    With ``ferplus`` (the FER+ vote file, ``fer2013new.csv``), the report also holds the accuracy
+    against the FER+ majority labels of the same faces (what ten annotators agree on), under
+    ``"ferplus"``; the main accuracy stays the FER2013 one that every peer publishes.
 
     Args:
         backend: how to run the model, as the app would (see
@@ -72,12 +77,23 @@ def evaluate(
         "backend": recognizer.backend,
         "data": {"source": Path(data.source).name, "layout": data.layout, "sha256": data.sha256, "notes": list(data.notes)},
         **classification_report(part.y, probs),
+        **({"ferplus": _ferplus_report(ferplus, part, probs)} if ferplus is not None else {}),
         "seconds": round(seconds, 2),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     if write:
         write_json_atomic(path / EVALUATION_FILE, report)
     return report
+
+
+def _ferplus_report(path: str | Path, part: Any, probs: np.ndarray) -> dict[str, Any]:
+    _, soft, _ = load_ferplus_targets(path)
+    if int(part.index.max()) >= len(soft):
+        raise DatasetError(f"{Path(path).name} has {len(soft)} rows; they must align with fer2013.csv's rows")
+    return {"source": Path(path).name, "definition": FERPLUS_DEFINITION, **ferplus_accuracy(part.y, probs, soft[part.index])}
+
+
+FERPLUS_DEFINITION = "majority of the ten FER+ votes among the 7 classes; faces with a tie at the top or no such vote left out"
 
 
 def choose_tta(model_dir: str | Path, *, data: FERData | str | Path, backend: str = "auto") -> dict[str, Any]:
@@ -114,6 +130,10 @@ def format_report(report: dict[str, Any]) -> str:
     ]
     for name, row in report["per_class"].items():
         lines.append(f"{name:<10}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>10d}")
+    if report.get("ferplus"):
+        fp = report["ferplus"]
+        lines.append(f"FER+ majority accuracy {fp['accuracy']:.4f} on {fp['n']} faces ({fp['left_out']} left out; "
+                     f"FER+ agrees with FER2013 on {fp['agreement_with_fer2013']:.1%})")
     if report["absent_classes"]:
         lines.append(f"absent from this split: {', '.join(report['absent_classes'])}")
     return "\n".join(lines)
@@ -132,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--backend", choices=BACKENDS, default="auto",
         help="auto (default): the .tflite through LiteRT when it can be served, as the app does; else Keras",
     )  # fmt: skip
+    parser.add_argument("--ferplus", metavar="CSV", help="also score against FER+ majority labels (fer2013new.csv)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
     parser.add_argument("--no-write", action="store_true", help=f"do not write {EVALUATION_FILE}")
     parser.add_argument(
@@ -151,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         report = evaluate(
-            args.model, data=args.data, split=args.split, tta=args.tta, write=not args.no_write, backend=args.backend
+            args.model, data=args.data, split=args.split, tta=args.tta, write=not args.no_write, backend=args.backend,
+            ferplus=args.ferplus,
         )
     except (ValueError, FERError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -81,3 +81,39 @@ def classification_report(y_true: np.ndarray, probabilities: np.ndarray, *, n_bi
         "confusion_matrix_normalised": normalised.round(6).tolist(),
         "calibration": calibration(confidences, y_pred == y_true, n_bins=n_bins),
     }
+
+
+def ferplus_majority(soft_votes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """FER+ majority labels: the class with the most of a face's votes among the 7 FER2013 classes.
+
+    Args:
+        soft_votes: ``(N, 7)`` vote counts or vote shares per face, in :data:`core.labels.EMOTIONS` order.
+
+    Returns:
+        ``(labels, valid)``: the arg-max class (N,) and a mask of faces that have one; a face with a
+        tie at the top, or with no vote for any of the 7 classes, is left out.
+    """
+    votes = np.asarray(soft_votes, dtype=np.float64)
+    if votes.ndim != 2 or votes.shape[1] != NUM_CLASSES:
+        raise ValueError(f"expected votes of shape (N, {NUM_CLASSES}), got {votes.shape}")
+    top = votes.max(axis=1)
+    ties = (np.isclose(votes, top[:, None]) & (top[:, None] > 0)).sum(axis=1)
+    return votes.argmax(axis=1).astype(np.int64), (top > 0) & (ties == 1)
+
+
+def ferplus_accuracy(y_fer: np.ndarray, probs: np.ndarray, soft_votes: np.ndarray) -> dict[str, Any]:
+    """Accuracy against FER+ majority labels, and how often FER+ and FER2013 agree, on the same faces.
+
+    Returns:
+        ``{"accuracy", "n", "left_out", "agreement_with_fer2013"}``; the accuracy counts only the
+        faces :func:`ferplus_majority` keeps.
+    """
+    labels, valid = ferplus_majority(soft_votes)
+    predicted = np.asarray(probs).argmax(axis=1)
+    n = int(valid.sum())
+    return {
+        "accuracy": float((predicted[valid] == labels[valid]).mean()) if n else None,
+        "n": n,
+        "left_out": int((~valid).sum()),
+        "agreement_with_fer2013": float((np.asarray(y_fer)[valid] == labels[valid]).mean()) if n else None,
+    }

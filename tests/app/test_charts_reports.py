@@ -136,3 +136,13 @@ def test_emotion_mix_stacks_probabilities() -> None:
     assert len(charts.emotion_mix([], np.zeros((0, 7)), window_s=5).data) == 7
     with pytest.raises(ValueError, match="2 times but 1 probability rows"):
         charts.emotion_mix([1.0, 0.0], np.zeros((1, 7)), window_s=5)
+
+
+def test_ferplus_accuracy_reaches_the_report_and_the_card(tmp_path, evaluation: dict) -> None:  # noqa: ANN001
+    assert parse_evaluation(evaluation).ferplus_accuracy is None  # older reports have none
+    with_ferplus = {**evaluation, "ferplus": {"accuracy": 0.7, "n": 3410, "left_out": 179, "agreement_with_fer2013": 0.651}}
+    report = parse_evaluation(with_ferplus)
+    assert (report.ferplus_accuracy, report.ferplus_n, report.ferplus_agreement) == (0.7, 3410, 0.651)
+    facts = dict(model_card(ModelInfo("fast", tmp_path, {"labels": list(EMOTIONS)}, with_ferplus)).facts())
+    assert facts["FER+ majority accuracy (PrivateTest)"] == "70.0%"
+    assert "FER+ majority accuracy (PrivateTest)" not in dict(model_card(ModelInfo("f", tmp_path, {}, evaluation)).facts())

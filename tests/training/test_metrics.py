@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from training.metrics import calibration, classification_report
+from training.metrics import calibration, classification_report, ferplus_accuracy, ferplus_majority
 
 
 def one_hot_probs(pred: list[int], conf: float = 0.9) -> np.ndarray:
@@ -55,3 +55,24 @@ def test_perfectly_calibrated_has_zero_ece_and_empty_bins_are_none() -> None:
 def test_report_rejects_bad_input(y: np.ndarray, p: np.ndarray, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         classification_report(y, p)
+
+
+def test_ferplus_majority_leaves_out_ties_and_faces_without_votes() -> None:
+    votes = np.array(
+        [
+            [0, 0, 0, 8, 0, 0, 2],  # happy
+            [0, 0, 0, 4, 0, 0, 4],  # tie: left out
+            [0, 0, 0, 0, 0, 0, 0],  # no vote among the 7 (all "contempt"/"unknown"/NF): left out
+            [1, 0, 0, 0, 3, 0, 2],  # sad
+        ],
+        dtype=float,
+    )
+    labels, valid = ferplus_majority(votes)
+    assert valid.tolist() == [True, False, False, True]
+    assert labels[valid].tolist() == [3, 4]
+    assert np.array_equal(ferplus_majority(votes / np.maximum(votes.sum(1, keepdims=True), 1))[1], valid)
+    probs = np.eye(7)[[3, 6, 0, 0]]  # right, (left out), (left out), wrong
+    report = ferplus_accuracy(np.array([3, 6, 2, 4]), probs, votes)
+    assert report == {"accuracy": 0.5, "n": 2, "left_out": 2, "agreement_with_fer2013": 1.0}
+    with pytest.raises(ValueError, match=r"shape \(N, 7\)"):
+        ferplus_majority(np.zeros((2, 8)))

@@ -8,7 +8,7 @@ import pytest
 
 from core.model_store import DEFAULT_MODEL_NAME, EVALUATION_FILE, MODELS_DIR, read_model_info
 from core.preprocess import TTA_MODES
-from tests.real_data import REAL_FER2013, SKIP_REASON
+from tests.real_data import REAL_FER2013, REAL_FERPLUS, SKIP_REASON
 from training.data import load_fer2013
 from training.evaluate import evaluate
 
@@ -31,8 +31,12 @@ def test_shipped_model_directory_is_whole_and_its_choices_were_made_on_public_te
 def test_shipped_model_scores_what_its_report_says_on_private_test() -> None:
     data = load_fer2013(REAL_FER2013, with_checksum=False)
     saved = json.loads((SHIPPED / EVALUATION_FILE).read_text())
-    report = evaluate(SHIPPED, data=data, split="PrivateTest", write=False, backend=saved["backend"])
+    report = evaluate(SHIPPED, data=data, split="PrivateTest", write=False, backend=saved["backend"], ferplus=REAL_FERPLUS)
     assert report["n"] == 3589
+    if REAL_FERPLUS is not None:  # FER+ majority labels: 179 of the 3,589 faces have none (a tie or no vote)
+        assert (report["ferplus"]["n"], report["ferplus"]["left_out"]) == (3410, 179)
+        assert report["ferplus"]["agreement_with_fer2013"] == pytest.approx(0.651, abs=0.001)
+        assert report["ferplus"]["accuracy"] == pytest.approx(saved["ferplus"]["accuracy"], abs=3 / 3410)
     # Within 3 faces of 3,589: int8 kernels may round differently on another CPU.
     assert report["accuracy"] == pytest.approx(saved["accuracy"], abs=3 / 3589)
     assert report["accuracy"] >= BAR
