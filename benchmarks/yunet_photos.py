@@ -57,7 +57,9 @@ def build_photos(data: str, samples: str | None) -> dict[str, np.ndarray]:
 def main(argv: Sequence[str] | None = None) -> int:
     """Time the detectors; print (and with ``--out`` write) the rows as JSON."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.yunet_photos", description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=os.environ.get("FER2013_PATH"), help="fer2013.csv(.gz) (default $FER2013_PATH)")
+    parser.add_argument(
+        "--data", default=os.environ.get("FER2013_PATH"), help="fer2013.csv(.gz) (default $FER2013_PATH)"
+    )
     parser.add_argument("--samples", help="a folder of real .jpg photos to time as well")
     parser.add_argument("--repeats", type=int, default=15)
     parser.add_argument("--cpu", type=int, help="pin to this CPU (one core, as benchmarks.run does)")

@@ -83,7 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     add = predict.add_argument
     add("paths", nargs="+", metavar="PATH", help="image file or folder")
     add("--format", choices=("json", "csv"), default="json", help="output format on stdout (default json)")
-    add("--detector", choices=tuple(DETECTORS), default=None, help=f"face detector (default {STILL_DETECTOR}, at several scales)")
+    add(
+        "--detector", choices=tuple(DETECTORS), default=None,
+        help=f"face detector (default {STILL_DETECTOR}, at several scales)",
+    )  # fmt: skip
     add("--model", metavar="PATH_OR_NAME", help="model directory, or a name under models/ (default: models/default)")
     add("--crops", action="store_true", help="each image is already one face crop: skip detection")
     add("--annotate", type=Path, metavar="DIR", help="write annotated PNG copies into DIR")

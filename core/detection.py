@@ -590,10 +590,14 @@ class YuNetDetector:
         network = getattr(self._local, "network", None)
         if network is None:
             if not hasattr(cv2, "FaceDetectorYN"):
-                raise ModelLoadError("this OpenCV build has no cv2.FaceDetectorYN; install opencv-python-headless>=4.9,<5")
+                raise ModelLoadError(
+                    "this OpenCV build has no cv2.FaceDetectorYN; install opencv-python-headless>=4.9,<5"
+                )
             try:
                 # Score threshold low here: the real one applies after the scales are merged.
-                network = cv2.FaceDetectorYN.create(str(self.model_path), "", (320, 320), min(self.min_score, 0.3), 0.3, 5000)
+                network = cv2.FaceDetectorYN.create(
+                    str(self.model_path), "", (320, 320), min(self.min_score, 0.3), 0.3, 5000
+                )
             except cv2.error as exc:
                 raise ModelLoadError(f"cannot load YuNet model {self.model_path} (corrupt file?): {exc}") from exc
             self._local.network = network

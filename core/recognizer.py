@@ -59,7 +59,9 @@ class FaceResult:
     landmarks: Landmarks | None = field(default=None, hash=False)
 
     def to_dict(self, *, ndigits: int | None = 6) -> dict[str, Any]:
-        """JSON-ready form: ``{"box": [x, y, w, h], "emotion", "confidence", "probabilities", "detection_score", "landmarks"}``.
+        """JSON-ready form: ``{"box": [x, y, w, h], "emotion", "confidence", "probabilities", ...}``.
+
+        Keys: ``box``, ``emotion``, ``confidence``, ``probabilities``, ``detection_score``, ``landmarks``.
 
         ``landmarks`` is a list of ``[x, y]`` pairs, or ``None`` when the detector gives none.
 

@@ -41,7 +41,8 @@ def test_crop_samples_exactly_the_square() -> None:
     crop = aligned_crop(ramp, LEVEL, framing=EYES_ONLY, size=20)
     assert crop.shape == (20, 20, 1) and crop.dtype == np.float32
     np.testing.assert_allclose(crop[0, :, 0], np.arange(10, 30))
-    np.testing.assert_allclose(aligned_crop(ramp.T.copy(), LEVEL, framing=EYES_ONLY, size=20)[:, 0, 0], np.arange(10, 30))
+    column = aligned_crop(ramp.T.copy(), LEVEL, framing=EYES_ONLY, size=20)[:, 0, 0]
+    np.testing.assert_allclose(column, np.arange(10, 30))
 
 
 def _pattern() -> np.ndarray:

@@ -84,10 +84,12 @@ def test_gray_input_gives_bgr_output() -> None:
 
 def test_landmarks_drawn_only_when_asked() -> None:
     image = np.full((200, 200, 3), 50, np.uint8)
-    marked = FaceResult((40, 40, 120, 120), 0.9, "happy", 0.9, {name: 0.0 for name in EMOTIONS}, ((70.0, 90.0), (130.0, 90.0)))
+    probabilities = {name: 0.0 for name in EMOTIONS}
+    marked = FaceResult((40, 40, 120, 120), 0.9, "happy", 0.9, probabilities, ((70.0, 90.0), (130.0, 90.0)))
     plain = annotate(image, [marked])
     dots = annotate(image, [marked], show_landmarks=True)
     assert (plain[90, 70] == 50).all() and (plain[90, 130] == 50).all()
     assert tuple(dots[90, 70]) == EMOTION_COLORS["happy"] and tuple(dots[90, 130]) == EMOTION_COLORS["happy"]
     # Results without landmarks (Haar's) draw as before.
-    np.testing.assert_array_equal(annotate(image, [face((40, 40, 120, 120))], show_landmarks=True), annotate(image, [face((40, 40, 120, 120))]))
+    haar_like = [face((40, 40, 120, 120))]
+    np.testing.assert_array_equal(annotate(image, haar_like, show_landmarks=True), annotate(image, haar_like))

@@ -195,7 +195,8 @@ def test_csv_has_detection_score_and_landmark_columns(capsys, folder: Path, tiny
     assert float(face["detection_score"]) >= 0.6
     assert all(face[column] != "" for column in LANDMARK_COLUMNS)
     assert float(face["right_eye_x"]) < float(face["left_eye_x"])
-    main(["predict", str(folder / "face.png"), "--model", str(tiny_model_dir), "--format", "csv", "--quiet", "--detector", "haar"])
+    haar = ["--format", "csv", "--quiet", "--detector", "haar"]
+    main(["predict", str(folder / "face.png"), "--model", str(tiny_model_dir), *haar])
     header, row = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     face = dict(zip(header, row))
     assert float(face["detection_score"]) > 0 and all(face[column] == "" for column in LANDMARK_COLUMNS)
