@@ -19,17 +19,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from app.limits import Limits, check_video
 from core.errors import FERError
 from core.labels import EMOTIONS
 from core.video import VideoAnalysis, VideoCancelled, VideoError, VideoProgress, analyse_video, probe_video
 
 VIDEO_TYPES: tuple[str, ...] = ("mp4", "mov", "webm", "avi", "mkv")
 """Extensions the uploader accepts."""
-
-# Visitor limits. app/limits.py (the public-deployment issue) was not there when this page was
-# written; these move there when it lands.
-VIDEO_MAX_SECONDS: float = 600.0
-VIDEO_MAX_MB: int = 200
 
 IDLE, RUNNING, FINISHED, CANCELLED, FAILED = "idle", "running", "finished", "cancelled", "failed"
 
@@ -109,20 +105,6 @@ def upload_suffix(name: str) -> str:
     return suffix
 
 
-def check_upload_size(size_bytes: int, *, max_mb: float = VIDEO_MAX_MB) -> None:
-    """Raises :class:`VideoError` when an upload is over ``max_mb`` megabytes."""
-    if size_bytes > max_mb * 1024 * 1024:
-        raise VideoError(f"the video is {size_bytes / 1024**2:.0f} MB; the limit here is {max_mb:g} MB")
-
-
-def check_length(duration_s: float | None, *, max_seconds: float = VIDEO_MAX_SECONDS, name: str = "the video") -> None:
-    """Raises :class:`VideoError` when a clip is longer than ``max_seconds``."""
-    if duration_s is not None and duration_s > max_seconds:
-        raise VideoError(
-            f"{name} is {duration_s:.0f} s long; the limit here is {max_seconds:.0f} s: cut it shorter and upload again"
-        )
-
-
 class VideoJob:
     """Runs one video analysis at a time in a background thread; thread-safe.
 
@@ -152,16 +134,25 @@ class VideoJob:
 
     def start(
         self, name: str, data: bytes, recognizer: Any, *, options: VideoOptions = VideoOptions(),
-        max_seconds: float = VIDEO_MAX_SECONDS, max_mb: float = VIDEO_MAX_MB,
+        limits: Limits | None = None,
     ) -> None:  # fmt: skip
         """Analyse the uploaded ``data`` (file ``name``) in a background thread.
 
+        Args:
+            name: the upload's file name (its extension picks the temporary file's).
+            data: the file's bytes.
+            recognizer: an :class:`core.recognizer.EmotionRecognizer` (or a fake with its methods).
+            options: what to analyse.
+            limits: the visitor limits (size now, length once the clip is probed); ``None``: the defaults.
+
         Raises:
             VideoJobBusyError: an analysis is already running.
-            VideoError: an unsupported extension or a file over ``max_mb``.
+            VideoError: an unsupported extension.
+            app.limits.LimitError: a file over :attr:`app.limits.Limits.video_max_mb`.
         """
+        limits = Limits() if limits is None else limits
         suffix = upload_suffix(name)
-        check_upload_size(len(data), max_mb=max_mb)
+        check_video(size_bytes=len(data), limits=limits)
         with self._lock:
             if self._snapshot.state == RUNNING:
                 raise VideoJobBusyError(f"{self._snapshot.name} is still being analysed; wait for it or cancel it")
@@ -171,7 +162,7 @@ class VideoJob:
                 target=self._run,
                 kwargs={
                     "name": name, "data": data, "suffix": suffix, "recognizer": recognizer, "options": options,
-                    "max_seconds": max_seconds, "cancel": self._cancel,
+                    "limits": limits, "cancel": self._cancel,
                 },
                 name="video-analysis",
                 daemon=True,
@@ -208,7 +199,7 @@ class VideoJob:
             return Path(handle.name)
 
     def _run(
-        self, *, name: str, data: bytes, suffix: str, recognizer: Any, options: VideoOptions, max_seconds: float,
+        self, *, name: str, data: bytes, suffix: str, recognizer: Any, options: VideoOptions, limits: Limits,
         cancel: threading.Event,
     ) -> None:  # fmt: skip
         paths: list[Path] = []
@@ -218,7 +209,7 @@ class VideoJob:
             source.write_bytes(data)
             del data
             info = probe_video(source)
-            check_length(info.duration_s, max_seconds=max_seconds, name=name)
+            check_video(seconds=info.duration_s, limits=limits)
             target = None
             if options.annotate:
                 target = self._temp(".mp4")

@@ -10,12 +10,11 @@ from __future__ import annotations
 import streamlit as st
 
 from app import charts, ui
+from app.limits import current_limits
 from app.video import (
     CANCELLED,
     FAILED,
     FINISHED,
-    VIDEO_MAX_MB,
-    VIDEO_MAX_SECONDS,
     VIDEO_TYPES,
     VideoJob,
     VideoJobBusyError,
@@ -35,10 +34,18 @@ if JOB_KEY not in st.session_state:
     st.session_state[JOB_KEY] = VideoJob()
 job: VideoJob = st.session_state[JOB_KEY]
 info = ui.current_model()
+try:
+    limits = current_limits()
+except ValueError as exc:  # a bad [limits] entry in the secrets or FER_LIMIT_* variable
+    st.error(str(exc))
+    st.stop()
+# The server refuses any upload over server.maxUploadSize whatever the widget says: show the real limit.
+max_mb = min(limits.video_max_mb, int(st.get_option("server.maxUploadSize")))
 
 st.title("Video")
 st.caption(
-    f"Upload a clip ({', '.join(VIDEO_TYPES)}; up to {VIDEO_MAX_MB} MB and {VIDEO_MAX_SECONDS / 60:.0f} min). "
+    f"Upload a clip ({', '.join(VIDEO_TYPES)}; up to {max_mb} MB and "
+    f"{ui.format_seconds(limits.video_max_seconds)}). "
     "Every face is tracked through the clip and gets an emotion timeline."
 )
 
@@ -90,7 +97,7 @@ smooth_s = smooth_column.slider("Smoothing (seconds)", 0.1, 3.0, 0.5, 0.1, key="
 annotate = st.toggle("Make the annotated video (boxes, ids and labels)", value=True, key="video_annotate", disabled=running)
 # Drawn (disabled) while a run goes on, so the upload and the options are still there after it.
 upload = st.file_uploader(
-    "Video clip", type=list(VIDEO_TYPES), key="video_upload", max_upload_size=VIDEO_MAX_MB, disabled=running
+    "Video clip", type=list(VIDEO_TYPES), key="video_upload", max_upload_size=max_mb, disabled=running
 )
 if running:
     st.stop()
@@ -103,7 +110,7 @@ if st.button("Analyse", key="video_analyse", type="primary", disabled=upload is 
         tta=model_tta(info.metadata if info else None),
     )  # fmt: skip
     try:
-        job.start(upload.name, upload.getvalue(), recognizer, options=options)
+        job.start(upload.name, upload.getvalue(), recognizer, options=options, limits=limits)
     except (VideoJobBusyError, FERError) as exc:
         st.error(str(exc))
     else:

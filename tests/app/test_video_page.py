@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from app import charts
+from app.limits import LimitError, Limits
 from app.video import (
     CANCELLED,
     FAILED,
@@ -15,7 +16,6 @@ from app.video import (
     VideoJob,
     VideoJobBusyError,
     VideoOptions,
-    check_length,
     download_stem,
     segment_rows,
     summary_rows,
@@ -56,9 +56,8 @@ def test_upload_suffix_and_limits_are_checked() -> None:
     assert upload_suffix("Interview.MOV") == ".mov"
     with pytest.raises(VideoError, match="unsupported file type '.gif'; upload one of mp4, mov, webm, avi, mkv"):
         upload_suffix("cat.gif")
-    with pytest.raises(VideoError, match="is 601 s long; the limit here is 600 s"):
-        check_length(601.0, max_seconds=600)
-    check_length(None)  # unknown length: the analysis itself stops on the frames it reads
+    with pytest.raises(LimitError, match="the video is 2 MB; the limit here is 1 MB"):
+        VideoJob().start("big.mp4", b"x" * (2 * 1024**2 + 1), SquareRecognizer(), limits=Limits(video_max_mb=1))
     assert download_stem("my clip (1).mp4") == "my_clip__1_"
 
 
@@ -89,10 +88,10 @@ def test_job_errors_are_messages_and_leave_nothing_behind(job_dir: Path) -> None
 
 def test_a_clip_over_the_length_limit_is_refused(tmp_path: Path, job_dir: Path) -> None:
     job = VideoJob(tmp_dir=job_dir)
-    job.start("long.mp4", _clip(tmp_path), SquareRecognizer(), max_seconds=1.0)
+    job.start("long.mp4", _clip(tmp_path), SquareRecognizer(), limits=Limits(video_max_seconds=1.0))
     assert job.join(30)
     assert job.snapshot().state == FAILED
-    assert "long.mp4 is 2 s long; the limit here is 1 s" in job.snapshot().error
+    assert "the video is 2 s long; the limit here is 1 s" in job.snapshot().error
     assert list(job_dir.iterdir()) == []
 
 
