@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from app.limits import Limits, check_video
+from app.limits import HeavyWorkGate, LimitError, Limits, check_video
 from core.errors import FERError
 from core.labels import EMOTIONS
 from core.video import VideoAnalysis, VideoCancelled, VideoError, VideoProgress, analyse_video, probe_video
@@ -134,7 +134,7 @@ class VideoJob:
 
     def start(
         self, name: str, data: bytes, recognizer: Any, *, options: VideoOptions = VideoOptions(),
-        limits: Limits | None = None,
+        limits: Limits | None = None, gate: HeavyWorkGate | None = None, session: str = "",
     ) -> None:  # fmt: skip
         """Analyse the uploaded ``data`` (file ``name``) in a background thread.
 
@@ -144,11 +144,15 @@ class VideoJob:
             recognizer: an :class:`core.recognizer.EmotionRecognizer` (or a fake with its methods).
             options: what to analyse.
             limits: the visitor limits (size now, length once the clip is probed); ``None``: the defaults.
+            gate: the process's heavy-work gate: the run takes a slot for ``session`` and gives it
+                back when it ends, however it ends.
+            session: the session's id, for ``gate``.
 
         Raises:
             VideoJobBusyError: an analysis is already running.
             VideoError: an unsupported extension.
-            app.limits.LimitError: a file over :attr:`app.limits.Limits.video_max_mb`.
+            app.limits.LimitError: a file over :attr:`app.limits.Limits.video_max_mb`, or no free
+                slot in ``gate``.
         """
         limits = Limits() if limits is None else limits
         suffix = upload_suffix(name)
@@ -156,6 +160,10 @@ class VideoJob:
         with self._lock:
             if self._snapshot.state == RUNNING:
                 raise VideoJobBusyError(f"{self._snapshot.name} is still being analysed; wait for it or cancel it")
+            if gate is not None:
+                admission = gate.admit(session)
+                if not admission.granted:
+                    raise LimitError(admission.message)
             self._cancel = threading.Event()
             self._snapshot = VideoSnapshot(state=RUNNING, name=name, started=time.monotonic())
             self._thread = threading.Thread(
@@ -163,11 +171,18 @@ class VideoJob:
                 kwargs={
                     "name": name, "data": data, "suffix": suffix, "recognizer": recognizer, "options": options,
                     "limits": limits, "cancel": self._cancel,
+                    "release": None if gate is None else (lambda: gate.release(session)),
                 },
                 name="video-analysis",
                 daemon=True,
             )  # fmt: skip
-            self._thread.start()
+            try:
+                self._thread.start()
+            except BaseException:
+                if gate is not None:
+                    gate.release(session)
+                self._snapshot = VideoSnapshot()
+                raise
 
     def cancel(self) -> bool:
         """Ask the running analysis to stop at its next frame; ``False`` if nothing runs."""
@@ -200,9 +215,10 @@ class VideoJob:
 
     def _run(
         self, *, name: str, data: bytes, suffix: str, recognizer: Any, options: VideoOptions, limits: Limits,
-        cancel: threading.Event,
+        cancel: threading.Event, release: Callable[[], None] | None,
     ) -> None:  # fmt: skip
         paths: list[Path] = []
+        outcome: dict[str, Any] = {"state": FAILED, "error": "the analysis stopped unexpectedly"}
         try:
             source = self._temp(suffix)
             paths.append(source)
@@ -221,15 +237,15 @@ class VideoJob:
             annotated = target.read_bytes() if target is not None and analysis.annotated is not None else None
             # The temporary paths mean nothing once deleted: keep the result free of them.
             analysis = replace(analysis, info=analysis.info._replace(path=name), annotated=None)
-            self._update(state=FINISHED, result=VideoResult(name, analysis, annotated), finished=time.monotonic())
+            outcome = {"state": FINISHED, "result": VideoResult(name, analysis, annotated)}
         except VideoCancelled:
-            self._update(state=CANCELLED, finished=time.monotonic())
+            outcome = {"state": CANCELLED}
         except (FERError, ValueError, OSError) as exc:
             message = str(exc).replace(str(paths[0].name), name) if paths else str(exc)
-            self._update(state=FAILED, error=message, finished=time.monotonic())
+            outcome = {"state": FAILED, "error": message}
         except Exception as exc:  # a crash in the thread must still reach the page
             detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            self._update(state=FAILED, error=f"the analysis crashed: {detail}", finished=time.monotonic())
+            outcome = {"state": FAILED, "error": f"the analysis crashed: {detail}"}
         finally:
             for path in paths:
                 try:
@@ -238,6 +254,10 @@ class VideoJob:
                     pass
                 except OSError:  # noqa: S110 - nothing more can be done; the OS cleans its temp folder
                     pass
+            # Files gone and the slot free before the page can see the run as over.
+            if release is not None:
+                release()
+            self._update(**outcome, finished=time.monotonic())
 
 
 def summary_rows(analysis: VideoAnalysis) -> list[dict[str, Any]]:

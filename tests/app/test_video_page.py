@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from app import charts
-from app.limits import LimitError, Limits
+from app.limits import HeavyWorkGate, LimitError, Limits
 from app.video import (
     CANCELLED,
     FAILED,
@@ -119,6 +119,29 @@ def test_cancel_stops_the_run_and_removes_its_files(tmp_path: Path, job_dir: Pat
     assert snapshot.state == CANCELLED and snapshot.cancel_requested and snapshot.result is None
     assert list(job_dir.iterdir()) == []
     assert not job.cancel()  # nothing left to cancel
+
+
+def test_a_run_holds_a_heavy_work_slot_until_it_ends(tmp_path: Path, job_dir: Path) -> None:
+    release = threading.Event()
+
+    def blocked(*args, progress, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        release.wait(10)
+        return analyse_video(*args, progress=progress, **kwargs)
+
+    gate = HeavyWorkGate(per_process=1)
+    first = VideoJob(tmp_dir=job_dir, analyse_fn=blocked)
+    first.start("a.mp4", _clip(tmp_path), SquareRecognizer(), gate=gate, session="one")
+    assert gate.running == 1
+    with pytest.raises(LimitError, match="busy with other people's analyses"):
+        VideoJob(tmp_dir=job_dir).start("b.mp4", _clip(tmp_path), SquareRecognizer(), gate=gate, session="two")
+    release.set()
+    assert first.join(30) and first.snapshot().state == FINISHED
+    assert gate.running == 0
+    # A failed run gives its slot back too.
+    failing = VideoJob(tmp_dir=job_dir)
+    failing.start("bad.mp4", b"not a video", SquareRecognizer(), gate=gate, session="two")
+    assert failing.join(30) and failing.snapshot().state == FAILED
+    assert gate.running == 0 and list(job_dir.iterdir()) == []
 
 
 def test_summary_rows_and_timeline_charts(tmp_path: Path) -> None:
