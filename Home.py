@@ -11,6 +11,9 @@ import streamlit as st
 from app import navigation, ui
 
 st.set_page_config(page_title="Facial emotion recognition", page_icon=":material/sentiment_satisfied:", layout="wide")
-page = navigation.navigation()
+# The page list is the permission list: a visitor's navigation has no owner-only page.
+identity = ui.identity()
+page = navigation.navigation(navigation.pages_for(owner=ui.is_owner(identity)))
+ui.identity_sidebar(identity)
 ui.model_sidebar()
 page.run()

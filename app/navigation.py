@@ -21,6 +21,7 @@ class PageSpec(NamedTuple):
     section: str
     blurb: str
     default: bool = False
+    owner_only: bool = False
 
 
 HOME = PageSpec("pages/home.py", "Home", ":material/home:", "", "What the app does and the selected model's card.", True)
@@ -36,8 +37,14 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/4_Evaluation.py", "Evaluation", ":material/monitoring:", "Data and models",
              "Confusion matrix, per-class scores, calibration, model against model, and the faces it gets wrong."),
     PageSpec("pages/5_Training.py", "Training", ":material/model_training:", "Train",
-             "Train a new model in the background with live curves; it joins the model selector when done."),
+             "Train a new model in the background with live curves; it joins the model selector when done.",
+             owner_only=True),
 )  # fmt: skip
+
+
+def pages_for(*, owner: bool, pages: tuple[PageSpec, ...] = PAGES) -> tuple[PageSpec, ...]:
+    """The pages a person may use: every page for the owner, those not ``owner_only`` for a visitor."""
+    return tuple(page for page in pages if owner or not page.owner_only)
 
 
 def sections(pages: tuple[PageSpec, ...] = PAGES) -> dict[str, list[PageSpec]]:

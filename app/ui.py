@@ -13,6 +13,7 @@ import pylibsrtp  # noqa: F401  isort: skip
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import streamlit as st
@@ -22,10 +23,15 @@ from app.dataset_view import DatasetLocation, locate_dataset
 from core.model_store import DEFAULT_MODEL_NAME, ModelInfo
 
 if TYPE_CHECKING:
+    from app.roles import Identity
     from core.recognizer import EmotionRecognizer
     from training.augment import AugmentConfig
 
 MODEL_STATE_KEY = "model_name"
+OWNER_ONLY_MESSAGE = (
+    "This page is for the app's owner. Visitors can analyse photos, videos and the webcam, browse the "
+    "dataset and read the evaluations. Owner? Sign in from the sidebar, or run the app on your own machine."
+)
 DATASET_PATH_KEY = "dataset_path"
 
 
@@ -35,6 +41,42 @@ def secrets() -> Mapping[str, Any]:
         return dict(st.secrets)
     except Exception:  # Streamlit raises its own "no secrets file" error types, which vary by version
         return {}
+
+
+def identity() -> Identity:
+    """Who is using the app in this session (see :mod:`app.roles`): visitor unless proven owner."""
+    from app.roles import current_identity  # noqa: PLC0415
+
+    return current_identity()
+
+
+def is_owner(who: Identity | None = None) -> bool:
+    """Whether ``who`` (by default the current session's person) is the app's owner."""
+    return (identity() if who is None else who).is_owner
+
+
+def identity_sidebar(who: Identity) -> None:
+    """Who you are, in the sidebar; a sign-in or sign-out button where sign-in (``[auth]``) is set up."""
+    with st.sidebar:
+        st.caption(f":material/person: {who.label}")
+        if who.email:
+            st.button("Sign out", key="sidebar_logout", on_click=st.logout)
+        elif secrets().get("auth"):
+            st.button("Owner sign-in", key="sidebar_login", on_click=st.login)
+
+
+def require_owner() -> None:
+    """Stop the page with a refusal unless the current person is the owner (for pages reached by URL)."""
+    if not is_owner():
+        st.error(OWNER_ONLY_MESSAGE, icon=":material/lock:")
+        st.stop()
+
+
+def shown_path(path: Path | str | None) -> str:
+    """A server path as this person may see it: whole for the owner, the file name for a visitor."""
+    if path is None:
+        return ""
+    return str(path) if is_owner() else Path(path).name
 
 
 def model_label(info: ModelInfo) -> str:
@@ -118,7 +160,13 @@ def _remember_path(widget_key: str) -> None:
 
 
 def dataset_location_ui(*, key: str, label: str = "FER2013 location") -> DatasetLocation:
-    """A path box (empty: automatic) and where FER2013 was found; the typed path is shared by all pages."""
+    """A path box (empty: automatic) and where FER2013 was found; the typed path is shared by all pages.
+
+    Only the owner gets the box: a visitor uses the dataset the owner configured, and never names a
+    file on the server.
+    """
+    if not is_owner():
+        return current_dataset_location()
     if DATASET_PATH_KEY not in st.session_state:
         st.session_state[DATASET_PATH_KEY] = ""
     typed = st.text_input(
@@ -134,8 +182,10 @@ def dataset_location_ui(*, key: str, label: str = "FER2013 location") -> Dataset
 
 
 def current_dataset_location(*, typed: str | None = None) -> DatasetLocation:
-    """Where FER2013 is, from a typed path, ``FER2013_PATH``, the secrets or the default places."""
-    if typed is None:
+    """Where FER2013 is, from a typed path (the owner's only), ``FER2013_PATH``, the secrets or ``data/``."""
+    if not is_owner():
+        typed = None
+    elif typed is None:
         typed = st.session_state.get(DATASET_PATH_KEY) or None
     secret = secrets().get("fer2013_path")
     return locate_dataset(typed=typed, env=os.environ.get("FER2013_PATH"), secret=str(secret) if secret else None)

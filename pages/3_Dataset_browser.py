@@ -15,20 +15,22 @@ st.title("Dataset browser")
 location = ui.dataset_location_ui(key="dataset_path_browser")
 if not location.found:
     st.info(GET_DATASET_HELP)
-    if location.problem:
+    if location.problem and ui.is_owner():
         st.caption(f"Not found: {location.problem}.")
-    if location.source == "default":
+    elif not ui.is_owner():
+        st.caption("The owner of this app has not set up the dataset.")
+    if location.source == "default" and ui.is_owner():
         st.caption("Looked in: " + ", ".join(f"`{p}`" for p in location.tried))
     st.stop()
 
 try:
     data = cache.dataset(location.path)
 except FERError as exc:
-    st.error(f"Cannot read FER2013 at {location.path}: {exc}")
+    st.error(f"Cannot read FER2013 at {ui.shown_path(location.path)}: {exc}")
     st.stop()
 
 sizes = ", ".join(f"{name} {len(split):,}" for name, split in data.splits.items())
-st.caption(f"`{location.path}` ({data.layout}, found via {location.source}): {sizes} faces.")
+st.caption(f"`{ui.shown_path(location.path)}` ({data.layout}, found via {location.source}): {sizes} faces.")
 for note in data.notes:
     st.caption(note)
 for split, absent in data.missing_classes().items():

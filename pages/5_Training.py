@@ -27,6 +27,8 @@ from training.architectures import list_architectures
 from training.augment import AugmentConfig
 from training.train import TrainConfig
 
+ui.require_owner()
+
 
 st.title("Training")
 job = cache.training_job()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import ui
-from app.navigation import PAGES, st_page
+from app.navigation import pages_for, st_page
 from app.reports import model_card
 
 info = ui.current_model()
@@ -20,7 +20,7 @@ st.markdown(
     "**FER2013** (35,887 grayscale 48×48 faces) and run on a CPU."
 )
 
-others = [page for page in PAGES if not page.default]
+others = [page for page in pages_for(owner=ui.is_owner()) if not page.default]
 for column, page in zip(st.columns(len(others)), others):
     with column:
         st.page_link(st_page(page), label=page.title, icon=page.icon)

@@ -11,6 +11,7 @@ import pylibsrtp  # noqa: F401  isort: skip
 import gzip
 import json
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -105,10 +106,31 @@ def fake_fer_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture()
-def app_env(monkeypatch: pytest.MonkeyPatch, app_models_dir: Path, fake_fer_csv: Path) -> dict[str, Path]:
-    """Point the app at the test models folder and the made-up dataset."""
+def local_server_address() -> Iterator[None]:
+    """``server.address`` on the loopback address, as ``streamlit run Home.py --server.address localhost`` sets it."""
+    from streamlit import config  # noqa: PLC0415
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "127.0.0.1")
+    yield
+    config.set_option("server.address", before)
+
+
+@pytest.fixture()
+def app_env(
+    monkeypatch: pytest.MonkeyPatch, app_models_dir: Path, fake_fer_csv: Path, local_server_address: None
+) -> dict[str, Path]:
+    """Point the app at the test models folder and the made-up dataset, as its owner on this machine."""
+    monkeypatch.delenv("FER_APP_PUBLIC", raising=False)
     monkeypatch.setenv("FER_MODELS_DIR", str(app_models_dir))
     monkeypatch.setenv("FER2013_PATH", str(fake_fer_csv))
     for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     return {"models": app_models_dir, "dataset": fake_fer_csv}
+
+
+@pytest.fixture()
+def visitor_env(app_env: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
+    """The same app as a visitor sees it: ``FER_APP_PUBLIC=1`` makes everyone a visitor."""
+    monkeypatch.setenv("FER_APP_PUBLIC", "1")
+    return app_env

@@ -259,3 +259,50 @@ def test_training_page_shows_progress_and_cancels(app_env, monkeypatch, tmp_path
     assert job.join(30)
     app.run()
     assert "watch-me was cancelled" in texts(app.warning)
+
+
+# --- roles ---------------------------------------------------------------------------------------
+
+
+def test_a_visitor_sees_no_training_page_and_is_told_who_they_are(visitor_env) -> None:  # noqa: ANN001
+    app = run_page("Home.py")
+    links = {link.label for link in app.get("page_link")}
+    assert "Training" not in links and {"Upload and predict", "Video", "Evaluation"} <= links
+    assert "Visitor (public deployment)" in texts(app.sidebar.caption)
+    with pytest.raises(ValueError, match="Could not find a navigation page"):  # not in the navigation at all
+        app.switch_page(str(REPO / "pages/5_Training.py"))
+
+
+def test_the_owner_sees_the_training_page_and_is_told_so(app_env) -> None:  # noqa: ANN001
+    app = run_page("Home.py")
+    assert "Training" in {link.label for link in app.get("page_link")}
+    assert "Owner (local)" in texts(app.sidebar.caption)
+
+
+def test_the_training_page_refuses_a_visitor_who_reaches_it_directly(visitor_env) -> None:  # noqa: ANN001
+    app = AppTest.from_file(str(REPO / "pages/5_Training.py"), default_timeout=TIMEOUT)
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "This page is for the app's owner" in texts(app.error)
+    assert not app.button and not app.number_input  # no training form at all
+
+
+def test_a_proxied_request_is_a_visitor_even_on_a_loopback_address(app_env, monkeypatch) -> None:  # noqa: ANN001
+    from app import roles  # noqa: PLC0415
+
+    real = roles.resolve_role
+
+    def through_a_proxy(**kwargs):  # noqa: ANN003, ANN202 - AppTest sends no headers of its own
+        return real(**{**kwargs, "headers": {"Host": "localhost:8501", "X-Forwarded-For": "203.0.113.9"}})
+
+    monkeypatch.setattr(roles, "resolve_role", through_a_proxy)
+    app = run_page("Home.py")
+    assert "Training" not in {link.label for link in app.get("page_link")}
+    assert "Visitor" in texts(app.sidebar.caption)
+
+
+def test_a_visitor_gets_no_dataset_path_box_and_sees_no_server_path(visitor_env) -> None:  # noqa: ANN001
+    app = run_page("pages/3_Dataset_browser.py")
+    assert not app.text_input, "a visitor cannot point the app at a server file"
+    shown = texts(app.caption) + texts(app.markdown) + texts(app.info) + texts(app.error)
+    assert str(visitor_env["dataset"].parent) not in shown and visitor_env["dataset"].name in shown
