@@ -19,6 +19,7 @@ import streamlit as st
 from core.model_store import EVALUATION_FILE, METADATA_FILE, MODELS_DIR, ModelInfo, list_models
 
 if TYPE_CHECKING:
+    from app.limits import HeavyWorkGate
     from core.recognizer import EmotionRecognizer
     from app.training_job import TrainingJob
     from training.data import FERData
@@ -138,3 +139,11 @@ def twilio_ice_servers(account_sid: str, auth_token: str) -> list[dict[str, Any]
     from app.webrtc_config import fetch_twilio_ice_servers  # noqa: PLC0415
 
     return fetch_twilio_ice_servers(account_sid, auth_token)
+
+
+@st.cache_resource
+def heavy_work_gate() -> HeavyWorkGate:
+    """The process-wide gate on heavy analyses (uploads, videos), sized by :mod:`app.limits`."""
+    from app.limits import HeavyWorkGate, current_limits  # noqa: PLC0415
+
+    return HeavyWorkGate.from_limits(current_limits())

@@ -14,7 +14,9 @@ from typing import Any, Protocol
 
 import cv2
 import numpy as np
+from PIL import Image
 
+from app.limits import RUN_TOO_LARGE, Limits
 from core.annotate import annotate
 from core.cli import ImageReport, write_csv
 from core.errors import FERError
@@ -89,6 +91,41 @@ def analyse_upload(
     except FERError as exc:
         return UploadOutcome(name, None, (), None, str(exc))
     return UploadOutcome(name, image, faces, annotate(image, faces, numbered=True, show_landmarks=landmarks))
+
+
+def analyse_uploads(
+    uploads: Sequence[tuple[str, bytes]], recognizer: _Recognizer, *, limits: Limits, **options: Any
+) -> list[UploadOutcome]:
+    """:func:`analyse_upload` for each ``(name, bytes)``, within the run's pixel budget.
+
+    The photos of one run together may hold :attr:`app.limits.Limits.megapixels_per_run`: a photo
+    whose header declares more than what is left is refused before it is decoded, and the photos
+    after it are still tried against what is left.
+    """
+    budget = limits.megapixels_per_run * 1e6
+    outcomes: list[UploadOutcome] = []
+    used = 0
+    for name, data in uploads:
+        declared = _declared_pixels(data)
+        if declared is not None and used + declared > budget:
+            message = RUN_TOO_LARGE.format(megapixels=(used + declared) / 1e6, limit=limits.megapixels_per_run)
+            outcomes.append(UploadOutcome(name, None, (), None, f"not analysed: {message}"))
+            continue
+        outcome = analyse_upload(name, data, recognizer, **options)
+        if outcome.ok:
+            used += int(outcome.image_bgr.shape[0]) * int(outcome.image_bgr.shape[1])
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _declared_pixels(data: bytes) -> int | None:
+    """Width times height from an image's header (nothing decoded); ``None`` when it cannot be read."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Exception:  # noqa: BLE001 - analyse_upload reports what is wrong with the file
+        return None
+    return int(width) * int(height)
 
 
 def results_json(outcomes: Sequence[UploadOutcome], *, model: str, detector: str) -> str:

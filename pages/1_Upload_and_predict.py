@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import ui
+from app import cache, ui
+from app.limits import LimitError, check_file_count, check_photo_size, current_limits, session_id
 from core.detection import DETECTORS
 from core.preprocess import TTA_MODES
-from app.upload import UPLOAD_TYPES, analyse_upload, results_csv, results_json, results_rows, tta_label
+from app.upload import UPLOAD_TYPES, analyse_uploads, results_csv, results_json, results_rows, tta_label
 from core.pipeline import STILL_DETECTOR, model_tta
 
 info = ui.current_model()
@@ -50,21 +51,40 @@ min_score = score_column.slider(
 )
 landmarks = landmark_column.toggle("Show face points", value=False, key="upload_landmarks",
                                    help="Eyes, nose and mouth corners, where the detector gives them (YuNet).")
+try:
+    limits = current_limits()
+except ValueError as exc:  # a bad [limits] entry in the secrets or a FER_LIMIT_* variable
+    st.error(f"The app's limits are misconfigured: {exc}")
+    st.stop()
 files = st.file_uploader(
-    "Photos (JPEG, PNG, WebP, BMP, TIFF, GIF)",
+    f"Photos (JPEG, PNG, WebP, BMP, TIFF, GIF; up to {limits.files_per_upload} at a time, "
+    f"{limits.photo_max_mb} MB each)",
     type=list(UPLOAD_TYPES),
     accept_multiple_files=True,
     key="upload_files",
+    max_upload_size=min(limits.photo_max_mb, int(st.get_option("server.maxUploadSize"))),
 )
 if not files:
     st.info("Upload one or more photos with faces. Each face gets a box, an emotion and a confidence.")
     st.stop()
+try:
+    check_file_count(len(files), limits=limits)
+    for f in files:
+        check_photo_size(f.name, f.size, limits=limits)
+except LimitError as exc:
+    st.error(str(exc))
+    st.stop()
 
 recognizer = ui.require_model(info)
-with st.spinner(f"Analysing {len(files)} image(s)..."):
-    outcomes = [analyse_upload(
-            f.name, f.getvalue(), recognizer, detector=detector, tta=tta, min_score=min_score, landmarks=landmarks
-        ) for f in files]
+with cache.heavy_work_gate().slot(session_id()) as admission:
+    if not admission.granted:
+        st.warning(admission.message)
+        st.stop()
+    with st.spinner(f"Analysing {len(files)} image(s)..."):
+        outcomes = analyse_uploads(
+            [(f.name, f.getvalue()) for f in files], recognizer, limits=limits,
+            detector=detector, tta=tta, min_score=min_score, landmarks=landmarks,
+        )  # fmt: skip
 
 for number, outcome in enumerate(outcomes):
     with st.container(border=True):

@@ -27,7 +27,7 @@ from app.training_job import (
     validate_model_name,
 )
 from app.upload import (
-    analyse_upload, annotated_name, encode_png, results_csv, results_json, results_rows, tta_label,
+    analyse_upload, analyse_uploads, annotated_name, encode_png, results_csv, results_json, results_rows, tta_label,
 )
 from app.webrtc_config import fetch_twilio_ice_servers, read_ice_settings, resolve_ice_servers, rtc_configuration
 
@@ -369,3 +369,17 @@ def test_ice_servers_from_hugging_face_and_nothing_fetched_unasked() -> None:
 
     servers, problem = resolve_ice_servers(hf, twilio=twilio, huggingface=broken)
     assert servers == [] and problem.startswith("Hugging Face refused the token")
+
+
+def test_analyse_uploads_keeps_a_run_within_its_pixel_budget() -> None:
+    from app.limits import Limits  # noqa: PLC0415
+
+    small = _png(np.full((1000, 1000, 3), 90, np.uint8))  # 1 megapixel each
+    limits = Limits(megapixels_per_run=2.5)
+    outcomes = analyse_uploads(
+        [("a.png", small), ("b.png", small), ("c.png", small), ("bad.jpg", b"not an image")], FakeRecognizer(),
+        limits=limits, detector="haar",
+    )  # fmt: skip
+    assert [o.ok for o in outcomes] == [True, True, False, False]
+    assert "3.0 megapixels" in outcomes[2].error and "2.5" in outcomes[2].error and outcomes[2].image_bgr is None
+    assert "megapixels" not in outcomes[3].error  # an unreadable file is reported as such
