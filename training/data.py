@@ -10,6 +10,8 @@ import csv
 import gzip
 import io
 import lzma
+import stat
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -88,15 +90,38 @@ def load_fer2013(path: str | Path, *, with_checksum: bool = True) -> FERData:
         DatasetError: missing path, wrong columns, a malformed row, an unknown label.
     """
     path = Path(path).expanduser()
-    if not path.exists():
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
         raise DatasetError(
             f"no dataset at {path}: point to fer2013.csv(.gz) or to a folder with train/ and test/ subfolders"
-        )
-    if path.is_dir():
+        ) from None
+    except OSError as exc:
+        raise DatasetError(f"{path} cannot be read ({_reason(exc)})") from None
+    if stat.S_ISDIR(mode):
         return load_fer2013_folder(path)
+    _require_regular_file(path, mode)
     if path.name.endswith(".npz.xz") or path.suffix == ".npz":
         return load_fer2013_npz(path)
     return load_fer2013_csv(path, with_checksum=with_checksum)
+
+
+# Error messages name what is wrong, never what was read: a typed path may point at any server file
+# (/proc/self/environ, /etc/passwd, secrets), and echoing its header or a field would show it.
+def _reason(exc: OSError) -> str:
+    """A fixed description of an OS error (``strerror``: "Permission denied"), without file contents."""
+    return exc.strerror or type(exc).__name__
+
+
+def _require_regular_file(path: Path, mode: int | None = None) -> None:
+    """Refuse devices, pipes and sockets (``/dev/zero`` never ends; a FIFO blocks) before opening."""
+    if mode is None:
+        try:
+            mode = path.stat().st_mode
+        except OSError as exc:
+            raise DatasetError(f"{path} cannot be read ({_reason(exc)})") from None
+    if not stat.S_ISREG(mode):
+        raise DatasetError(f"{path} is not a file: point to fer2013.csv(.gz) or to a folder with train/ and test/")
 
 
 def _open_text(path: Path) -> io.TextIOBase:
@@ -110,6 +135,7 @@ def _open_text(path: Path) -> io.TextIOBase:
 def load_fer2013_csv(path: str | Path, *, with_checksum: bool = True) -> FERData:
     """Parse the canonical ``fer2013.csv`` (columns ``emotion,pixels,Usage``), plain or gzip."""
     path = Path(path)
+    _require_regular_file(path)
     rows: dict[str, tuple[list[int], list[np.ndarray], list[int]]] = {}
     try:
         with _open_text(path) as handle:
@@ -121,15 +147,18 @@ def load_fer2013_csv(path: str | Path, *, with_checksum: bool = True) -> FERData
             missing = [c for c in CSV_COLUMNS if c not in header]
             if missing:
                 raise DatasetError(
-                    f"{path} has columns {header}; expected {list(CSV_COLUMNS)} (missing {missing})"
+                    f"{path} is not a FER2013 CSV: no {', '.join(f'`{c}`' for c in missing)} column"
+                    f"{'s' if len(missing) > 1 else ''}; the first line must name the columns {', '.join(CSV_COLUMNS)}"
                 )
             i_emotion, i_pixels, i_usage = (header.index(c) for c in CSV_COLUMNS)
             for row_no, row in enumerate(reader):
                 if not row:
                     continue
+                if len(row) < len(header):
+                    raise DatasetError(f"row {row_no + 1}: {len(row)} fields; the header names {len(header)}")
                 usage = row[i_usage].strip()
                 if usage not in SPLITS:
-                    raise DatasetError(f"row {row_no + 1}: Usage {usage!r} is not one of {list(SPLITS)}")
+                    raise DatasetError(f"row {row_no + 1}: Usage is not one of {', '.join(SPLITS)}")
                 label = _parse_label(row[i_emotion], row_no)
                 pixels = np.array(row[i_pixels].split(), dtype=np.int64)
                 if pixels.size != PIXELS_PER_FACE:
@@ -142,12 +171,19 @@ def load_fer2013_csv(path: str | Path, *, with_checksum: bool = True) -> FERData
                 labels.append(label)
                 images.append(pixels.astype(np.uint8))
                 index.append(row_no)
-    except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as exc:
-        raise DatasetError(f"cannot read {path}: {exc}") from exc
+    except UnicodeDecodeError:
+        raise DatasetError(f"{path} is not a FER2013 CSV: it is not UTF-8 text") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error):
+        raise DatasetError(f"{path} cannot be read: a damaged or truncated gzip file") from None
+    except csv.Error:
+        raise DatasetError(f"{path} is not a FER2013 CSV: it cannot be parsed as CSV") from None
+    except OSError as exc:
+        raise DatasetError(f"{path} cannot be read ({_reason(exc)})") from None
     except ValueError as exc:
         if isinstance(exc, DatasetError):
             raise
-        raise DatasetError(f"{path}: a pixels field holds something that is not an integer ({exc})") from exc
+        # The row is not named: ``exc`` quotes the field, and the field is the file's content.
+        raise DatasetError(f"{path}: a pixels field holds something that is not an integer") from None
     if not rows:
         raise DatasetError(f"{path} has a header but no rows")
     splits = {
@@ -167,7 +203,7 @@ def _parse_label(value: str, row_no: int) -> int:
     try:
         label = int(value)
     except ValueError:
-        raise DatasetError(f"row {row_no + 1}: emotion {value!r} is not an integer label 0..6") from None
+        raise DatasetError(f"row {row_no + 1}: emotion is not an integer label 0..{NUM_CLASSES - 1}") from None
     if not 0 <= label < NUM_CLASSES:
         raise DatasetError(f"row {row_no + 1}: unknown emotion label {label}; expected 0..{NUM_CLASSES - 1}")
     return label
@@ -176,6 +212,7 @@ def _parse_label(value: str, row_no: int) -> int:
 def load_fer2013_npz(path: str | Path) -> FERData:
     """Load the compact Training+PublicTest pack (``x``, ``y``, ``usage`` arrays; optionally xz-wrapped)."""
     path = Path(path)
+    _require_regular_file(path)
     try:
         if path.name.endswith(".xz"):
             with lzma.open(path) as handle:
@@ -183,8 +220,10 @@ def load_fer2013_npz(path: str | Path) -> FERData:
         else:
             blob = np.load(path)
         x, y, usage = blob["x"], blob["y"].astype(np.int64), blob["usage"]
-    except (OSError, KeyError, ValueError, lzma.LZMAError) as exc:
-        raise DatasetError(f"cannot read {path} as a FER2013 array pack: {exc}") from exc
+    except (OSError, KeyError, ValueError, EOFError, lzma.LZMAError):
+        raise DatasetError(
+            f"{path} is not a FER2013 array pack: it needs x, y and usage arrays in an .npz (optionally .xz)"
+        ) from None
     splits = {}
     for code, name in enumerate(SPLITS):
         mask = usage == code
@@ -265,25 +304,37 @@ def load_ferplus_targets(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.n
         classes (N, 7), and a mask of rows FER+ keeps (a face, and at least one vote for a class).
     """
     path = Path(path)
+    _require_regular_file(path)
+    not_ferplus = f"{path} is not a FER+ label file (fer2013new.csv layout)"
     try:
         with open(path, encoding="utf-8", newline="") as handle:
             reader = csv.reader(handle)
             header = [h.strip() for h in next(reader)]
+            missing = [name for name in (*FERPLUS_TO_FER, "NF", "Image name") if name not in header]
+            if missing:
+                raise DatasetError(
+                    f"{not_ferplus}: no {', '.join(f'`{m}`' for m in missing)} column{'s' if len(missing) > 1 else ''}"
+                )
             columns = [header.index(name) for name in FERPLUS_TO_FER]
             i_nf, i_name = header.index("NF"), header.index("Image name")
             rows = list(reader)
-    except (OSError, StopIteration, ValueError) as exc:
-        raise DatasetError(f"{path} is not a FER+ label file (fer2013new.csv layout): {exc}") from exc
+    except (StopIteration, UnicodeDecodeError, csv.Error):
+        raise DatasetError(f"{not_ferplus}: it is empty or not UTF-8 CSV") from None
+    except OSError as exc:
+        raise DatasetError(f"{path} cannot be read ({_reason(exc)})") from None
     n_rows = len(rows)
     order = [EMOTIONS.index(FERPLUS_TO_FER[name]) for name in FERPLUS_TO_FER]
     votes = np.zeros((n_rows, NUM_CLASSES), dtype=np.float32)
     nf = np.zeros(n_rows, dtype=np.float32)
     named = np.zeros(n_rows, dtype=bool)
     for r, row in enumerate(rows):
-        for col, cls in zip(columns, order):
-            votes[r, cls] = float(row[col] or 0)
-        nf[r] = float(row[i_nf] or 0)
-        named[r] = bool(row[i_name].strip())
+        try:
+            for col, cls in zip(columns, order):
+                votes[r, cls] = float(row[col] or 0)
+            nf[r] = float(row[i_nf] or 0)
+            named[r] = bool(row[i_name].strip())
+        except (IndexError, ValueError):
+            raise DatasetError(f"{not_ferplus}: row {r + 1} has a missing or non-numeric vote") from None
     total = votes.sum(axis=1)
     keep = named & (total > 0) & (nf < votes.max(axis=1) + 1e-9)
     soft = np.divide(votes, np.maximum(total, 1e-9)[:, None])

@@ -19,8 +19,8 @@ def _pixels(value: int) -> str:
     return " ".join([str(value)] * 2304)
 
 
-def write_csv(path: Path, rows: list[tuple[str, str, str]], *, header: str = "emotion,pixels,Usage", gz: bool = False) -> Path:
-    text = header + "\n" + "".join(f"{a},{b},{c}\n" for a, b, c in rows)
+def write_csv(path: Path, rows: list[tuple[str, ...]], *, header: str = "emotion,pixels,Usage", gz: bool = False) -> Path:
+    text = header + "\n" + "".join(",".join(row) + "\n" for row in rows)
     if gz:
         path.write_bytes(gzip.compress(text.encode()))
     else:
@@ -63,10 +63,14 @@ def test_absent_classes_are_reported(tmp_path: Path) -> None:
         ([("1", "1 2 3", "Training")], "emotion,pixels,Usage", "expected 2304"),
         ([("9", _pixels(1), "Training")], "emotion,pixels,Usage", "unknown emotion label 9"),
         ([("x", _pixels(1), "Training")], "emotion,pixels,Usage", "not an integer label"),
-        ([("1", _pixels(1), "Holdout")], "emotion,pixels,Usage", "Usage 'Holdout'"),
-        ([("1", _pixels(1), "Training")], "label,pixels,Usage", "missing ['emotion']"),
+        ([("1", _pixels(1), "Holdout")], "emotion,pixels,Usage",
+         "row 1: Usage is not one of Training, PublicTest, PrivateTest"),
+        ([("1", _pixels(1), "Training")], "label,pixels,Usage", "not a FER2013 CSV: no `emotion` column;"),
         ([("1", _pixels(300), "Training")], "emotion,pixels,Usage", "0..255"),
-        ([("1", "a " * 2304, "Training")], "emotion,pixels,Usage", "not an integer"),
+        ([("1", "a " * 2304, "Training")], "emotion,pixels,Usage",
+         "a pixels field holds something that is not an integer"),
+        ([("1", _pixels(1), "Training")], "pixels", "no `emotion`, `Usage` columns"),
+        ([("1", _pixels(1))], "emotion,pixels,Usage", "row 1: 2 fields; the header names 3"),
     ],
 )
 def test_csv_errors_are_clear(tmp_path: Path, rows, header: str, message: str) -> None:
