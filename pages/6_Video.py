@@ -26,6 +26,7 @@ from app.video import (
     timeline_json,
 )
 from core.errors import FERError
+from core.labels import EMOTIONS
 from core.pipeline import model_tta, still_detector
 from core.video import timeline_csv
 
@@ -141,7 +142,8 @@ for face, figure in figures.items():
     st.plotly_chart(figure, key=f"video_timeline_{face}")
 if analysis.summary:
     st.subheader("Summary")
-    st.dataframe(summary_rows(analysis), hide_index=True, key="video_summary")
+    shares = {name: st.column_config.NumberColumn(name, format="percent") for name in EMOTIONS}
+    st.dataframe(summary_rows(analysis), hide_index=True, column_config=shares, key="video_summary")
     with st.expander("Segments (where the dominant emotion changes)"):
         st.dataframe(segment_rows(analysis), hide_index=True, key="video_segments")
 if result.annotated_mp4 is not None:
