@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import charts, ui
-from app.limits import current_limits
+from app import cache, charts, ui
+from app.limits import current_limits, session_id
 from app.video import (
     CANCELLED,
     FAILED,
@@ -111,7 +111,10 @@ if st.button("Analyse", key="video_analyse", type="primary", disabled=upload is 
         tta=model_tta(info.metadata if info else None),
     )  # fmt: skip
     try:
-        job.start(upload.name, upload.getvalue(), recognizer, options=options, limits=limits)
+        job.start(
+            upload.name, upload.getvalue(), recognizer, options=options, limits=limits,
+            gate=cache.heavy_work_gate(), session=session_id(),  # one heavy run per session, a few per process
+        )
     except (VideoJobBusyError, FERError) as exc:
         st.error(str(exc))
     else:
