@@ -79,6 +79,13 @@ def shown_path(path: Path | str | None) -> str:
     return str(path) if is_owner() else Path(path).name
 
 
+def dataset_problem(exc: Exception) -> str:
+    """What went wrong reading the dataset, as this person may see it: a visitor gets no server path."""
+    if is_owner():
+        return str(exc)
+    return "the dataset the owner configured cannot be read; the owner can see why on this page"
+
+
 def model_label(info: ModelInfo) -> str:
     """Selector text of a model: its name and accuracy."""
     if info.accuracy is None:

@@ -26,7 +26,7 @@ if not location.found:
 try:
     data = cache.dataset(location.path)
 except FERError as exc:
-    st.error(f"Cannot read FER2013 at {ui.shown_path(location.path)}: {exc}")
+    st.error(f"Cannot read FER2013 at {ui.shown_path(location.path)}: {ui.dataset_problem(exc)}")
     st.stop()
 
 sizes = ", ".join(f"{name} {len(split):,}" for name, split in data.splits.items())

@@ -134,7 +134,7 @@ with gallery_tab:
                 location.path.stat().st_mtime, report.split,
             )  # fmt: skip
         except FERError as exc:
-            st.error(f"Cannot build the gallery: {exc}")
+            st.error(f"Cannot build the gallery: {ui.dataset_problem(exc)}")
             st.stop()
         true_column, predicted_column = st.columns(2)
         true_class = true_column.selectbox("True class", ["any", *EMOTIONS], key="eval_true")

@@ -306,3 +306,40 @@ def test_a_visitor_gets_no_dataset_path_box_and_sees_no_server_path(visitor_env)
     assert not app.text_input, "a visitor cannot point the app at a server file"
     shown = texts(app.caption) + texts(app.markdown) + texts(app.info) + texts(app.error)
     assert str(visitor_env["dataset"].parent) not in shown and visitor_env["dataset"].name in shown
+
+
+HOSTILE_PATHS = (
+    "/proc/self/environ", "../../../../proc/self/environ", "/etc/passwd", ".streamlit/secrets.toml", "/dev/zero",
+)
+
+
+def _everything_shown(app: AppTest) -> str:
+    parts = []
+    for kind in ("markdown", "caption", "info", "warning", "error", "exception", "code", "text", "success"):
+        parts.append(texts(getattr(app, kind)))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("page", ["pages/3_Dataset_browser.py", "pages/5_Training.py"])
+def test_hostile_paths_in_the_owners_path_boxes_show_no_contents(app_env, monkeypatch, page: str) -> None:  # noqa: ANN001
+    canary = "CANARY-7f3a9c-" + page[-12:-3]
+    monkeypatch.setenv("FER_TEST_CANARY", canary)
+    app = run_page(page)
+    boxes = [box for box in app.text_input if box.key in ("dataset_path_browser", "dataset_path_training")]
+    assert boxes, "the owner has a dataset path box on this page"
+    for path in HOSTILE_PATHS:
+        box = next(b for b in app.text_input if b.key == boxes[0].key)
+        box.input(path).run()
+        assert not app.exception, [e.value for e in app.exception]
+        shown = _everything_shown(app)
+        assert canary not in shown and "root:" not in shown and "SHELL=" not in shown, (path, shown[-500:])
+
+
+def test_a_visitor_is_not_shown_the_path_of_a_broken_dataset(visitor_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    broken = tmp_path / "hidden-folder" / "fer2013.csv"
+    broken.parent.mkdir()
+    broken.write_text("emotion,pixels,Usage\n0,1 2 3,Training\n")
+    monkeypatch.setenv("FER2013_PATH", str(broken))
+    app = run_page("pages/3_Dataset_browser.py")
+    shown = _everything_shown(app)
+    assert "cannot be read" in texts(app.error) and "hidden-folder" not in shown
