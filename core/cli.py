@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -104,24 +105,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number of pixels, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
+def number_type(kind: type, *, minimum: float, strict: bool = False, what: str) -> Callable[[str], Any]:
+    """An argparse ``type=`` that parses ``kind`` (int or float) and keeps it finite and at least ``minimum``.
+
+    Args:
+        strict: the value must be greater than ``minimum``, not equal to it.
+        what: how the error names the expected value, e.g. ``"a number such as 0.1"``.
+    """
+
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if not (math.isfinite(value) and (value > minimum if strict else value >= minimum)):
+            bound = f"at least {minimum:g}" if kind is int else f"{'>' if strict else '>='} {minimum:g}"
+            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
+        return value
+
+    return parse
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number such as 0.1, got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
+_positive_int = number_type(int, minimum=1, what="a whole number of pixels")
+_non_negative_float = number_type(float, minimum=0, what="a number such as 0.1")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
