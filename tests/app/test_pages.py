@@ -343,3 +343,23 @@ def test_a_visitor_is_not_shown_the_path_of_a_broken_dataset(visitor_env, monkey
     app = run_page("pages/3_Dataset_browser.py")
     shown = _everything_shown(app)
     assert "cannot be read" in texts(app.error) and "hidden-folder" not in shown
+
+
+@pytest.mark.parametrize(("email", "owner"), [("owner@example.com", True), ("someone@example.com", False)])
+def test_a_signed_in_user_is_the_owner_only_when_allow_listed(app_env, email: str, owner: bool) -> None:  # noqa: ANN001
+    from streamlit import config  # noqa: PLC0415
+
+    config.set_option("server.address", "")  # every interface, as on a deployment: no local owner
+    app = app_test(timeout=TIMEOUT)
+    app.user = {"email": email, "is_logged_in": True, "email_verified": True}
+    app.secrets = {"app": {"owners": ["Owner@Example.com"]}}
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    links = {link.label for link in app.get("page_link")}
+    assert ("Training" in links) is owner
+    expected = f"Owner (signed in as {email})" if owner else f"Visitor (signed in as {email}, not an owner)"
+    assert expected in texts(app.sidebar.caption)
+    if owner:  # the owner flow still reaches the training form
+        app.switch_page(str(REPO / "pages/5_Training.py")).run()
+        assert not app.exception and not app.error
+        assert app.button(key="train_start")
