@@ -9,10 +9,10 @@ import streamlit as st
 
 from app import cache, ui
 from app.limits import LimitError, check_file_count, check_photo_size, current_limits, session_id
-from core.detection import DETECTORS
-from core.preprocess import TTA_MODES
 from app.upload import UPLOAD_TYPES, analyse_uploads, results_csv, results_json, results_rows, tta_label
+from core.detection import DETECTORS
 from core.pipeline import STILL_DETECTOR, model_tta
+from core.preprocess import TTA_MODES
 
 info = ui.current_model()
 

@@ -13,14 +13,13 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from streamlit_webrtc.credentials import get_hf_ice_servers
 
-from app import ui
-from app import cache, charts
-from core.annotate import annotate
-from core.tracking import FaceSmoother
-from core.detection import DETECTORS, default_video_detector, video_detector
+from app import cache, charts, ui
 from app.live import DropQueue, EmotionMixHistory, LiveProcessor
 from app.upload import analyse_upload
 from app.webrtc_config import read_ice_settings, resolve_ice_servers, rtc_configuration
+from core.annotate import annotate
+from core.detection import DETECTORS, default_video_detector, video_detector
+from core.tracking import FaceSmoother
 
 info = ui.current_model()
 

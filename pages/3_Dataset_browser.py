@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import ui
-from app import cache, charts
+from app import cache, charts, ui
 from app.dataset_view import GET_DATASET_HELP, class_indices, counts_by_split, paginate, upscale_faces
 from core.errors import FERError
 from core.labels import EMOTIONS

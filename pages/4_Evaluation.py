@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import ui
-from app import cache, charts
+from app import cache, charts, ui
 from app.dataset_view import misclassified, paginate, upscale_faces
+from app.reports import EvaluationReport, parse_evaluation
 from core.errors import FERError
 from core.labels import EMOTIONS
-from app.reports import EvaluationReport, parse_evaluation
 
 selected = ui.current_model()
 

@@ -10,10 +10,8 @@ import os
 
 import streamlit as st
 
-from app import ui
-from app import cache, charts
+from app import cache, charts, ui
 from app.dataset_view import FERPLUS_ENV, GET_DATASET_HELP, locate_ferplus
-from core.errors import FERError
 from app.training_job import (
     CANCELLED,
     FAILED,
@@ -23,6 +21,7 @@ from app.training_job import (
     detect_resources,
     validate_model_name,
 )
+from core.errors import FERError
 from training.architectures import list_architectures
 from training.augment import AugmentConfig
 from training.train import TrainConfig
