@@ -38,8 +38,8 @@ def repo_relative(path: Path | str) -> str:
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 # A --quick run must never overwrite the full results.
 QUICK_OUT = Path(__file__).resolve().parent / "results-quick.json"
-SECTIONS: tuple[str, ...] = ("classify", "frame", "webcam", "coldstart", "train", "accuracy")
-ONE_CORE_SECTIONS = frozenset({"classify", "frame", "webcam", "accuracy"})
+SECTIONS: tuple[str, ...] = ("classify", "frame", "webcam", "video", "coldstart", "train", "accuracy")
+ONE_CORE_SECTIONS = frozenset({"classify", "frame", "webcam", "video", "accuracy"})
 DETECTORS: tuple[str, ...] = ("haar", "mtcnn", "blazeface", "yunet")
 SCHEMA_VERSION = 1
 
@@ -302,6 +302,16 @@ def print_tables(results: dict[str, Any]) -> str:
             Column("faces", "faces", "d"), Column("pipeline", "pipeline"), Column("detector", "detector"),
             Column("fps", "frames/s", ".1f"),
         ], sections["webcam"]))  # fmt: skip
+    if "video" in sections and sections["video"].get("speed"):
+        out.append(format_table("Video files: frames analysed per second, every frame, one core (640x360, one face)", [
+            Column("model", "model"), Column("path", "path"), Column("tta", "tta"), Column("frames", "frames", "d"),
+            Column("frames_with_face", "with face", "d"), Column("frames_per_s", "frames/s", ".1f"),
+        ], sections["video"]["speed"]))  # fmt: skip
+        out.append(format_table("Video files: peak memory of a fresh process against clip length", [
+            Column("clip_s", "clip s", ".0f"), Column("analysed_fps", "analysed fps", ".0f"),
+            Column("frames_read", "frames read", "d"), Column("rows", "rows", "d"),
+            Column("peak_rss_mb", "peak RSS MiB", ".0f"), Column("vs_shortest_mb", "vs shortest MiB", ".1f"),
+        ], sections["video"]["memory"]))  # fmt: skip
     if "coldstart" in sections:
         out.append(format_table("Cold start (all cores): start to first prediction served", [
             Column("measure", "measure"), Column("runs", "runs", "d"), Column("first_prediction_s", "median s", ".2f"),
@@ -624,6 +634,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in ("frame", "webcam", "coldstart"):
             if name in sections_wanted:
                 results["skipped"][name] = results["frames"]["skipped"]
+    if "video" in sections_wanted:
+        from benchmarks.video import video_section  # noqa: PLC0415
+
+        section("video", lambda: video_section(subjects, csv_path, quick=args.quick))
     section("train", lambda: run_train(args.quick, allowed))
     if "accuracy" in sections_wanted:
         if csv_path is None:
