@@ -57,9 +57,11 @@ with right:
 
 with st.expander("How it works"):
     st.markdown(
-        "1. **Find faces** with MediaPipe's BlazeFace (fastest, finds tilted faces; the webcam's default), "
+        "1. **Find faces** with OpenCV's YuNet (the default for photos and videos: every face from small to "
+        "large, with eyes, nose and mouth), MediaPipe's BlazeFace (fastest; the webcam's default), "
         "OpenCV's Haar cascade (classic frontal faces) or MTCNN (better on turned faces, slower).\n"
-        "2. **Crop** each face with a margin, make it gray and 48×48, exactly like the training data.\n"
+        "2. **Crop** each face the way FER2013 framed its faces (levelled on the eyes where the detector "
+        "gives them), gray and 48×48, exactly like the training data.\n"
         "3. **Classify** all faces of an image in one batch; the network outputs seven probabilities.\n\n"
         "Training uses FER2013's `Training` split, picks the best epoch on `PublicTest`, and reports "
         "accuracy on `PrivateTest`, which it never saw. The same routines run from the command line "
