@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -579,6 +580,8 @@ class YuNetDetector:
         self.min_score = float(min_score)
         self.scales = tuple(sorted({int(s) for s in scales}))
         self.nms_iou = float(nms_iou)
+        # Networks kept per thread: every scale of two photo sizes.
+        self._max_networks = 2 * len(self.scales)
         self._local = threading.local()
 
     def __repr__(self) -> str:
@@ -587,21 +590,30 @@ class YuNetDetector:
             f"scales={self.scales})"
         )
 
-    def _network(self) -> Any:
-        network = getattr(self._local, "network", None)
-        if network is None:
-            if not hasattr(cv2, "FaceDetectorYN"):
-                raise ModelLoadError(
-                    "this OpenCV build has no cv2.FaceDetectorYN; install opencv-python-headless>=4.9,<5"
-                )
-            try:
-                # Score threshold low here: the real one applies after the scales are merged.
-                network = cv2.FaceDetectorYN.create(
-                    str(self.model_path), "", (320, 320), min(self.min_score, 0.3), 0.3, 5000
-                )
-            except cv2.error as exc:
-                raise ModelLoadError(f"cannot load YuNet model {self.model_path} (corrupt file?): {exc}") from exc
-            self._local.network = network
+    def _network(self, size: tuple[int, int]) -> Any:
+        """This thread's network for input ``size`` (width, height).
+
+        OpenCV re-plans the whole network whenever its input size changes (about 40 ms at 1280x960
+        on one core, half the pass itself), so each thread keeps one network per size it met
+        lately: a photo's three scales, and the next photo of the same size, run without re-planning.
+        """
+        networks = getattr(self._local, "networks", None)
+        if networks is None:
+            networks = self._local.networks = OrderedDict()
+        network = networks.get(size)
+        if network is not None:
+            networks.move_to_end(size)
+            return network
+        if not hasattr(cv2, "FaceDetectorYN"):
+            raise ModelLoadError("this OpenCV build has no cv2.FaceDetectorYN; install opencv-python-headless>=4.9,<5")
+        try:
+            # Score threshold low here: the real one applies after the scales are merged.
+            network = cv2.FaceDetectorYN.create(str(self.model_path), "", size, min(self.min_score, 0.3), 0.3, 5000)
+        except cv2.error as exc:
+            raise ModelLoadError(f"cannot load YuNet model {self.model_path} (corrupt file?): {exc}") from exc
+        networks[size] = network
+        while len(networks) > self._max_networks:
+            networks.popitem(last=False)
         return network
 
     def _sizes(self, height: int, width: int) -> list[float]:
@@ -614,7 +626,6 @@ class YuNetDetector:
         check_image(image_bgr)
         bgr = to_bgr(image_bgr)
         height, width = bgr.shape[:2]
-        network = self._network()
         rows = []
         small = bgr
         # Largest size first, each smaller copy shrunk from the previous one: a 12-megapixel photo
@@ -622,8 +633,7 @@ class YuNetDetector:
         for scale in reversed(self._sizes(height, width)):
             if scale != 1.0:
                 small = _shrink(small, (max(1, round(width * scale)), max(1, round(height * scale))))
-            network.setInputSize((small.shape[1], small.shape[0]))
-            _ok, faces = network.detect(small)
+            _ok, faces = self._network((small.shape[1], small.shape[0])).detect(small)
             if faces is not None and len(faces):
                 faces = np.asarray(faces, dtype=np.float64).reshape(-1, 15)
                 # x, y, w, h and the 10 landmark coordinates scale alike; the score does not.

@@ -170,6 +170,21 @@ def test_one_detector_shared_by_threads_gives_the_same_answers() -> None:
     assert results == expected * 8
 
 
+def test_networks_kept_per_input_size_and_bounded() -> None:
+    # One network per input size, so a photo's scales do not re-plan one network three times; the
+    # answers do not depend on what ran before, and old sizes are dropped.
+    detector = YuNetDetector()
+    frames = [centred(60, width=1000, height=700), centred(40, width=640, height=480), centred(60, width=900, height=900)]
+    fresh = [YuNetDetector().detect(frame) for frame in frames]
+    assert fresh[0] and fresh[1] and fresh[2]
+    for _ in range(2):
+        assert [detector.detect(frame) for frame in frames] == fresh
+    networks = detector._local.networks
+    assert len(networks) == 2 * len(detector.scales)
+    # The last photo's sizes are all kept (900x900 runs at 900, 640 and 320).
+    assert {(900, 900), (640, 640), (320, 320)} <= set(networks)
+
+
 @pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"the sample photos are not here ({SAMPLES}); set FER_SAMPLES_DIR")
 @pytest.mark.parametrize(("name", "count"), sorted(SAMPLE_COUNTS.items()))
 def test_sample_photos_face_counts(name: str, count: int, yunet: YuNetDetector) -> None:
