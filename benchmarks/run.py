@@ -3,7 +3,9 @@
     python -m benchmarks.run [--quick] [--only SECTION ...] [--out benchmarks/results.json]
 
 Sections: classify (1 and 16 faces per model), frame (end-to-end 640x480 with 1 and 5 faces, per
-detector, beside fer's pipeline), webcam (frames per second the webcam processing sustains),
+detector, beside fer's pipeline), photo (the still-photo default, YuNet at every scale with the
+model's TTA, beside Haar, BlazeFace and fer's Haar on 640x480 frames, a 12-megapixel photo and the
+real photos of ``--samples``), webcam (frames per second the webcam processing sustains),
 coldstart (start to first prediction, peak RSS), train (training images per second per
 architecture, all cores) and accuracy (FER2013 PrivateTest, ours and fer's, same metrics code).
 
@@ -38,8 +40,8 @@ def repo_relative(path: Path | str) -> str:
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 # A --quick run must never overwrite the full results.
 QUICK_OUT = Path(__file__).resolve().parent / "results-quick.json"
-SECTIONS: tuple[str, ...] = ("classify", "frame", "webcam", "video", "coldstart", "train", "accuracy")
-ONE_CORE_SECTIONS = frozenset({"classify", "frame", "webcam", "video", "accuracy"})
+SECTIONS: tuple[str, ...] = ("classify", "frame", "photo", "webcam", "video", "coldstart", "train", "accuracy")
+ONE_CORE_SECTIONS = frozenset({"classify", "frame", "photo", "webcam", "video", "accuracy"})
 DETECTORS: tuple[str, ...] = ("haar", "mtcnn", "blazeface", "yunet")
 SCHEMA_VERSION = 1
 
@@ -49,6 +51,11 @@ TARGETS = {
     "classify_1face_ms": 2.0,
     "first_prediction_s": 8.0,
     "peak_rss_mb": 900.0,
+    # Issue 15: the photo default (YuNet, every scale) against fer's and our Haar, detection only.
+    "photo_detect_vs_fer": 5.0,
+    "real_photos_detect_vs_haar": 3.0,
+    # Issue 15: the webcam path with the live model against fer's default pipeline, 1-face frame.
+    "webcam_vs_fer": 10.0,
 }
 
 
@@ -69,6 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"JSON results file (default {DEFAULT_OUT.relative_to(REPO)}; {QUICK_OUT.relative_to(REPO)} with --quick)",
     )  # fmt: skip
     parser.add_argument("--data", help="fer2013.csv(.gz); default $FER2013_PATH or data/")
+    parser.add_argument(
+        "--samples", type=Path, metavar="DIR",
+        help="a folder of real .jpg photos for the photo section (never copied into the project)",
+    )  # fmt: skip
     parser.add_argument(
         "--models", nargs="+", metavar="MODEL", help="model names or directories (default: every model in models/)"
     )
@@ -297,6 +308,22 @@ def print_tables(results: dict[str, Any]) -> str:
             Column("st_detect", "detect", ".1f"), Column("st_crop", "crop", ".1f"),
             Column("st_classify", "classify", ".1f"), Column("st_annotate", "annotate", ".1f"),
         ], rows))  # fmt: skip
+    if "photo" in sections:
+        photo = sections["photo"]
+        default = photo["default"]
+        rows = [
+            {"photo": r["photo"], "size": r["size"], **{f"{k}_ms": r[k]["detect_ms"] for k in (default, "haar", "fer (haar)")},
+             **{f"{k}_found": r[k]["found"] for k in (default, "haar", "fer (haar)")},
+             "end_to_end_ms": r["end_to_end_ms"], "vs_fer": r["detect_vs_fer"], "vs_haar": r["detect_vs_haar"]}
+            for r in photo["rows"]
+        ]  # fmt: skip
+        out.append(format_table(f"Photos, detection (one core): {default} beside Haar and fer's Haar; end to end with {photo['model']} and TTA {photo['tta']}", [
+            Column("photo", "photo"), Column("size", "size"), Column(f"{default}_ms", "ours ms", ".1f"),
+            Column(f"{default}_found", "found", "d"), Column("haar_ms", "Haar ms", ".1f"), Column("haar_found", "found", "d"),
+            Column("fer (haar)_ms", "fer ms", ".1f"), Column("fer (haar)_found", "found", "d"),
+            Column("vs_fer", "vs fer", ".2f"), Column("vs_haar", "vs Haar", ".2f"),
+            Column("end_to_end_ms", "end to end ms", ".1f"),
+        ], rows))  # fmt: skip
     if "webcam" in sections:
         out.append(format_table("Webcam processing, sustained (one core)", [
             Column("faces", "faces", "d"), Column("pipeline", "pipeline"), Column("detector", "detector"),
@@ -380,6 +407,20 @@ def evaluate_targets(sections: dict[str, Any], *, default: str, stand_in: bool) 
          TARGETS["first_prediction_s"], "<=", cold_note),
         ("peak RSS with the default model (MiB)", cold and cold.get("peak_rss_mb"),
          TARGETS["peak_rss_mb"], "<", cold_note),
+    ]  # fmt: skip
+    photo = sections.get("photo") or {}
+    big = next((r for r in photo.get("rows", []) if r["size"] == "4000x3000"), None)
+    real = photo.get("real_photos")
+    webcam = first(sections.get("webcam"), faces=1, pipeline="ours", detector=video_preset_label(live))
+    fer_webcam = next((r for r in sections.get("webcam") or [] if r.get("faces") == 1 and r["pipeline"].startswith("fer")), None)
+    webcam_ratio = webcam["fps"] / fer_webcam["fps"] if webcam and fer_webcam and fer_webcam["fps"] else None
+    specs += [
+        ("12-MP photo: detection times faster than fer's Haar", big and big["detect_vs_fer"],
+         TARGETS["photo_detect_vs_fer"], ">=", big and f"{photo['default']}, every scale"),
+        ("real photos: detection times faster than our Haar", real and real["vs_haar"],
+         TARGETS["real_photos_detect_vs_haar"], ">=", real and f"{real['photos']} photos of --samples"),
+        ("webcam frames/s, 1 face: times fer's default pipeline", webcam_ratio,
+         TARGETS["webcam_vs_fer"], ">=", webcam and f"{webcam['detector']}, model {default}"),
     ]  # fmt: skip
     targets = []
     for name, value, limit, op, note in specs:
@@ -634,6 +675,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in ("frame", "webcam", "coldstart"):
             if name in sections_wanted:
                 results["skipped"][name] = results["frames"]["skipped"]
+    if "photo" in sections_wanted:
+        if csv_path is None:
+            results["skipped"]["photo"] = "FER2013 CSV not found: pass --data or set FER2013_PATH"
+        else:
+            from benchmarks.yunet_photos import photo_section  # noqa: PLC0415
+
+            section("photo", lambda: photo_section(
+                csv_path, args.samples, repeats=3 if args.quick else 15, model=default.path,
+            ))  # fmt: skip
+            if not args.samples:
+                results["skipped"]["photo_samples"] = "no --samples folder: the real-photo rows are not measured"
     if "video" in sections_wanted:
         from benchmarks.video import video_section  # noqa: PLC0415
 

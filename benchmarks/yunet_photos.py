@@ -54,6 +54,49 @@ def build_photos(data: str, samples: str | None) -> dict[str, np.ndarray]:
     return photos
 
 
+def photo_section(
+    data: str | Path, samples: str | Path | None, *, repeats: int, model: str | Path | None = None
+) -> dict[str, Any]:
+    """Per photo and detector, the median detection time and faces found; the default's end to end.
+
+    Runs in the calling process as it is set up (``benchmarks.run`` pins it to one core first).
+    """
+    from benchmarks.fer_baseline import fer_haar  # noqa: PLC0415
+    from core.detection import get_detector  # noqa: PLC0415
+    from core.pipeline import STILL_DETECTOR, model_tta, still_detector  # noqa: PLC0415
+    from core.recognizer import EmotionRecognizer  # noqa: PLC0415
+
+    default = f"{STILL_DETECTOR} (still default)"
+    detectors = {default: still_detector(), "haar": get_detector("haar"), "blazeface (full)": get_detector("blazeface")}
+    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
+    recognizer = EmotionRecognizer.from_dir(model, detector=detectors[default])
+    tta = model_tta(recognizer.metadata)
+    rows = []
+    for name, image in build_photos(str(data), str(samples) if samples else None).items():
+        row: dict[str, Any] = {"photo": name, "size": f"{image.shape[1]}x{image.shape[0]}"}
+        for label, detector in detectors.items():
+            ms, found = _median_ms(lambda d=detector: d.detect(image), repeats)
+            row[label] = {"detect_ms": round(ms, 1), "found": len(found)}
+        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        ms, found = _median_ms(lambda: fer_haar(gray, cascade), repeats)
+        row["fer (haar)"] = {"detect_ms": round(ms, 1), "found": len(found)}
+        ms, _ = _median_ms(lambda: recognizer.predict_image(image, tta=tta), repeats)
+        row["end_to_end_ms"] = round(ms, 1)
+        row["detect_vs_fer"] = round(row["fer (haar)"]["detect_ms"] / row[default]["detect_ms"], 2)
+        row["detect_vs_haar"] = round(row["haar"]["detect_ms"] / row[default]["detect_ms"], 2)
+        rows.append(row)
+        print(json.dumps(row), file=sys.stderr)
+    summary: dict[str, Any] = {"model": recognizer.name, "tta": tta, "repeats": repeats, "default": default, "rows": rows}
+    real = [r for r in rows if r["photo"].startswith("sample ")]
+    if real:
+        totals = {label: round(sum(r[label]["detect_ms"] for r in real), 1) for label in [*detectors, "fer (haar)"]}
+        summary["real_photos"] = {
+            "photos": len(real), "total_detect_ms": totals,
+            "vs_haar": round(totals["haar"] / totals[default], 2), "vs_fer": round(totals["fer (haar)"] / totals[default], 2),
+        }  # fmt: skip
+    return summary
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Time the detectors; print (and with ``--out`` write) the rows as JSON."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.yunet_photos", description=__doc__.split("\n")[0])
@@ -71,44 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.cpu is not None:
         os.sched_setaffinity(0, {args.cpu})
         cv2.setNumThreads(1)
-
-    from benchmarks.fer_baseline import fer_haar  # noqa: PLC0415
-    from core.detection import get_detector  # noqa: PLC0415
-    from core.pipeline import STILL_DETECTOR, model_tta, still_detector  # noqa: PLC0415
-    from core.recognizer import EmotionRecognizer  # noqa: PLC0415
-
-    detectors = {
-        f"{STILL_DETECTOR} (still default)": still_detector(),
-        "haar": get_detector("haar"),
-        "blazeface (full)": get_detector("blazeface"),
-    }
-    cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
-    recognizer = EmotionRecognizer.from_dir(args.model, detector=detectors[f"{STILL_DETECTOR} (still default)"])
-    tta = model_tta(recognizer.metadata)
-    rows = []
-    for name, image in build_photos(args.data, args.samples).items():
-        row: dict[str, Any] = {"photo": name, "size": f"{image.shape[1]}x{image.shape[0]}"}
-        for label, detector in detectors.items():
-            ms, found = _median_ms(lambda d=detector: d.detect(image), args.repeats)
-            row[label] = {"detect_ms": round(ms, 1), "found": len(found)}
-        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        ms, found = _median_ms(lambda: fer_haar(gray, cascade), args.repeats)
-        row["fer (haar)"] = {"detect_ms": round(ms, 1), "found": len(found)}
-        ms, _ = _median_ms(lambda: recognizer.predict_image(image, tta=tta), args.repeats)
-        row["end_to_end_ms"] = round(ms, 1)
-        rows.append(row)
-        print(json.dumps(row), file=sys.stderr)
-    default = f"{STILL_DETECTOR} (still default)"
-    summary = {
-        "model": recognizer.name, "tta": tta, "repeats": args.repeats, "cpu": args.cpu, "rows": rows,
-        "detect_vs_fer": {r["photo"]: round(r["fer (haar)"]["detect_ms"] / r[default]["detect_ms"], 2) for r in rows},
-        "detect_vs_haar": {r["photo"]: round(r["haar"]["detect_ms"] / r[default]["detect_ms"], 2) for r in rows},
-    }  # fmt: skip
-    real = [r for r in rows if r["photo"].startswith("sample ")]
-    if real:
-        summary["real_photos_total_ms"] = {
-            label: round(sum(r[label]["detect_ms"] for r in real), 1) for label in [*detectors, "fer (haar)"]
-        }
+    summary = photo_section(args.data, args.samples, repeats=args.repeats, model=args.model)
+    summary["cpu"] = args.cpu
     text = json.dumps(summary, indent=2)
     print(text)
     if args.out:

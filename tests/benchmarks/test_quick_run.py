@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+from tests.real_data import REAL_FER2013, SKIP_REASON
+
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -30,3 +34,22 @@ def test_quick_run_writes_tables_and_json(tiny_model_dir: Path, tmp_path: Path) 
     else:
         assert "frame" in results["skipped"]
     assert not list(tmp_path.glob("*.tmp"))
+
+
+@pytest.mark.skipif(REAL_FER2013 is None, reason=SKIP_REASON)
+def test_photo_section_times_every_detector_on_the_photos(tiny_model_dir: Path) -> None:
+    from benchmarks.yunet_photos import photo_section
+
+    summary = photo_section(REAL_FER2013, None, repeats=1, model=tiny_model_dir)
+    default = summary["default"]
+    assert default == "yunet (still default)" and summary["model"] == tiny_model_dir.name
+    assert [r["size"] for r in summary["rows"]] == ["640x480", "640x480", "4000x3000"]
+    for row in summary["rows"]:
+        for label in (default, "haar", "blazeface (full)", "fer (haar)"):
+            assert row[label]["detect_ms"] > 0 and row[label]["found"] >= 0
+        assert row["detect_vs_fer"] == pytest.approx(row["fer (haar)"]["detect_ms"] / row[default]["detect_ms"], rel=0.02)
+        assert row["end_to_end_ms"] > 0
+    # YuNet at every scale finds the single face, and more than fer's Haar in the 12-MP photo.
+    one, _, big = summary["rows"]
+    assert one[default]["found"] == 1 and big[default]["found"] >= big["fer (haar)"]["found"]
+    assert "real_photos" not in summary  # no --samples

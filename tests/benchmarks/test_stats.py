@@ -89,6 +89,33 @@ def test_targets_compare_against_the_issue_limits() -> None:
     assert targets["peak RSS with the default model"]["met"] is False
 
 
+def test_photo_and_webcam_targets_of_issue_15() -> None:
+    default = "yunet (still default)"
+    sections = {
+        "photo": {
+            "default": default,
+            "rows": [
+                {"photo": "640x480, 1 face", "size": "640x480", "detect_vs_fer": 1.2},
+                {"photo": "12 MP", "size": "4000x3000", "detect_vs_fer": 5.5},
+            ],
+            "real_photos": {"photos": 10, "vs_haar": 2.1},
+        },
+        "webcam": [
+            {"pipeline": "ours", "detector": "blazeface (video, short range)", "faces": 1, "fps": 300.0},
+            {"pipeline": "ours", "detector": "haar (video, 320 px)", "faces": 1, "fps": 50.0},
+            {"pipeline": "fer (tflite)", "detector": "haar (fer defaults)", "faces": 1, "fps": 25.0},
+            {"pipeline": "fer (tflite)", "detector": "haar (fer defaults)", "faces": 5, "fps": 9.0},
+        ],
+    }
+    targets = {t["target"]: t for t in evaluate_targets(sections, default="fast", stand_in=False)}
+    big = targets["12-MP photo: detection times faster than fer's Haar"]
+    assert big["value"] == 5.5 and big["met"] is True  # the 12-MP row, not the 640x480 one
+    real = targets["real photos: detection times faster than our Haar"]
+    assert real["value"] == 2.1 and real["met"] is False
+    webcam = targets["webcam frames/s, 1 face: times fer's default pipeline"]
+    assert webcam["value"] == pytest.approx(12.0) and webcam["met"] is True  # the default preset's row, 1 face
+
+
 def test_targets_unmeasured_are_none() -> None:
     targets = evaluate_targets({}, default="fast", stand_in=True)
-    assert len(targets) == 6 and all(t["met"] is None and t["value"] is None for t in targets)
+    assert len(targets) == 9 and all(t["met"] is None and t["value"] is None for t in targets)
