@@ -146,7 +146,9 @@ def greedy_selection(member_probs: Sequence[np.ndarray], labels: np.ndarray, *, 
     y = np.asarray(labels)
     for index, p in enumerate(probs):
         if p.ndim != 2 or p.shape[0] != y.shape[0] or p.shape != probs[0].shape:
-            raise ValueError(f"member {index}'s probabilities have shape {p.shape}; want ({y.shape[0]}, classes) for all")
+            raise ValueError(
+                f"member {index}'s probabilities have shape {p.shape}; want ({y.shape[0]}, classes) for all"
+            )
 
     def accuracy(total: np.ndarray) -> float:  # argmax of a sum is argmax of the mean
         return float(np.mean(np.argmax(total, axis=1) == y))
@@ -302,12 +304,16 @@ def ensemble_models(
             **({"max_members": max_members or len(members), "picks": [members[i].name for i in picks]}
                if select == "greedy" else {}),
         },  # fmt: skip
-        "data": {"source": Path(data.source).name, "layout": data.layout, "sha256": data.sha256, "notes": list(data.notes)},
+        "data": {
+            "source": Path(data.source).name, "layout": data.layout, "sha256": data.sha256, "notes": list(data.notes),
+        },
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     save_model_dir(model, metadata, out_dir)
     tflite_error = read_model_info(out_dir).metadata.get("tflite_error")
-    return {"public_test_accuracy": score, "candidates": described, "model_dir": str(out_dir), "tflite_error": tflite_error}
+    return {
+        "public_test_accuracy": score, "candidates": described, "model_dir": str(out_dir), "tflite_error": tflite_error,
+    }
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -326,7 +332,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--members", nargs="+", required=True, metavar="DIR",
         help="two or more model directories (or names under models/, or served-model .keras files)",
     )
-    parser.add_argument("--data", required=True, help="fer2013.csv(.gz) with a PublicTest split, to score and choose on")
+    parser.add_argument("--data", required=True, help="fer2013.csv(.gz) with a PublicTest split, to score and choose")
     parser.add_argument("--out", required=True, help="model directory to write")
     parser.add_argument(
         "--select", choices=SELECTIONS, default="all",

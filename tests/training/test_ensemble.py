@@ -15,7 +15,8 @@ from tests.training.test_data import write_csv
 from tests.training.test_train import synthetic_data, tiny_config
 from training.architectures import build_model
 from training.data import FERData
-from training.ensemble import build_ensemble, greedy_selection, main as ensemble_main, normalise_weights
+from training.ensemble import build_ensemble, ensemble_models, greedy_selection, normalise_weights
+from training.ensemble import main as ensemble_main
 from training.train import train
 
 
@@ -26,6 +27,10 @@ def faces(n: int, seed: int = 0) -> np.ndarray:
 def tiny_members(n: int = 2) -> list[keras.Model]:
     keras.utils.set_random_seed(3)
     return [build_model("tiny") for _ in range(n)]
+
+
+def nested_names(model: keras.Model) -> list[str]:
+    return [layer.name for layer in model.layers if isinstance(layer, keras.Model)]
 
 
 def by_hand(members: list[keras.Model], weights: list[float], x: np.ndarray) -> np.ndarray:
@@ -40,7 +45,7 @@ def test_ensemble_saves_reloads_in_safe_mode_and_equals_the_hand_average(tmp_pat
     assert not np.allclose(members[0].predict(x, verbose=0), members[1].predict(x, verbose=0), atol=1e-3)
     ensemble = build_ensemble(members, weights)
     assert ensemble.input_shape == (None, 48, 48, 1) and ensemble.output_shape == (None, 7)
-    assert [layer.name for layer in ensemble.layers if isinstance(layer, keras.Model)] == ["member_0_tiny", "member_1_tiny"]
+    assert nested_names(ensemble) == ["member_0_tiny", "member_1_tiny"]
     save_model_dir(ensemble, {"name": "ens", "architecture": "ensemble"}, tmp_path / "ens")
     meta = read_model_info(tmp_path / "ens").metadata
     assert "tflite_error" not in meta and meta["tflite_file"]
@@ -64,8 +69,10 @@ def test_weights_are_normalised_and_validated() -> None:
     x = faces(4, seed=1)
     # Unnormalised weights give the same model as the normalised ones; a zero weight leaves the member out.
     ensemble = build_ensemble(members, [0, 2, 6])
-    assert [layer.name for layer in ensemble.layers if isinstance(layer, keras.Model)] == ["member_1_tiny", "member_2_tiny"]
+    assert nested_names(ensemble) == ["member_1_tiny", "member_2_tiny"]
     assert np.allclose(ensemble.predict(x, verbose=0), by_hand(members, [0, 0.25, 0.75], x), atol=1e-5)
+    alone = build_ensemble(members[:2], [0, 1])  # what greedy selection gives when one member is best
+    assert np.allclose(alone.predict(x, verbose=0), members[1].predict(x, verbose=0), atol=1e-6)
     with pytest.raises(ValueError, match=">= 0"):
         build_ensemble(members[:2], [1, -1])
     with pytest.raises(ValueError, match="at least one member"):
@@ -162,7 +169,8 @@ def test_cli_end_to_end_on_a_synthetic_csv(tmp_path: Path, capsys: pytest.Captur
         member, _ = load_model_dir(path)
         assert recorded["public_test_accuracy"] == pytest.approx(
             float(np.mean(member.predict(x, verbose=0).argmax(1) == public.y)))
-    assert meta["public_test_accuracy"] == pytest.approx(float(np.mean(model.predict(x, verbose=0).argmax(1) == public.y)))
+    ensemble_accuracy = float(np.mean(model.predict(x, verbose=0).argmax(1) == public.y))
+    assert meta["public_test_accuracy"] == pytest.approx(ensemble_accuracy)
 
     greedy = tmp_path / "models" / "greedy"
     args = ["--members", *members, "--data", str(csv), "--out", str(greedy), "--select", "greedy", "--max-members", "3"]
@@ -200,8 +208,6 @@ def test_a_served_checkpoint_file_is_a_member(tmp_path: Path) -> None:
     run = tmp_path / "run"
     train(tiny_config(epochs=1), data=data, out_dir=run, snapshots=True)
     train(tiny_config(epochs=1, seed=5), data=data, out_dir=tmp_path / "other")
-    from training.ensemble import ensemble_models  # noqa: PLC0415
-
     result = ensemble_models([run / "checkpoint" / "epoch-001.keras", tmp_path / "other"], data=data,
                              out_dir=tmp_path / "ens")  # fmt: skip
     meta = read_model_info(tmp_path / "ens").metadata
