@@ -252,8 +252,8 @@ class TrainingJob:
             if self._snapshot.state != RUNNING:
                 return
             phase = self._snapshot.phase if self._snapshot.cancel_requested else "training"
-            if getattr(event, "kind", None) == "finishing":
-                phase = str(event.message or "finishing")
+            if getattr(event, "kind", None) in ("preparing", "finishing"):
+                phase = str(event.message or event.kind)
             self._snapshot = replace(
                 self._snapshot, event=event, history=dict(event.history) or self._snapshot.history, phase=phase
             )

@@ -19,7 +19,7 @@ from typing import Any
 SKIPPED = {"tiny": "test-only architecture, never shipped"}
 
 
-def measure(arch: str, *, batch_size: int, warmup_batches: int, batches: int) -> dict[str, Any]:
+def measure(arch: str, *, batch_size: int, warmup_batches: int, batches: int, precision: str = "float32") -> dict[str, Any]:
     """Images per second over ``batches`` timed batches after ``warmup_batches`` untimed ones."""
     import keras  # noqa: PLC0415
     import numpy as np  # noqa: PLC0415
@@ -28,7 +28,7 @@ def measure(arch: str, *, batch_size: int, warmup_batches: int, batches: int) ->
     from training.train import TrainConfig, _build_training_model  # noqa: PLC0415 - the exact training graph
 
     total = warmup_batches + batches
-    config = TrainConfig(arch=arch, batch_size=batch_size)
+    config = TrainConfig(arch=arch, batch_size=batch_size, precision=precision)
     _, trainer = _build_training_model(config, total)
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (total * batch_size, 48, 48, 1)).astype("float32")
@@ -47,7 +47,7 @@ def measure(arch: str, *, batch_size: int, warmup_batches: int, batches: int) ->
     seconds = timed[-1] - timed[0]
     counted = len(timed) - 1
     return {
-        "arch": arch, "batch_size": batch_size, "batches_timed": counted,
+        "arch": arch, "precision": precision, "batch_size": batch_size, "batches_timed": counted,
         "images_per_s": counted * batch_size / seconds if seconds > 0 else None,
         "s_per_batch": seconds / counted if counted else None,
         "params": int(trainer.count_params()),
@@ -60,18 +60,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup-batches", type=int, default=2)
     parser.add_argument("--batches", type=int, default=10)
     parser.add_argument("--arch", action="append", help="only these architectures (repeatable)")
+    parser.add_argument(
+        "--precision", action="append", choices=("float32", "bfloat16"),
+        help="compute precisions to time (repeatable; default float32, and bfloat16 where the CPU has it natively)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.warmup_batches < 1 or args.batches < 1:
         parser.error("--warmup-batches and --batches must be at least 1 (the first batch traces the graph)")
     from training.architectures import list_architectures  # noqa: PLC0415
+    from training.precision import resolve_precision  # noqa: PLC0415
 
+    precisions = args.precision or sorted({"float32", resolve_precision("auto")}, key=("float32", "bfloat16").index)
     rows = []
     for arch in args.arch or list(list_architectures()):
         if arch in SKIPPED and not args.arch:
             rows.append({"arch": arch, "skipped": SKIPPED[arch]})
             continue
-        rows.append(measure(arch, batch_size=args.batch_size, warmup_batches=args.warmup_batches, batches=args.batches))
-    print(json.dumps({"cpu_count": os.cpu_count(), "rows": rows}))
+        for precision in precisions:
+            rows.append(measure(
+                arch, batch_size=args.batch_size, warmup_batches=args.warmup_batches, batches=args.batches,
+                precision=precision,
+            ))  # fmt: skip
+    print(json.dumps({"cpu_count": os.cpu_count(), "auto_precision": resolve_precision("auto"), "rows": rows}))
     return 0
 
 

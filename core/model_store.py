@@ -100,6 +100,46 @@ TFLITE_KEYS: tuple[str, ...] = (
 )
 
 
+def _float32_config(node: Any) -> tuple[Any, bool]:
+    """``node`` (a serialised Keras object) with every mixed-precision policy made float32."""
+    changed = False
+    if isinstance(node, dict):
+        if node.get("class_name") in ("DTypePolicy", "FloatDTypePolicy") and isinstance(node.get("config"), dict):
+            name = node["config"].get("name")
+            if isinstance(name, str) and name != "float32":
+                return {**node, "config": {**node["config"], "name": "float32"}}, True
+        out = {}
+        for key, value in node.items():
+            if key == "dtype" and isinstance(value, str) and value.startswith("mixed_"):
+                out[key], sub = "float32", True
+            else:
+                out[key], sub = _float32_config(value)
+            changed = changed or sub
+        return out, changed
+    if isinstance(node, list):
+        items = [_float32_config(v) for v in node]
+        return [v for v, _ in items], any(c for _, c in items)
+    return node, False
+
+
+def float32_model(model: Any) -> Any:
+    """``model`` itself when it computes in float32; else a float32 copy with the same weights.
+
+    A model trained under a mixed policy (``mixed_bfloat16``) keeps float32 weights but computes in
+    bfloat16; the copy computes in float32, so what is saved and served never depends on the
+    hardware it was trained on.
+    """
+    import keras  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+
+    config, changed = _float32_config(keras.saving.serialize_keras_object(model))
+    if not changed:
+        return model
+    copy = keras.saving.deserialize_keras_object(config)
+    copy.set_weights([np.asarray(w, dtype=np.float32) for w in model.get_weights()])
+    return copy
+
+
 def save_model_dir(model: Any, metadata: dict[str, Any], out_dir: str | Path, *, tflite: bool = True) -> Path:
     """Save a Keras model and its metadata into ``out_dir`` atomically.
 
@@ -110,6 +150,7 @@ def save_model_dir(model: Any, metadata: dict[str, Any], out_dir: str | Path, *,
     Args:
         model: a ``keras.Model`` whose input is ``(None, 48, 48, 1)`` raw pixel values 0..255
             (normalisation lives inside the model) and whose output is 7 softmax probabilities.
+            A mixed-precision model is saved as its float32 copy (:func:`float32_model`).
         metadata: JSON-serialisable facts about the model (architecture, config, history, ...).
             ``labels``, ``input_size``, ``model_file`` and ``model_sha256`` are filled in here.
         out_dir: the model directory; created if missing.
@@ -123,6 +164,7 @@ def save_model_dir(model: Any, metadata: dict[str, Any], out_dir: str | Path, *,
     """
     out = Path(out_dir)
     created: list[Path] = []
+    model = float32_model(model)
     try:
         out.mkdir(parents=True, exist_ok=True)
         model_file = f"model-{uuid.uuid4().hex[:8]}.keras"

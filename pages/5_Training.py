@@ -22,8 +22,10 @@ from app.training_job import (
     validate_model_name,
 )
 from core.errors import FERError
+from core.model_store import list_models
 from training.architectures import list_architectures
 from training.augment import AugmentConfig
+from training.precision import PRECISIONS, resolve_precision
 from training.train import TrainConfig
 
 ui.require_owner()
@@ -104,6 +106,26 @@ limit = limit_column.number_input(
 with st.expander("Augmentation", expanded=False):
     augment_on = st.toggle("Augment training faces", value=True, key="train_augment_on")
     augment = ui.augment_config_ui(key="train_aug") if augment_on else None
+with st.expander("Recipe: precision, mixup, distillation", expanded=False):
+    auto = resolve_precision("auto")
+    precision = st.selectbox(
+        "Compute precision", list(PRECISIONS), key="train_precision",
+        format_func=lambda p: f"auto (here: {auto})" if p == "auto" else p,
+        help="bfloat16 computes faster where the hardware has it (AVX-512 BF16, AMX or a GPU); "
+        "the saved model is float32 either way.",
+    )  # fmt: skip
+    mixup = st.number_input(
+        "Mixup alpha (0 = off)", min_value=0.0, max_value=2.0, value=0.0, step=0.1, key="train_mixup",
+        help="Blend each training face and its target with another face of the batch (Beta(alpha, alpha)); 0.2 is usual.",
+    )  # fmt: skip
+    teachers = [info.name for info in list_models(root) if info.ok]
+    teacher = st.selectbox(
+        "Distil from (teacher)", ["none", *teachers], key="train_teacher",
+        help="The teacher classifies every training face once; its probabilities become part of the targets.",
+    )  # fmt: skip
+    distill_weight = st.slider(
+        "Teacher's share of the targets", 0.0, 1.0, 0.5, 0.05, key="train_distill_weight", disabled=teacher == "none",
+    )  # fmt: skip
 if augment is None:
     augment = AugmentConfig(
         rotation_degrees=0, zoom=0, shift=0, horizontal_flip=False, erasing=0, brightness=0, contrast=0
@@ -126,7 +148,9 @@ if st.button("Start training", type="primary", key="train_start", disabled=not l
         model_name = validate_model_name(name, models_root=root)
         config = TrainConfig(
             arch=architecture, epochs=int(epochs), batch_size=int(batch_size), augment=augment,
-            ferplus=ferplus_path is not None, limit=int(limit),
+            ferplus=ferplus_path is not None, limit=int(limit), precision=precision, mixup=float(mixup),
+            teacher=str(root / teacher) if teacher != "none" else "",
+            distill_weight=float(distill_weight) if teacher != "none" else 0.0,
         )  # fmt: skip
         if labels == LABELS_FERPLUS and ferplus_path is None:
             raise ValueError("FER+ labels need the FER+ label file (fer2013new.csv)")

@@ -1,7 +1,8 @@
 """CNN architectures for 48x48 grayscale faces, registered by name.
 
 Every builder returns a ``keras.Model`` that takes raw pixel values 0..255 of shape (48, 48, 1)
-and outputs 7 softmax probabilities. Normalisation is the model's first layer, so it is saved with
+and outputs 7 softmax probabilities. ``dtype`` (a Keras policy name such as ``mixed_bfloat16``)
+applies to every layer but the float32 softmax; ``None`` is float32. Normalisation is the model's first layer, so it is saved with
 the model and serving cannot drift from training. Only built-in Keras layers are used, so a saved
 model loads in Keras safe mode on any backend.
 """
@@ -47,12 +48,12 @@ def build_model(name: str, *, input_size: int = FACE_SIZE, num_classes: int = NU
     return _REGISTRY[name](input_size=input_size, num_classes=num_classes, **options)
 
 
-def _conv_bn_relu(x: Any, filters: int, *, name: str) -> Any:
+def _conv_bn_relu(x: Any, filters: int, *, name: str, dtype: str | None) -> Any:
     from keras import layers  # noqa: PLC0415
 
-    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.ReLU(name=f"{name}_relu")(x)
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv", dtype=dtype)(x)
+    x = layers.BatchNormalization(name=f"{name}_bn", dtype=dtype)(x)
+    return layers.ReLU(name=f"{name}_relu", dtype=dtype)(x)
 
 
 def _vgg(
@@ -64,49 +65,51 @@ def _vgg(
     head_units: int,
     dropout: float,
     name: str,
+    dtype: str | None = None,
 ) -> Any:
     import keras  # noqa: PLC0415
     from keras import layers  # noqa: PLC0415
 
     inputs = keras.Input((input_size, input_size, 1), name="pixels")
     # Raw 0..255 in; the model owns its normalisation.
-    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="normalise")(inputs)
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="normalise", dtype=dtype)(inputs)
     for stage, width in enumerate(widths):
         for i in range(convs_per_stage):
-            x = _conv_bn_relu(x, width, name=f"s{stage}_{i}")
-        x = layers.MaxPooling2D(2, name=f"s{stage}_pool")(x)
+            x = _conv_bn_relu(x, width, name=f"s{stage}_{i}", dtype=dtype)
+        x = layers.MaxPooling2D(2, name=f"s{stage}_pool", dtype=dtype)(x)
         if dropout and stage > 0:
-            x = layers.SpatialDropout2D(dropout / 4, name=f"s{stage}_drop")(x)
-    x = layers.GlobalAveragePooling2D(name="gap")(x)
+            x = layers.SpatialDropout2D(dropout / 4, name=f"s{stage}_drop", dtype=dtype)(x)
+    x = layers.GlobalAveragePooling2D(name="gap", dtype=dtype)(x)
     if head_units:
-        x = layers.Dense(head_units, use_bias=False, name="head_dense")(x)
-        x = layers.BatchNormalization(name="head_bn")(x)
-        x = layers.ReLU(name="head_relu")(x)
+        x = layers.Dense(head_units, use_bias=False, name="head_dense", dtype=dtype)(x)
+        x = layers.BatchNormalization(name="head_bn", dtype=dtype)(x)
+        x = layers.ReLU(name="head_relu", dtype=dtype)(x)
     if dropout:
-        x = layers.Dropout(dropout, name="head_drop")(x)
+        x = layers.Dropout(dropout, name="head_drop", dtype=dtype)(x)
+    # The softmax stays float32 whatever the policy: probabilities and the loss need its range.
     outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="emotion")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
 @register("fast", "Small VGG-style net (32-64-128-256) for live video: a few ms per face on one CPU core")
-def fast(*, input_size: int, num_classes: int, dropout: float = 0.4) -> Any:
+def fast(*, input_size: int, num_classes: int, dropout: float = 0.4, dtype: str | None = None) -> Any:
     return _vgg(
         input_size=input_size, num_classes=num_classes, widths=(32, 64, 128, 256),
-        convs_per_stage=2, head_units=256, dropout=dropout, name="fast",
+        convs_per_stage=2, head_units=256, dropout=dropout, name="fast", dtype=dtype,
     )
 
 
 @register("vgg", "VGG-style net (64-128-256-512, two convs a stage): the accurate default")
-def vgg(*, input_size: int, num_classes: int, dropout: float = 0.5) -> Any:
+def vgg(*, input_size: int, num_classes: int, dropout: float = 0.5, dtype: str | None = None) -> Any:
     return _vgg(
         input_size=input_size, num_classes=num_classes, widths=(64, 128, 256, 512),
-        convs_per_stage=2, head_units=512, dropout=dropout, name="vgg",
+        convs_per_stage=2, head_units=512, dropout=dropout, name="vgg", dtype=dtype,
     )
 
 
 @register("tiny", "Very small net for tests and smoke runs (not for shipping)")
-def tiny(*, input_size: int, num_classes: int, dropout: float = 0.0) -> Any:
+def tiny(*, input_size: int, num_classes: int, dropout: float = 0.0, dtype: str | None = None) -> Any:
     return _vgg(
         input_size=input_size, num_classes=num_classes, widths=(8, 16),
-        convs_per_stage=1, head_units=0, dropout=dropout, name="tiny",
+        convs_per_stage=1, head_units=0, dropout=dropout, name="tiny", dtype=dtype,
     )

@@ -30,9 +30,11 @@ from core.errors import DatasetError, FERError
 from core.labels import NUM_CLASSES
 from core.model_store import save_model_dir, write_json_atomic
 from training.architectures import build_model, list_architectures
-from training.augment import AugmentConfig, build_augmenter
+from training.augment import AugmentConfig, build_augmenter, mixup_batches
 from training.batchnorm import recalibrate_if_better
 from training.data import FERData, load_fer2013, with_ferplus
+from training.distill import blend_targets, cached_teacher_probabilities, soften
+from training.precision import PRECISIONS, policy_name, resolve_precision
 
 CHECKPOINT_DIR = "checkpoint"
 CLASS_WEIGHTINGS = ("none", "sqrt", "balanced")
@@ -63,6 +65,15 @@ class TrainConfig:
     ferplus: bool = False
     # Cap on training examples, for smoke runs; 0 means all.
     limit: int = 0
+    # Compute precision (training.precision): auto is bfloat16 on a GPU or a CPU with native bf16.
+    precision: str = "float32"
+    # Mixup's Beta(alpha, alpha) (training.augment.mix_batch); 0 turns it off.
+    mixup: float = 0.0
+    # Distillation (training.distill): a teacher model directory and the share of its probabilities
+    # in the targets; the temperature softens them.
+    teacher: str = ""
+    distill_weight: float = 0.0
+    distill_temperature: float = 1.0
 
     def __post_init__(self) -> None:
         if self.arch not in list_architectures():
@@ -73,9 +84,23 @@ class TrainConfig:
             raise ValueError(f"class_weighting must be one of {CLASS_WEIGHTINGS}, not {self.class_weighting!r}")
         if self.optimizer not in OPTIMIZERS:
             raise ValueError(f"optimizer must be one of {OPTIMIZERS}, not {self.optimizer!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, not {self.precision!r}")
+        if not self.mixup >= 0:
+            raise ValueError(f"mixup must be 0 (off) or a positive Beta alpha such as 0.2, not {self.mixup!r}")
+        if not 0.0 <= self.distill_weight <= 1.0:
+            raise ValueError(f"distill_weight must be within 0..1, not {self.distill_weight!r}")
+        if self.distill_weight > 0 and not self.teacher:
+            raise ValueError("distill_weight needs a teacher model directory")
+        if not self.distill_temperature > 0:
+            raise ValueError(f"distill_temperature must be positive, not {self.distill_temperature!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """What is saved in checkpoints and metadata (a teacher outside the working folder by name only)."""
+        data = asdict(self)
+        if data["teacher"]:
+            data["teacher"] = portable_path(data["teacher"])
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
@@ -88,8 +113,9 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class ProgressEvent:
-    """What a running training reports: ``kind`` is ``"batch"``, ``"epoch"``, ``"finishing"`` (the
-    chosen model is being finished after the last epoch; ``message`` says how) or ``"end"``."""
+    """What a running training reports: ``kind`` is ``"preparing"`` (before the first epoch, e.g. a
+    teacher classifying the faces; ``message`` says what), ``"batch"``, ``"epoch"``, ``"finishing"``
+    (the chosen model is being finished after the last epoch; ``message`` says how) or ``"end"``."""
 
     kind: str
     epoch: int  # 0-based epoch being run (or just finished)
@@ -245,7 +271,8 @@ def _build_training_model(config: TrainConfig, steps_per_epoch: int) -> tuple[An
     import keras  # noqa: PLC0415
 
     keras.utils.set_random_seed(config.seed)
-    model = build_model(config.arch)
+    # The policy is the model's own (its layers' dtype), never Keras' global one.
+    model = build_model(config.arch, dtype=policy_name(resolve_precision(config.precision)))
     inputs = keras.Input(model.input_shape[1:], name="pixels")
     outputs = model(build_augmenter(config.augment, seed=config.seed)(inputs))
     trainer = keras.Model(inputs, outputs, name=f"train_{config.arch}")
@@ -489,7 +516,17 @@ def train(
         state = {
             "config": config.to_dict(), "epoch": 0, "best_epoch": 0, "best_val_accuracy": None,
             "history": {}, "seconds": 0.0, "data_sha256": data.sha256, "started": _now(),
+            "precision": resolve_precision(config.precision),
         }
+    if config.distill_weight > 0:
+        if on_progress is not None:
+            on_progress(ProgressEvent("preparing", int(state["epoch"]), config.epochs, 0, steps, {},
+                                      time.monotonic() - started, None, state["history"],
+                                      f"teacher {Path(config.teacher).name} classifies the Training faces"))  # fmt: skip
+        teacher, facts = cached_teacher_probabilities(config.teacher, x[..., 0], ckpt_dir)
+        if facts is not None:
+            state["teacher"] = facts
+        y = blend_targets(y, soften(teacher, config.distill_temperature), weight=config.distill_weight)
     initial_epoch = int(state["epoch"])
     monitor = _Monitor.create(
         config=config, ckpt_dir=ckpt_dir, state=state, steps_per_epoch=steps,
@@ -497,11 +534,20 @@ def train(
     )
     if initial_epoch < config.epochs and not (stop_event is not None and stop_event.is_set()):
         try:
-            trainer.fit(
-                x, y, sample_weight=weights, batch_size=config.batch_size, epochs=config.epochs,
-                initial_epoch=initial_epoch, validation_data=(xv, yv), callbacks=[monitor],
-                shuffle=True, verbose=verbose,
-            )
+            if config.mixup > 0:
+                batches = mixup_batches(
+                    x, y, weights, batch_size=config.batch_size, alpha=config.mixup, seed=config.seed + initial_epoch
+                )
+                trainer.fit(
+                    batches, epochs=config.epochs, initial_epoch=initial_epoch, validation_data=(xv, yv),
+                    callbacks=[monitor], verbose=verbose,
+                )
+            else:
+                trainer.fit(
+                    x, y, sample_weight=weights, batch_size=config.batch_size, epochs=config.epochs,
+                    initial_epoch=initial_epoch, validation_data=(xv, yv), callbacks=[monitor],
+                    shuffle=True, verbose=verbose,
+                )
         except OSError as exc:  # a checkpoint could not be written (disk full, folder gone)
             raise TrainingError(
                 f"cannot write the checkpoint in {ckpt_dir}: {exc.strerror or exc}; free some space, then rerun "
@@ -538,6 +584,8 @@ def train(
             "batchnorm": batchnorm,
             "restarts": state.get("restarts", []),
             "train_seconds": round(float(state["seconds"]), 1),
+            "precision": state.get("precision", "float32"),
+            "teacher": state.get("teacher"),
             "hardware": _hardware(),
             "history": state["history"],
             "created": _now(),
@@ -555,6 +603,15 @@ def train(
                           state["history"], status)
         )
     return result
+
+
+def portable_path(path: str | Path) -> str:
+    """``path`` relative to the working folder when inside it, else its last part: what metadata keeps
+    (never a machine's absolute path)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return Path(path).name
 
 
 def _now() -> str:
@@ -579,6 +636,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--erasing", type=float, default=defaults.augment.erasing, help="random-erasing probability")
     parser.add_argument("--ferplus", metavar="CSV", help="train on FER+ vote distributions from this file")
     parser.add_argument("--limit", type=int, default=0, help="use only the first N training faces (smoke runs)")
+    parser.add_argument("--mixup", type=float, default=defaults.mixup, metavar="ALPHA", help="mixup Beta alpha, e.g. 0.2 (0: off)")
+    parser.add_argument("--teacher", default="", metavar="MODEL_DIR", help="distil from this model directory (an ensemble, say)")
+    parser.add_argument(
+        "--distill-weight", type=float, default=None, metavar="W",
+        help="share of the teacher's probabilities in the targets (default 0.5 with --teacher)",
+    )  # fmt: skip
+    parser.add_argument("--distill-temperature", type=float, default=defaults.distill_temperature, metavar="T")
+    parser.add_argument(
+        "--precision", choices=PRECISIONS, default=defaults.precision,
+        help="compute precision: auto is bfloat16 on a GPU or a CPU with native bf16 (AVX-512 BF16, AMX), "
+        "else float32; the saved model is float32 either way",
+    )  # fmt: skip
     parser.add_argument("--out", required=True, help="model directory to write, e.g. models/fast")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     parser.add_argument(
@@ -600,7 +669,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
             learning_rate=args.lr, weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
             class_weighting=args.class_weighting, patience=args.patience, seed=args.seed, augment=augment,
-            ferplus=bool(args.ferplus), limit=args.limit,
+            ferplus=bool(args.ferplus), limit=args.limit, precision=args.precision, mixup=args.mixup,
+            teacher=args.teacher,
+            distill_weight=(0.5 if args.teacher else 0.0) if args.distill_weight is None else args.distill_weight,
+            distill_temperature=args.distill_temperature,
         )
         result = train(
             config, data=args.data, out_dir=args.out, resume=args.resume, ferplus_path=args.ferplus,

@@ -7,6 +7,7 @@ They use a tiny untrained model in a temporary models folder and a made-up FER20
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import subprocess
 import sys
@@ -215,6 +216,31 @@ def test_training_page_trains_and_lists_the_model(app_env, monkeypatch, tmp_path
     assert "from-test" in texts(app.success), (job.snapshot().error, texts(app.error))
     assert "from-test" in model_names(app)
     assert (models / "from-test" / "evaluation.json").is_file()
+
+
+def test_training_page_recipe_distils_from_a_listed_model_with_mixup(app_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    from app import cache  # noqa: PLC0415
+
+    models = tmp_path / "models"
+    shutil.copytree(app_env["models"] / "tiny", models / "tiny")
+    monkeypatch.setenv("FER_MODELS_DIR", str(models))
+    app = run_page("pages/5_Training.py")
+    assert "tiny" in app.selectbox(key="train_teacher").options
+    app.text_input(key="train_name").input("student").run()
+    app.selectbox(key="train_arch").select("tiny").run()
+    app.number_input(key="train_epochs").set_value(1).run()
+    app.selectbox(key="train_batch").select(32).run()
+    app.selectbox(key="train_precision").select("float32").run()
+    app.number_input(key="train_mixup").set_value(0.2).run()
+    app.selectbox(key="train_teacher").select("tiny").run()
+    app.slider(key="train_distill_weight").set_value(0.3).run()
+    app.button(key="train_start").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    job = cache.training_job()
+    assert job.join(timeout=TIMEOUT), "training did not finish"
+    meta = json.loads((models / "student" / "metadata.json").read_text())
+    assert meta["config"]["mixup"] == pytest.approx(0.2) and meta["config"]["distill_weight"] == pytest.approx(0.3)
+    assert meta["teacher"]["name"] == "tiny" and meta["precision"] == "float32"
 
 
 def test_training_page_shows_progress_and_cancels(app_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
