@@ -65,8 +65,9 @@ class TrainConfig:
     ferplus: bool = False
     # Cap on training examples, for smoke runs; 0 means all.
     limit: int = 0
-    # Compute precision (training.precision): auto is bfloat16 on a GPU or a CPU with native bf16.
-    precision: str = "float32"
+    # Compute precision (training.precision): auto is bfloat16 on a GPU or a CPU with native bf16
+    # (1.2-1.5x the images per second of float32 for `fast` on this 2-core CPU, same accuracy).
+    precision: str = "auto"
     # Mixup's Beta(alpha, alpha) (training.augment.mix_batch); 0 turns it off.
     mixup: float = 0.0
     # Distillation (training.distill): a teacher model directory and the share of its probabilities
@@ -106,6 +107,8 @@ class TrainConfig:
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
+        # Saved before precision was recorded: such a run computed in float32, whatever today's default.
+        values.setdefault("precision", "float32")
         if isinstance(values.get("augment"), dict):
             values["augment"] = AugmentConfig(**values["augment"])
         return cls(**values)

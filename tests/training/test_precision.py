@@ -53,6 +53,13 @@ def test_bad_precisions_are_refused() -> None:
         TrainConfig(precision="half")
 
 
+def test_auto_is_the_default_but_older_checkpoints_stay_float32() -> None:
+    assert TrainConfig().precision == "auto"
+    older = {k: v for k, v in TrainConfig(arch="tiny").to_dict().items() if k != "precision"}
+    assert TrainConfig.from_dict(older).precision == "float32"
+    assert TrainConfig.from_dict({**older, "precision": "bfloat16"}).precision == "bfloat16"
+
+
 def test_policy_is_the_models_own_and_the_softmax_stays_float32() -> None:
     import keras
 
