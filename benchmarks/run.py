@@ -324,6 +324,11 @@ def print_tables(results: dict[str, Any]) -> str:
             Column("vs_fer", "vs fer", ".2f"), Column("vs_haar", "vs Haar", ".2f"),
             Column("end_to_end_ms", "end to end ms", ".1f"),
         ], rows))  # fmt: skip
+        if photo.get("webcam_clips"):
+            out.append(format_table("Webcam path's detectors on frames of the sample clips (one core; best of 3 per frame)", [
+                Column("clip", "clip"), Column("size", "size"), Column("detector", "detector"), Column("frames", "frames", "d"),
+                Column("frames_with_face", "with face", "d"), Column("detect_ms", "median ms", ".2f"), Column("fps", "frames/s", ".0f"),
+            ], photo["webcam_clips"]))  # fmt: skip
     if "webcam" in sections:
         out.append(format_table("Webcam processing, sustained (one core)", [
             Column("faces", "faces", "d"), Column("pipeline", "pipeline"), Column("detector", "detector"),
@@ -346,7 +351,8 @@ def print_tables(results: dict[str, Any]) -> str:
         ], sections["coldstart"]))  # fmt: skip
     if "train" in sections:
         out.append(format_table("Training throughput (all cores, batch 128, with augmentation)", [
-            Column("arch", "arch"), Column("images_per_s", "images/s", ".0f"), Column("s_per_batch", "s/batch", ".2f"),
+            Column("arch", "arch"), Column("precision", "precision"), Column("images_per_s", "images/s", ".0f"),
+            Column("s_per_batch", "s/batch", ".2f"),
             Column("batches_timed", "batches", "d"), Column("params", "params", ",d"), Column("skipped", "skipped"),
         ], sections["train"]))  # fmt: skip
     if "accuracy" in sections:

@@ -6,6 +6,10 @@ is shown in its "no dataset" state, and the evaluation page without its gallery.
 analyses ``../shared/samples/video/man_neutral_to_happy.mp4`` (never committed) when it is there and
 shows its timeline. Needs Debian's Chromium; the webcam shot also needs network namespaces
 (``unshare -n``), as in the tests.
+
+``--photo PATH`` instead shoots only the upload page on that photo (the whole page: the annotated
+photo, the per-face charts and the table) as ``upload-<name>.png`` in ``--out``; for looking at a
+real group photo the way a user sees it (keep such shots out of the project).
 """
 
 from __future__ import annotations
@@ -86,6 +90,26 @@ def take(*, models: Path, out: Path, work: Path) -> list[Path]:
     return shots
 
 
+def take_photo(*, models: Path, photo: Path, out: Path, work: Path) -> Path:
+    """The upload page after ``photo`` has been analysed, the whole page."""
+    from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415
+
+    env = {"FER_MODELS_DIR": str(models), "FER2013_PATH": ""}
+    target = out / f"upload-{photo.stem}.png"
+    with streamlit_server(port=free_port(), env=env, log=work / "streamlit.log") as server, \
+            sync_playwright() as playwright:  # fmt: skip
+        context = launch_chromium(playwright, user_data_dir=work / "profile")
+        page = context.new_page()
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        page.goto(f"{server.url}/Upload_and_predict", wait_until="domcontentloaded")
+        page.locator('input[type="file"]').set_input_files(str(photo))
+        expect(page.locator(".js-plotly-plot .gtitle").first).to_contain_text("Face 1:", timeout=150_000)
+        page.wait_for_timeout(2500)  # let charts finish their transitions
+        page.screenshot(path=str(target), full_page=True)
+        context.close()
+    return target
+
+
 def take_video(page, *, url: str, clip: Path) -> None:  # noqa: ANN001
     """On the Video page: upload ``clip``, analyse it, and scroll to its result, ready for the shot."""
     from playwright.sync_api import expect  # noqa: PLC0415
@@ -117,12 +141,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", type=Path, default=REPO / "models", help="models folder the app shows")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--photo", type=Path, help="shoot only the upload page on this photo")
     args = parser.parse_args(argv)
     reason = chromium_missing_reason()
     if reason:
         print(reason, file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.photo:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(take_photo(models=args.models.resolve(), photo=args.photo.resolve(), out=args.out, work=Path(tmp)))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         shots = take(models=args.models.resolve(), out=args.out, work=work)
