@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import cache, ui
+from app import cache, entry, ui
 from app.limits import LimitError, check_file_count, check_photo_size, current_limits, session_id
 from app.upload import UPLOAD_TYPES, analyse_uploads, results_csv, results_json, results_rows, tta_label
 from core.detection import DETECTORS
 from core.pipeline import STILL_DETECTOR, model_tta
 from core.preprocess import TTA_MODES
+
+entry.through_entry()  # a page never runs without the app's entry (see app.entry)
 
 info = ui.current_model()
 

@@ -13,13 +13,15 @@ import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from streamlit_webrtc.credentials import get_hf_ice_servers
 
-from app import cache, charts, ui
+from app import cache, charts, entry, ui
 from app.live import DropQueue, EmotionMixHistory, LiveProcessor
 from app.upload import analyse_upload
 from app.webrtc_config import read_ice_settings, resolve_ice_servers, rtc_configuration
 from core.annotate import annotate
 from core.detection import DETECTORS, default_video_detector, video_detector
 from core.tracking import FaceSmoother
+
+entry.through_entry()  # a page never runs without the app's entry (see app.entry)
 
 info = ui.current_model()
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import cache, charts, ui
+from app import cache, charts, entry, ui
 from app.dataset_view import GET_DATASET_HELP, class_indices, counts_by_split, paginate, upscale_faces
 from core.errors import FERError
 from core.labels import EMOTIONS
+
+entry.through_entry()  # a page never runs without the app's entry (see app.entry)
 
 
 st.title("Dataset browser")

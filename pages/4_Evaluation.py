@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import cache, charts, ui
+from app import cache, charts, entry, ui
 from app.dataset_view import misclassified, paginate, upscale_faces
 from app.reports import EvaluationReport, parse_evaluation
 from core.errors import FERError
 from core.labels import EMOTIONS
+
+entry.through_entry()  # a page never runs without the app's entry (see app.entry)
 
 selected = ui.current_model()
 

@@ -10,7 +10,7 @@ import os
 
 import streamlit as st
 
-from app import cache, charts, ui
+from app import cache, charts, entry, ui
 from app.dataset_view import FERPLUS_ENV, GET_DATASET_HELP, locate_ferplus
 from app.training_job import (
     CANCELLED,
@@ -27,6 +27,8 @@ from training.architectures import list_architectures
 from training.augment import AugmentConfig
 from training.precision import PRECISIONS, resolve_precision
 from training.train import TrainConfig
+
+entry.through_entry()  # a page never runs without the app's entry (see app.entry)
 
 ui.require_owner()
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import cache, charts, ui
+from app import cache, charts, entry, ui
 from app.limits import current_limits, session_id
 from app.video import (
     CANCELLED,
@@ -29,6 +29,8 @@ from core.errors import FERError
 from core.labels import EMOTIONS
 from core.pipeline import model_tta, still_detector
 from core.video import timeline_csv
+
+entry.through_entry()  # a page never runs without the app's entry (see app.entry)
 
 JOB_KEY = "video_job"
 if JOB_KEY not in st.session_state:

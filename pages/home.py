@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import ui
+from app import entry, ui
 from app.navigation import pages_for, st_page
 from app.reports import model_card
+
+entry.through_entry()  # a page never runs without the app's entry (see app.entry)
 
 info = ui.current_model()
 

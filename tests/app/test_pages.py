@@ -305,12 +305,16 @@ def test_the_owner_sees_the_training_page_and_is_told_so(app_env) -> None:  # no
     assert "Owner (local)" in texts(app.sidebar.caption)
 
 
-def test_the_training_page_refuses_a_visitor_who_reaches_it_directly(visitor_env) -> None:  # noqa: ANN001
+def test_the_training_page_run_alone_for_a_visitor_goes_through_the_entry(visitor_env) -> None:  # noqa: ANN001
+    # What Streamlit does on a server's first visit to a page URL (app.entry): it runs the page file
+    # alone. The page hands over to the entry, whose visitor navigation has no Training page.
     app = AppTest.from_file(str(REPO / "pages/5_Training.py"), default_timeout=TIMEOUT)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
-    assert "This page is for the app's owner" in texts(app.error)
     assert not app.button and not app.number_input  # no training form at all
+    assert "Training" not in {link.label for link in app.get("page_link")}
+    assert "Facial emotion recognition" in texts(app.title)  # the home page instead
+    assert "Visitor" in texts(app.sidebar.caption)
 
 
 def test_a_proxied_request_is_a_visitor_even_on_a_loopback_address(app_env, monkeypatch) -> None:  # noqa: ANN001
