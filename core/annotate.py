@@ -70,14 +70,19 @@ def annotate(
     size = max(height, width)
     thickness = max(1, round(size / 400))
     base_scale = max(0.4, size / 1100)
-    for number, result in enumerate(results, start=1):
+    faces = list(results)
+    boxes = [tuple(int(v) for v in face.box) for face in faces]
+    placed: list[Rect] = []
+    for number, (result, (x, y, w, h)) in enumerate(zip(faces, boxes), start=1):
         color = EMOTION_COLORS.get(result.emotion, (255, 255, 255))
-        x, y, w, h = (int(v) for v in result.box)
         cv2.rectangle(canvas, (x, y), (x + max(w, 1) - 1, y + max(h, 1) - 1), color, thickness, cv2.LINE_8)
         texts = [f"{result.emotion} {result.confidence:.0%}", result.emotion] if show_confidence else [result.emotion]
         if numbered:
             texts = [f"{number}: {text}" for text in texts] + [str(number)]
-        _draw_label(canvas, texts, (x, y, w, h), color, base_scale=base_scale, thickness=thickness)
+        others = [box for index, box in enumerate(boxes) if index != number - 1]
+        placed.append(_draw_label(
+            canvas, texts, (x, y, w, h), color, base_scale=base_scale, thickness=thickness, avoid=placed, faces=others,
+        ))  # fmt: skip
         points = getattr(result, "landmarks", None) if show_landmarks else None
         for px, py in points or ():
             # Radius grows with the face, so dots stay visible without hiding a small face.
@@ -86,17 +91,64 @@ def annotate(
     return canvas
 
 
+Rect = tuple[int, int, int, int]  # x, y, w, h
+
+
+def _overlap(a: Rect, b: Rect) -> int:
+    """Pixels two rectangles share."""
+    dx = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    dy = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    return max(0, dx) * max(0, dy)
+
+
+def label_rect(
+    size: tuple[int, int], box: Rect, label: tuple[int, int], *, avoid: Iterable[Rect] = (), faces: Iterable[Rect] = ()
+) -> tuple[Rect, int]:
+    """Where a ``label`` (width, height) of ``box`` goes in an image of ``size`` (width, height).
+
+    Above the box when there is room, else below it, else just inside its top edge; always within
+    the image. The first of those that covers no rectangle of ``avoid`` (labels already drawn) and
+    the least of ``faces`` (other faces' boxes) wins. Returns the rectangle and the pixels of
+    ``avoid`` it covers (0 unless every place collides; then the least).
+    """
+    width, height = size
+    label_w, label_h = label
+    x, y, _w, h = box
+    left = int(np.clip(x, 0, max(0, width - label_w)))
+    tops = [y - label_h] if y - label_h >= 0 else []
+    tops += [y + h] if y + h + label_h <= height else []
+    tops += [y]
+    avoid, faces = list(avoid), list(faces)
+    best: tuple[int, int, int] | None = None
+    best_rect: Rect = (left, 0, label_w, label_h)
+    for order, top in enumerate(tops):
+        rect = (left, int(np.clip(top, 0, max(0, height - label_h))), label_w, label_h)
+        score = (sum(_overlap(rect, other) for other in avoid), sum(_overlap(rect, other) for other in faces), order)
+        if best is None or score < best:
+            best, best_rect = score, rect
+    return best_rect, best[0] if best else 0
+
+
 def _draw_label(
     canvas: np.ndarray,
     texts: list[str],
-    box: tuple[int, int, int, int],
+    box: Rect,
     color: tuple[int, int, int],
     *,
     base_scale: float,
     thickness: int,
-) -> None:
-    """Draw the first of ``texts`` that fits the image width (shrinking the font down to a minimum)."""
+    avoid: Iterable[Rect] = (),
+    faces: Iterable[Rect] = (),
+) -> Rect:
+    """Draw the first of ``texts`` that fits the image width and, where it can, clear of ``avoid``.
+
+    The font shrinks down to a minimum to fit the width; a shorter text is taken when the longer
+    one would cover a label already drawn wherever it goes. Returns the label's rectangle.
+    """
     height, width = canvas.shape[:2]
+    avoid, faces = list(avoid), list(faces)
+    pad = max(2, thickness)
+    choice = None
     for text in texts:
         scale = base_scale
         text_thickness = max(1, thickness - 1) if scale < 0.8 else thickness
@@ -105,17 +157,22 @@ def _draw_label(
             scale = max(_MIN_FONT_SCALE, scale * 0.85)
             text_thickness = 1
             (tw, th), baseline = cv2.getTextSize(text, _FONT, scale, text_thickness)
-        if tw + 4 <= width:
+        if tw + 4 > width:
+            continue
+        label = (min(width, tw + 2 * pad), th + baseline + 2 * pad)
+        rect, covered = label_rect((width, height), box, label, avoid=avoid, faces=faces)
+        if choice is None or covered < choice[0]:
+            choice = (covered, text, scale, text_thickness, th, rect)
+        if covered == 0:
             break
-    pad = max(2, thickness)
-    label_h = th + baseline + 2 * pad
-    label_w = min(width, tw + 2 * pad)
-    x, y, _w, h = box
-    left = int(np.clip(x, 0, max(0, width - label_w)))
-    # Above the box when there is room, else just inside its top edge; always within the image.
-    top = y - label_h if y - label_h >= 0 else y
-    top = int(np.clip(top, 0, max(0, height - label_h)))
+    if choice is None:  # not even the shortest text fits: draw it at the minimum size anyway
+        text, scale, text_thickness = texts[-1], _MIN_FONT_SCALE, 1
+        (tw, th), baseline = cv2.getTextSize(text, _FONT, scale, text_thickness)
+        rect, _ = label_rect((width, height), box, (min(width, tw + 2 * pad), th + baseline + 2 * pad), avoid=avoid, faces=faces)
+        choice = (0, text, scale, text_thickness, th, rect)
+    _covered, text, scale, text_thickness, th, (left, top, label_w, label_h) = choice
     cv2.rectangle(canvas, (left, top), (left + label_w - 1, top + label_h - 1), color, cv2.FILLED)
     b, g, r = color
     ink = (0, 0, 0) if 0.114 * b + 0.587 * g + 0.299 * r > 140 else (255, 255, 255)
     cv2.putText(canvas, text, (left + pad, top + pad + th), _FONT, scale, ink, text_thickness, cv2.LINE_AA)
+    return left, top, label_w, label_h

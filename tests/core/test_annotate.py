@@ -93,3 +93,30 @@ def test_landmarks_drawn_only_when_asked() -> None:
     # Results without landmarks (Haar's) draw as before.
     haar_like = [face((40, 40, 120, 120))]
     np.testing.assert_array_equal(annotate(image, haar_like, show_landmarks=True), annotate(image, haar_like))
+
+
+def test_label_rect_goes_above_then_below_then_inside() -> None:
+    from core.annotate import label_rect
+
+    size, box, label = (300, 300), (100, 100, 60, 60), (50, 20)
+    assert label_rect(size, box, label) == ((100, 80, 50, 20), 0)
+    above = (90, 75, 80, 25)
+    assert label_rect(size, box, label, avoid=[above]) == ((100, 160, 50, 20), 0)
+    below = (90, 160, 80, 25)
+    assert label_rect(size, box, label, avoid=[above, below]) == ((100, 100, 50, 20), 0)
+    inside = (100, 100, 10, 10)
+    rect, covered = label_rect(size, box, label, avoid=[above, below, inside])
+    assert covered == 100 and rect == (100, 100, 50, 20)  # the least covered place
+    # Among free places, the one that hides less of another face.
+    face_above = (100, 70, 60, 20)
+    assert label_rect(size, box, label, faces=[face_above]) == ((100, 160, 50, 20), 0)
+
+
+def test_crowded_faces_get_labels_that_do_not_cover_each_other() -> None:
+    image = np.zeros((300, 300, 3), np.uint8)
+    out = annotate(image, [face((40, 100, 60, 60), "happy"), face((60, 112, 60, 60), "sad")], numbered=True)
+    sad = colour_mask(out, "sad")
+    assert not sad[:112].any()  # the second label is not above its box, where the first one is
+    assert sad[172:].any()  # it went below
+    happy_rows = np.flatnonzero(colour_mask(out, "happy").any(axis=1))
+    assert happy_rows.min() < 100  # the first label kept its place above

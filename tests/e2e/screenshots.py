@@ -100,7 +100,7 @@ def take_photo(*, models: Path, photo: Path, out: Path, work: Path) -> Path:
             sync_playwright() as playwright:  # fmt: skip
         context = launch_chromium(playwright, user_data_dir=work / "profile")
         page = context.new_page()
-        page.set_viewport_size({"width": 1400, "height": 1000})
+        page.set_viewport_size({"width": 1400, "height": 2400})  # the main area scrolls inside: a tall window shows it all
         page.goto(f"{server.url}/Upload_and_predict", wait_until="domcontentloaded")
         page.locator('input[type="file"]').set_input_files(str(photo))
         expect(page.locator(".js-plotly-plot .gtitle").first).to_contain_text("Face 1:", timeout=150_000)
