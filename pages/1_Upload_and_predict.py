@@ -14,7 +14,7 @@ from core.detection import DETECTORS
 from core.pipeline import STILL_DETECTOR, model_tta
 from core.preprocess import TTA_MODES
 
-entry.through_entry()  # a page never runs without the app's entry (see app.entry)
+entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
 
 info = ui.current_model()
 

@@ -21,7 +21,7 @@ from core.annotate import annotate
 from core.detection import DETECTORS, default_video_detector, video_detector
 from core.tracking import FaceSmoother
 
-entry.through_entry()  # a page never runs without the app's entry (see app.entry)
+entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
 
 info = ui.current_model()
 

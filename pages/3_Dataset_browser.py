@@ -9,7 +9,7 @@ from app.dataset_view import GET_DATASET_HELP, class_indices, counts_by_split, p
 from core.errors import FERError
 from core.labels import EMOTIONS
 
-entry.through_entry()  # a page never runs without the app's entry (see app.entry)
+entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
 
 
 st.title("Dataset browser")

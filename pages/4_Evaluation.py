@@ -13,7 +13,7 @@ from app.reports import EvaluationReport, parse_evaluation
 from core.errors import FERError
 from core.labels import EMOTIONS
 
-entry.through_entry()  # a page never runs without the app's entry (see app.entry)
+entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
 
 selected = ui.current_model()
 

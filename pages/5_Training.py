@@ -28,7 +28,7 @@ from training.augment import AugmentConfig
 from training.precision import PRECISIONS, resolve_precision
 from training.train import TrainConfig
 
-entry.through_entry()  # a page never runs without the app's entry (see app.entry)
+entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
 
 ui.require_owner()
 

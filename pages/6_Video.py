@@ -30,7 +30,7 @@ from core.labels import EMOTIONS
 from core.pipeline import model_tta, still_detector
 from core.video import timeline_csv
 
-entry.through_entry()  # a page never runs without the app's entry (see app.entry)
+entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
 
 JOB_KEY = "video_job"
 if JOB_KEY not in st.session_state:

@@ -11,7 +11,7 @@ from app import entry, ui
 from app.navigation import pages_for, st_page
 from app.reports import model_card
 
-entry.through_entry()  # a page never runs without the app's entry (see app.entry)
+entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
 
 info = ui.current_model()
 
