@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from app.limits import HeavyWorkGate
     from core.recognizer import EmotionRecognizer
     from app.training_job import TrainingJob
+    from core.detection import FaceDetector
     from training.data import FERData
 
 MODELS_DIR_ENV = "FER_MODELS_DIR"
@@ -123,6 +124,14 @@ def augment_preview(data_path: str, split: str, index: int, config: Any, copies:
 
     face = dataset(Path(data_path))[split].x[index : index + 1]
     return preview(face, config, seed=seed, copies=copies)[:, 0]
+
+
+@st.cache_resource
+def small_faces_detector() -> FaceDetector:
+    """The still detector with its full-resolution tile pass (safe to share: one network per thread)."""
+    from core.pipeline import still_detector  # noqa: PLC0415
+
+    return still_detector(small_faces=True)
 
 
 @st.cache_resource

@@ -10,7 +10,7 @@ import io
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import cv2
 import numpy as np
@@ -22,11 +22,14 @@ from core.cli import ImageReport, write_csv
 from core.errors import FERError
 from core.imageio import load_image
 
+if TYPE_CHECKING:
+    from core.detection import FaceDetector
+
 UPLOAD_TYPES: tuple[str, ...] = ("jpg", "jpeg", "png", "webp", "bmp", "tif", "tiff", "gif")
 NO_FACE_HINT = (
-    "No face found. Lower the minimum face confidence, try another face detector (MTCNN finds "
-    "turned and partly hidden faces), or a larger, sharper photo where the face is at least about "
-    "20 pixels wide."
+    "No face found. Lower the minimum face confidence, turn on \"Find small faces\" for a large photo "
+    "of small faces, try another face detector (MTCNN finds turned and partly hidden faces), or a "
+    "larger, sharper photo where the face is at least about 20 pixels wide."
 )
 
 
@@ -67,7 +70,7 @@ def analyse_upload(
     data: bytes,
     recognizer: _Recognizer,
     *,
-    detector: str,
+    detector: str | FaceDetector,
     tta: str | None = None,
     min_score: float = 0.0,
     landmarks: bool = False,

@@ -314,7 +314,8 @@ def print_tables(results: dict[str, Any]) -> str:
         rows = [
             {"photo": r["photo"], "size": r["size"], **{f"{k}_ms": r[k]["detect_ms"] for k in (default, "haar", "fer (haar)")},
              **{f"{k}_found": r[k]["found"] for k in (default, "haar", "fer (haar)")},
-             "end_to_end_ms": r["end_to_end_ms"], "vs_fer": r["detect_vs_fer"], "vs_haar": r["detect_vs_haar"]}
+             "end_to_end_ms": r["end_to_end_ms"], "vs_fer": r["detect_vs_fer"], "vs_haar": r["detect_vs_haar"],
+             "small_ms": r.get("small_faces", {}).get("detect_ms"), "small_found": r.get("small_faces", {}).get("found")}
             for r in photo["rows"]
         ]  # fmt: skip
         out.append(format_table(f"Photos, detection (one core): {default} beside Haar and fer's Haar; end to end with {photo['model']} and TTA {photo['tta']}", [
@@ -322,7 +323,8 @@ def print_tables(results: dict[str, Any]) -> str:
             Column(f"{default}_found", "found", "d"), Column("haar_ms", "Haar ms", ".1f"), Column("haar_found", "found", "d"),
             Column("fer (haar)_ms", "fer ms", ".1f"), Column("fer (haar)_found", "found", "d"),
             Column("vs_fer", "vs fer", ".2f"), Column("vs_haar", "vs Haar", ".2f"),
-            Column("end_to_end_ms", "end to end ms", ".1f"),
+            Column("end_to_end_ms", "end to end ms", ".1f"), Column("small_ms", "small faces ms", ".1f"),
+            Column("small_found", "found", "d"),
         ], rows))  # fmt: skip
         if photo.get("webcam_clips"):
             out.append(format_table("Webcam path's detectors on frames of the sample clips (one core; best of 3 per frame)", [

@@ -45,6 +45,11 @@ tta = st.radio(
     "on PublicTest for this model; the README gives the accuracy of each on PrivateTest.",
 )
 score_column, landmark_column = st.columns([3, 1])
+small_faces = landmark_column.toggle(
+    "Find small faces (slower)", value=False, key="upload_small_faces", disabled=detector != STILL_DETECTOR,
+    help="YuNet also looks at a large photo at its own resolution, in tiles: faces down to about 20 px in a "
+    "12-megapixel photo instead of about 35 px, for several times the time (seconds for a phone photo).",
+)  # fmt: skip
 min_score = score_column.slider(
     "Minimum face confidence",
     0.0, 1.0, 0.0, 0.05,
@@ -78,6 +83,7 @@ except LimitError as exc:
     st.stop()
 
 recognizer = ui.require_model(info)
+use_small_faces = small_faces and detector == STILL_DETECTOR
 with cache.heavy_work_gate().slot(session_id()) as admission:
     if not admission.granted:
         st.warning(admission.message)
@@ -85,7 +91,8 @@ with cache.heavy_work_gate().slot(session_id()) as admission:
     with st.spinner(f"Analysing {len(files)} image(s)..."):
         outcomes = analyse_uploads(
             [(f.name, f.getvalue()) for f in files], recognizer, limits=limits,
-            detector=detector, tta=tta, min_score=min_score, landmarks=landmarks,
+            detector=cache.small_faces_detector() if use_small_faces else detector,
+            tta=tta, min_score=min_score, landmarks=landmarks,
         )  # fmt: skip
 
 for number, outcome in enumerate(outcomes):
@@ -102,7 +109,7 @@ else:
 json_column, csv_column = st.columns(2)
 json_column.download_button(
     "Results as JSON",
-    results_json(outcomes, model=info.name if info else "", detector=detector),
+    results_json(outcomes, model=info.name if info else "", detector=f"{detector} (small faces)" if use_small_faces else detector),
     file_name="emotions.json",
     mime="application/json",
     key="upload_json",

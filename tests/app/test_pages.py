@@ -110,6 +110,22 @@ def test_upload_page_shows_faces_and_bad_files(app_env) -> None:  # noqa: ANN001
     assert {"Annotated PNG", "Results as JSON", "Results as CSV"} <= labels
 
 
+def test_upload_page_small_faces_finds_the_tiny_faces_of_a_large_photo(app_env) -> None:  # noqa: ANN001
+    app = run_page("pages/1_Upload_and_predict.py")
+    assert not app.toggle(key="upload_small_faces").value
+    crowd = face_scene(width=4000, height=3000, faces=((300, 300), (2900, 2500)), size=40)
+    _, jpeg = cv2.imencode(".jpg", crowd, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    app.get("file_uploader")[0].set_value([("crowd.jpg", jpeg.tobytes(), "image/jpeg")])
+    app.run()
+    assert "No face found" in texts(app.warning)  # shrunk to 1280 px, the faces are lost
+    app.toggle(key="upload_small_faces").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert len(app.get("plotly_chart")) == 2
+    assert app.dataframe[0].value.shape[0] == 2
+    app.radio(key="upload_detector").set_value("haar").run()
+    assert app.toggle(key="upload_small_faces").proto.disabled  # YuNet's pass only
+
+
 def test_upload_page_starts_from_the_models_own_tta_choice(app_env) -> None:  # noqa: ANN001
     app = run_page("pages/1_Upload_and_predict.py")
     assert sidebar_model(app).value == "tiny"

@@ -224,3 +224,17 @@ def test_tta_defaults_to_the_models_choice_and_the_flag_overrides(
     run_json(capsys, image, "--model", str(tiny_model_dir), "--tta", "none")
     run_json(capsys, image, "--model", str(tiny_model_dir), "--tta", "tencrop")
     assert seen == ["none", "flip", "none", "tencrop"]
+
+
+def test_small_faces_finds_the_tiny_faces_of_a_large_photo(capsys, tmp_path: Path, tiny_model_dir: Path) -> None:
+    photo = tmp_path / "crowd.png"
+    cv2.imwrite(str(photo), face_scene(width=4000, height=3000, faces=((300, 300), (2900, 2500)), size=40))
+    _code, [plain] = run_json(capsys, str(photo), "--model", str(tiny_model_dir))
+    assert plain["faces"] == []  # lost when the photo is shrunk to its largest scale
+    _code, [thorough] = run_json(capsys, str(photo), "--model", str(tiny_model_dir), "--small-faces")
+    assert len(thorough["faces"]) == 2
+    assert all(face["box"][2] < 50 and face["detection_score"] >= 0.6 for face in thorough["faces"])
+    for argv in (["--small-faces", "--detector", "haar"], ["--small-faces", "--crops"]):
+        with pytest.raises(SystemExit) as stop:
+            main(["predict", str(photo), *argv])
+        assert stop.value.code == 2 and "--small-faces" in capsys.readouterr().err

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from core.detection import (
+    YUNET_MIN_SCORE,
     DEFAULT_DETECTOR,
     DETECTORS,
     LANDMARK_NAMES,
@@ -214,3 +215,43 @@ def test_fer_faces_refound_and_aligned_look_more_like_the_originals(fer_faces: l
         boxed.append(np.abs(crop_faces(scene, [found.box], framing=None)[0, :, :, 0] - original).mean())
     # FER_FRAMING was fitted to put the crop where FER2013's was: closer than the box with its margin.
     assert np.mean(aligned) < np.mean(boxed)
+
+
+def test_tiles_cover_the_length_with_overlap_and_end_at_the_edge() -> None:
+    from core.detection import _tile_starts
+
+    assert _tile_starts(4000, 1280, 128) == [0, 1152, 2304, 2720]
+    assert _tile_starts(1280, 1280, 128) == [0]
+    assert _tile_starts(900, 1280, 128) == [0]
+    for length in (1281, 2500, 3999, 6000):
+        starts = _tile_starts(length, 1280, 128)
+        assert starts[0] == 0 and starts[-1] == length - 1280
+        assert all(b - a <= 1280 - 128 for a, b in zip(starts, starts[1:]))  # neighbours share >= 128 px
+
+
+SMALL = 40  # a drawn face with a 30x40 oval: lost when a 4000x3000 photo is shrunk to 1280
+
+
+def test_small_faces_finds_in_a_12mp_photo_what_the_scales_lose() -> None:
+    places = ((300, 300), (1152 - SMALL, 1500), (2900, 2500))  # the second straddles a tile seam
+    scene = face_scene(width=4000, height=3000, faces=places, size=SMALL)
+    assert YuNetDetector().detect(scene) == []
+    found = YuNetDetector(small_faces=True).detect(scene)
+    assert len(found) == len(places)
+    for face, (x, y) in zip(found, places):
+        assert iou(face.box, (x + round(0.62 * SMALL), y + SMALL // 2, round(0.76 * SMALL), SMALL)) > 0.4
+        assert face.score >= YUNET_MIN_SCORE and len(face.landmarks) == 5
+        assert all(x <= px <= x + 2 * SMALL and y <= py <= y + 2 * SMALL for px, py in face.landmarks)
+
+
+def test_small_faces_leaves_large_faces_to_the_scales_and_small_photos_alone() -> None:
+    scene = face_scene(width=4000, height=3000, faces=((2000, 1000),), size=600)
+    scene[300 : 300 + 2 * SMALL, 300 : 300 + 2 * SMALL] = face_scene(width=2 * SMALL, height=2 * SMALL, faces=((0, 0),), size=SMALL)
+    found = YuNetDetector(small_faces=True).detect(scene)
+    widths = sorted(face.box[2] for face in found)
+    assert len(widths) == 2 and widths[0] < 50 and widths[1] > 400, widths  # the small face and the large one, once
+    frame = centred(60)
+    assert YuNetDetector(small_faces=True).detect(frame) == YuNetDetector().detect(frame)  # no tile pass below 1280
+    assert "small_faces=True" in repr(YuNetDetector(small_faces=True))
+    with pytest.raises(ValueError, match="small_faces must be True or False"):
+        YuNetDetector(small_faces="yes")
