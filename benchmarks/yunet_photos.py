@@ -55,7 +55,6 @@ def build_photos(data: str, samples: str | None) -> dict[str, np.ndarray]:
     return photos
 
 
-CLIP_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".webm")
 WEBCAM_CANDIDATES = ("blazeface", "yunet")
 
 
@@ -84,10 +83,11 @@ def webcam_clip_rows(folder: str | Path, *, frames_per_clip: int, repeats: int) 
     default's question (``core.detection.default_video_detector``).
     """
     from core.detection import video_detector, video_preset_label  # noqa: PLC0415
+    from core.video import VIDEO_EXTENSIONS  # noqa: PLC0415
 
     detectors = {video_preset_label(name): video_detector(name) for name in WEBCAM_CANDIDATES}
     rows = []
-    for path in sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in CLIP_SUFFIXES):
+    for path in sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS):
         frames = clip_frames(path, frames_per_clip)
         if not frames:
             continue

@@ -119,14 +119,15 @@ def label_rect(
     tops += [y + h] if y + h + label_h <= height else []
     tops += [y]
     avoid, faces = list(avoid), list(faces)
-    best: tuple[int, int, int] | None = None
-    best_rect: Rect = (left, 0, label_w, label_h)
-    for order, top in enumerate(tops):
-        rect = (left, int(np.clip(top, 0, max(0, height - label_h))), label_w, label_h)
-        score = (sum(_overlap(rect, other) for other in avoid), sum(_overlap(rect, other) for other in faces), order)
-        if best is None or score < best:
-            best, best_rect = score, rect
-    return best_rect, best[0] if best else 0
+
+    def cost(order_top: tuple[int, int]) -> tuple[int, int, int]:
+        order, top = order_top
+        rect = (left, top, label_w, label_h)
+        return sum(_overlap(rect, o) for o in avoid), sum(_overlap(rect, o) for o in faces), order
+
+    places = [(order, int(np.clip(top, 0, max(0, height - label_h)))) for order, top in enumerate(tops)]
+    order, top = min(places, key=cost)
+    return (left, top, label_w, label_h), cost((order, top))[0]
 
 
 def _draw_label(

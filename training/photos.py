@@ -27,9 +27,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from core.imageio import is_supported_path
 from core.labels import EMOTIONS
 
-PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 LABELS_FILE = "labels.csv"
 
 # What photo sets write in their names: the words, and the two-letter codes of posed sets such as
@@ -76,7 +76,7 @@ def labelled_photos(folder: str | Path) -> list[tuple[Path, str]]:
                 given[(row.get("file") or "").strip()] = emotion
     out = []
     for path in sorted(root.iterdir()):
-        if path.suffix.lower() not in PHOTO_SUFFIXES:
+        if not is_supported_path(path):
             continue
         emotion = given.get(path.name) or label_from_name(path.name)
         if emotion is not None:
