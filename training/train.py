@@ -12,6 +12,7 @@ kept when PublicTest improves.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import platform
@@ -225,28 +226,76 @@ def _make_optimizer(config: TrainConfig, steps_per_epoch: int) -> Any:
     return keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay)
 
 
-def _replan_schedule(optimizer: Any, config: TrainConfig, steps_per_epoch: int) -> None:
+def offset_schedule_class() -> Any:
+    """The ``OffsetSchedule`` learning-rate schedule class (registered with Keras on first use).
+
+    A run resumed from a compact checkpoint (:mod:`training.checkpoint`) starts a fresh optimiser,
+    whose step counter, which Adam's bias correction also reads, begins at 0; its schedule is the
+    run's own, read ``offset`` steps ahead, so the learning rate goes on exactly where it was.
+    """
+    return _offset_schedule_class()
+
+
+@functools.cache
+def _offset_schedule_class() -> Any:
+    import keras  # noqa: PLC0415
+
+    @keras.saving.register_keras_serializable(package="fer_training")
+    class OffsetSchedule(keras.optimizers.schedules.LearningRateSchedule):
+        def __init__(self, schedule: Any, offset: int) -> None:
+            if isinstance(schedule, dict):
+                schedule = keras.saving.deserialize_keras_object(schedule)
+            self.schedule = schedule
+            self.offset = int(offset)
+
+        def __call__(self, step: Any) -> Any:
+            return self.schedule(keras.ops.cast(step, "float32") + float(self.offset))
+
+        def get_config(self) -> dict[str, Any]:
+            return {"schedule": keras.saving.serialize_keras_object(self.schedule), "offset": self.offset}
+
+    return OffsetSchedule
+
+
+def absolute_schedule(optimizer: Any, offset: int) -> Any:
+    """The optimiser's learning-rate schedule over the run's own steps (its offset taken off)."""
+    schedule = optimizer._learning_rate  # noqa: SLF001 - Keras keeps the schedule object only here
+    if offset:
+        if not isinstance(schedule, offset_schedule_class()):
+            raise TrainingError("the checkpoint's state says it continues a compact copy, but its schedule is not offset")
+        return schedule.schedule
+    return schedule
+
+
+def _set_schedule(optimizer: Any, schedule: Any, offset: int) -> None:
+    optimizer.learning_rate = offset_schedule_class()(schedule, offset) if offset else schedule
+
+
+def _replan_schedule(optimizer: Any, config: TrainConfig, steps_per_epoch: int, offset: int = 0) -> None:
     """Stretch or shrink the rest of the cosine schedule to end at ``config.epochs``.
 
     The learning rate holds its current value for the steps already taken (so the schedule stays
     a plain, serialisable ``CosineDecay``), then decays from there to the same final value.
+    ``offset``: steps the run took before its optimiser's counter began (see :func:`offset_schedule_class`).
     """
     import keras  # noqa: PLC0415
 
-    done = int(np.asarray(optimizer.iterations))
+    done = int(np.asarray(optimizer.iterations)) + offset
     current = float(np.asarray(optimizer.learning_rate))
     total = max(done + 1, config.epochs * steps_per_epoch)
     final = config.learning_rate * 0.01
-    optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
+    _set_schedule(optimizer, keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=current,
         decay_steps=total - done,
         alpha=min(1.0, final / current) if current > 0 else 0.0,
         warmup_target=current,
         warmup_steps=done,
-    )
+    ), offset)  # fmt: skip
 
 
-def _restart_schedule(optimizer: Any, config: TrainConfig, steps_per_epoch: int, peak: float) -> None:
+def _restart_schedule(
+    optimizer: Any, config: TrainConfig, steps_per_epoch: int, peak: float, offset: int = 0
+) -> None:
     """Start a new cosine cycle at ``peak`` that anneals to the usual final rate at ``config.epochs``.
 
     A warm restart (Loshchilov & Hutter, SGDR): a finished, annealed run continues from its weights
@@ -254,28 +303,33 @@ def _restart_schedule(optimizer: Any, config: TrainConfig, steps_per_epoch: int,
     """
     import keras  # noqa: PLC0415
 
-    done = int(np.asarray(optimizer.iterations))
+    done = int(np.asarray(optimizer.iterations)) + offset
     total = config.epochs * steps_per_epoch
     if total <= done:
         raise TrainingError(f"a restart needs epochs beyond the {done // steps_per_epoch} already run")
     final = config.learning_rate * 0.01
-    optimizer.learning_rate = keras.optimizers.schedules.CosineDecay(
+    _set_schedule(optimizer, keras.optimizers.schedules.CosineDecay(
         # Steps before ``done`` are history; from ``done`` on the rate is ``peak``, then decays.
         initial_learning_rate=peak,
         decay_steps=total - done,
         alpha=min(1.0, final / peak),
         warmup_target=peak,
         warmup_steps=done,
-    )
+    ), offset)  # fmt: skip
 
 
-def _build_training_model(config: TrainConfig, steps_per_epoch: int) -> tuple[Any, Any]:
-    """The served model, and the model that is trained: augmentation followed by the served model."""
+def _build_training_model(
+    config: TrainConfig, steps_per_epoch: int, *, precision: str | None = None
+) -> tuple[Any, Any]:
+    """The served model, and the model that is trained: augmentation followed by the served model.
+
+    ``precision``: the resolved precision (a resumed run keeps its own); default, ``config``'s, resolved here.
+    """
     import keras  # noqa: PLC0415
 
     keras.utils.set_random_seed(config.seed)
     # The policy is the model's own (its layers' dtype), never Keras' global one.
-    model = build_model(config.arch, dtype=policy_name(resolve_precision(config.precision)))
+    model = build_model(config.arch, dtype=policy_name(precision or resolve_precision(config.precision)))
     inputs = keras.Input(model.input_shape[1:], name="pixels")
     outputs = model(build_augmenter(config.augment, seed=config.seed)(inputs))
     trainer = keras.Model(inputs, outputs, name=f"train_{config.arch}")
@@ -405,7 +459,9 @@ def _checkpoint_file(state: dict[str, Any], kind: str) -> str:
 
 def _remove_stale_checkpoints(ckpt_dir: Path, state: dict[str, Any]) -> None:
     keep = {_checkpoint_file(state, "best"), _checkpoint_file(state, "last")}
-    for path in [*ckpt_dir.glob("best*.keras"), *ckpt_dir.glob("last*.keras")]:
+    # A compact copy's weights (training.checkpoint) are stale once the run has checkpointed again.
+    stale = [*ckpt_dir.glob("best*.keras"), *ckpt_dir.glob("last*.keras"), *ckpt_dir.glob("*.f16.npz")]
+    for path in stale:
         if path.name not in keep:
             path.unlink(missing_ok=True)
 
@@ -436,6 +492,7 @@ def train(
     stop_event: threading.Event | None = None,
     restart_lr: float | None = None,
     snapshots: bool = False,
+    resume_from: str | Path | None = None,
     verbose: int = 0,
 ) -> TrainResult:
     """Train ``config`` on FER2013 and save the model chosen on PublicTest into ``out_dir``.
@@ -454,6 +511,8 @@ def train(
             epochs up to ``config.epochs``; early stopping then counts from the restart.
         snapshots: also keep the served model of every epoch, ``checkpoint/epoch-NNN.keras``
             (about 5 MB each for ``fast``), for :mod:`training.average` to average.
+        resume_from: a checkpoint to continue, copied into ``out_dir/checkpoint`` first (which must
+            not hold one): a compact copy (:mod:`training.checkpoint`) or another run's checkpoint.
         verbose: Keras ``fit`` verbosity (1 shows a progress bar).
 
     Returns:
@@ -493,6 +552,17 @@ def train(
     except OSError as exc:
         raise TrainingError(f"cannot write to {out}: {exc.strerror or exc}") from exc
     state_path = ckpt_dir / "state.json"
+
+    def preparing(epoch: int, message: str) -> None:
+        if on_progress is not None:
+            on_progress(ProgressEvent("preparing", epoch, config.epochs, 0, steps, {}, time.monotonic() - started,
+                                      None, state["history"], message))  # fmt: skip
+
+    if resume_from is not None:
+        from training.checkpoint import install_checkpoint  # noqa: PLC0415 - it imports this module
+
+        install_checkpoint(resume_from, ckpt_dir)
+        resume = True
     if resume and state_path.is_file():
         state = json.loads(state_path.read_text())
         saved = TrainConfig.from_dict(state["config"])
@@ -501,15 +571,25 @@ def train(
         # The recipe (architecture, optimiser, augmentation) comes from the checkpoint; the stopping
         # rules (epochs, patience) from this call, so a resumed run can be given more room.
         config = replace(saved, epochs=config.epochs, patience=config.patience)
-        try:
-            trainer = keras.saving.load_model(ckpt_dir / _checkpoint_file(state, "last"))
-        except Exception as exc:
-            raise TrainingError(f"checkpoint {ckpt_dir / _checkpoint_file(state, 'last')} is unusable: {exc}") from exc
+        offset_schedule_class()  # registered before a checkpoint whose schedule is one is read
+        if "compact" in state:
+            from training.checkpoint import restore_compact  # noqa: PLC0415 - it imports this module
+
+            trainer, message = restore_compact(ckpt_dir, state, saved, steps)
+            preparing(int(state["epoch"]), message)
+        else:
+            try:
+                trainer = keras.saving.load_model(ckpt_dir / _checkpoint_file(state, "last"))
+            except Exception as exc:
+                raise TrainingError(
+                    f"checkpoint {ckpt_dir / _checkpoint_file(state, 'last')} is unusable: {exc}"
+                ) from exc
+        offset = int(state.get("step_offset", 0))
         if restart_lr is not None:
-            _restart_schedule(trainer.optimizer, config, steps, restart_lr)
+            _restart_schedule(trainer.optimizer, config, steps, restart_lr, offset)
             state.setdefault("restarts", []).append({"epoch": int(state["epoch"]), "learning_rate": restart_lr})
         elif saved.epochs != config.epochs:
-            _replan_schedule(trainer.optimizer, config, steps)
+            _replan_schedule(trainer.optimizer, config, steps, offset)
         state["config"] = config.to_dict()
         keras.utils.set_random_seed(config.seed + state["epoch"])
     else:
@@ -522,10 +602,7 @@ def train(
             "precision": resolve_precision(config.precision),
         }
     if config.distill_weight > 0:
-        if on_progress is not None:
-            on_progress(ProgressEvent("preparing", int(state["epoch"]), config.epochs, 0, steps, {},
-                                      time.monotonic() - started, None, state["history"],
-                                      f"teacher {Path(config.teacher).name} classifies the Training faces"))  # fmt: skip
+        preparing(int(state["epoch"]), f"teacher {Path(config.teacher).name} classifies the Training faces")
         teacher, facts = cached_teacher_probabilities(config.teacher, x[..., 0], ckpt_dir)
         if facts is not None:
             state["teacher"] = facts
@@ -586,6 +663,7 @@ def train(
             "public_test_accuracy": public_test_accuracy,
             "batchnorm": batchnorm,
             "restarts": state.get("restarts", []),
+            "compact_resumes": state.get("compact_resumes", []),
             "train_seconds": round(float(state["seconds"]), 1),
             "precision": state.get("precision", "float32"),
             "teacher": state.get("teacher"),
@@ -654,6 +732,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="model directory to write, e.g. models/fast")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint")
     parser.add_argument(
+        "--resume-from", metavar="DIR",
+        help="continue the checkpoint in DIR (a compact copy from python -m training.checkpoint compact, "
+        "or a run folder) in OUT, which must not hold a checkpoint yet",
+    )  # fmt: skip
+    parser.add_argument(
         "--restart-lr", type=float, metavar="LR",
         help="with --resume: a warm restart, a new cosine cycle from LR up to --epochs (for a run that already annealed)",
     )
@@ -662,6 +745,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep every epoch's model as OUT/checkpoint/epoch-NNN.keras, for python -m training.average",
     )
     return parser
+
+
+def _print_preparing(event: ProgressEvent) -> None:
+    if event.kind == "preparing":
+        print(event.message, file=sys.stderr, flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -679,8 +767,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         result = train(
             config, data=args.data, out_dir=args.out, resume=args.resume, ferplus_path=args.ferplus,
-            restart_lr=args.restart_lr, snapshots=args.snapshots,
-            verbose=1 if sys.stdout.isatty() else 2,
+            restart_lr=args.restart_lr, snapshots=args.snapshots, resume_from=args.resume_from,
+            on_progress=_print_preparing, verbose=1 if sys.stdout.isatty() else 2,
         )
     except (ValueError, FERError) as exc:
         print(f"error: {exc}", file=sys.stderr)
