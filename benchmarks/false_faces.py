@@ -264,6 +264,15 @@ def format_rows(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _at_most(items: Iterator[Item], limit: int | None) -> Iterator[Item]:
+    """The first ``limit`` items of each material (all when ``None``)."""
+    seen: dict[str, int] = {}
+    for item in items:
+        seen[item.material] = seen.get(item.material, 0) + 1
+        if limit is None or seen[item.material] <= limit:
+            yield item
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Measure and print the table (and with ``--json`` write every number)."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.false_faces", description=__doc__.split("\n")[0])
@@ -272,16 +281,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=os.environ.get("FER2013_PATH"), help="fer2013.csv(.gz) for the pasted faces")
     parser.add_argument("--pasted", type=int, default=400, help="FER2013 PublicTest faces to paste (0: none)")
     parser.add_argument("--min-score", type=float, default=None, help="YuNet score threshold (default: the photo default's)")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many images of each material (a quick look)")
     parser.add_argument("--explore", action="store_true", help="also list every box scored 0.3-0.8 (with --json)")
     parser.add_argument("--json", type=Path, help="write every number here")
     args = parser.parse_args(argv)
     if args.pasted < 0:
         parser.error(f"--pasted must be >= 0, got {args.pasted}")
+    if args.limit is not None and args.limit < 1:
+        parser.error(f"--limit must be >= 1, got {args.limit}")
     from core.detection import YUNET_MIN_SCORE  # noqa: PLC0415
 
     min_score = YUNET_MIN_SCORE if args.min_score is None else args.min_score
-    result = measure(material(samples=args.samples, posed=args.posed, data=args.data, pasted=args.pasted),
-                     min_score=min_score, explore=args.explore)  # fmt: skip
+    items = material(samples=args.samples, posed=args.posed, data=args.data, pasted=args.pasted)
+    result = measure(_at_most(items, args.limit), min_score=min_score, explore=args.explore)
     print(format_rows(result))
     if args.json:
         args.json.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

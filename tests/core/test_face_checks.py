@@ -204,3 +204,40 @@ def test_fer_faces_pasted_small_and_large_are_all_kept() -> None:
         before = score(item, [d.box for d in unchecked.detect(item.image)])
         after = score(item, [d.box for d in checked.detect(item.image)])
         assert after[0] == before[0], item.name
+
+
+def test_false_faces_command_on_one_image_of_each_material(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("skimage", reason="the material includes scikit-image's images")
+    import json  # noqa: PLC0415
+
+    from benchmarks.false_faces import main  # noqa: PLC0415
+
+    out = tmp_path / "ff.json"
+    assert main(["--pasted", "0", "--limit", "1", "--explore", "--json", str(out)]) == 0
+    table = capsys.readouterr().out
+    assert "| scikit-image | 1 | 1 | 1 | 0 | 1 | 0 |" in table  # the astronaut
+    result = json.loads(out.read_text())
+    assert set(result["materials"]) == {"scikit-image", "animals", "drawings", "masks", "patterns"}
+    assert all(0.3 <= box["score"] < 0.8 for box in result["low_boxes"])
+    with pytest.raises(SystemExit):
+        main(["--limit", "0"])
+    assert "--limit must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_cli_lists_dropped_boxes_only_on_request(tmp_path: Path, tiny_model_dir: Path, capsys) -> None:
+    import json  # noqa: PLC0415
+
+    import cv2  # noqa: PLC0415
+
+    from core.cli import main  # noqa: PLC0415
+
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), face_scene(faces=((200, 100),)))
+    assert main(["predict", str(image), "--model", str(tiny_model_dir), "--quiet", "--show-dropped"]) == 0
+    [report] = json.loads(capsys.readouterr().out)
+    assert len(report["faces"]) == 1 and report["dropped"] == []
+    assert main(["predict", str(image), "--model", str(tiny_model_dir), "--quiet"]) == 0
+    assert "dropped" not in json.loads(capsys.readouterr().out)[0]
+    with pytest.raises(SystemExit):
+        main(["predict", str(image), "--model", str(tiny_model_dir), "--format", "csv", "--show-dropped"])
+    assert "--show-dropped adds to the JSON output" in capsys.readouterr().err
