@@ -465,7 +465,7 @@ YUNET_FILE = "yunet/face_detection_yunet_2026may.onnx"
 YUNET_SCALES: tuple[int, ...] = (320, 640, 1280)
 """Long sides, in pixels, that :class:`YuNetDetector` runs a still image at (never above its own size).
 
-YuNet finds faces of about 10 to 300 pixels best. On the project's sample photos (10 photos, 22 faces
+YuNet finds faces of about 10 to 300 pixels best. On the project's sample photos (10 photos, 12 faces
 counted by hand) no one size fits: the gray 2560x1912 photo's turned face scores 0.64 at 320, 0.80
 at 640 and 0.53 at 1280; a face filling a frame needs a small copy, a 20-pixel face in a group photo
 the full one. Together the three sizes find every sample face at a score of 0.80 or more and,

@@ -241,3 +241,24 @@ def test_cli_lists_dropped_boxes_only_on_request(tmp_path: Path, tiny_model_dir:
     with pytest.raises(SystemExit):
         main(["predict", str(image), "--model", str(tiny_model_dir), "--format", "csv", "--show-dropped"])
     assert "--show-dropped adds to the JSON output" in capsys.readouterr().err
+
+
+def test_false_faces_command_with_every_material_folder(tmp_path: Path, capsys) -> None:
+    pytest.importorskip("skimage", reason="the material includes scikit-image's images")
+    import cv2  # noqa: PLC0415
+
+    from benchmarks.false_faces import main  # noqa: PLC0415
+    from tests.app.conftest import write_fake_fer_csv  # noqa: PLC0415
+
+    samples, posed = tmp_path / "samples", tmp_path / "posed" / "happy"
+    samples.mkdir()
+    posed.mkdir(parents=True)
+    cv2.imwrite(str(samples / "one_face_smiling.jpg"), face_scene(faces=((200, 100),)))
+    cv2.imwrite(str(posed / "a.jpg"), face_scene(faces=((200, 100),)))
+    data = write_fake_fer_csv(tmp_path / "fer.csv.gz", per_class=1)
+    args = ["--samples", str(samples), "--posed", str(tmp_path / "posed"), "--data", str(data), "--pasted", "1"]
+    assert main([*args, "--limit", "1", "--json", str(tmp_path / "out.json")]) == 0
+    table = capsys.readouterr().out
+    assert "| sample photos | 1 | 1 | 1 | 0 | 1 | 0 |" in table  # the drawn face, counted as the README's one
+    assert "| posed one-face photos | 1 | 1 | 1 | 0 | 1 | 0 |" in table
+    assert "| FER2013 pasted | 1 | 1 |" in table  # a noise "face": found or not, it is counted
