@@ -106,7 +106,9 @@ def analyse_upload(
     except FERError as exc:
         return UploadOutcome(name, None, (), None, str(exc))
     annotated = annotate(image, faces, numbered=True, show_landmarks=landmarks)
-    return UploadOutcome(name, image, faces, mark_dropped(annotated, dropped) if dropped else annotated, dropped=dropped)
+    if dropped:
+        annotated = mark_dropped(annotated, dropped)
+    return UploadOutcome(name, image, faces, annotated, dropped=dropped)
 
 
 def analyse_uploads(

@@ -609,7 +609,10 @@ def landmark_problem(box: Box | tuple[float, ...], points: Landmarks) -> str | N
     if not _NOSE_BELOW[0] <= nose_below <= _NOSE_BELOW[1]:
         return f"nose {nose_below:.2f} eye distances below the eyes (a face: {_NOSE_BELOW[0]}-{_NOSE_BELOW[1]})"
     if not nose_below + _MOUTH_BELOW_NOSE <= mouth_below <= _MOUTH_BELOW_MAX:
-        return f"mouth {mouth_below:.2f} eye distances below the eyes, nose {nose_below:.2f} (the mouth must be below the nose)"
+        return (
+            f"mouth {mouth_below:.2f} eye distances below the eyes, nose {nose_below:.2f} "
+            "(the mouth must be below the nose)"
+        )
     if float((left_mouth - right_mouth) @ unit) / apart < _MOUTH_APART_MIN:
         return "mouth corners not side by side under the eyes"
     return None
@@ -893,7 +896,8 @@ def _drop_duplicates(found: list[Detection], dropped: list[Dropped]) -> tuple[li
             kept.append(face)
         else:
             x, y = surer.box[:2]
-            dropped.append(Dropped(face, "duplicates", f"holds most of the surer face at x={x}, y={y} ({surer.score:.2f})"))
+            reason = f"holds most of the surer face at x={x}, y={y} ({surer.score:.2f})"
+            dropped.append(Dropped(face, "duplicates", reason))
     return kept, dropped
 
 
