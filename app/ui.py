@@ -247,9 +247,14 @@ def outcome_ui(outcome: Any, *, key: str, download: bool = True) -> None:
     if not outcome.ok:
         st.error(f"Cannot read {outcome.name}: {outcome.error}")
         return
+    dropped = getattr(outcome, "dropped", ())
+    if dropped:
+        st.caption("Left out by the face checks (gray boxes): " + "; ".join(
+            f"{d.rule} ({d.detection.score:.2f}): {d.reason}" for d in dropped
+        ))  # fmt: skip
     if not outcome.faces:
         st.warning(NO_FACE_HINT)
-        st.image(outcome.image_bgr, channels="BGR", width=480)
+        st.image(outcome.annotated_bgr if dropped else outcome.image_bgr, channels="BGR", width=480)
         return
     picture, chart_column = st.columns([3, 2])
     with picture:

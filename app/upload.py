@@ -17,8 +17,9 @@ import numpy as np
 from PIL import Image
 
 from app.limits import RUN_TOO_LARGE, Limits
-from core.annotate import annotate
+from core.annotate import annotate, mark_dropped
 from core.cli import ImageReport, write_csv
+from core.detection import examine
 from core.errors import FERError
 from core.imageio import load_image
 
@@ -45,6 +46,10 @@ def tta_label(mode: str, chosen: str) -> str:
 class _Recognizer(Protocol):
     def predict_image(self, image_bgr: np.ndarray, *, detector: str | None = None, **options: Any) -> list[Any]: ...
 
+    def predict_faces(self, image_bgr: np.ndarray, detections: Sequence[Any], **options: Any) -> list[Any]: ...
+
+    def detector(self, detector: Any = None) -> Any: ...
+
 
 @dataclass(frozen=True)
 class UploadOutcome:
@@ -55,6 +60,7 @@ class UploadOutcome:
     faces: tuple[Any, ...]
     annotated_bgr: np.ndarray | None
     error: str | None = None
+    dropped: tuple[Any, ...] = ()  # boxes the face checks dropped (core.detection.Dropped), when asked
 
     @property
     def ok(self) -> bool:
@@ -74,12 +80,14 @@ def analyse_upload(
     tta: str | None = None,
     min_score: float = 0.0,
     landmarks: bool = False,
+    show_dropped: bool = False,
 ) -> UploadOutcome:
     """Decode ``data``, find and classify its faces, and draw them, numbered as the page lists them.
 
     Args:
         min_score: leave out faces whose detection score is below this (0 keeps every face found).
         landmarks: mark the detector's face points (eyes, nose, mouth corners) on the picture.
+        show_dropped: also keep, and draw in gray, the boxes the detector's face checks dropped.
 
     A file that is not a readable image (or that the model cannot handle) gives an outcome with
     ``error`` set instead of raising, so that one bad file does not hide the others.
@@ -87,13 +95,20 @@ def analyse_upload(
     try:
         image = load_image(bytes(data))
         options = {} if tta is None else {"tta": tta}  # None: the recognizer's own setting
-        faces = tuple(
-            face for face in recognizer.predict_image(image, detector=detector, **options)
-            if face.detection_score >= min_score
-        )  # fmt: skip
+        dropped: tuple[Any, ...] = ()
+        if show_dropped:
+            found = examine(recognizer.detector(detector), image)
+            dropped = tuple(found.dropped)
+            predicted = recognizer.predict_faces(image, found.faces, **options)
+        else:
+            predicted = recognizer.predict_image(image, detector=detector, **options)
+        faces = tuple(face for face in predicted if face.detection_score >= min_score)
     except FERError as exc:
         return UploadOutcome(name, None, (), None, str(exc))
-    return UploadOutcome(name, image, faces, annotate(image, faces, numbered=True, show_landmarks=landmarks))
+    annotated = annotate(image, faces, numbered=True, show_landmarks=landmarks)
+    if dropped:
+        annotated = mark_dropped(annotated, dropped)
+    return UploadOutcome(name, image, faces, annotated, dropped=dropped)
 
 
 def analyse_uploads(

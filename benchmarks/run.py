@@ -309,18 +309,22 @@ def print_tables(results: dict[str, Any]) -> str:
             Column("st_classify", "classify", ".1f"), Column("st_annotate", "annotate", ".1f"),
         ], rows))  # fmt: skip
     if "photo" in sections:
+        from benchmarks.yunet_photos import UNCHECKED  # noqa: PLC0415
+
         photo = sections["photo"]
         default = photo["default"]
         rows = [
             {"photo": r["photo"], "size": r["size"], **{f"{k}_ms": r[k]["detect_ms"] for k in (default, "haar", "fer (haar)")},
              **{f"{k}_found": r[k]["found"] for k in (default, "haar", "fer (haar)")},
+             "unchecked_ms": r.get(UNCHECKED, {}).get("detect_ms"), "unchecked_found": r.get(UNCHECKED, {}).get("found"),
              "end_to_end_ms": r["end_to_end_ms"], "vs_fer": r["detect_vs_fer"], "vs_haar": r["detect_vs_haar"],
              "small_ms": r.get("small_faces", {}).get("detect_ms"), "small_found": r.get("small_faces", {}).get("found")}
             for r in photo["rows"]
         ]  # fmt: skip
         out.append(format_table(f"Photos, detection (one core): {default} beside Haar and fer's Haar; end to end with {photo['model']} and TTA {photo['tta']}", [
             Column("photo", "photo"), Column("size", "size"), Column(f"{default}_ms", "ours ms", ".1f"),
-            Column(f"{default}_found", "found", "d"), Column("haar_ms", "Haar ms", ".1f"), Column("haar_found", "found", "d"),
+            Column(f"{default}_found", "found", "d"), Column("unchecked_ms", "no checks ms", ".1f"),
+            Column("unchecked_found", "found", "d"), Column("haar_ms", "Haar ms", ".1f"), Column("haar_found", "found", "d"),
             Column("fer (haar)_ms", "fer ms", ".1f"), Column("fer (haar)_found", "found", "d"),
             Column("vs_fer", "vs fer", ".2f"), Column("vs_haar", "vs Haar", ".2f"),
             Column("end_to_end_ms", "end to end ms", ".1f"), Column("small_ms", "small faces ms", ".1f"),

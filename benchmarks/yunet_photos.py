@@ -56,6 +56,8 @@ def build_photos(data: str, samples: str | None) -> dict[str, np.ndarray]:
 
 
 WEBCAM_CANDIDATES = ("blazeface", "yunet")
+UNCHECKED = "yunet (no face checks)"
+"""The photo default without :class:`core.detection.FaceChecks`: the before column of issue 25's checks."""
 
 
 def clip_frames(path: Path, count: int) -> list[np.ndarray]:
@@ -120,12 +122,15 @@ def photo_section(
     Runs in the calling process as it is set up (``benchmarks.run`` pins it to one core first).
     """
     from benchmarks.fer_baseline import fer_haar  # noqa: PLC0415
-    from core.detection import get_detector  # noqa: PLC0415
+    from core.detection import NO_CHECKS, get_detector  # noqa: PLC0415
     from core.pipeline import STILL_DETECTOR, model_tta, still_detector  # noqa: PLC0415
     from core.recognizer import EmotionRecognizer  # noqa: PLC0415
 
     default = f"{STILL_DETECTOR} (still default)"
-    detectors = {default: still_detector(), "haar": get_detector("haar"), "blazeface (full)": get_detector("blazeface")}
+    detectors = {
+        default: still_detector(), UNCHECKED: still_detector(checks=NO_CHECKS),
+        "haar": get_detector("haar"), "blazeface (full)": get_detector("blazeface"),
+    }  # fmt: skip
     thorough = still_detector(small_faces=True)
     cascade = cv2.CascadeClassifier(cv2.data.haarcascades + "haarcascade_frontalface_default.xml")
     recognizer = EmotionRecognizer.from_dir(model, detector=detectors[default])

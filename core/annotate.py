@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -88,6 +88,25 @@ def annotate(
             # Radius grows with the face, so dots stay visible without hiding a small face.
             radius = max(1, round(min(w, h) / 40))
             cv2.circle(canvas, (int(round(px)), int(round(py))), radius, color, cv2.FILLED, cv2.LINE_AA)
+    return canvas
+
+
+DROPPED_COLOR = (128, 128, 128)
+"""Gray (BGR): boxes the face checks dropped, drawn on request so a person can see what was left out."""
+
+
+def mark_dropped(image_bgr: np.ndarray, dropped: Iterable[Any]) -> np.ndarray:
+    """A copy of the image with each dropped box (:class:`core.detection.Dropped`) in gray, labelled by its rule."""
+    canvas = to_bgr(image_bgr).copy()
+    size = max(canvas.shape[:2])
+    thickness = max(1, round(size / 600))
+    placed: list[Rect] = []
+    for drop in dropped:
+        x, y, w, h = (int(v) for v in drop.detection.box)
+        cv2.rectangle(canvas, (x, y), (x + max(w, 1) - 1, y + max(h, 1) - 1), DROPPED_COLOR, thickness, cv2.LINE_8)
+        texts = [f"not a face: {drop.rule} ({drop.detection.score:.2f})", drop.rule]
+        placed.append(_draw_label(canvas, texts, (x, y, w, h), DROPPED_COLOR, base_scale=max(0.4, size / 1400),
+                                  thickness=thickness, avoid=placed))  # fmt: skip
     return canvas
 
 

@@ -58,10 +58,14 @@ class ImageReport:
     path: str
     faces: tuple[Any, ...]
     error: str | None = None
+    dropped: tuple[Any, ...] | None = None  # boxes the face checks dropped, when asked (--show-dropped)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form ``{"path", "faces": [...], "error"}``."""
-        return {"path": self.path, "faces": [face.to_dict() for face in self.faces], "error": self.error}
+        """JSON form ``{"path", "faces": [...], "error"}``, plus ``"dropped": [...]`` when asked for."""
+        out = {"path": self.path, "faces": [face.to_dict() for face in self.faces], "error": self.error}
+        if self.dropped is not None:
+            out["dropped"] = [box.to_dict() for box in self.dropped]
+        return out
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -96,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--small-faces", action="store_true",
         help="YuNet only: also look at a large photo at its own resolution, in tiles, for faces down to about "
         "20 px (several times slower on a 12-megapixel photo)",
+    )  # fmt: skip
+    add(
+        "--show-dropped", action="store_true",
+        help="JSON only: also list, per image, the boxes the face checks dropped (animals, repeats) and why",
     )  # fmt: skip
     add("--margin", type=_non_negative_float, metavar="F", help="crop margin, a fraction of the face box (default 0.1)")
     add(
@@ -148,6 +156,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     if args.crops and (args.detector is not None or args.min_face_size is not None or args.small_faces):
         parser.error("--crops skips face detection; do not combine it with --detector, --min-face-size or --small-faces")
+    if args.show_dropped and (args.crops or args.format != "json"):
+        parser.error("--show-dropped adds to the JSON output of face detection; it needs --format json and no --crops")
     if args.small_faces and args.detector not in (None, "yunet"):
         parser.error(f"--small-faces is YuNet's; the {args.detector} detector has no such pass")
     return _predict(args)
@@ -190,7 +200,10 @@ def _predict(args: argparse.Namespace) -> int:
     used_names: set[str] = set()
     reports = []
     for done, job in enumerate(jobs, start=1):
-        reports.append(_run_job(job, recognizer, crops=args.crops, annotate_dir=args.annotate, used_names=used_names))
+        reports.append(_run_job(
+            job, recognizer, crops=args.crops, annotate_dir=args.annotate, used_names=used_names,
+            show_dropped=args.show_dropped,
+        ))  # fmt: skip
         progress.update(done, job.display)
     progress.close()
 
@@ -238,17 +251,26 @@ def _is_our_output(path: Path) -> bool:
 
 
 def _run_job(
-    job: _Job, recognizer: Any, *, crops: bool, annotate_dir: Path | None, used_names: set[str]
+    job: _Job, recognizer: Any, *, crops: bool, annotate_dir: Path | None, used_names: set[str],
+    show_dropped: bool = False,
 ) -> ImageReport:
+    from core.detection import examine  # noqa: PLC0415
     from core.imageio import load_image  # noqa: PLC0415
 
+    dropped = () if show_dropped else None
     if job.error:
-        return ImageReport(job.display, (), job.error)
+        return ImageReport(job.display, (), job.error, dropped)
     try:
         image = load_image(job.path)
-        faces = recognizer.predict_crops([image]) if crops else recognizer.predict_image(image)
+        if crops:
+            faces = recognizer.predict_crops([image])
+        elif show_dropped:
+            found = examine(recognizer.detector(), image)
+            faces, dropped = recognizer.predict_faces(image, found.faces), tuple(found.dropped)
+        else:
+            faces = recognizer.predict_image(image)
     except FERError as exc:
-        return ImageReport(job.display, (), str(exc))
+        return ImageReport(job.display, (), str(exc), dropped)
     if annotate_dir is not None:
         from core.annotate import annotate  # noqa: PLC0415
 
@@ -257,8 +279,8 @@ def _run_job(
             _write_png_atomic(target, annotate(image, faces))
         except OSError as exc:
             problem = f"cannot write annotated copy {target}: {exc.strerror or exc}"
-            return ImageReport(job.display, tuple(faces), problem)
-    return ImageReport(job.display, tuple(faces))
+            return ImageReport(job.display, tuple(faces), problem, dropped)
+    return ImageReport(job.display, tuple(faces), dropped=dropped)
 
 
 def _unique_path(folder: Path, stem: str, used: set[str]) -> Path:

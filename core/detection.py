@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import threading
+from dataclasses import dataclass
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -464,7 +465,7 @@ YUNET_FILE = "yunet/face_detection_yunet_2026may.onnx"
 YUNET_SCALES: tuple[int, ...] = (320, 640, 1280)
 """Long sides, in pixels, that :class:`YuNetDetector` runs a still image at (never above its own size).
 
-YuNet finds faces of about 10 to 300 pixels best. On the project's sample photos (10 photos, 22 faces
+YuNet finds faces of about 10 to 300 pixels best. On the project's sample photos (10 photos, 12 faces
 counted by hand) no one size fits: the gray 2560x1912 photo's turned face scores 0.64 at 320, 0.80
 at 640 and 0.53 at 1280; a face filling a frame needs a small copy, a 20-pixel face in a group photo
 the full one. Together the three sizes find every sample face at a score of 0.80 or more and,
@@ -491,6 +492,145 @@ YUNET_NMS_IOU: float = 0.3
 _YUNET_CONTAINED = 0.7
 # small_faces: pixels shared by neighbouring full-resolution tiles, and the largest face taken from them.
 _YUNET_TILE_OVERLAP = 128
+
+
+@dataclass(frozen=True)
+class FaceChecks:
+    """Rules a YuNet box must pass besides its score, so animals, objects and repeats are not faces.
+
+    Chosen on material with known counts (``python -m benchmarks.false_faces``, ``docs/detection.md``):
+    the 12 faces of the sample photos, 591 posed one-face photos, FER2013 faces pasted into scenes
+    down to 30 px, scikit-image's images and made animal faces, masks and patterns. At the default
+    score (0.6) they keep every face found there and drop the cat faces YuNet scored 0.67 and 0.72.
+
+    Attributes:
+        scales: a box must be found at every scale where it would be at least ``scale_min_side``
+            pixels across (a real face seen at 640 px is seen at 320 too; a cat's face was not).
+            No effect on images that run at one size only.
+        scale_min_side: smallest side, in pixels at a scale, at which a face must be found there.
+            Real faces were missed at a scale only where they were 64 px or less.
+        landmarks: the five points must look like a face: all inside the box, eyes in order,
+            apart and within 60 degrees of level, the nose below the eyes, the mouth below the nose.
+        duplicates: drop a box that holds most of a surer face (the same face seen again, larger).
+    """
+
+    scales: bool = True
+    scale_min_side: int = 96
+    landmarks: bool = True
+    duplicates: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("scales", "landmarks", "duplicates"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"FaceChecks.{name} must be True or False, got {getattr(self, name)!r}")
+        side = self.scale_min_side
+        if not isinstance(side, (int, np.integer)) or isinstance(side, bool) or side < 20:
+            raise ValueError(f"FaceChecks.scale_min_side must be a whole number of pixels >= 20, got {side!r}")
+
+
+NO_CHECKS = FaceChecks(scales=False, landmarks=False, duplicates=False)
+"""Score and NMS only: YuNet as it was before issue 25."""
+
+DROP_RULES: tuple[str, ...] = ("scales", "landmarks", "duplicates")
+"""The names a :class:`Dropped` box's ``rule`` takes, in the order the rules run."""
+
+
+class Dropped(NamedTuple):
+    """A box that passed the score threshold but a :class:`FaceChecks` rule dropped, and why."""
+
+    detection: Detection
+    rule: str
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form ``{"box", "detection_score", "rule", "reason"}``."""
+        return {
+            "box": [int(v) for v in self.detection.box], "detection_score": round(self.detection.score, 6),
+            "rule": self.rule, "reason": self.reason,
+        }  # fmt: skip
+
+
+class DetectionReport(NamedTuple):
+    """What :meth:`YuNetDetector.examine` found: the faces, and the boxes the checks dropped."""
+
+    faces: list[Detection]
+    dropped: list[Dropped]
+
+
+def examine(detector: FaceDetector, image_bgr: np.ndarray) -> DetectionReport:
+    """A detector's faces and, where it has face checks (YuNet), the boxes they dropped; others drop none."""
+    method = getattr(detector, "examine", None)
+    if callable(method):
+        return method(image_bgr)
+    return DetectionReport(detector.detect(image_bgr), [])
+
+
+# Landmark geometry, in eye distances from the midpoint of the eyes along and across the eye line.
+# On 958 real faces of the development material: eye distance 0.22-0.59 of the box width, tilt up
+# to 26 degrees, nose 0.33-1.14 below the eye line, mouth 0.74-2.28 below it and at least 0.23
+# below the nose, mouth corners 0.66-0.99 apart, every point inside the box. The limits leave margin.
+_EYES_APART = (0.15, 0.8)
+_MAX_TILT_DEGREES = 60.0
+_NOSE_BELOW = (0.1, 1.8)
+_MOUTH_BELOW_NOSE = 0.1
+_MOUTH_BELOW_MAX = 3.0
+_MOUTH_APART_MIN = 0.3
+_OUTSIDE_TOLERANCE = 0.05  # of the box's longer side
+# A box found at a scale: overlap with the box checked.
+_SCALE_MATCH_IOU = 0.3
+# A box holding this much of a surer box is that face again.
+_DUPLICATE_HOLDS = 0.7
+
+
+def landmark_problem(box: Box | tuple[float, ...], points: Landmarks) -> str | None:
+    """Why five YuNet landmarks do not look like a face in ``box``, or ``None`` when they do."""
+    x, y, w, h = (float(v) for v in box)
+    pts = np.asarray(points, dtype=np.float64).reshape(5, 2)
+    tolerance = _OUTSIDE_TOLERANCE * max(w, h)
+    outside = [
+        LANDMARK_NAMES[i] for i, (px, py) in enumerate(pts)
+        if not (x - tolerance <= px <= x + w + tolerance and y - tolerance <= py <= y + h + tolerance)
+    ]  # fmt: skip
+    if outside:
+        return f"{', '.join(outside).replace('_', ' ')} outside the box"
+    right_eye, left_eye, nose, right_mouth, left_mouth = pts
+    across = left_eye - right_eye
+    apart = float(np.hypot(*across))
+    if not _EYES_APART[0] * w <= apart <= _EYES_APART[1] * w:
+        return f"eyes {apart / max(w, 1e-9):.2f} of the box width apart (a face: {_EYES_APART[0]}-{_EYES_APART[1]})"
+    unit = across / apart
+    down = np.array([-unit[1], unit[0]])
+    tilt = math.degrees(math.atan2(unit[1], unit[0]))
+    if abs(tilt) > _MAX_TILT_DEGREES:
+        return f"eye line tilted {abs(tilt):.0f} degrees (a face: up to {_MAX_TILT_DEGREES:.0f})"
+    middle = (right_eye + left_eye) / 2
+    nose_below = float((nose - middle) @ down) / apart
+    mouth_below = float(((right_mouth + left_mouth) / 2 - middle) @ down) / apart
+    if not _NOSE_BELOW[0] <= nose_below <= _NOSE_BELOW[1]:
+        return f"nose {nose_below:.2f} eye distances below the eyes (a face: {_NOSE_BELOW[0]}-{_NOSE_BELOW[1]})"
+    if not nose_below + _MOUTH_BELOW_NOSE <= mouth_below <= _MOUTH_BELOW_MAX:
+        return (
+            f"mouth {mouth_below:.2f} eye distances below the eyes, nose {nose_below:.2f} "
+            "(the mouth must be below the nose)"
+        )
+    if float((left_mouth - right_mouth) @ unit) / apart < _MOUTH_APART_MIN:
+        return "mouth corners not side by side under the eyes"
+    return None
+
+
+def _iou_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one ``x, y, w, h`` box with each of ``(N, 4)`` boxes."""
+    inter = np.clip(
+        np.minimum(box[0] + box[2], boxes[:, 0] + boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None
+    ) * np.clip(np.minimum(box[1] + box[3], boxes[:, 1] + boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    return inter / np.maximum(box[2] * box[3] + boxes[:, 2] * boxes[:, 3] - inter, 1e-9)
+
+
+def _holds(outer: Box, inner: Box) -> float:
+    """The share of ``inner``'s area that lies inside ``outer``."""
+    iw = max(0, min(outer[0] + outer[2], inner[0] + inner[2]) - max(outer[0], inner[0]))
+    ih = max(0, min(outer[1] + outer[3], inner[1] + inner[3]) - max(outer[1], inner[1]))
+    return iw * ih / max(inner[2] * inner[3], 1)
 
 
 def _merge_boxes(
@@ -560,6 +700,7 @@ class YuNetDetector:
         scales: tuple[int, ...] | list[int] = YUNET_SCALES,
         nms_iou: float = YUNET_NMS_IOU,
         small_faces: bool = False,
+        checks: FaceChecks = FaceChecks(),
         model_path: str | Path | None = None,
     ) -> None:
         """Configure the detector (the network loads on first use, once per thread).
@@ -572,6 +713,8 @@ class YuNetDetector:
             nms_iou: overlap above which two boxes are one face.
             small_faces: also run a photo larger than the largest scale at its own resolution, in
                 tiles (faces down to about 20 px; several times slower on a large photo).
+            checks: the rules a box must pass besides its score (:class:`FaceChecks`);
+                :data:`NO_CHECKS` keeps every box above ``min_score``.
             model_path: another YuNet ``.onnx`` file.
         """
         _check_common(min_face_size, None)
@@ -594,6 +737,9 @@ class YuNetDetector:
         if not isinstance(small_faces, (bool, np.bool_)):
             raise ValueError(f"small_faces must be True or False, got {small_faces!r}")
         self.small_faces = bool(small_faces)
+        if not isinstance(checks, FaceChecks):
+            raise ValueError(f"checks must be a FaceChecks, got {type(checks).__name__}")
+        self.checks = checks
         # Networks kept per thread: every scale of two photo sizes (and the tiles' one).
         self._max_networks = 2 * len(self.scales) + int(self.small_faces)
         self._local = threading.local()
@@ -601,7 +747,8 @@ class YuNetDetector:
     def __repr__(self) -> str:
         return (
             f"YuNetDetector(min_face_size={self.min_face_size}, min_score={self.min_score}, "
-            f"scales={self.scales}{', small_faces=True' if self.small_faces else ''})"
+            f"scales={self.scales}{', small_faces=True' if self.small_faces else ''}"
+            f"{'' if self.checks == FaceChecks() else f', checks={self.checks}'})"
         )
 
     def _network(self, size: tuple[int, int]) -> Any:
@@ -637,38 +784,71 @@ class YuNetDetector:
 
     def detect(self, image_bgr: np.ndarray) -> list[Detection]:
         """Faces in a BGR (or gray/BGRA) ``uint8`` image, left to right, each with 5 landmarks."""
+        return self.examine(image_bgr).faces
+
+    def examine(self, image_bgr: np.ndarray) -> DetectionReport:
+        """:meth:`detect`'s faces, and the boxes above ``min_score`` that :attr:`checks` dropped, with why."""
         check_image(image_bgr)
         bgr = to_bgr(image_bgr)
         height, width = bgr.shape[:2]
-        rows = []
+        rows, passes = [], []
         small = bgr
         # Largest size first, each smaller copy shrunk from the previous one: a 12-megapixel photo
         # is read once, not once per scale.
         for scale in reversed(self._sizes(height, width)):
             if scale != 1.0:
                 small = _shrink(small, (max(1, round(width * scale)), max(1, round(height * scale))))
+            passes.append((scale, max(small.shape[:2])))
             _ok, faces = self._network((small.shape[1], small.shape[0])).detect(small)
             if faces is not None and len(faces):
                 faces = np.asarray(faces, dtype=np.float64).reshape(-1, 15)
                 # x, y, w, h and the 10 landmark coordinates scale alike; the score does not.
                 faces[:, :14] *= np.array([width / small.shape[1], height / small.shape[0]] * 7)
-                rows.append(faces)
+                rows.append(np.c_[faces, np.full(len(faces), len(passes) - 1)])
         if self.small_faces and max(height, width) > self.scales[-1]:
-            rows.extend(self._tile_faces(bgr))
+            rows.extend(np.c_[faces, np.full(len(faces), -1)] for faces in self._tile_faces(bgr))
         if not rows:
-            return []
-        faces = np.concatenate(rows)
-        faces = faces[faces[:, 14] >= self.min_score]
-        found = []
+            return DetectionReport([], [])
+        every = np.concatenate(rows)  # column 15: the pass (index into passes; -1 for a tile)
+        faces = every[every[:, 14] >= self.min_score]
+        found: list[Detection] = []
+        dropped: list[Dropped] = []
         for k in _merge_boxes(faces[:, :4], faces[:, 14], iou=self.nms_iou, contained=_YUNET_CONTAINED):
             box = clip_box(faces[k, :4], bgr.shape)
             if box is None or min(box[2], box[3]) < self.min_face_size:
                 continue
             points = tuple((float(faces[k, 4 + 2 * i]), float(faces[k, 5 + 2 * i])) for i in range(5))
-            found.append(Detection(box, float(min(1.0, max(0.0, faces[k, 14]))), points))
+            detection = Detection(box, float(min(1.0, max(0.0, faces[k, 14]))), points)
+            problem = self._check(faces[k], every, passes)
+            if problem is None:
+                found.append(detection)
+            else:
+                dropped.append(Dropped(detection, *problem))
+        if self.checks.duplicates:
+            found, dropped = _drop_duplicates(found, dropped)
         found.sort(key=lambda d: (d.box[0], d.box[1]))
-        return found
+        dropped.sort(key=lambda d: (d.detection.box[0], d.detection.box[1]))
+        return DetectionReport(found, dropped)
 
+    def _check(
+        self, face: np.ndarray, every: np.ndarray, passes: list[tuple[float, int]]
+    ) -> tuple[str, str] | None:
+        """``(rule, reason)`` of the first :attr:`checks` rule one merged box fails, else ``None``."""
+        if self.checks.scales and len(passes) > 1:
+            side = min(face[2], face[3])
+            for index, (scale, long_side) in enumerate(passes):
+                if side * scale < self.checks.scale_min_side:
+                    continue
+                same_pass = every[every[:, 15] == index]
+                if not len(same_pass) or _iou_many(face[:4], same_pass[:, :4]).max() <= _SCALE_MATCH_IOU:
+                    return "scales", (
+                        f"not found at the {long_side}-px pass, where it would be {side * scale:.0f} px across"
+                    )
+        if self.checks.landmarks:
+            problem = landmark_problem(face[:4], tuple(map(tuple, face[4:14].reshape(5, 2))))
+            if problem is not None:
+                return "landmarks", problem
+        return None
 
     def _tile_faces(self, bgr: np.ndarray) -> list[np.ndarray]:
         """Faces at full resolution, tile by tile; only those small enough to lie whole in a tile's overlap.
@@ -705,6 +885,20 @@ def _tile_starts(length: int, side: int, overlap: int) -> list[int]:
     step = side - overlap
     starts = list(range(0, length - side, step))
     return [*starts, length - side]
+
+
+def _drop_duplicates(found: list[Detection], dropped: list[Dropped]) -> tuple[list[Detection], list[Dropped]]:
+    """Move to ``dropped`` each face whose box holds most of a surer face's box (that face seen again)."""
+    kept: list[Detection] = []
+    for face in sorted(found, key=lambda d: -d.score):
+        surer = next((k for k in kept if _holds(face.box, k.box) > _DUPLICATE_HOLDS), None)
+        if surer is None:
+            kept.append(face)
+        else:
+            x, y = surer.box[:2]
+            reason = f"holds most of the surer face at x={x}, y={y} ({surer.score:.2f})"
+            dropped.append(Dropped(face, "duplicates", reason))
+    return kept, dropped
 
 
 # MTCNN's first network (PNet) looks at 12x12 windows.

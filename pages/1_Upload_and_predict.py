@@ -58,6 +58,10 @@ min_score = score_column.slider(
 )
 landmarks = landmark_column.toggle("Show face points", value=False, key="upload_landmarks",
                                    help="Eyes, nose and mouth corners, where the detector gives them (YuNet).")
+show_dropped = landmark_column.toggle(
+    "Show dropped boxes", value=False, key="upload_show_dropped", disabled=detector != STILL_DETECTOR,
+    help="Boxes YuNet's face checks left out (an animal, a pattern, a face seen twice), in gray, with why.",
+)  # fmt: skip
 try:
     limits = current_limits()
 except ValueError as exc:  # a bad [limits] entry in the secrets or a FER_LIMIT_* variable
@@ -92,7 +96,7 @@ with cache.heavy_work_gate().slot(session_id()) as admission:
         outcomes = analyse_uploads(
             [(f.name, f.getvalue()) for f in files], recognizer, limits=limits,
             detector=cache.small_faces_detector() if use_small_faces else detector,
-            tta=tta, min_score=min_score, landmarks=landmarks,
+            tta=tta, min_score=min_score, landmarks=landmarks, show_dropped=show_dropped and detector == STILL_DETECTOR,
         )  # fmt: skip
 
 for number, outcome in enumerate(outcomes):

@@ -383,3 +383,35 @@ def test_analyse_uploads_keeps_a_run_within_its_pixel_budget() -> None:
     assert [o.ok for o in outcomes] == [True, True, False, False]
     assert "3.0 megapixels" in outcomes[2].error and "2.5" in outcomes[2].error and outcomes[2].image_bgr is None
     assert "megapixels" not in outcomes[3].error  # an unreadable file is reported as such
+
+
+class _CheckedDetector:
+    """A YuNet stand-in whose checks dropped one box."""
+
+    def examine(self, image: np.ndarray):  # noqa: ANN201
+        from core.detection import Detection, DetectionReport, Dropped  # noqa: PLC0415
+
+        return DetectionReport(
+            [Detection((20, 20, 80, 80), 0.95)], [Dropped(Detection((130, 20, 60, 60), 0.8), "scales", "why")]
+        )
+
+
+class _FacesFromDetections(TwoFaces):
+    def detector(self, detector: object = None) -> _CheckedDetector:
+        return _CheckedDetector()
+
+    def predict_faces(self, image: np.ndarray, detections: list, **options: object) -> list:
+        return [face for face in self.predict_image(image) if face.box in [d.box for d in detections]]
+
+
+def test_analyse_upload_keeps_and_draws_the_dropped_boxes_only_on_request() -> None:
+    photo = _png(np.full((200, 220, 3), 90, np.uint8))
+    plain = analyse_upload("p.png", photo, _FacesFromDetections(), detector="yunet")
+    shown = analyse_upload("p.png", photo, _FacesFromDetections(), detector="yunet", show_dropped=True)
+    assert plain.dropped == () and [d.rule for d in shown.dropped] == ["scales"]
+    assert [f.box for f in shown.faces] == [(20, 20, 80, 80)]
+    # The dropped box is drawn in gray with its label; the kept face's box is untouched.
+    changed = np.any(shown.annotated_bgr != analyse_upload("p.png", photo, _FacesFromDetections(), detector="yunet",
+                                                           min_score=0.5).annotated_bgr, axis=2)  # fmt: skip
+    assert changed.any() and not changed[20:100, 20:100].any()
+    assert tuple(shown.annotated_bgr[50, 130]) == (128, 128, 128)

@@ -409,3 +409,20 @@ def test_a_signed_in_user_is_the_owner_only_when_allow_listed(app_env, email: st
         app.switch_page(str(REPO / "pages/5_Training.py")).run()
         assert not app.exception and not app.error
         assert app.button(key="train_start")
+
+
+def test_upload_page_shows_the_boxes_the_face_checks_dropped_on_request(app_env) -> None:  # noqa: ANN001
+    pytest.importorskip("skimage", reason="scikit-image's cat is the animal face the checks drop")
+    from benchmarks.false_faces import on_canvas, skimage_bgr  # noqa: PLC0415
+
+    cat = on_canvas(cv2.resize(skimage_bgr("chelsea"), None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC))
+    app = run_page("pages/1_Upload_and_predict.py")
+    assert not app.toggle(key="upload_show_dropped").value
+    app.get("file_uploader")[0].set_value([("cat.png", _png(cat), "image/png")])
+    app.run()
+    assert "No face found" in texts(app.warning)  # no emotion on the cat
+    assert "Left out by the face checks" not in texts(app.caption)
+    app.toggle(key="upload_show_dropped").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "Left out by the face checks (gray boxes): scales (0.72): not found at the 320-px pass" in texts(app.caption)
+    assert "No face found" in texts(app.warning)
