@@ -20,7 +20,7 @@ EMOTION_SYNONYMS: dict[str, str] = {
     "happiness": "happy", "joy": "happy", "joyful": "happy", "smile": "happy", "smiling": "happy",
     "sadness": "sad", "unhappy": "sad", "sorrow": "sad", "crying": "sad",
     "surprised": "surprise", "surprising": "surprise", "shocked": "surprise", "astonished": "surprise",
-    "calm": "neutral", "none": "neutral", "no_emotion": "neutral", "relaxed": "neutral",
+    "calm": "neutral", "no_emotion": "neutral", "expressionless": "neutral", "relaxed": "neutral",
 }  # fmt: skip
 
 
