@@ -1,0 +1,79 @@
+"""AppTest of the Evaluation page's "Your photos": a visitor uploads a ZIP, runs it, sees every view."""
+
+from __future__ import annotations
+
+import cv2
+import pytest
+
+from tests.app.test_pages import run_page, texts
+from tests.core.archives import HOSTILE, make_zip
+from tests.core.faces import face_scene
+
+
+def _jpeg(image) -> bytes:  # noqa: ANN001
+    return cv2.imencode(".jpg", image)[1].tobytes()
+
+
+def labelled_zip() -> bytes:
+    """Drawn faces in emotion folders (synonyms), a photo with no face, a folder naming no emotion, macOS litter."""
+    face = _jpeg(face_scene(width=400, height=300, faces=((100, 50),)))
+    return make_zip([
+        ("faces/happiness/1.jpg", face), ("faces/happiness/2.jpg", face), ("faces/Sad/3.jpg", face),
+        ("faces/scared/4.jpg", _jpeg(face_scene(width=400, height=300, faces=()))),
+        ("faces/contempt/5.jpg", face), ("faces/labels.csv", b"path,label,group\nhappiness/1.jpg,happy,lab\nSad/3.jpg,sad,home\n"),
+        ("__MACOSX/faces/._1.jpg", b"\0"), ("faces/notes.txt", b"hello"),
+    ])  # fmt: skip
+
+
+def test_a_visitor_evaluates_a_zip_of_their_photos_and_compares_two_models(visitor_env) -> None:  # noqa: ANN001
+    app = run_page("pages/4_Evaluation.py")
+    app.radio(key="eval_source").set_value("Your photos").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "Upload a ZIP" in texts(app.info)
+    app.file_uploader(key="own_zip").set_value(("my faces.zip", labelled_zip(), "application/zip")).run()
+    assert "Press Evaluate" in texts(app.caption)
+    app.button(key="own_run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Photos"] == "4" and metrics["No face found"] == "1"
+    assert "contempt" in texts(app.warning)  # the folder naming no emotion of ours is listed...
+    assert "Groups with fewer than 30 photos" in texts(app.warning)  # ...and the small groups flagged
+    app.run()  # any later rerun (a tab, a filter) shows the kept answer and runs nothing again
+    assert app.button(key="own_run").proto.disabled and {m.label: m.value for m in app.metric} == metrics
+    # confusion matrix, per-class chart, reliability diagram, groups
+    assert len(app.get("plotly_chart")) == 4
+    assert {b.proto.label for b in app.get("download_button")} == {"Per-file CSV (tiny)"}
+    tables = {tuple(d.value.columns)[-1]: d.value for d in app.dataframe}
+    rows = tables["correct"]
+    assert list(rows["file"]) == ["faces/happiness/1.jpg", "faces/happiness/2.jpg", "faces/Sad/3.jpg", "faces/scared/4.jpg"]
+    left_out = set(tables["why"]["file"])
+    assert left_out == {"faces/contempt/5.jpg", "__MACOSX/faces/._1.jpg", "faces/notes.txt"}
+
+    app.selectbox(key="own_compare").set_value("tiny-b").run()
+    app.button(key="own_run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert {b.proto.label for b in app.get("download_button")} == {"Per-file CSV (tiny)", "Per-file CSV (tiny-b)"}
+    assert len(app.get("plotly_chart")) == 4 + 3  # plus F1 side by side and both matrices
+    assert any(m.label == "tiny-b, all photos" for m in app.metric)
+
+
+@pytest.mark.parametrize("kind", ["bomb_declared", "climbing_path", "not_a_zip"])
+def test_a_hostile_zip_gets_its_error_and_nothing_else(visitor_env, kind: str) -> None:  # noqa: ANN001
+    data, phrase = HOSTILE[kind]()
+    app = run_page("pages/4_Evaluation.py")
+    app.radio(key="eval_source").set_value("Your photos").run()
+    app.file_uploader(key="own_zip").set_value(("evil.zip", data, "application/zip")).run()
+    app.button(key="own_run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert phrase in texts(app.error) and "evil.zip" in texts(app.error)
+    assert not app.metric and not app.get("plotly_chart")
+
+
+def test_a_zip_with_no_labelled_photo_says_how_to_label_them(visitor_env) -> None:  # noqa: ANN001
+    app = run_page("pages/4_Evaluation.py")
+    app.radio(key="eval_source").set_value("Your photos").run()
+    zipped = make_zip([("friends/1.jpg", _jpeg(face_scene()))])
+    app.file_uploader(key="own_zip").set_value(("friends.zip", zipped, "application/zip")).run()
+    app.button(key="own_run").click().run()
+    assert "no labelled photo (folders naming no emotion of ours: friends)" in texts(app.error)
