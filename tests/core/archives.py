@@ -105,6 +105,7 @@ def nested_archive_renamed() -> tuple[bytes, str]:
 
 
 def many_tiny_files(count: int = 5000) -> tuple[bytes, str]:
+    """Thousands of empty members: each is cheap, their number is the attack."""
     return make_zip(((f"notes/{i}.txt", b"") for i in range(count)), compression=zipfile.ZIP_STORED), "files and folders"
 
 
@@ -126,12 +127,15 @@ def truncated() -> tuple[bytes, str]:
     return data[: len(data) // 2], "not a readable ZIP"
 
 
-def too_many_photos() -> tuple[bytes, str]:
-    return make_zip([(f"happy/{i}.jpg", jpeg()) for i in range(LIMITS["max_photos"] + 1)]), "photos; the limit"
+def too_many_photos(count: int = LIMITS["max_photos"] + 1) -> tuple[bytes, str]:
+    photo = jpeg(width=8, height=8)
+    return make_zip([(f"happy/{i}.jpg", photo) for i in range(count)]), "photos; the limit"
 
 
-def too_many_megapixels() -> tuple[bytes, str]:
-    return make_zip([(f"happy/{i}.png", _png_declaring(2000, 1000)) for i in range(3)]), "megapixels"
+def too_many_megapixels(*, width: int = 2000, height: int = 1000, count: int = 3) -> tuple[bytes, str]:
+    """Photos that compress to almost nothing but declare ``count * width * height`` pixels together."""
+    photo = _png_declaring(width, height)
+    return make_zip([(f"happy/{i}.png", photo) for i in range(count)]), "megapixels"
 
 
 def _png_declaring(width: int, height: int) -> bytes:
