@@ -183,7 +183,8 @@ def check_run_pixels(total_pixels: int, *, limits: Limits) -> None:
 def check_archive_size(name: str, size_bytes: int, *, limits: Limits) -> None:
     """Raises :class:`LimitError` when a ZIP is larger than :attr:`Limits.archive_max_mb`."""
     if size_bytes > limits.archive_max_mb * 1024**2:
-        raise LimitError(ARCHIVE_TOO_LARGE.format(name=name, size_mb=size_bytes / 1024**2, limit_mb=limits.archive_max_mb))
+        size_mb, limit_mb = size_bytes / 1024**2, limits.archive_max_mb
+        raise LimitError(ARCHIVE_TOO_LARGE.format(name=name, size_mb=size_mb, limit_mb=limit_mb))
 
 
 def read_archive(name: str, data: bytes, *, limits: Limits) -> Any:

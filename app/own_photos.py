@@ -92,7 +92,8 @@ def run_own_photos(
     """
     photo_set = photos_from_archive(read_archive(name, data, limits=limits))
     if not photo_set.photos:
-        folders = f" (folders naming no emotion of ours: {', '.join(photo_set.unknown_folders)})" if photo_set.unknown_folders else ""
+        unknown = ", ".join(photo_set.unknown_folders)
+        folders = f" (folders naming no emotion of ours: {unknown})" if unknown else ""
         raise ValueError(
             f"{name} has no labelled photo{folders}: put the photos in folders named by emotion "
             f"({', '.join(EMOTIONS)}; synonyms such as happiness or scared work) or add a {LABELS_FILE} "
@@ -138,7 +139,8 @@ def your_photos_ui(selected: ModelInfo | None) -> None:
     first = model_column.selectbox(
         "Model", names, index=names.index(selected.name) if selected and selected.name in models else 0, key="own_model"
     )
-    second = other_column.selectbox("Side by side with", ["(none)", *(n for n in names if n != first)], key="own_compare")
+    others = ["(none)", *(n for n in names if n != first)]
+    second = other_column.selectbox("Side by side with", others, key="own_compare")
     if upload is None:
         st.info("Upload a ZIP to see how the models do on your faces.")
         return
@@ -151,7 +153,8 @@ def your_photos_ui(selected: ModelInfo | None) -> None:
         if run is not None:
             st.session_state[RESULT_KEY] = run
     elif stale:
-        st.caption("Press Evaluate to score these photos" + (" (the results below are of an earlier choice)." if run else "."))
+        earlier = " (the results below are of an earlier choice)." if run else "."
+        st.caption("Press Evaluate to score these photos" + earlier)
     if run is not None:
         results_ui(run)
 
@@ -188,17 +191,22 @@ def results_ui(run: OwnPhotosRun) -> None:
     if run.photo_set.unknown_folders:
         st.warning(f"Folders naming no emotion of ours were left out: {', '.join(run.photo_set.unknown_folders)}.")
     cols = st.columns(5)
-    cols[0].metric("Accuracy, all photos", _percent(summary["accuracy"]), help="A photo where no face was found counts wrong.")
+    cols[0].metric(
+        "Accuracy, all photos", _percent(summary["accuracy"]), help="A photo where no face was found counts wrong."
+    )
     cols[1].metric("Accuracy, photos with a face", _percent(summary["accuracy_found"]))
     cols[2].metric("Photos", f"{summary['n']:,}")
     cols[3].metric("No face found", f"{len(summary['no_face']):,}")
     cols[4].metric("ECE", "—" if report is None or report.ece is None else f"{report.ece:.3f}")
     mode = "as face crops" if run.crops else "whole photos, the largest face of each judged"
     st.caption(
-        f"{model} on {summary['n']} photos of {run.archive} ({mode}), test-time augmentation {run.tta.get(model, 'none')}. "
+        f"{model} on {summary['n']} photos of {run.archive} ({mode}), "
+        f"test-time augmentation {run.tta.get(model, 'none')}. "
         "The matrix, per-class scores and calibration are over the photos with a face."
     )
-    tabs = st.tabs(["Confusion matrix", "Per class", "Calibration", "Groups", "Misclassified faces", "Compare models", "Files"])
+    tabs = st.tabs(
+        ["Confusion matrix", "Per class", "Calibration", "Groups", "Misclassified faces", "Compare models", "Files"]
+    )
     if report is None:
         tabs[0].info("No face was found in any photo: try “Face crops” if the photos are faces already.")
     else:
@@ -223,7 +231,9 @@ def results_ui(run: OwnPhotosRun) -> None:
 
 def _groups_ui(groups: Sequence[Mapping[str, Any]]) -> None:
     if not groups:
-        st.info(f"Add a `group` column to {LABELS_FILE} (pose, lighting, age band, camera...) to break the scores down.")
+        st.info(
+            f"Add a `group` column to {LABELS_FILE} (pose, lighting, age band, camera...) to break the scores down."
+        )
         return
     warning = small_group_warning(groups)
     if warning:
@@ -238,7 +248,9 @@ def _groups_ui(groups: Sequence[Mapping[str, Any]]) -> None:
         hide_index=True, key="own_groups_table",
         column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("accuracy", "± (95%)")},
     )  # fmt: skip
-    st.caption("Accuracy and recall per group count a photo with no face as wrong; recall cells give the photos of that class.")
+    st.caption(
+        "Accuracy and recall per group count a photo with no face as wrong; recall cells give the photos of that class."
+    )
 
 
 def _misclassified_ui(results: Sequence[PhotoResult]) -> None:
@@ -257,7 +269,9 @@ def _misclassified_ui(results: Sequence[PhotoResult]) -> None:
 
 def _compare_ui(run: OwnPhotosRun) -> None:
     if len(run.models) < 2:
-        st.info("Choose a second model under “Side by side with” and press Evaluate to compare two models on the same faces.")
+        st.info(
+            "Choose a second model under “Side by side with” and press Evaluate to compare two models on the same faces."
+        )
         return
     reports = {m: r for m in run.models if (r := run.report(m)) is not None}
     if len(reports) == 2:
@@ -269,7 +283,8 @@ def _compare_ui(run: OwnPhotosRun) -> None:
         delta = None if index == 0 or accuracy is None else f"{(accuracy - base) * 100:+.1f} points vs {run.models[0]}"
         column.metric(f"{model}, all photos", _percent(accuracy), delta)
         if model in reports:
-            column.plotly_chart(charts.confusion_heatmap(reports[model], normalised=True), key=f"own_compare_matrix_{index}")
+            figure = charts.confusion_heatmap(reports[model], normalised=True)
+            column.plotly_chart(figure, key=f"own_compare_matrix_{index}")
 
 
 def _files_ui(run: OwnPhotosRun, model: str, summary: Mapping[str, Any]) -> None:
@@ -278,10 +293,8 @@ def _files_ui(run: OwnPhotosRun, model: str, summary: Mapping[str, Any]) -> None
             f"Per-file CSV ({name})", results_csv(run.results[name]), file_name=f"your-photos-{name}.csv",
             mime="text/csv", key=f"own_csv_{index}", on_click="ignore",
         )  # fmt: skip
-    st.dataframe(
-        [{k: row[k] for k in ("file", "label", "group", "faces", "predicted", "confidence", "correct")} for row in summary["rows"]],
-        hide_index=True, key="own_rows",
-    )
+    columns = ("file", "label", "group", "faces", "predicted", "confidence", "correct")
+    st.dataframe([{k: row[k] for k in columns} for row in summary["rows"]], hide_index=True, key="own_rows")
     if summary["no_face"]:
         st.markdown(f"**No face found ({len(summary['no_face'])}):** " + ", ".join(summary["no_face"]))
     unreadable = summary["unreadable"]

@@ -42,7 +42,9 @@ ARCHIVE_EXTENSIONS: frozenset[str] = frozenset(
     {".zip", ".jar", ".tar", ".tgz", ".gz", ".bz2", ".xz", ".zst", ".7z", ".rar", ".cab", ".lz", ".lzma", ".z"}
 )
 # What archives start with, for one renamed as a photo.
-_ARCHIVE_MAGIC: tuple[bytes, ...] = (b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"7z\xbc\xaf\x27\x1c", b"Rar!", b"BZh", b"\xfd7zXZ")
+_ARCHIVE_MAGIC: tuple[bytes, ...] = (
+    b"PK\x03\x04", b"PK\x05\x06", b"\x1f\x8b", b"7z\xbc\xaf\x27\x1c", b"Rar!", b"BZh", b"\xfd7zXZ"
+)
 # Files operating systems leave in folders, never photos.
 _SYSTEM_NAMES = frozenset({".ds_store", "thumbs.db", "desktop.ini", "icon\r"})
 _EOCD = b"PK\x05\x06"
@@ -111,7 +113,9 @@ def read_photo_archive(
     max_members = 3 * max_photos + 100 if max_members is None else max_members
     label = _quoted(name)
     if len(data) > max_mb * MB:
-        raise ArchiveError(f"{label} is {len(data) / MB:.1f} MB; the limit for an archive here is {max_mb:g} MB: split it.")
+        raise ArchiveError(
+            f"{label} is {len(data) / MB:.1f} MB; the limit for an archive here is {max_mb:g} MB: split it."
+        )
     if not is_zip(data):
         raise ArchiveError(f"{label} is not a ZIP archive: zip the photos (or their emotion folders) and upload that.")
     declared_members = _declared_member_count(data)
@@ -148,8 +152,8 @@ def read_photo_archive(
             pixels += _header_pixels(member.data)
             if pixels > max_megapixels * 1e6:
                 raise ArchiveError(
-                    f"the photos of {label} add up to more than {max_megapixels:g} megapixels, the limit for one archive "
-                    f"here (reached at {member.name}): upload fewer or smaller photos."
+                    f"the photos of {label} add up to more than {max_megapixels:g} megapixels, the limit for one "
+                    f"archive here (reached at {member.name}): upload fewer or smaller photos."
                 )
             photos.append(member)
     return PhotoArchive(tuple(photos), texts, tuple(skipped), pixels / 1e6)
@@ -211,7 +215,9 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, label: str,
                     )
                 chunks.append(chunk)
     except NotImplementedError as exc:
-        raise ArchiveError(f"{name} in {label} uses a compression this app cannot read ({exc}): zip it with Deflate.") from None
+        raise ArchiveError(
+            f"{name} in {label} uses a compression this app cannot read ({exc}): zip it with Deflate."
+        ) from None
     except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, struct.error) as exc:
         raise ArchiveError(
             f"{name} in {label} is damaged or is not what its header declares ({exc}): zip the photos again."
@@ -223,7 +229,9 @@ def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, label: str,
 def _read_text(archive: zipfile.ZipFile, info: zipfile.ZipInfo, *, label: str, budget: list[int]) -> ArchiveMember:
     name = _clean_name(info.filename)
     if info.file_size > TEXT_MAX_BYTES:
-        raise ArchiveError(f"{name} in {label} is {info.file_size / MB:.1f} MB; at most {TEXT_MAX_BYTES // MB} MB is read.")
+        raise ArchiveError(
+            f"{name} in {label} is {info.file_size / MB:.1f} MB; at most {TEXT_MAX_BYTES // MB} MB is read: shorten it."
+        )
     return ArchiveMember(name, _read_member(archive, info, label=label, budget=budget))
 
 

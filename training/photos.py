@@ -46,6 +46,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from core.archive import SkippedMember, read_photo_archive
 from core.imageio import DEFAULT_MAX_PIXELS, is_supported_path
 from core.labels import EMOTIONS, parse_emotion
 
@@ -76,12 +77,8 @@ class LabelledPhoto:
     source: Path | bytes
 
 
-@dataclass(frozen=True)
-class LeftOut:
-    """A file of the set that is not scored, and why."""
-
-    name: str
-    reason: str
+LeftOut = SkippedMember
+"""A file of the set that is not scored, and why (the archive reader's own type: its skips are left out too)."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +126,8 @@ class PhotoResult:
             "confidence": None if self.confidence is None else round(self.confidence, 4),
             "correct": self.correct,
             "box": None if self.box is None else list(self.box),
-            "probabilities": None if self.probabilities is None else dict(zip(EMOTIONS, (round(p, 4) for p in self.probabilities))),
+            "probabilities": None if self.probabilities is None
+            else {e: round(p, 4) for e, p in zip(EMOTIONS, self.probabilities)},
             "error": self.error,
         }  # fmt: skip
 
@@ -157,13 +155,14 @@ def photos_from_folder(folder: str | Path) -> PhotoSet:
         files.extend((Path(top, n).relative_to(root).as_posix(), Path(top, n)) for n in sorted(names))
     labels_path = root / LABELS_FILE
     labels = labels_path.read_text(encoding="utf-8-sig") if labels_path.is_file() else None
-    photos = [(name, path) for name, path in files if is_supported_path(name) and not PurePosixPath(name).name.startswith(".")]
+    hidden = {name for name, _ in files if name.split("/")[-1].startswith(".")}
+    photos = [(name, path) for name, path in files if is_supported_path(name) and name not in hidden]
     others = [LeftOut(name, "not an image") for name, _ in files if name != LABELS_FILE and not is_supported_path(name)]
     return label_photos(photos, labels_csv=labels, left_out=others)
 
 
 def photos_from_archive(archive: Any) -> PhotoSet:
-    """The labelled photos of a :class:`core.archive.PhotoArchive`; its skipped members are listed.
+    """The labelled photos of a :class:`core.archive.PhotoArchive`; its skipped members are left out too.
 
     The shallowest ``labels.csv`` labels the photos, its paths relative to its own folder.
 
@@ -178,8 +177,8 @@ def photos_from_archive(archive: Any) -> PhotoSet:
         except UnicodeDecodeError:
             raise ValueError(f"{tables[0].name} is not UTF-8 text: save it as CSV UTF-8 and zip it again") from None
         folder = str(PurePosixPath(tables[0].name).parent).strip(".")
-    skipped = [LeftOut(member.name, member.reason) for member in archive.skipped]
-    return label_photos([(p.name, p.data) for p in archive.photos], labels_csv=labels, csv_folder=folder, left_out=skipped)
+    photos = [(p.name, p.data) for p in archive.photos]
+    return label_photos(photos, labels_csv=labels, csv_folder=folder, left_out=archive.skipped)
 
 
 def label_photos(
@@ -323,20 +322,34 @@ def evaluate_photos(
                 rows.append(PhotoResult(photo.name, photo.label, photo.group, 0, error=str(exc)))
         else:
             for style in styles:
-                styled = STYLES[style](image)
-                detections = [] if crops else finder.detect(styled)
-                largest = max(detections, key=lambda d: int(d.box[2]) * int(d.box[3]), default=None)
-                box = (0, 0, styled.shape[1], styled.shape[0]) if crops else None if largest is None else tuple(int(v) for v in largest.box)
-                face = _thumbnail(styled, box) if thumbnails and box is not None else None
-                for model, recognizer in recognizers.items():
-                    if crops:
-                        said = recognizer.predict_crops([styled], tta=tta.get(model))
-                    else:
-                        said = [] if largest is None else recognizer.predict_faces(styled, [largest], tta=tta.get(model))
-                    results[(model, style)].append(_result(photo, said[0] if said else None, 1 if crops else len(detections), face))
+                for model, result in _judge(photo, STYLES[style](image), recognizers, finder, tta, thumbnails):
+                    results[(model, style)].append(result)
         if on_progress is not None:
             on_progress(done, len(photo_set.photos), photo.name)
     return {key: tuple(rows) for key, rows in results.items()}
+
+
+def _judge(
+    photo: LabelledPhoto, image: np.ndarray, recognizers: Mapping[str, Any], finder: Any,
+    tta: Mapping[str, str | None], thumbnails: bool,
+) -> list[tuple[str, PhotoResult]]:  # fmt: skip
+    """Each model's answer on the photo's largest face (``finder`` ``None``: the photo is the face)."""
+    detections = [] if finder is None else finder.detect(image)
+    largest = max(detections, key=lambda d: int(d.box[2]) * int(d.box[3]), default=None)
+    if finder is None:
+        box: tuple[int, int, int, int] | None = (0, 0, image.shape[1], image.shape[0])
+    else:
+        box = None if largest is None else tuple(int(v) for v in largest.box)
+    face = _thumbnail(image, box) if thumbnails and box is not None else None
+    out = []
+    for model, recognizer in recognizers.items():
+        if finder is None:
+            said = recognizer.predict_crops([image], tta=tta.get(model))
+        else:
+            said = [] if largest is None else recognizer.predict_faces(image, [largest], tta=tta.get(model))
+        faces = 1 if finder is None else len(detections)
+        out.append((model, _result(photo, said[0] if said else None, faces, face)))
+    return out
 
 
 def _result(photo: LabelledPhoto, said: Any, faces: int, face: np.ndarray | None) -> PhotoResult:
@@ -450,7 +463,12 @@ def build_report(
     photo_set: PhotoSet, results: Mapping[tuple[str, str], Sequence[PhotoResult]], *, crops: bool,
     tta: Mapping[str, str] | None = None, min_group: int = SMALL_GROUP,
 ) -> dict[str, Any]:  # fmt: skip
-    """The JSON report: ``{"n", "crops", "left_out", "unknown_folders", "models": {model: {"tta", "styles": {style: summary}}}}``."""
+    """The JSON report.
+
+    Returns:
+        ``{"n", "crops", "left_out", "unknown_folders", "models": {model: {"tta", "styles": {style: summary}}}}``,
+        each summary from :func:`summarise`.
+    """
     models: dict[str, Any] = {}
     for (model, style), rows in results.items():
         entry = models.setdefault(model, {"tta": (tta or {}).get(model), "styles": {}})
@@ -480,13 +498,14 @@ def format_report(report: Mapping[str, Any]) -> str:
             )  # fmt: skip
             if s["metrics"]:
                 per_class = s["metrics"]["per_class"]
-                lines.append("  recall: " + ", ".join(
-                    f"{e} {per_class[e]['recall']:.2f} ({per_class[e]['support']})" for e in EMOTIONS if per_class[e]["support"]
-                ))  # fmt: skip
+                shown = [e for e in EMOTIONS if per_class[e]["support"]]
+                recall = (f"{e} {per_class[e]['recall']:.2f} ({per_class[e]['support']})" for e in shown)
+                lines.append("  recall: " + ", ".join(recall))
             for g in s["groups"]:
                 recall = ", ".join(f"{e} {v['recall']:.2f} ({v['n']})" for e, v in g["recall"].items())
                 flag = "  [too few photos]" if g["small"] else ""
-                lines.append(f"  group {g['group']}: {g['correct']}/{g['n']} ({g['accuracy']:.1%} ±{g['margin']:.0%}); {recall}{flag}")
+                score = f"{g['correct']}/{g['n']} ({g['accuracy']:.1%} ±{g['margin']:.0%})"
+                lines.append(f"  group {g['group']}: {score}; {recall}{flag}")
             if s["no_face"]:
                 lines.append(f"  no face found ({len(s['no_face'])}): {', '.join(s['no_face'])}")
             for item in s["unreadable"]:
@@ -494,8 +513,8 @@ def format_report(report: Mapping[str, Any]) -> str:
     if report["unknown_folders"]:
         lines.append(f"folders naming no emotion of ours, left out: {', '.join(report['unknown_folders'])}")
     if report["left_out"]:
-        lines.append(f"left out ({len(report['left_out'])}): " + "; ".join(f"{i['file']} ({i['reason']})" for i in report["left_out"][:20])
-                     + (" ..." if len(report["left_out"]) > 20 else ""))  # fmt: skip
+        items = [f"{i['file']} ({i['reason']})" for i in report["left_out"]]
+        lines.append(f"left out ({len(items)}): " + "; ".join(items[:20]) + (" ..." if len(items) > 20 else ""))
     return "\n".join(lines)
 
 
@@ -505,7 +524,6 @@ def load_photo_set(path: str | Path) -> PhotoSet:
     Raises:
         FileNotFoundError, ValueError, core.errors.ArchiveError: unreadable input (the message says why).
     """
-    from core.archive import read_photo_archive  # noqa: PLC0415
 
     path = Path(path)
     if path.is_file():
@@ -518,12 +536,15 @@ def load_photo_set(path: str | Path) -> PhotoSet:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Accuracy on your own labelled photos through the photo default.")
-    parser.add_argument("--photos", required=True, help=f"folder or ZIP of photos in emotion folders, or with a {LABELS_FILE}")
+    parser.add_argument(
+        "--photos", required=True, help=f"folder or ZIP of photos in emotion folders, or with a {LABELS_FILE}"
+    )
     parser.add_argument("--model", nargs="+", default=[None],
                         help="model directories or names under models/ (default: the default model); two compare")
     parser.add_argument("--crops", action="store_true", help="each photo is already one face: no detection")
     parser.add_argument("--styles", nargs="+", default=None, choices=list(STYLES),
-                        help="original, and/or ck: each photo made to look like CK+'s lab frames (default: both; original with --crops)")
+                        help="original, and/or ck: each photo made to look like CK+'s lab frames "
+                        "(default: both; original with --crops)")
     parser.add_argument("--min-group", type=int, default=SMALL_GROUP, help="warn on groups with fewer photos than this")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
