@@ -24,7 +24,7 @@ too small to say much.
 frames are (gray, 640x490, the face frontal and central), made from the same photos because the
 dataset itself cannot be had offline.
 
-    python -m training.photos --photos DIR_OR_ZIP --model fast [--model other] [--crops] [--styles original ck] [--json]
+    python -m training.photos --photos DIR_OR_ZIP --model fast [other] [--crops] [--styles original ck] [--json]
 """
 
 from __future__ import annotations
@@ -176,7 +176,8 @@ def photos_from_archive(archive: Any) -> PhotoSet:
             labels = tables[0].data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise ValueError(f"{tables[0].name} is not UTF-8 text: save it as CSV UTF-8 and zip it again") from None
-        folder = str(PurePosixPath(tables[0].name).parent).strip(".")
+        parent = PurePosixPath(tables[0].name).parent.as_posix()
+        folder = "" if parent == "." else parent
     photos = [(p.name, p.data) for p in archive.photos]
     return label_photos(photos, labels_csv=labels, csv_folder=folder, left_out=archive.skipped)
 

@@ -77,3 +77,18 @@ def test_a_zip_with_no_labelled_photo_says_how_to_label_them(visitor_env) -> Non
     app.file_uploader(key="own_zip").set_value(("friends.zip", zipped, "application/zip")).run()
     app.button(key="own_run").click().run()
     assert "no labelled photo (folders naming no emotion of ours: friends)" in texts(app.error)
+
+
+def test_the_heavy_work_gate_holds_an_evaluation_back(visitor_env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    from app import cache  # noqa: PLC0415
+    from app.limits import BUSY_SERVER, HeavyWorkGate  # noqa: PLC0415
+
+    gate = HeavyWorkGate(per_process=1)
+    assert gate.try_acquire("someone else")
+    monkeypatch.setattr(cache, "heavy_work_gate", lambda: gate)
+    app = run_page("pages/4_Evaluation.py")
+    app.radio(key="eval_source").set_value("Your photos").run()
+    app.file_uploader(key="own_zip").set_value(("my.zip", labelled_zip(), "application/zip")).run()
+    app.button(key="own_run").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert BUSY_SERVER in texts(app.warning) and not app.metric
