@@ -20,7 +20,6 @@ from training.photos import (
     LabelledPhoto,
     PhotoResult,
     PhotoSet,
-    build_report,
     ck_style,
     evaluate_photos,
     format_report,
