@@ -58,25 +58,18 @@ def test_a_visitor_evaluates_a_zip_of_their_photos_and_compares_two_models(visit
     assert any(m.label == "tiny-b, all photos" for m in app.metric)
 
 
-@pytest.mark.parametrize("kind", ["bomb_declared", "climbing_path", "not_a_zip"])
-def test_a_hostile_zip_gets_its_error_and_nothing_else(visitor_env, kind: str) -> None:  # noqa: ANN001
-    data, phrase = HOSTILE[kind]()
+def test_hostile_or_unlabelled_zips_get_their_error_and_nothing_else(visitor_env) -> None:  # noqa: ANN001
     app = run_page("pages/4_Evaluation.py")
     app.radio(key="eval_source").set_value("Your photos").run()
-    app.file_uploader(key="own_zip").set_value(("evil.zip", data, "application/zip")).run()
-    app.button(key="own_run").click().run()
-    assert not app.exception, [e.value for e in app.exception]
-    assert phrase in texts(app.error) and "evil.zip" in texts(app.error)
-    assert not app.metric and not app.get("plotly_chart")
-
-
-def test_a_zip_with_no_labelled_photo_says_how_to_label_them(visitor_env) -> None:  # noqa: ANN001
-    app = run_page("pages/4_Evaluation.py")
-    app.radio(key="eval_source").set_value("Your photos").run()
-    zipped = make_zip([("friends/1.jpg", _jpeg(face_scene()))])
-    app.file_uploader(key="own_zip").set_value(("friends.zip", zipped, "application/zip")).run()
-    app.button(key="own_run").click().run()
-    assert "no labelled photo (folders naming no emotion of ours: friends)" in texts(app.error)
+    unlabelled = make_zip([("friends/1.jpg", _jpeg(face_scene()))])
+    cases = [(name, *HOSTILE[name]()) for name in ("bomb_declared", "climbing_path", "not_a_zip")]
+    cases.append(("unlabelled", unlabelled, "no labelled photo (folders naming no emotion of ours: friends)"))
+    for name, data, phrase in cases:
+        app.file_uploader(key="own_zip").set_value((f"{name}.zip", data, "application/zip")).run()
+        app.button(key="own_run").click().run()
+        assert not app.exception, [e.value for e in app.exception]
+        assert phrase in texts(app.error) and f"{name}.zip" in texts(app.error), name
+        assert not app.metric and not app.get("plotly_chart"), name
 
 
 def test_the_heavy_work_gate_holds_an_evaluation_back(visitor_env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
