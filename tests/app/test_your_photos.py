@@ -85,3 +85,15 @@ def test_the_heavy_work_gate_holds_an_evaluation_back(visitor_env, monkeypatch: 
     app.button(key="own_run").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert BUSY_SERVER in texts(app.warning) and not app.metric
+
+
+def test_group_accuracy_chart_draws_small_groups_pale_with_their_interval() -> None:
+    from app.charts import group_accuracy  # noqa: PLC0415
+
+    groups = [{"group": "frontal", "n": 40, "accuracy": 0.75, "margin": 0.13, "small": False},
+              {"group": "profile", "n": 3, "accuracy": 2 / 3, "margin": 0.53, "small": True}]  # fmt: skip
+    bar = group_accuracy(groups).data[0]
+    assert list(bar.x) == ["frontal", "profile"] and list(bar.y) == [0.75, 2 / 3]
+    assert list(bar.error_y.array) == [0.13, 0.53]
+    assert bar.marker.color[0] != bar.marker.color[1] and "0.35" in bar.marker.color[1]
+    assert list(bar.text) == ["75% (n=40)", "67% (n=3)"]
