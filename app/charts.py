@@ -294,3 +294,28 @@ def video_timeline(analysis: Any, *, height: int = 320) -> dict[int, go.Figure]:
         )  # fmt: skip
         figures[face] = fig
     return figures
+
+
+def group_accuracy(groups: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Accuracy per group (a photo with no face counting wrong), with its 95% interval and photo count.
+
+    Args:
+        groups: :func:`training.photos.group_breakdown` rows (``group``, ``n``, ``accuracy``,
+            ``margin``, ``small``); groups too small to say much are drawn pale.
+    """
+    names = [str(g["group"]) for g in groups]
+    fig = go.Figure(
+        go.Bar(
+            x=names, y=[g["accuracy"] for g in groups],
+            error_y={"type": "data", "array": [g["margin"] for g in groups], "visible": True},
+            marker_color=["rgba(70,130,180,0.35)" if g["small"] else "rgb(70,130,180)" for g in groups],
+            text=[f"{g['accuracy']:.0%} (n={g['n']})" for g in groups], textposition="outside",
+            customdata=[[g["n"], g["margin"]] for g in groups],
+            hovertemplate="%{x}: %{y:.1%} ± %{customdata[1]:.1%} over %{customdata[0]} photos<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.update_layout(
+        title="Accuracy per group (pale: too few photos to say much)", height=340, margin=_MARGIN,
+        yaxis={"range": [0, 1.15], "tickformat": ".0%", "title": "accuracy"}, xaxis={"title": "group"},
+    )  # fmt: skip
+    return fig

@@ -12,11 +12,14 @@ defaults keep 8 sessions, each uploading worst-case files at once, under it:
   TensorFlow is imported, which MTCNN does; plus the dataset cache);
 - per session, what stays in memory after a run: its uploads (Streamlit holds each whole) plus the
   displayed and downloadable copies of its annotated images, :data:`RETAINED_MB_PER_MEGAPIXEL`
-  per megapixel analysed; or, on the video page, the clip and its annotated copy;
+  per megapixel analysed; or, on the video page, the clip and its annotated copy; or a ZIP of
+  photos (:attr:`Limits.archive_max_mb`, held by its uploader) plus a run's annotated copies;
 - per heavy analysis running: :data:`PEAK_MB_PER_MEGAPIXEL` per megapixel (the reliability suite
-  measured about 520 MB for the worst 40-megapixel PNG), or :data:`VIDEO_WORK_MB` for a video.
+  measured about 520 MB for the worst 40-megapixel PNG) plus, for a ZIP, its unpacked photos
+  (at most :attr:`Limits.archive_max_mb`; decoded one at a time, each within the run's megapixels),
+  or :data:`VIDEO_WORK_MB` for a video.
 
-With the defaults: 800 + 8 x (8 x 8 + 3 x 24) + 2 x 13 x 24 = 2512 MB.
+With the defaults: 800 + 8 x (8 x 8 + 3 x 24) + 2 x (13 x 24 + 50) = 2612 MB.
 
 ``server.maxUploadSize`` in ``.streamlit/config.toml`` must be at least the largest per-uploader
 cap (:meth:`Limits.max_upload_mb`); each uploader passes its own as ``max_upload_size=``. The
@@ -54,6 +57,7 @@ RUN_TOO_LARGE = (
     "these photos add up to {megapixels:.1f} megapixels; the limit for one run here is {limit:g}: "
     "upload fewer or smaller photos."
 )
+ARCHIVE_TOO_LARGE = "{name} is {size_mb:.1f} MB; the limit for a ZIP of photos here is {limit_mb:g} MB: split it."
 VIDEO_TOO_LARGE = (
     "the video is {size_mb:.0f} MB; the limit here is {limit_mb:g} MB: cut or compress it and upload it again."
 )
@@ -80,6 +84,10 @@ class Limits:
         video_max_mb: size of a video upload, in MB (the video uploader's ``max_upload_size``).
         heavy_per_session: heavy analyses (a photo run, a video) one session may run at once.
         heavy_per_process: heavy analyses the whole app runs at once.
+        archive_photos: photos in one ZIP (the upload page and the Evaluation page's "Your photos").
+        archive_max_mb: size of a ZIP, and separately of the photos it unpacks to, in MB.
+        archive_megapixels: pixels of all photos of one ZIP together, in millions (bounds the time
+            of an evaluation; the upload page's run keeps ``megapixels_per_run`` as well).
     """
 
     files_per_upload: int = 8
@@ -89,6 +97,9 @@ class Limits:
     video_max_mb: int = 50
     heavy_per_session: int = 1
     heavy_per_process: int = 2
+    archive_photos: int = 300
+    archive_max_mb: int = 50
+    archive_megapixels: float = 100.0
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -124,7 +135,7 @@ class Limits:
     @property
     def max_upload_mb(self) -> int:
         """The largest per-uploader cap: ``server.maxUploadSize`` must be at least this."""
-        return max(self.photo_max_mb, self.video_max_mb)
+        return max(self.photo_max_mb, self.video_max_mb, self.archive_max_mb)
 
 
 def _number(raw: Any, *, whole: bool, where: str) -> int | float:
@@ -144,9 +155,10 @@ def _number(raw: Any, *, whole: bool, where: str) -> int | float:
 def worst_case_mb(limits: Limits, *, sessions: int) -> float:
     """Memory, in MB, of ``sessions`` sessions each uploading worst-case files at once (module doc)."""
     photos = limits.files_per_upload * limits.photo_max_mb + RETAINED_MB_PER_MEGAPIXEL * limits.megapixels_per_run
-    retained = max(photos, 2 * limits.video_max_mb)
+    archive = limits.archive_max_mb + RETAINED_MB_PER_MEGAPIXEL * limits.megapixels_per_run
+    retained = max(photos, 2 * limits.video_max_mb, archive)
     running = min(sessions * limits.heavy_per_session, limits.heavy_per_process)
-    peak = max(PEAK_MB_PER_MEGAPIXEL * limits.megapixels_per_run, VIDEO_WORK_MB)
+    peak = max(PEAK_MB_PER_MEGAPIXEL * limits.megapixels_per_run + limits.archive_max_mb, VIDEO_WORK_MB)
     return BASELINE_MB + sessions * retained + running * peak
 
 
@@ -166,6 +178,29 @@ def check_run_pixels(total_pixels: int, *, limits: Limits) -> None:
     """Raises :class:`LimitError` when a run's photos together pass :attr:`Limits.megapixels_per_run`."""
     if total_pixels > limits.megapixels_per_run * 1e6:
         raise LimitError(RUN_TOO_LARGE.format(megapixels=total_pixels / 1e6, limit=limits.megapixels_per_run))
+
+
+def check_archive_size(name: str, size_bytes: int, *, limits: Limits) -> None:
+    """Raises :class:`LimitError` when a ZIP is larger than :attr:`Limits.archive_max_mb`."""
+    if size_bytes > limits.archive_max_mb * 1024**2:
+        size_mb, limit_mb = size_bytes / 1024**2, limits.archive_max_mb
+        raise LimitError(ARCHIVE_TOO_LARGE.format(name=name, size_mb=size_mb, limit_mb=limit_mb))
+
+
+def read_archive(name: str, data: bytes, *, limits: Limits) -> Any:
+    """The photos of an uploaded ZIP (:func:`core.archive.read_photo_archive`) within the archive limits.
+
+    Raises:
+        LimitError: the ZIP is larger than :attr:`Limits.archive_max_mb`.
+        core.errors.ArchiveError: damaged, hostile, or over another archive limit (the message says which).
+    """
+    from core.archive import read_photo_archive  # noqa: PLC0415
+
+    check_archive_size(name, len(data), limits=limits)
+    return read_photo_archive(
+        data, name=name, max_photos=limits.archive_photos, max_mb=limits.archive_max_mb,
+        max_megapixels=limits.archive_megapixels,
+    )  # fmt: skip
 
 
 def check_video(*, size_bytes: int | None = None, seconds: float | None = None, limits: Limits) -> None:

@@ -16,8 +16,9 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from app.limits import RUN_TOO_LARGE, Limits
+from app.limits import RUN_TOO_LARGE, LimitError, Limits, check_file_count, check_photo_size, read_archive
 from core.annotate import annotate, mark_dropped
+from core.archive import SkippedMember
 from core.cli import ImageReport, write_csv
 from core.detection import examine
 from core.errors import FERError
@@ -144,6 +145,45 @@ def _declared_pixels(data: bytes) -> int | None:
     except Exception:  # noqa: BLE001 - analyse_upload reports what is wrong with the file
         return None
     return int(width) * int(height)
+
+
+def expand_uploads(
+    files: Sequence[tuple[str, bytes]], *, limits: Limits
+) -> tuple[list[tuple[str, bytes]], list[SkippedMember]]:
+    """The photos of an upload: each photo as it is, and the photos of each ``.zip`` (named ``ZIP/path``).
+
+    A ZIP counts as one file of :attr:`Limits.files_per_upload`; its photos are read within the
+    archive limits (:func:`app.limits.read_archive`), together at most :attr:`Limits.archive_photos`.
+
+    Returns:
+        ``(photos, skipped)``: ``(name, bytes)`` to analyse, and the ZIPs' members that are not photos.
+
+    Raises:
+        LimitError: too many files or photos, or one too large.
+        core.errors.ArchiveError: a ZIP is damaged, hostile or over an archive limit.
+    """
+    check_file_count(len(files), limits=limits)
+    photos: list[tuple[str, bytes]] = []
+    skipped: list[SkippedMember] = []
+    from_archives = 0
+    for name, data in files:
+        if not name.lower().endswith(".zip"):
+            check_photo_size(name, len(data), limits=limits)
+            photos.append((name, data))
+            continue
+        archive = read_archive(name, data, limits=limits)
+        from_archives += len(archive.photos)
+        if from_archives > limits.archive_photos:
+            raise LimitError(
+                f"these ZIPs hold {from_archives} photos together; the limit here is {limits.archive_photos}: "
+                "upload fewer at a time."
+            )
+        for member in archive.photos:
+            check_photo_size(f"{name}/{member.name}", len(member.data), limits=limits)
+            photos.append((f"{name}/{member.name}", member.data))
+        skipped.extend(SkippedMember(f"{name}/{m.name}", m.reason) for m in archive.skipped)
+        skipped.extend(SkippedMember(f"{name}/{m.name}", "not a photo") for m in archive.texts)
+    return photos, skipped
 
 
 def results_json(outcomes: Sequence[UploadOutcome], *, model: str, detector: str) -> str:

@@ -17,3 +17,7 @@ class ModelLoadError(FERError):
 
 class DatasetError(FERError, ValueError):
     """A dataset file or folder is missing or malformed."""
+
+
+class ArchiveError(FERError, ValueError):
+    """A ZIP archive cannot be read safely (damaged, encrypted, hostile, or over a limit)."""

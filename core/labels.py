@@ -8,3 +8,29 @@ NUM_CLASSES: int = len(EMOTIONS)
 # Input geometry of every FER2013 model: 48x48 grayscale.
 FACE_SIZE: int = 48
 
+
+# What people name their emotion folders and labels: the class names, their nouns and adjectives,
+# and a few common near-synonyms. Keys are lower case, with spaces and dashes as underscores.
+EMOTION_SYNONYMS: dict[str, str] = {
+    **{emotion: emotion for emotion in EMOTIONS},
+    "anger": "angry", "mad": "angry", "annoyed": "angry", "furious": "angry", "rage": "angry",
+    "disgusted": "disgust", "revulsion": "disgust", "disgusting": "disgust",
+    "fearful": "fear", "afraid": "fear", "scared": "fear", "scary": "fear", "frightened": "fear",
+    "terrified": "fear", "anxious": "fear",
+    "happiness": "happy", "joy": "happy", "joyful": "happy", "smile": "happy", "smiling": "happy",
+    "sadness": "sad", "unhappy": "sad", "sorrow": "sad", "crying": "sad",
+    "surprised": "surprise", "surprising": "surprise", "shocked": "surprise", "astonished": "surprise",
+    "calm": "neutral", "no_emotion": "neutral", "expressionless": "neutral", "relaxed": "neutral",
+}  # fmt: skip
+
+
+def parse_emotion(word: str) -> str | None:
+    """The emotion of :data:`EMOTIONS` a folder name or label names (case, dashes, spaces and a
+    leading number such as ``3_happy`` ignored), or ``None`` when it names none of ours.
+
+    >>> parse_emotion("Happiness"), parse_emotion("02-scared"), parse_emotion("contempt")
+    ('happy', 'fear', None)
+    """
+    key = "_".join(word.strip().lower().replace("-", " ").replace("_", " ").split())
+    key = key.lstrip("0123456789_.")
+    return EMOTION_SYNONYMS.get(key)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import streamlit as st
 
 from app import cache, entry, ui
-from app.limits import LimitError, check_file_count, check_photo_size, current_limits, session_id
-from app.upload import UPLOAD_TYPES, analyse_uploads, results_csv, results_json, results_rows, tta_label
+from app.limits import LimitError, current_limits, session_id
+from app.upload import UPLOAD_TYPES, analyse_uploads, expand_uploads, results_csv, results_json, results_rows, tta_label
 from core.detection import DETECTORS
+from core.errors import ArchiveError
 from core.pipeline import STILL_DETECTOR, model_tta
 from core.preprocess import TTA_MODES
 
@@ -69,22 +70,22 @@ except ValueError as exc:  # a bad [limits] entry in the secrets or a FER_LIMIT_
     st.stop()
 files = st.file_uploader(
     f"Photos (JPEG, PNG, WebP, BMP, TIFF, GIF; up to {limits.files_per_upload} at a time, "
-    f"{limits.photo_max_mb} MB each)",
-    type=list(UPLOAD_TYPES),
+    f"{limits.photo_max_mb} MB each), or a ZIP of up to {limits.archive_photos} photos ({limits.archive_max_mb} MB)",
+    type=[*UPLOAD_TYPES, "zip"],
     accept_multiple_files=True,
     key="upload_files",
-    max_upload_size=min(limits.photo_max_mb, int(st.get_option("server.maxUploadSize"))),
+    max_upload_size=min(max(limits.photo_max_mb, limits.archive_max_mb), int(st.get_option("server.maxUploadSize"))),
 )
 if not files:
     st.info("Upload one or more photos with faces. Each face gets a box, an emotion and a confidence.")
     st.stop()
 try:
-    check_file_count(len(files), limits=limits)
-    for f in files:
-        check_photo_size(f.name, f.size, limits=limits)
-except LimitError as exc:
+    photos, skipped = expand_uploads([(f.name, f.getvalue()) for f in files], limits=limits)
+except (LimitError, ArchiveError) as exc:
     st.error(str(exc))
     st.stop()
+if skipped:
+    st.caption(f"Skipped in the ZIP ({len(skipped)}, not photos): " + ", ".join(m.name for m in skipped[:20]))
 
 recognizer = ui.require_model(info)
 use_small_faces = small_faces and detector == STILL_DETECTOR
@@ -92,9 +93,9 @@ with cache.heavy_work_gate().slot(session_id()) as admission:
     if not admission.granted:
         st.warning(admission.message)
         st.stop()
-    with st.spinner(f"Analysing {len(files)} image(s)..."):
+    with st.spinner(f"Analysing {len(photos)} image(s)..."):
         outcomes = analyse_uploads(
-            [(f.name, f.getvalue()) for f in files], recognizer, limits=limits,
+            photos, recognizer, limits=limits,
             detector=cache.small_faces_detector() if use_small_faces else detector,
             tta=tta, min_score=min_score, landmarks=landmarks, show_dropped=show_dropped and detector == STILL_DETECTOR,
         )  # fmt: skip

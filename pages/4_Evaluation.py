@@ -1,13 +1,14 @@
 """Evaluation dashboard: every model's ``evaluation.json``, side by side, and the faces it gets wrong.
 
 Everything but the gallery comes from the JSON reports, so the page works without the dataset.
+"Your photos" scores the models on a ZIP of the visitor's own labelled photos (``app.own_photos``).
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from app import cache, charts, entry, ui
+from app import cache, charts, entry, own_photos, ui
 from app.dataset_view import misclassified, paginate, upscale_faces
 from app.reports import EvaluationReport, parse_evaluation
 from core.errors import FERError
@@ -18,6 +19,9 @@ entry.through_entry(__file__)  # a page never runs without the app's entry (see 
 selected = ui.current_model()
 
 st.title("Evaluation")
+if st.radio("Evaluate on", ["FER2013", "Your photos"], horizontal=True, key="eval_source") == "Your photos":
+    own_photos.your_photos_ui(selected)
+    st.stop()
 models = {m.name: m for m in cache.available_models() if m.ok}
 reports: dict[str, EvaluationReport] = {}
 for name, info in models.items():

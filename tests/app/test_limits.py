@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_defaults_keep_eight_visitors_under_the_budget() -> None:
-    assert worst_case_mb(Limits(), sessions=8) == 2512
+    assert worst_case_mb(Limits(), sessions=8) == 2612
     assert worst_case_mb(Limits(), sessions=8) <= MEMORY_BUDGET_MB
     # The process-wide cap is what bounds the running work: more sessions only add their uploads.
     assert worst_case_mb(Limits(heavy_per_process=8), sessions=8) > MEMORY_BUDGET_MB
@@ -167,3 +167,18 @@ def test_gate_under_contention_never_exceeds_its_caps() -> None:
     assert not errors, errors[:5]
     assert 1 <= peak["all"] <= 3
     assert sum(granted) > 0 and gate.running == 0
+
+
+def test_archive_limits_are_set_like_the_others_and_read_zips_within_them() -> None:
+    from core.errors import ArchiveError  # noqa: PLC0415
+    from app.limits import read_archive  # noqa: PLC0415
+    from tests.core.archives import jpeg, make_zip  # noqa: PLC0415
+
+    limits = Limits.from_sources(env={"FER_LIMIT_ARCHIVE_PHOTOS": "2"}, secrets={"limits": {"archive_max_mb": 1}})
+    assert (limits.archive_photos, limits.archive_max_mb, limits.archive_megapixels) == (2, 1, 100.0)
+    two = make_zip([("happy/1.jpg", jpeg()), ("sad/2.jpg", jpeg())])
+    assert [p.name for p in read_archive("two.zip", two, limits=limits).photos] == ["happy/1.jpg", "sad/2.jpg"]
+    with pytest.raises(ArchiveError, match="'three.zip' holds 3 photos; the limit for one archive here is 2"):
+        read_archive("three.zip", make_zip([(f"{i}.jpg", jpeg()) for i in range(3)]), limits=limits)
+    with pytest.raises(LimitError, match="big.zip is 2.0 MB; the limit for a ZIP of photos here is 1 MB"):
+        read_archive("big.zip", bytes(2 * 1024**2), limits=limits)

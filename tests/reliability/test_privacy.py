@@ -189,3 +189,34 @@ def test_the_watch_would_see_a_write(private_folders: dict[str, Path]) -> None:
     assert ("open", "upload.bin") in seen and "tempfile.mkstemp" in {event for event, _ in seen}
     assert sorted(p.name for p in private_folders["cwd"].iterdir()) == ["upload.bin"]
     assert "c-level.png" in [p.name for p in private_folders["temp"].iterdir()]
+
+
+def test_your_photos_zips_are_never_written_to_disk(private_folders: dict[str, Path]) -> None:
+    """The Evaluation page's "Your photos": a ZIP of labelled photos is read, scored and shown in memory."""
+    from tests.core.archives import make_zip  # noqa: PLC0415
+
+    def labelled_zip(marker: bytes) -> bytes:
+        face = marked(hostile.png_bytes(face_scene()), marker)
+        return marked(make_zip([("happy/1.png", face), ("sad/2.png", face), ("labels.csv", b"path,label,group\n")]), marker)
+
+    app = AppTest.from_file(str(REPO / "pages" / "4_Evaluation.py"), default_timeout=APP_TIMEOUT)
+    app.run()
+    app.radio(key="eval_source").set_value("Your photos").run()
+    app.file_uploader(key="own_zip").set_value(("warm.zip", labelled_zip(b"warm"), "application/zip")).run()
+    app.button(key="own_run").click().run()  # loads the model outside the watch
+    assert not app.exception, [e.value for e in app.exception]
+
+    marker = os.urandom(24)
+    watch = WriteWatch.get()
+    watch.events.clear()
+    watch.active = True
+    try:
+        app.file_uploader(key="own_zip").set_value(("mine.zip", labelled_zip(marker), "application/zip")).run()
+        app.button(key="own_run").click().run()
+    finally:
+        watch.active = False
+    assert not app.exception, [e.value for e in app.exception]
+    assert {m.label: m.value for m in app.metric}["Photos"] == "2"
+    assert watch.events == [], f"the evaluation wrote to disk: {watch.events}"
+    for name in ("temp", "cwd"):
+        assert list(private_folders[name].iterdir()) == [], f"files appeared in the {name} folder"
