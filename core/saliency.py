@@ -292,6 +292,39 @@ def overlay_image(image_bgr: np.ndarray, maps: Sequence[FaceSaliency], *, alpha:
     return canvas
 
 
+def face_square(
+    saliency: FaceSaliency, image_shape: Sequence[int], *, pad: float = 0.25
+) -> tuple[int, int, int, int]:
+    """``(x, y, w, h)`` of the image around a face's crop (its bounds grown by ``pad`` of its side), clipped.
+
+    Raises:
+        ValueError: the map has no ``to_image`` (a face given as a crop has no place in a photo).
+    """
+    if saliency.to_image is None:
+        raise ValueError("this map has no place in a photo (its face was given as a crop)")
+    square = np.array([[0, 0, 1], [FACE_SIZE, 0, 1], [0, FACE_SIZE, 1], [FACE_SIZE, FACE_SIZE, 1]]).T
+    corners = saliency.to_image @ square
+    (x0, y0), (x1, y1) = corners.min(axis=1), corners.max(axis=1)
+    grow = pad * max(x1 - x0, y1 - y0)
+    left, top = max(0, int(np.floor(x0 - grow))), max(0, int(np.floor(y0 - grow)))
+    right = min(int(image_shape[1]), int(np.ceil(x1 + grow)))
+    bottom = min(int(image_shape[0]), int(np.ceil(y1 + grow)))
+    return left, top, max(1, right - left), max(1, bottom - top)
+
+
+def overlay_face(
+    image_bgr: np.ndarray, saliency: FaceSaliency, *, pad: float = 0.25, alpha: float = DEFAULT_ALPHA
+) -> np.ndarray:
+    """The face's part of the photo (:func:`face_square`) with its map drawn where the crop came from (BGR).
+
+    Only that part is drawn on, so a 12-megapixel photo costs no more than a small one.
+    """
+    x, y, w, h = face_square(saliency, image_bgr.shape, pad=pad)
+    shifted = saliency.to_image - np.array([[0, 0, x], [0, 0, y]], dtype=np.float64)
+    part = image_bgr[y : y + h, x : x + w]
+    return overlay_image(part, [dataclasses.replace(saliency, to_image=shifted)], alpha=alpha)
+
+
 def explanation_panel(saliency: FaceSaliency, *, size: int = 192, alpha: float = DEFAULT_ALPHA) -> np.ndarray:
     """The face and its map side by side, with a caption line: what ``predict --explain`` writes (BGR ``uint8``)."""
     face = cv2.cvtColor(cv2.resize(saliency.crop, (size, size), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)

@@ -8,6 +8,7 @@ model with its weights randomised is unrelated to the trained one (Spearman rank
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 import textwrap
@@ -24,8 +25,10 @@ from core.saliency import (
     explain_crops,
     explain_faces,
     explanation_panel,
+    face_square,
     occlusion_masks,
     overlay_crop,
+    overlay_face,
     overlay_image,
 )
 from tests.core.faces import REPO, face_scene
@@ -158,6 +161,11 @@ def test_overlays_colour_the_face_where_the_map_peaks() -> None:
     # Crop rows 36-43 and columns 20-27 are image rows 122-138 and columns 140-156.
     assert changed[:, 0].min() >= 120 and changed[:, 0].max() <= 140
     assert changed[:, 1].min() >= 138 and changed[:, 1].max() <= 158
+    # The face's own part of the photo: the crop square (image 100-196) grown by a quarter of its side.
+    assert face_square(saliency, image.shape) == (76, 26, 144, 144)
+    np.testing.assert_array_equal(overlay_face(image, saliency), drawn[26:170, 76:220])
+    with pytest.raises(ValueError, match="no place in a photo"):
+        face_square(dataclasses.replace(saliency, to_image=None), image.shape)
     panel = explanation_panel(saliency, size=96)
     assert panel.shape[1] == 2 * 96 + 4 and panel.shape[0] > 96
 
