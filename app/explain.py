@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 import streamlit as st
 
@@ -22,6 +23,7 @@ WHY_HELP = (
     "as served, test-time augmentation included."
 )
 CROP_CAPTION = "As the model sees it (48x48, levelled)"
+SHOWN_SIDE = 192  # pixels: the crop overlay's size, and the least the face in the photo is shown at
 
 
 def why_text(saliency: FaceSaliency) -> str:
@@ -38,6 +40,16 @@ def why_text(saliency: FaceSaliency) -> str:
         f"Red: where hiding the face lowers {saliency.emotion} ({saliency.probability:.0%}) the most, "
         f"by up to {saliency.strongest_drop * 100:.0f} points; uncoloured parts do not hold it up.{views}"
     )
+
+
+def enlarged(image: np.ndarray, *, side: int = SHOWN_SIDE) -> np.ndarray:
+    """``image`` scaled up so its longer side is at least ``side`` pixels (a small face stays legible)."""
+    longest = max(image.shape[:2])
+    if longest >= side:
+        return image
+    scale = side / longest
+    size = (max(1, round(image.shape[1] * scale)), max(1, round(image.shape[0] * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_CUBIC)
 
 
 def _emotion_picker(shown: str, *, key: str) -> str:
@@ -61,7 +73,7 @@ def upload_why(recognizer: Any, *, tta: str) -> Callable[[Any, int, str], None]:
         (saliency,) = explain_faces(recognizer, outcome.image_bgr, [face], emotion=emotion, tta=tta)
         crop_column, photo_column = st.columns(2)
         crop_column.image(overlay_crop(saliency), channels="BGR", caption=CROP_CAPTION)
-        photo_column.image(overlay_face(outcome.image_bgr, saliency), channels="BGR", caption="In the photo")
+        photo_column.image(enlarged(overlay_face(outcome.image_bgr, saliency)), channels="BGR", caption="In the photo")
         st.caption(why_text(saliency))
 
     return show

@@ -249,6 +249,13 @@ def heat_colors(support: np.ndarray) -> np.ndarray:
     return cv2.applyColorMap(np.clip(np.rint(support * 255), 0, 255).astype(np.uint8), cv2.COLORMAP_JET)
 
 
+def shown_support(saliency: FaceSaliency) -> np.ndarray:
+    """:meth:`FaceSaliency.support` as drawn: smoothed over the stride's grid (sigma half a stride), peak 1."""
+    smooth = cv2.GaussianBlur(saliency.support(), (0, 0), saliency.stride / 2, borderType=cv2.BORDER_REPLICATE)
+    top = float(smooth.max())
+    return smooth / top if top > 0 else smooth
+
+
 def _blend(base_bgr: np.ndarray, support: np.ndarray, alpha: float) -> np.ndarray:
     weight = (alpha * np.clip(support, 0.0, 1.0))[..., None]
     out = base_bgr.astype(np.float32) * (1 - weight) + heat_colors(support).astype(np.float32) * weight
@@ -259,12 +266,13 @@ def overlay_crop(saliency: FaceSaliency, *, size: int = 192, alpha: float = DEFA
     """The face as the model saw it, enlarged to ``size`` pixels, with the map over it (BGR ``uint8``).
 
     Only what supports the emotion is coloured, scaled to the map's own peak, so a weak map shows as
-    strongly as a strong one; :attr:`FaceSaliency.strongest_drop` says how strong it is.
+    strongly as a strong one; :attr:`FaceSaliency.strongest_drop` says how strong it is. The map is
+    smoothed over its grid for drawing (:func:`shown_support`).
     """
     if size < 1:
         raise ValueError(f"size must be at least 1 pixel, got {size}")
     face = cv2.cvtColor(cv2.resize(saliency.crop, (size, size), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)
-    support = cv2.resize(saliency.support(), (size, size), interpolation=cv2.INTER_LINEAR)
+    support = cv2.resize(shown_support(saliency), (size, size), interpolation=cv2.INTER_LINEAR)
     return _blend(face, support, alpha)
 
 
@@ -285,7 +293,7 @@ def overlay_image(image_bgr: np.ndarray, maps: Sequence[FaceSaliency], *, alpha:
         linear = transform[:, :2]
         index_map = np.hstack([linear, (linear @ np.array([0.5, 0.5]) + transform[:, 2] - 0.5)[:, None]])
         support = cv2.warpAffine(
-            saliency.support(), index_map, (width, height), flags=cv2.INTER_LINEAR,
+            shown_support(saliency), index_map, (width, height), flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_CONSTANT, borderValue=0,
         )  # fmt: skip
         canvas = _blend(canvas, support, alpha)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.explain import why_text
+from app.explain import enlarged, why_text
 from core.saliency import FaceSaliency
 from tests.app.test_pages import _png, run_page, texts
 from tests.core.faces import face_scene
@@ -19,6 +19,12 @@ def test_why_text_says_what_red_means_and_how_strong_it_is() -> None:
     assert "Both views of flip TTA are averaged" in text
     flat = why_text(FaceSaliency("sad", 0.1, -np.ones((48, 48), np.float32), crop, "none", 8, 4))
     assert flat == "Hiding no part of the face lowers sad (10%): no single region holds it up."
+
+
+def test_enlarged_scales_small_pictures_up_only() -> None:
+    assert enlarged(np.zeros((60, 40, 3), np.uint8)).shape == (192, 128, 3)
+    big = np.zeros((300, 200, 3), np.uint8)
+    assert enlarged(big) is big
 
 
 def test_upload_page_why_toggle_shows_the_map_beside_the_chart(app_env) -> None:  # noqa: ANN001
