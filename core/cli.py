@@ -297,9 +297,10 @@ def _explain_job(
 
     stem = _unique_path(folder, job.stem, used, suffix="").name  # "a", then "a-2" for a second a.*
     try:
-        maps = explain_faces(recognizer, load_image(job.path), report.faces, emotion=emotion)
+        image = load_image(job.path)
+        maps = explain_faces(recognizer, image, report.faces, emotion=emotion)
         for number, saliency in enumerate(maps, start=1):
-            _write_png_atomic(folder / f"{stem}.face-{number}{EXPLAINED_SUFFIX}", explanation_panel(saliency))
+            _write_png_atomic(folder / f"{stem}.face-{number}{EXPLAINED_SUFFIX}", explanation_panel(saliency, image))
     except (FERError, OSError) as exc:
         return ImageReport(report.path, report.faces, f"cannot write the saliency maps into {folder}: {exc}")
     return report

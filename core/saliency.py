@@ -333,10 +333,21 @@ def overlay_face(
     return overlay_image(part, [dataclasses.replace(saliency, to_image=shifted)], alpha=alpha)
 
 
-def explanation_panel(saliency: FaceSaliency, *, size: int = 192, alpha: float = DEFAULT_ALPHA) -> np.ndarray:
-    """The face and its map side by side, with a caption line: what ``predict --explain`` writes (BGR ``uint8``)."""
+def explanation_panel(
+    saliency: FaceSaliency, image_bgr: np.ndarray | None = None, *, size: int = 192, alpha: float = DEFAULT_ALPHA
+) -> np.ndarray:
+    """What ``predict --explain`` writes for a face (BGR ``uint8``): the face as the model sees it, its map
+    over it and, given the photo and a map that knows its place in it, the map over the face in the photo,
+    side by side at ``size`` pixels high, above a caption line.
+    """
     face = cv2.cvtColor(cv2.resize(saliency.crop, (size, size), interpolation=cv2.INTER_CUBIC), cv2.COLOR_GRAY2BGR)
-    pictures = np.hstack([face, np.full((size, 4, 3), 255, np.uint8), overlay_crop(saliency, size=size, alpha=alpha)])
+    parts = [face, overlay_crop(saliency, size=size, alpha=alpha)]
+    if image_bgr is not None and saliency.to_image is not None:
+        photo = overlay_face(image_bgr, saliency, alpha=alpha)
+        width = max(1, round(photo.shape[1] * size / photo.shape[0]))
+        parts.append(cv2.resize(photo, (width, size), interpolation=cv2.INTER_CUBIC))
+    gap = np.full((size, 4, 3), 255, np.uint8)
+    pictures = np.hstack([piece for part in parts for piece in (gap, part)][1:])
     caption = np.full((28, pictures.shape[1], 3), 255, np.uint8)
     text = (
         f"why {saliency.emotion} ({saliency.probability:.0%}): "

@@ -168,6 +168,9 @@ def test_overlays_colour_the_face_where_the_map_peaks() -> None:
         face_square(dataclasses.replace(saliency, to_image=None), image.shape)
     panel = explanation_panel(saliency, size=96)
     assert panel.shape[1] == 2 * 96 + 4 and panel.shape[0] > 96
+    with_photo = explanation_panel(saliency, image, size=96)  # the face's part of the photo is square: 96 px wide
+    assert with_photo.shape[1] == 3 * 96 + 8
+    np.testing.assert_array_equal(with_photo[:96, :196], panel[:96])
 
 
 def test_explain_faces_crops_as_the_recognizer_did_and_says_where(recognizer) -> None:  # noqa: ANN001
