@@ -186,7 +186,9 @@ def test_explain_faces_crops_as_the_recognizer_did_and_says_where(recognizer) ->
     assert explain_faces(recognizer, image, []) == []
 
 
-def test_litert_and_keras_give_the_same_map_and_litert_needs_no_tensorflow(tiny_model_dir: Path) -> None:
+def test_litert_and_keras_give_the_same_map_and_litert_needs_no_tensorflow(
+    tiny_model_dir: Path, tmp_path: Path
+) -> None:
     code = textwrap.dedent(
         f"""
         import sys
@@ -203,7 +205,7 @@ def test_litert_and_keras_give_the_same_map_and_litert_needs_no_tensorflow(tiny_
         print(recognizer.backend, saliency.emotion, heavy)
         """
     )
-    out = Path(tiny_model_dir).parent / "litert_heat.npy"
+    out = tmp_path / "litert_heat.npy"
     done = subprocess.run([sys.executable, "-c", code, str(out)], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     backend, emotion, heavy = done.stdout.strip().splitlines()[-1].split(" ", 2)
