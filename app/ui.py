@@ -12,7 +12,7 @@ from __future__ import annotations
 import pylibsrtp  # noqa: F401  isort: skip
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -233,15 +233,20 @@ def format_seconds(seconds: float | None) -> str:
     return f"{secs} s"
 
 
-def outcome_ui(outcome: Any, *, key: str, download: bool = True) -> None:
+def outcome_ui(
+    outcome: Any, *, key: str, download: bool = True, why: Callable[[Any, int, str], None] | None = None
+) -> None:
     """One analysed image: the annotated picture, a probability chart per face, a PNG download.
 
     Args:
         outcome: a :class:`app.upload.UploadOutcome`.
         key: prefix of this block's widget keys (unique per image on the page).
         download: offer the annotated PNG.
+        why: draws a face's "Why?" view (``why(outcome, face number, key)``, e.g.
+            :func:`app.explain.upload_why`); each face then gets a "Why?" toggle under its chart.
     """
     from app import charts  # noqa: PLC0415
+    from app.explain import WHY_HELP  # noqa: PLC0415
     from app.upload import NO_FACE_HINT, annotated_name, encode_png  # noqa: PLC0415
 
     if not outcome.ok:
@@ -272,6 +277,8 @@ def outcome_ui(outcome: Any, *, key: str, download: bool = True) -> None:
         for index, face in enumerate(outcome.faces, start=1):
             title = f"Face {index}: {face.emotion} ({face.confidence:.0%})"
             st.plotly_chart(charts.probability_bar(face.probabilities, title=title), key=f"{key}_chart_{index}")
+            if why is not None and st.toggle("Why?", key=f"{key}_why_{index}", help=WHY_HELP):
+                why(outcome, index, f"{key}_why_{index}")
 
 
 def format_milliseconds(ms: float) -> str:

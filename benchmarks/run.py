@@ -6,7 +6,7 @@ Sections: classify (1 and 16 faces per model), frame (end-to-end 640x480 with 1 
 detector, beside fer's pipeline), photo (the still-photo default, YuNet at every scale with the
 model's TTA, beside Haar, BlazeFace and fer's Haar on 640x480 frames, a 12-megapixel photo and the
 real photos of ``--samples``), webcam (frames per second the webcam processing sustains),
-coldstart (start to first prediction, peak RSS), train (training images per second per
+saliency (one face's occlusion map with the default model, per TTA mode), coldstart (start to first prediction, peak RSS), train (training images per second per
 architecture, all cores) and accuracy (FER2013 PrivateTest, ours and fer's, same metrics code).
 
 The speed sections run pinned to one core: this process is bound to one CPU and TensorFlow
@@ -40,8 +40,10 @@ def repo_relative(path: Path | str) -> str:
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 # A --quick run must never overwrite the full results.
 QUICK_OUT = Path(__file__).resolve().parent / "results-quick.json"
-SECTIONS: tuple[str, ...] = ("classify", "frame", "photo", "webcam", "video", "coldstart", "train", "accuracy")
-ONE_CORE_SECTIONS = frozenset({"classify", "frame", "photo", "webcam", "video", "accuracy"})
+SECTIONS: tuple[str, ...] = (
+    "classify", "frame", "photo", "webcam", "video", "saliency", "coldstart", "train", "accuracy",
+)  # fmt: skip
+ONE_CORE_SECTIONS = frozenset({"classify", "frame", "photo", "webcam", "video", "saliency", "accuracy"})
 DETECTORS: tuple[str, ...] = ("haar", "mtcnn", "blazeface", "yunet")
 SCHEMA_VERSION = 1
 
@@ -56,6 +58,8 @@ TARGETS = {
     "real_photos_detect_vs_haar": 3.0,
     # Issue 15: the webcam path with the live model against fer's default pipeline, 1-face frame.
     "webcam_vs_fer": 10.0,
+    # Issue 24: an occlusion map of one face, with the model's own TTA.
+    "saliency_face_ms": 50.0,
 }
 
 
@@ -350,6 +354,12 @@ def print_tables(results: dict[str, Any]) -> str:
             Column("frames_read", "frames read", "d"), Column("rows", "rows", "d"),
             Column("peak_rss_mb", "peak RSS MiB", ".0f"), Column("vs_shortest_mb", "vs shortest MiB", ".1f"),
         ], sections["video"]["memory"]))  # fmt: skip
+    if "saliency" in sections:
+        out.append(format_table("Saliency: one face's occlusion map (one core; 8-px squares, 4-px stride)", [
+            Column("model", "model"), Column("backend", "backend"), Column("tta", "tta"),
+            Column("model_calls", "model calls", "d"), Column("median_ms", "median ms", ".1f"),
+            Column("p90_ms", "p90 ms", ".1f"), Column("cpu_ms", "CPU ms", ".1f"),
+        ], sections["saliency"]))  # fmt: skip
     if "coldstart" in sections:
         out.append(format_table("Cold start (all cores): start to first prediction served", [
             Column("measure", "measure"), Column("runs", "runs", "d"), Column("first_prediction_s", "median s", ".2f"),
@@ -434,6 +444,11 @@ def evaluate_targets(sections: dict[str, Any], *, default: str, stand_in: bool) 
         ("webcam frames/s, 1 face: times fer's default pipeline", webcam_ratio,
          TARGETS["webcam_vs_fer"], ">=", webcam and f"{webcam['detector']}, model {default}"),
     ]  # fmt: skip
+    saliency = next((r for r in sections.get("saliency") or [] if r.get("default_tta")), None)
+    specs.append(
+        ("saliency map of one face, the model's TTA, one core (ms)", saliency and saliency["median_ms"],
+         TARGETS["saliency_face_ms"], "<=", saliency and f"TTA {saliency['tta']}, CPU {saliency['cpu_ms']:.0f} ms")
+    )  # fmt: skip
     targets = []
     for name, value, limit, op, note in specs:
         met = None
@@ -698,6 +713,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             ))  # fmt: skip
             if not args.samples:
                 results["skipped"]["photo_samples"] = "no --samples folder: the real-photo rows are not measured"
+    if "saliency" in sections_wanted:
+        from benchmarks.saliency import saliency_section  # noqa: PLC0415
+        from core.pipeline import model_tta  # noqa: PLC0415
+
+        def saliency() -> list[dict[str, Any]]:
+            rows = saliency_section(default, faces16[0], repeats=3 if args.quick else 15)
+            chosen = model_tta(default.recognizer.metadata)
+            return [{**row, "default_tta": row["tta"] == chosen} for row in rows]
+
+        section("saliency", saliency)
     if "video" in sections_wanted:
         from benchmarks.video import video_section  # noqa: PLC0415
 

@@ -39,6 +39,7 @@ CSV_COLUMNS: tuple[str, ...] = (
     "error",
 )  # fmt: skip
 ANNOTATED_SUFFIX = ".annotated.png"
+EXPLAINED_SUFFIX = ".why.png"
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     add("--model", metavar="PATH_OR_NAME", help="model directory, or a name under models/ (default: models/default)")
     add("--crops", action="store_true", help="each image is already one face crop: skip detection")
     add("--annotate", type=Path, metavar="DIR", help="write annotated PNG copies into DIR")
+    add(
+        "--explain", type=Path, metavar="DIR",
+        help="write one PNG per face into DIR: the face and its occlusion saliency map (what made the model say "
+        "its emotion; docs/saliency.md), named IMAGE.face-N.why.png",
+    )  # fmt: skip
+    add("--explain-emotion", choices=EMOTIONS, metavar="EMOTION", help="with --explain: explain this emotion instead")
     add("--min-face-size", type=_positive_int, metavar="N", help="ignore faces smaller than N pixels")
     add(
         "--small-faces", action="store_true",
@@ -158,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--crops skips face detection; do not combine it with --detector, --min-face-size or --small-faces")
     if args.show_dropped and (args.crops or args.format != "json"):
         parser.error("--show-dropped adds to the JSON output of face detection; it needs --format json and no --crops")
+    if args.explain_emotion is not None and args.explain is None:
+        parser.error("--explain-emotion says which emotion --explain DIR explains: give --explain DIR too")
     if args.small_faces and args.detector not in (None, "yunet"):
         parser.error(f"--small-faces is YuNet's; the {args.detector} detector has no such pass")
     return _predict(args)
@@ -188,8 +197,9 @@ def _predict(args: argparse.Namespace) -> int:
         recognizer = EmotionRecognizer.from_dir(args.model, **extra)
         # The model's own TTA choice unless --tta says otherwise: the same answer as the app's.
         recognizer.tta = args.tta if args.tta is not None else model_tta(recognizer.metadata)
-        if args.annotate is not None:
-            args.annotate.mkdir(parents=True, exist_ok=True)
+        for folder in (args.annotate, args.explain):
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
     except (ModelLoadError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -198,12 +208,18 @@ def _predict(args: argparse.Namespace) -> int:
     show_progress = not args.quiet and (_isatty(sys.stderr) or len(jobs) > 1)
     progress = _Progress(len(jobs), stream=sys.stderr, enabled=show_progress)
     used_names: set[str] = set()
+    explained_stems: set[str] = set()
     reports = []
     for done, job in enumerate(jobs, start=1):
-        reports.append(_run_job(
+        report = _run_job(
             job, recognizer, crops=args.crops, annotate_dir=args.annotate, used_names=used_names,
             show_dropped=args.show_dropped,
-        ))  # fmt: skip
+        )
+        if args.explain is not None and report.faces and not report.error:
+            report = _explain_job(
+                job, report, recognizer, folder=args.explain, emotion=args.explain_emotion, used=explained_stems
+            )
+        reports.append(report)
         progress.update(done, job.display)
     progress.close()
 
@@ -247,7 +263,7 @@ def collect_jobs(paths: Sequence[str | Path]) -> list[_Job]:
 
 def _is_our_output(path: Path) -> bool:
     # Annotated copies from an earlier run into the same folder are not inputs.
-    return path.name.endswith(ANNOTATED_SUFFIX)
+    return path.name.endswith((ANNOTATED_SUFFIX, EXPLAINED_SUFFIX))
 
 
 def _run_job(
@@ -283,15 +299,33 @@ def _run_job(
     return ImageReport(job.display, tuple(faces), dropped=dropped)
 
 
-def _unique_path(folder: Path, stem: str, used: set[str]) -> Path:
+def _unique_path(folder: Path, stem: str, used: set[str], *, suffix: str = ANNOTATED_SUFFIX) -> Path:
     """``folder/stem.annotated.png``, with ``-2``, ``-3``... when this run already used that name."""
-    name = f"{stem}{ANNOTATED_SUFFIX}"
+    name = f"{stem}{suffix}"
     counter = 2
     while name.lower() in used:
-        name = f"{stem}-{counter}{ANNOTATED_SUFFIX}"
+        name = f"{stem}-{counter}{suffix}"
         counter += 1
     used.add(name.lower())
     return folder / name
+
+
+def _explain_job(
+    job: _Job, report: ImageReport, recognizer: Any, *, folder: Path, emotion: str | None, used: set[str]
+) -> ImageReport:
+    """Write ``folder/STEM.face-N.why.png`` for each face of a report; a failure becomes the report's error."""
+    from core.imageio import load_image  # noqa: PLC0415
+    from core.saliency import explain_faces, explanation_panel  # noqa: PLC0415
+
+    stem = _unique_path(folder, job.stem, used, suffix="").name  # "a", then "a-2" for a second a.*
+    try:
+        image = load_image(job.path)
+        maps = explain_faces(recognizer, image, report.faces, emotion=emotion)
+        for number, saliency in enumerate(maps, start=1):
+            _write_png_atomic(folder / f"{stem}.face-{number}{EXPLAINED_SUFFIX}", explanation_panel(saliency, image))
+    except (FERError, OSError) as exc:
+        return ImageReport(report.path, report.faces, f"cannot write the saliency maps into {folder}: {exc}")
+    return report
 
 
 def _write_png_atomic(target: Path, image: Any) -> None:

@@ -251,6 +251,35 @@ def crop_faces(
     return np.stack(crops).astype(np.float32, copy=False)
 
 
+def crop_transform(
+    box: Sequence[float],
+    image_shape: Sequence[int],
+    *,
+    size: int = FACE_SIZE,
+    margin: float = DEFAULT_MARGIN,
+    square: bool = True,
+    landmarks: Points | None = None,
+    framing: FaceFraming | None = FER_FRAMING,
+) -> np.ndarray:
+    """Where :func:`crop_faces` took one face from: the ``2x3`` affine map from crop to image coordinates.
+
+    Coordinates are continuous, with pixel ``i`` covering ``[i, i + 1)`` (so pixel centres are at
+    ``i + 0.5``) in both the crop and the image; ``transform @ (u, v, 1)`` is the image point of crop
+    point ``(u, v)``. The arguments are :func:`crop_faces`'s for that face.
+    """
+    if landmarks is not None and framing is not None:
+        cx, cy, side, cos, sin = framing_square(landmarks, framing)
+        scale = side / size
+        # Crop x runs along the eye line (cos, sin), crop y below it (-sin, cos), as aligned_crop samples.
+        linear = np.array([[scale * cos, -scale * sin], [scale * sin, scale * cos]])
+        offset = np.array([cx, cy]) - linear @ np.array([size / 2, size / 2])
+    else:
+        x, y, w, h = expand_box(box, margin, image_shape, square=square)
+        linear = np.diag([w / size, h / size])
+        offset = np.array([x, y], dtype=np.float64)
+    return np.hstack([linear, offset[:, None]]).astype(np.float64)
+
+
 # Test-time augmentation: the views of each face whose probabilities are averaged.
 TTA_MODES: tuple[str, ...] = ("none", "flip", "tencrop")
 # Ten-crop: corner and centre crops of this fraction of the face, resized back, plus their mirrors.
@@ -287,11 +316,48 @@ def tta_views(faces: np.ndarray, mode: str) -> np.ndarray:
     if mode == "flip":
         return np.stack([faces, faces[:, :, ::-1]])
     n, size = faces.shape[0], faces.shape[1]
-    side = int(round(size * TENCROP_FRACTION))
-    offsets = [(0, 0), (0, size - side), (size - side, 0), (size - side, size - side), ((size - side) // 2,) * 2]
+    side, offsets = _tencrop_squares(size)
     views = np.empty((5, n, size, size, 1), dtype=np.float32)
     for v, (top, left) in enumerate(offsets):
         for i in range(n):
             crop = faces[i, top : top + side, left : left + side, 0]
             views[v, i, :, :, 0] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_LINEAR)
     return np.concatenate([views, views[:, :, :, ::-1]])
+
+
+def _tencrop_squares(size: int) -> tuple[int, list[tuple[int, int]]]:
+    """Ten-crop's square side and its five ``(top, left)`` corners in a ``size`` face."""
+    side = int(round(size * TENCROP_FRACTION))
+    return side, [(0, 0), (0, size - side), (size - side, 0), (size - side, size - side), ((size - side) // 2,) * 2]
+
+
+def tta_maps_to_face(maps: np.ndarray, mode: str) -> np.ndarray:
+    """Bring per-view maps (one value per view pixel) back into the face's own frame: the inverse of :func:`tta_views`.
+
+    A mirrored view's map is mirrored back; a ten-crop view's map is resized back onto the square of
+    the face it shows, and is 0 where that view does not see the face.
+
+    Args:
+        maps: ``(V, S, S)``, one map per view of :func:`tta_views` for one face, in its order.
+        mode: one of :data:`TTA_MODES`.
+
+    Returns:
+        ``float32 (V, S, S)``.
+    """
+    mode = tta_mode(mode)
+    maps = np.asarray(maps, dtype=np.float32)
+    expected = {"none": 1, "flip": 2, "tencrop": 10}[mode]
+    if maps.ndim != 3 or maps.shape[0] != expected or maps.shape[1] != maps.shape[2]:
+        raise ValueError(f"expected {expected} square maps for TTA {mode!r}, got shape {maps.shape}")
+    if mode == "none":
+        return maps.copy()
+    if mode == "flip":
+        return np.stack([maps[0], maps[1][:, ::-1]])
+    size = maps.shape[1]
+    side, offsets = _tencrop_squares(size)
+    back = np.zeros_like(maps)
+    for v in range(10):
+        top, left = offsets[v % 5]
+        view = maps[v] if v < 5 else maps[v][:, ::-1]
+        back[v, top : top + side, left : left + side] = cv2.resize(view, (side, side), interpolation=cv2.INTER_AREA)
+    return back

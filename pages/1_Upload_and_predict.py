@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import cache, entry, ui
+from app import cache, entry, explain, ui
 from app.limits import LimitError, current_limits, session_id
 from app.upload import UPLOAD_TYPES, analyse_uploads, expand_uploads, results_csv, results_json, results_rows, tta_label
 from core.detection import DETECTORS
@@ -103,7 +103,7 @@ with cache.heavy_work_gate().slot(session_id()) as admission:
 for number, outcome in enumerate(outcomes):
     with st.container(border=True):
         st.subheader(outcome.name)
-        ui.outcome_ui(outcome, key=f"upload_{number}")
+        ui.outcome_ui(outcome, key=f"upload_{number}", why=explain.upload_why(recognizer, tta=tta))
 
 st.subheader("Results")
 rows = results_rows(outcomes)

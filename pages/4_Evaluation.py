@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import cache, charts, entry, own_photos, ui
+from app import cache, charts, entry, explain, own_photos, ui
 from app.dataset_view import misclassified, paginate, upscale_faces
 from app.reports import EvaluationReport, parse_evaluation
 from core.errors import FERError
@@ -166,3 +166,4 @@ with gallery_tab:
                 ],
                 width=96,
             )
+            explain.gallery_why_ui(cache.recognizer(info), split.x, split.y, predicted, shown, key="eval_why")

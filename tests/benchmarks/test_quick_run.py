@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 def test_quick_run_writes_tables_and_json(tiny_model_dir: Path, tmp_path: Path) -> None:
     out = tmp_path / "results.json"
     cmd = [
-        sys.executable, "-m", "benchmarks.run", "--quick", "--only", "classify", "frame",
+        sys.executable, "-m", "benchmarks.run", "--quick", "--only", "classify", "frame", "saliency",
         "--no-fer", "--no-candidates", "--detectors", "haar", "--models", str(tiny_model_dir), "--out", str(out),
     ]  # fmt: skip
     done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
@@ -29,6 +29,11 @@ def test_quick_run_writes_tables_and_json(tiny_model_dir: Path, tmp_path: Path) 
     assert results["quick"] is True and results["pinning"]["tf_intra_op_threads"] == 1
     assert {r["batch"] for r in results["sections"]["classify"]} == {1, 16}
     assert results["fer"] == {"skipped": "--no-fer"}
+    saliency = {r["tta"]: r for r in results["sections"]["saliency"]}
+    assert {t: r["model_calls"] for t, r in saliency.items()} == {"none": 122, "flip": 244, "tencrop": 1220}
+    assert all(r["median_ms"] > 0 and r["cpu_ms"] > 0 for r in saliency.values()) and "Saliency" in done.stdout
+    target = next(t for t in results["targets"] if t["target"].startswith("saliency map"))
+    assert target["value"] == saliency["none"]["median_ms"]  # the tiny model chose no TTA
     if "frame" in results["sections"]:  # needs the FER2013 CSV for its test frames
         assert {r["faces"] for r in results["sections"]["frame"]} == {1, 5}
     else:

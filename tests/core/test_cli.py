@@ -238,3 +238,32 @@ def test_small_faces_finds_the_tiny_faces_of_a_large_photo(capsys, tmp_path: Pat
         with pytest.raises(SystemExit) as stop:
             main(["predict", str(photo), *argv])
         assert stop.value.code == 2 and "--small-faces" in capsys.readouterr().err
+
+
+def test_explain_writes_one_saliency_png_per_face(capsys, tmp_path: Path, tiny_model_dir: Path) -> None:
+    src = tmp_path / "src"
+    (src / "sub").mkdir(parents=True)
+    cv2.imwrite(str(src / "two.png"), face_scene(width=900, faces=((60, 100), (500, 100))))
+    cv2.imwrite(str(src / "two.jpg"), face_scene())
+    cv2.imwrite(str(src / "blank.png"), np.full((120, 160, 3), 60, np.uint8))
+    out = tmp_path / "why"
+    code, images = run_json(capsys, str(src), "--explain", str(out), "--model", str(tiny_model_dir))
+    assert code == 0 and [len(image["faces"]) for image in images] == [0, 1, 2]
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["two-2.face-1.why.png", "two-2.face-2.why.png", "two.face-1.why.png"]
+    panel = cv2.imread(str(out / "two-2.face-1.why.png"))
+    assert panel.shape[1] > 3 * 192 and panel.shape[0] > 192  # the face, its map, and the map in the photo
+    assert (panel[:192, 196:388] != panel[:192, :192]).any()  # the second picture carries the map
+    # A second run into the source folder leaves its own outputs out of the inputs; another emotion on request.
+    again = ["--explain", str(src), "--explain-emotion", "fear", "--model", str(tiny_model_dir)]
+    code, images = run_json(capsys, str(src), *again)
+    assert code == 0 and len(images) == 3
+
+
+def test_explain_emotion_needs_explain(capsys, tiny_model_dir: Path) -> None:
+    with pytest.raises(SystemExit):
+        main(["predict", "x.png", "--explain-emotion", "happy", "--model", str(tiny_model_dir)])
+    assert "give --explain DIR too" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["predict", "x.png", "--explain", "out", "--explain-emotion", "joy"])
+    assert "invalid choice: 'joy'" in capsys.readouterr().err

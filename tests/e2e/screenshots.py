@@ -1,6 +1,6 @@
 """Take the README's screenshots of every page: ``python -m tests.e2e.screenshots [--models DIR]``.
 
-Writes ``docs/screenshots/{home,upload,webcam,video,dataset,evaluation,training}.png``. No FER2013
+Writes ``docs/screenshots/{home,upload,why,webcam,video,dataset,evaluation,training}.png``. No FER2013
 face appears in them: the upload and the fake camera show a drawn cartoon face, the dataset browser
 is shown in its "no dataset" state, and the evaluation page without its gallery. The video shot
 analyses ``../shared/samples/video/man_neutral_to_happy.mp4`` (never committed) when it is there and
@@ -65,6 +65,11 @@ def take(*, models: Path, out: Path, work: Path) -> list[Path]:
         page.locator('input[type="file"]').set_input_files(str(photo))
         expect(page.locator(".js-plotly-plot .gtitle").first).to_contain_text("Face 1:", timeout=150_000)
         shot("upload")
+        take_why(page)
+        page.wait_for_timeout(1500)
+        block = page.locator("[data-testid=stVerticalBlock]").filter(has=page.get_by_role("heading", name=photo.name))
+        block.last.screenshot(path=str(out / "why.png"))  # the photo's own block: picture, chart and map
+        shots.append(out / "why.png")
 
         if VIDEO_SAMPLE.is_file():
             take_video(page, url=url, clip=VIDEO_SAMPLE)
@@ -108,6 +113,18 @@ def take_photo(*, models: Path, photo: Path, out: Path, work: Path) -> Path:
         page.screenshot(path=str(target), full_page=True)
         context.close()
     return target
+
+
+def take_why(page) -> None:  # noqa: ANN001
+    """On the upload page, after a photo was analysed: turn on face 1's "Why?" and scroll to its map."""
+    from playwright.sync_api import expect  # noqa: PLC0415
+
+    page.get_by_text("Why?", exact=True).first.click()
+    caption = page.get_by_text("where hiding the face lowers").first
+    expect(caption).to_be_visible(timeout=60_000)
+    expect(page.get_by_text("As the model sees it (48x48, levelled)")).to_be_visible()
+    expect(page.get_by_text("In the photo", exact=True)).to_be_visible()
+    caption.scroll_into_view_if_needed()
 
 
 def take_video(page, *, url: str, clip: Path) -> None:  # noqa: ANN001
