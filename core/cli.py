@@ -22,7 +22,7 @@ from typing import Any, TextIO
 from core.errors import FERError, ModelLoadError
 from core.preprocess import TTA_MODES
 from core.labels import EMOTIONS
-from core.readout import FLAG_COLUMNS, Readout
+from core.readout import FLAG_COLUMNS, Readout, add_groups_argument, model_readout
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -135,33 +135,6 @@ def number_type(kind: type, *, minimum: float, strict: bool = False, what: str) 
         return value
 
     return parse
-
-
-def add_groups_argument(parser: argparse.ArgumentParser) -> None:
-    """``--groups SPEC``: add the grouped view (see :mod:`core.groups`) to the outputs."""
-    from core.groups import SPEC_HELP  # noqa: PLC0415
-
-    parser.add_argument(
-        "--groups", type=_grouping, metavar="SPEC",
-        help="also sum the probabilities into groups and give each face its most probable group: 'default' "
-        f"(positive=happy, negative=angry+disgust+fear+sad, neutral, surprise) or {SPEC_HELP}",
-    )  # fmt: skip
-
-
-def _grouping(text: str) -> Any:
-    from core.groups import parse_groups  # noqa: PLC0415
-
-    try:
-        return parse_groups(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def model_readout(recognizer: Any, grouping: Any = None) -> Readout:
-    """The readout of a loaded model: its own uncertainty rule (see :mod:`core.uncertainty`) and ``grouping``."""
-    from core.uncertainty import UncertaintyRule  # noqa: PLC0415
-
-    return Readout(UncertaintyRule.from_metadata(recognizer.metadata), grouping)
 
 
 _positive_int = number_type(int, minimum=1, what="a whole number of pixels")

@@ -8,11 +8,12 @@ empty) and ``label`` (the emotion, ``"sad or neutral"`` or ``"uncertain"``), the
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.groups import Grouping
+from core.groups import SPEC_HELP, Grouping, parse_groups
 from core.uncertainty import DEFAULT_RULE, UncertaintyRule
 
 FLAG_COLUMNS: tuple[str, ...] = ("uncertain", "label")
@@ -48,3 +49,24 @@ class Readout:
             return [""] * len(self.group_columns())
         summed = self.grouping.sum(probabilities)
         return [self.grouping.group_of(probabilities), *(round(summed[n], ndigits) for n in self.grouping.names)]
+
+
+def add_groups_argument(parser: argparse.ArgumentParser) -> None:
+    """``--groups SPEC``: add the grouped view (see :mod:`core.groups`) to the outputs."""
+    parser.add_argument(
+        "--groups", type=_grouping, metavar="SPEC",
+        help="also sum the probabilities into groups and give each face its most probable group: 'default' "
+        f"(positive=happy, negative=angry+disgust+fear+sad, neutral, surprise) or {SPEC_HELP}",
+    )  # fmt: skip
+
+
+def _grouping(text: str) -> Grouping:
+    try:
+        return parse_groups(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def model_readout(recognizer: Any, grouping: Grouping | None = None) -> Readout:
+    """The readout of a loaded model: its own uncertainty rule (see :mod:`core.uncertainty`) and ``grouping``."""
+    return Readout(UncertaintyRule.from_metadata(recognizer.metadata), grouping)
