@@ -24,6 +24,8 @@ from core.model_store import DEFAULT_MODEL_NAME, ModelInfo
 
 if TYPE_CHECKING:
     from app.roles import Identity
+    from core.groups import Grouping
+    from core.readout import Readout
     from core.recognizer import EmotionRecognizer
     from training.augment import AugmentConfig
 
@@ -233,16 +235,53 @@ def format_seconds(seconds: float | None) -> str:
     return f"{secs} s"
 
 
-def outcome_ui(outcome: Any, *, key: str, download: bool = True) -> None:
+def grouping_ui(*, key: str) -> Grouping | None:
+    """A "Grouped view" toggle and, when on, the groups (the default, or typed); ``None`` when off.
+
+    Groups a person types wrongly get an error that says what is allowed, and the seven emotions are shown.
+    """
+    from core.groups import DEFAULT_GROUPING, parse_groups  # noqa: PLC0415
+
+    if not st.toggle(
+        "Grouped view", value=False, key=f"{key}_grouped",
+        help="Sum the seven probabilities into coarser groups; a face's group is the most probable group.",
+    ):  # fmt: skip
+        return None
+    spec = st.text_input(
+        "Groups", value=DEFAULT_GROUPING.spec(), key=f"{key}_groups",
+        help="NAME=EMOTION+EMOTION, separated by commas; every emotion in exactly one group. The default: "
+        "positive = happy; negative = angry, disgust, fear, sad; neutral; surprise.",
+    )  # fmt: skip
+    try:
+        return parse_groups(spec)
+    except ValueError as exc:
+        st.error(f"Groups: {exc}. Showing the seven emotions.")
+        return None
+
+
+def face_title(index: int, face: Any, readout: Readout) -> str:
+    """``Face 1: sad or neutral (38%)``, with ``, negative 71%`` when grouped: what a face's chart is titled."""
+    said = readout.face_dict(face.probabilities)
+    title = f"Face {index}: {said['label']} ({face.confidence:.0%})"
+    if readout.grouping is not None:
+        title += f"; {said['group']} {said['group_probabilities'][said['group']]:.0%}"
+    return title
+
+
+def outcome_ui(outcome: Any, *, key: str, download: bool = True, readout: Readout | None = None) -> None:
     """One analysed image: the annotated picture, a probability chart per face, a PNG download.
 
     Args:
         outcome: a :class:`app.upload.UploadOutcome`.
         key: prefix of this block's widget keys (unique per image on the page).
         download: offer the annotated PNG.
+        readout: the model's uncertainty rule for the titles and, with a grouping, grouped charts.
     """
     from app import charts  # noqa: PLC0415
     from app.upload import NO_FACE_HINT, annotated_name, encode_png  # noqa: PLC0415
+    from core.readout import Readout  # noqa: PLC0415
+
+    readout = readout or Readout()
 
     if not outcome.ok:
         st.error(f"Cannot read {outcome.name}: {outcome.error}")
@@ -265,8 +304,10 @@ def outcome_ui(outcome: Any, *, key: str, download: bool = True) -> None:
             )
     with chart_column:
         for index, face in enumerate(outcome.faces, start=1):
-            title = f"Face {index}: {face.emotion} ({face.confidence:.0%})"
-            st.plotly_chart(charts.probability_bar(face.probabilities, title=title), key=f"{key}_chart_{index}")
+            figure = charts.probability_bar(
+                face.probabilities, title=face_title(index, face, readout), grouping=readout.grouping
+            )
+            st.plotly_chart(figure, key=f"{key}_chart_{index}")
 
 
 def format_milliseconds(ms: float) -> str:

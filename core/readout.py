@@ -9,8 +9,8 @@ empty) and ``label`` (the emotion, ``"sad or neutral"`` or ``"uncertain"``), the
 from __future__ import annotations
 
 import argparse
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.groups import SPEC_HELP, Grouping, parse_groups
@@ -70,3 +70,15 @@ def _grouping(text: str) -> Grouping:
 def model_readout(recognizer: Any, grouping: Grouping | None = None) -> Readout:
     """The readout of a loaded model: its own uncertainty rule (see :mod:`core.uncertainty`) and ``grouping``."""
     return Readout(UncertaintyRule.from_metadata(recognizer.metadata), grouping)
+
+
+def labelled(faces: Sequence[Any], rule: UncertaintyRule) -> list[Any]:
+    """Copies of ``faces`` (``FaceResult`` or ``SmoothedFace``) whose ``emotion`` is the rule's label, for drawing.
+
+    A face the rule flags is drawn as ``"sad or neutral"`` or ``"uncertain"`` (in the colour of no emotion).
+    """
+    out = []
+    for face in faces:
+        label = rule.assess(face.probabilities).label
+        out.append(face._replace(emotion=label) if hasattr(face, "_replace") else replace(face, emotion=label))
+    return out

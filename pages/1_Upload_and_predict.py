@@ -12,6 +12,7 @@ from app.limits import LimitError, check_file_count, check_photo_size, current_l
 from app.upload import UPLOAD_TYPES, analyse_uploads, results_csv, results_json, results_rows, tta_label
 from core.detection import DETECTORS
 from core.pipeline import STILL_DETECTOR, model_tta
+from core.readout import model_readout
 from core.preprocess import TTA_MODES
 
 entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
@@ -58,6 +59,7 @@ min_score = score_column.slider(
 )
 landmarks = landmark_column.toggle("Show face points", value=False, key="upload_landmarks",
                                    help="Eyes, nose and mouth corners, where the detector gives them (YuNet).")
+grouping = ui.grouping_ui(key="upload")
 try:
     limits = current_limits()
 except ValueError as exc:  # a bad [limits] entry in the secrets or a FER_LIMIT_* variable
@@ -83,6 +85,7 @@ except LimitError as exc:
     st.stop()
 
 recognizer = ui.require_model(info)
+readout = model_readout(recognizer, grouping)
 use_small_faces = small_faces and detector == STILL_DETECTOR
 with cache.heavy_work_gate().slot(session_id()) as admission:
     if not admission.granted:
@@ -92,16 +95,17 @@ with cache.heavy_work_gate().slot(session_id()) as admission:
         outcomes = analyse_uploads(
             [(f.name, f.getvalue()) for f in files], recognizer, limits=limits,
             detector=cache.small_faces_detector() if use_small_faces else detector,
-            tta=tta, min_score=min_score, landmarks=landmarks,
+            tta=tta, min_score=min_score, landmarks=landmarks, rule=readout.rule,
         )  # fmt: skip
 
 for number, outcome in enumerate(outcomes):
     with st.container(border=True):
         st.subheader(outcome.name)
-        ui.outcome_ui(outcome, key=f"upload_{number}")
+        ui.outcome_ui(outcome, key=f"upload_{number}", readout=readout)
 
 st.subheader("Results")
-rows = results_rows(outcomes)
+st.caption(f"When the model is unsure it says so: {readout.rule.describe()}. The downloads keep every probability.")
+rows = results_rows(outcomes, readout=readout)
 if rows:
     st.dataframe(rows, hide_index=True, key="upload_table")
 else:
@@ -109,7 +113,8 @@ else:
 json_column, csv_column = st.columns(2)
 json_column.download_button(
     "Results as JSON",
-    results_json(outcomes, model=info.name if info else "", detector=f"{detector} (small faces)" if use_small_faces else detector),
+    results_json(outcomes, model=info.name if info else "", detector=f"{detector} (small faces)" if use_small_faces else detector,
+                 readout=readout),
     file_name="emotions.json",
     mime="application/json",
     key="upload_json",
@@ -117,7 +122,7 @@ json_column.download_button(
 )
 csv_column.download_button(
     "Results as CSV",
-    results_csv(outcomes),
+    results_csv(outcomes, readout=readout),
     file_name="emotions.csv",
     mime="text/csv",
     key="upload_csv",
