@@ -259,13 +259,13 @@ def grouping_ui(*, key: str) -> Grouping | None:
         return None
 
 
-def face_title(index: int, face: Any, readout: Readout) -> str:
-    """``Face 1: sad or neutral (38%)``, with ``, negative 71%`` when grouped: what a face's chart is titled."""
+def face_said(face: Any, readout: Readout) -> str:
+    """``sad or neutral (38%)``, with ``; negative 71%`` when grouped: what the model says of a face."""
     said = readout.face_dict(face.probabilities)
-    title = f"Face {index}: {said['label']} ({face.confidence:.0%})"
+    text = f"{said['label']} ({face.confidence:.0%})"
     if readout.grouping is not None:
-        title += f"; {said['group']} {said['group_probabilities'][said['group']]:.0%}"
-    return title
+        text += f"; {said['group']} {said['group_probabilities'][said['group']]:.0%}"
+    return text
 
 
 def outcome_ui(outcome: Any, *, key: str, download: bool = True, readout: Readout | None = None) -> None:
@@ -305,7 +305,7 @@ def outcome_ui(outcome: Any, *, key: str, download: bool = True, readout: Readou
     with chart_column:
         for index, face in enumerate(outcome.faces, start=1):
             figure = charts.probability_bar(
-                face.probabilities, title=face_title(index, face, readout), grouping=readout.grouping
+                face.probabilities, title=f"Face {index}: {face_said(face, readout)}", grouping=readout.grouping
             )
             st.plotly_chart(figure, key=f"{key}_chart_{index}")
 

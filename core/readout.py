@@ -67,9 +67,14 @@ def _grouping(text: str) -> Grouping:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def model_readout(recognizer: Any, grouping: Grouping | None = None) -> Readout:
-    """The readout of a loaded model: its own uncertainty rule (see :mod:`core.uncertainty`) and ``grouping``."""
-    return Readout(UncertaintyRule.from_metadata(recognizer.metadata), grouping)
+def model_readout(model: Any, grouping: Grouping | None = None) -> Readout:
+    """A model's readout: its own uncertainty rule (see :mod:`core.uncertainty`) and ``grouping``.
+
+    Args:
+        model: anything with the model's ``metadata`` (a recognizer, a ``ModelInfo``); ``None``
+            gives the default rule.
+    """
+    return Readout(UncertaintyRule.from_metadata(getattr(model, "metadata", None)), grouping)
 
 
 def labelled(faces: Sequence[Any], rule: UncertaintyRule) -> list[Any]:

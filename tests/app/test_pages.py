@@ -196,6 +196,21 @@ def test_live_page_callback_feeds_the_panel(app_env, monkeypatch: pytest.MonkeyP
     assert app.get("plotly_chart"), "the emotion-mix chart is shown"
 
 
+def test_live_page_labels_unsure_faces_and_groups_the_mix(app_env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    import streamlit_webrtc  # noqa: PLC0415
+
+    def tiny_b_grouped(app: AppTest) -> None:
+        app.session_state["model_name"] = "tiny-b"  # its rule calls every face close
+        app.session_state["live_grouped"] = True
+
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", FakeStreamer())
+    app = run_page("pages/2_Live_webcam.py", prepare=tiny_b_grouped)
+    panel = texts(app.markdown)
+    assert "**Face 1:** " in panel and " or " in panel.split("**Face 1:** ")[1].split("(")[0]
+    mix = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert [trace["name"] for trace in mix["data"]] == ["positive", "negative", "neutral", "surprise"]
+
+
 def test_live_page_snapshot_fallback(app_env) -> None:  # noqa: ANN001
     def snapshots(app: AppTest) -> None:
         app.session_state["live_mode"] = "Snapshots"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -207,6 +208,10 @@ def test_video_page_uploads_analyses_and_shows_the_timeline(app_env, tmp_path: P
     labels = {button.proto.label for button in app.get("download_button")}
     assert {"Timeline as CSV", "Timeline as JSON", "Annotated MP4"} <= labels
     assert app.get("video"), "the annotated video is shown"
+    app.toggle(key="video_grouped").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    traces = json.loads(app.get("plotly_chart")[0].proto.spec)["data"]
+    assert [trace["name"] for trace in traces] == ["positive", "negative", "neutral", "surprise"]
 
 
 def test_video_page_shows_a_bad_file_as_an_error(app_env) -> None:  # noqa: ANN001
