@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from training.evaluate import uncertainty_and_groups
 from training.uncertainty import choose_rule
 
 # (top, second, top is right): the other five classes share what is left, below the second.
@@ -71,3 +72,16 @@ def test_bad_inputs_are_named() -> None:
         choose_rule(probs[:, :6], labels)
     with pytest.raises(ValueError, match="max_fraction must be between 0 and 1, got 1.5"):
         choose_rule(probs, labels, max_fraction=1.5)
+
+
+def test_evaluation_reports_the_models_rule_and_the_grouped_accuracy() -> None:
+    probs, labels = faces()
+    # Faces 0-3 and 7-9 are angry (negative) and right; 4-6 are said angry but are fear (negative too).
+    labels_true = labels.copy()
+    metadata = {"uncertainty": {"min_confidence": 0.0, "min_margin": 0.2, "split": "PublicTest"}}
+    report = uncertainty_and_groups(metadata, labels_true, probs)
+    assert report["uncertainty"]["marked"] == 3 and report["uncertainty"]["accuracy_unmarked"] == 1.0
+    assert report["grouped"]["accuracy"] == 1.0  # angry and fear are both negative
+    labels_true[0] = 3  # a happy face said angry: wrong in groups too
+    assert uncertainty_and_groups({}, labels_true, probs)["grouped"]["accuracy"] == 0.9
+    assert uncertainty_and_groups({}, labels_true, probs)["uncertainty"]["split"] == "default"
