@@ -271,7 +271,7 @@ def emotion_mix(
 
 
 def video_timeline(analysis: Any, *, height: int = 320, grouping: Grouping | None = None) -> dict[int, go.Figure]:
-    """One figure per face of a video analysis: each emotion's (or, with ``grouping``, group's) probability over ``time_s``.
+    """One figure per face of a video analysis: each emotion's (or group's) probability over ``time_s``.
 
     Smoothed probabilities are drawn when the analysis has them (the summary counts them); the
     lines break where the face is missing from an analysed frame.

@@ -162,7 +162,7 @@ def results_csv(outcomes: Sequence[UploadOutcome], *, readout: Readout | None = 
 
 
 def results_rows(outcomes: Sequence[UploadOutcome], *, readout: Readout | None = None) -> list[dict[str, Any]]:
-    """Table rows, one per face: file, number, what the model says (``readout``'s label), group, emotion, box, scores."""
+    """Table rows, one per face: file, number, what the model says (the readout's label), group, emotion, box..."""
     readout = readout or Readout()
     rows = []
     for outcome in outcomes:

@@ -63,7 +63,7 @@ class ImageReport:
     error: str | None = None
 
     def to_dict(self, readout: Readout | None = None) -> dict[str, Any]:
-        """JSON form ``{"path", "faces": [...], "error"}``; each face adds what ``readout`` says (see :mod:`core.readout`)."""
+        """JSON form ``{"path", "faces": [...], "error"}``; each face adds what ``readout`` says (:mod:`core.readout`)."""
         readout = readout or Readout()
         faces = [{**face.to_dict(), **readout.face_dict(face.probabilities)} for face in self.faces]
         return {"path": self.path, "faces": faces, "error": self.error}

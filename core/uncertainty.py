@@ -71,7 +71,8 @@ class UncertaintyRule:
         if not isinstance(stored, Mapping):
             return DEFAULT_RULE
         try:
-            return cls(float(stored["min_confidence"]), float(stored["min_margin"]), str(stored.get("split", "PublicTest")))
+            source = str(stored.get("split", "PublicTest"))
+            return cls(float(stored["min_confidence"]), float(stored["min_margin"]), source)
         except (KeyError, TypeError, ValueError):
             return DEFAULT_RULE
 

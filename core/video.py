@@ -568,6 +568,7 @@ def analyse_video(
                 labels = []
                 for face_id, face in sorted(zip(ids, faces), key=lambda p: (p[1].box[0], p[1].box[1])):
                     probs = np.array([face.probabilities[name] for name in EMOTIONS])
+                    flag, label = rule.assess(face.probabilities)
                     extra: dict[str, Any] = {}
                     if smooth_s is not None:
                         then, average = smoothed.get(face_id, (frame.time_s, probs))
@@ -576,20 +577,20 @@ def analyse_video(
                         smoothed[face_id] = (frame.time_s, average)
                         best = int(np.argmax(average))
                         smoothed_probs = {n: float(p) for n, p in zip(EMOTIONS, average)}
-                        flag = rule.assess(smoothed_probs)
+                        steady = rule.assess(smoothed_probs)
                         extra = {
                             "smoothed_emotion": EMOTIONS[best],
                             "smoothed_confidence": float(average[best]),
                             "smoothed_probabilities": smoothed_probs,
-                            "smoothed_uncertain": flag.flag,
-                            "smoothed_label": flag.label,
+                            "smoothed_uncertain": steady.flag,
+                            "smoothed_label": steady.label,
                         }
                     frame_rows.append(
                         TimelineRow(
                             frame.time_s, frame.index, face_id,
                             _scale_box(face.box, factor, info.width, info.height),
                             float(face.detection_score), face.emotion, float(face.confidence),
-                            dict(face.probabilities), **dict(zip(("uncertain", "label"), rule.assess(face.probabilities))), **extra,
+                            dict(face.probabilities), uncertain=flag, label=label, **extra,
                         )
                     )  # fmt: skip
                     row = frame_rows[-1]

@@ -113,8 +113,10 @@ else:
 json_column, csv_column = st.columns(2)
 json_column.download_button(
     "Results as JSON",
-    results_json(outcomes, model=info.name if info else "", detector=f"{detector} (small faces)" if use_small_faces else detector,
-                 readout=readout),
+    results_json(
+        outcomes, model=info.name if info else "", readout=readout,
+        detector=f"{detector} (small faces)" if use_small_faces else detector,
+    ),
     file_name="emotions.json",
     mime="application/json",
     key="upload_json",

@@ -128,7 +128,8 @@ def live_panel() -> None:
     elif not latest.faces:
         st.caption("No face in view.")
     else:
-        st.markdown("  \n".join(f"**Face {i}:** {ui.face_said(face, readout)}" for i, face in enumerate(latest.faces, 1)))
+        said = (f"**Face {i}:** {ui.face_said(face, readout)}" for i, face in enumerate(latest.faces, 1))
+        st.markdown("  \n".join(said))
     seconds_ago, probabilities = history.series()
     mix = charts.emotion_mix(seconds_ago, probabilities, window_s=history.window_s, grouping=readout.grouping)
     st.plotly_chart(mix, key="live_mix")
