@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.annotate import emotion_color_rgb
+from core.groups import Grouping
 from core.labels import EMOTIONS, NUM_CLASSES
 from app.reports import EvaluationReport
 
@@ -26,6 +27,16 @@ def emotion_color(emotion: str) -> str:
     return f"rgb({r},{g},{b})"
 
 
+def _classes(grouping: Grouping | None) -> tuple[list[str], np.ndarray, list[str]]:
+    """What a chart shows: names, the ``(7, K)`` matrix that sums emotions into them, and colours.
+
+    Without a grouping, the seven emotions; with one, its groups, each in its first emotion's colour.
+    """
+    if grouping is None:
+        return list(EMOTIONS), np.eye(NUM_CLASSES), [emotion_color(name) for name in EMOTIONS]
+    return list(grouping.names), grouping.matrix(), [emotion_color(members[0]) for _, members in grouping.groups]
+
+
 def _check_probabilities(probabilities: Mapping[str, float]) -> list[float]:
     missing = [name for name in EMOTIONS if name not in probabilities]
     if missing:
@@ -35,15 +46,21 @@ def _check_probabilities(probabilities: Mapping[str, float]) -> list[float]:
     return [float(probabilities[name]) for name in EMOTIONS]
 
 
-def probability_bar(probabilities: Mapping[str, float], *, title: str | None = None, height: int = 260) -> go.Figure:
-    """Horizontal bars of the 7 emotion probabilities of one face (0..1), in label order."""
-    values = _check_probabilities(probabilities)
+def probability_bar(
+    probabilities: Mapping[str, float], *, title: str | None = None, height: int = 260, grouping: Grouping | None = None
+) -> go.Figure:
+    """Horizontal bars of the 7 emotion probabilities of one face (0..1), in label order.
+
+    With a ``grouping``, one bar per group: the sum of its emotions' probabilities.
+    """
+    names, matrix, colors = _classes(grouping)
+    values = (np.asarray(_check_probabilities(probabilities)) @ matrix).tolist()
     fig = go.Figure(
         go.Bar(
             x=values,
-            y=list(EMOTIONS),
+            y=names,
             orientation="h",
-            marker_color=[emotion_color(name) for name in EMOTIONS],
+            marker_color=colors,
             text=[f"{v:.0%}" for v in values],
             textposition="outside",
             hovertemplate="%{y}: %{x:.1%}<extra></extra>",
@@ -217,12 +234,15 @@ def training_curves(history: Mapping[str, Sequence[float]], *, live: Mapping[str
     return fig
 
 
-def emotion_mix(seconds_ago: Sequence[float], probabilities: np.ndarray, *, window_s: float) -> go.Figure:
+def emotion_mix(
+    seconds_ago: Sequence[float], probabilities: np.ndarray, *, window_s: float, grouping: Grouping | None = None
+) -> go.Figure:
     """Stacked area of the emotion mix over the last ``window_s`` seconds (now at the right).
 
     Args:
         seconds_ago: for each sample, how long ago it was taken (``>= 0``).
         probabilities: ``(len(seconds_ago), 7)`` mean probabilities of the faces in each sample.
+        grouping: stack the groups' summed probabilities instead of the seven emotions.
     """
     probs = np.asarray(probabilities, dtype=np.float64).reshape(-1, NUM_CLASSES) if len(seconds_ago) else np.zeros(
         (0, NUM_CLASSES)
@@ -230,12 +250,14 @@ def emotion_mix(seconds_ago: Sequence[float], probabilities: np.ndarray, *, wind
     if probs.shape[0] != len(seconds_ago):
         raise ValueError(f"got {len(seconds_ago)} times but {probs.shape[0]} probability rows")
     x = [-float(t) for t in seconds_ago]
+    names, matrix, colors = _classes(grouping)
+    shown = probs @ matrix
     fig = go.Figure()
-    for i, name in enumerate(EMOTIONS):
+    for i, (name, color) in enumerate(zip(names, colors)):
         fig.add_trace(
             go.Scatter(
-                x=x, y=probs[:, i], name=name, mode="lines", stackgroup="mix",
-                line={"width": 0.5, "color": emotion_color(name)},
+                x=x, y=shown[:, i], name=name, mode="lines", stackgroup="mix",
+                line={"width": 0.5, "color": color},
                 hovertemplate="%{y:.0%}<extra>" + name + "</extra>",
             )
         )  # fmt: skip
@@ -248,8 +270,8 @@ def emotion_mix(seconds_ago: Sequence[float], probabilities: np.ndarray, *, wind
     return fig
 
 
-def video_timeline(analysis: Any, *, height: int = 320) -> dict[int, go.Figure]:
-    """One figure per face of a video analysis: each emotion's probability over ``time_s``.
+def video_timeline(analysis: Any, *, height: int = 320, grouping: Grouping | None = None) -> dict[int, go.Figure]:
+    """One figure per face of a video analysis: each emotion's (or group's) probability over ``time_s``.
 
     Smoothed probabilities are drawn when the analysis has them (the summary counts them); the
     lines break where the face is missing from an analysed frame.
@@ -271,18 +293,19 @@ def video_timeline(analysis: Any, *, height: int = 320) -> dict[int, go.Figure]:
         values = per_face.setdefault(row.face, np.full((len(times), NUM_CLASSES), np.nan))
         values[position[row.time_s]] = [float(probs.get(name, np.nan)) for name in EMOTIONS]
     figures: dict[int, go.Figure] = {}
+    names, matrix, colors = _classes(grouping)
     for face in sorted(per_face):
-        values = per_face[face]
+        values = per_face[face] @ matrix  # a missing frame's NaN stays NaN
         seen = ~np.isnan(values[:, 0])
         first, last = int(np.argmax(seen)), len(seen) - int(np.argmax(seen[::-1]))
         x = times[first:last]
         fig = go.Figure()
-        for i, name in enumerate(EMOTIONS):
+        for i, (name, color) in enumerate(zip(names, colors)):
             y = [None if np.isnan(v) else float(v) for v in values[first:last, i]]
             fig.add_trace(
                 go.Scatter(
                     x=x, y=y, name=name, mode="lines", connectgaps=False,
-                    line={"width": 2, "color": emotion_color(name)},
+                    line={"width": 2, "color": color},
                     hovertemplate="%{x:.2f} s: %{y:.0%}<extra>" + name + "</extra>",
                 )
             )  # fmt: skip

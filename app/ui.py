@@ -24,6 +24,8 @@ from core.model_store import DEFAULT_MODEL_NAME, ModelInfo
 
 if TYPE_CHECKING:
     from app.roles import Identity
+    from core.groups import Grouping
+    from core.readout import Readout
     from core.recognizer import EmotionRecognizer
     from training.augment import AugmentConfig
 
@@ -233,8 +235,42 @@ def format_seconds(seconds: float | None) -> str:
     return f"{secs} s"
 
 
+def grouping_ui(*, key: str) -> Grouping | None:
+    """A "Grouped view" toggle and, when on, the groups (the default, or typed); ``None`` when off.
+
+    Groups a person types wrongly get an error that says what is allowed, and the seven emotions are shown.
+    """
+    from core.groups import DEFAULT_GROUPING, parse_groups  # noqa: PLC0415
+
+    if not st.toggle(
+        "Grouped view", value=False, key=f"{key}_grouped",
+        help="Sum the seven probabilities into coarser groups; a face's group is the most probable group.",
+    ):  # fmt: skip
+        return None
+    spec = st.text_input(
+        "Groups", value=DEFAULT_GROUPING.spec(), key=f"{key}_groups",
+        help="NAME=EMOTION+EMOTION, separated by commas; every emotion in exactly one group. The default: "
+        "positive = happy; negative = angry, disgust, fear, sad; neutral; surprise.",
+    )  # fmt: skip
+    try:
+        return parse_groups(spec)
+    except ValueError as exc:
+        st.error(f"Groups: {exc}. Showing the seven emotions.")
+        return None
+
+
+def face_said(face: Any, readout: Readout) -> str:
+    """``sad or neutral (38%)``, with ``; negative 71%`` when grouped: what the model says of a face."""
+    said = readout.face_dict(face.probabilities)
+    text = f"{said['label']} ({face.confidence:.0%})"
+    if readout.grouping is not None:
+        text += f"; {said['group']} {said['group_probabilities'][said['group']]:.0%}"
+    return text
+
+
 def outcome_ui(
-    outcome: Any, *, key: str, download: bool = True, why: Callable[[Any, int, str], None] | None = None
+    outcome: Any, *, key: str, download: bool = True, readout: Readout | None = None,
+    why: Callable[[Any, int, str], None] | None = None,
 ) -> None:
     """One analysed image: the annotated picture, a probability chart per face, a PNG download.
 
@@ -242,12 +278,16 @@ def outcome_ui(
         outcome: a :class:`app.upload.UploadOutcome`.
         key: prefix of this block's widget keys (unique per image on the page).
         download: offer the annotated PNG.
+        readout: the model's uncertainty rule for the titles and, with a grouping, grouped charts.
         why: draws a face's "Why?" view (``why(outcome, face number, key)``, e.g.
             :func:`app.explain.upload_why`); each face then gets a "Why?" toggle under its chart.
     """
     from app import charts  # noqa: PLC0415
     from app.explain import WHY_HELP  # noqa: PLC0415
     from app.upload import NO_FACE_HINT, annotated_name, encode_png  # noqa: PLC0415
+    from core.readout import Readout  # noqa: PLC0415
+
+    readout = readout or Readout()
 
     if not outcome.ok:
         st.error(f"Cannot read {outcome.name}: {outcome.error}")
@@ -275,8 +315,10 @@ def outcome_ui(
             )
     with chart_column:
         for index, face in enumerate(outcome.faces, start=1):
-            title = f"Face {index}: {face.emotion} ({face.confidence:.0%})"
-            st.plotly_chart(charts.probability_bar(face.probabilities, title=title), key=f"{key}_chart_{index}")
+            figure = charts.probability_bar(
+                face.probabilities, title=f"Face {index}: {face_said(face, readout)}", grouping=readout.grouping
+            )
+            st.plotly_chart(figure, key=f"{key}_chart_{index}")
             if why is not None and st.toggle("Why?", key=f"{key}_why_{index}", help=WHY_HELP):
                 why(outcome, index, f"{key}_why_{index}")
 

@@ -23,6 +23,8 @@ from core.cli import ImageReport, write_csv
 from core.detection import examine
 from core.errors import FERError
 from core.imageio import load_image
+from core.readout import Readout, labelled
+from core.uncertainty import UncertaintyRule
 
 if TYPE_CHECKING:
     from core.detection import FaceDetector
@@ -82,6 +84,7 @@ def analyse_upload(
     min_score: float = 0.0,
     landmarks: bool = False,
     show_dropped: bool = False,
+    rule: UncertaintyRule | None = None,
 ) -> UploadOutcome:
     """Decode ``data``, find and classify its faces, and draw them, numbered as the page lists them.
 
@@ -89,6 +92,7 @@ def analyse_upload(
         min_score: leave out faces whose detection score is below this (0 keeps every face found).
         landmarks: mark the detector's face points (eyes, nose, mouth corners) on the picture.
         show_dropped: also keep, and draw in gray, the boxes the detector's face checks dropped.
+        rule: label the picture's faces by this uncertainty rule ("sad or neutral", "uncertain").
 
     A file that is not a readable image (or that the model cannot handle) gives an outcome with
     ``error`` set instead of raising, so that one bad file does not hide the others.
@@ -106,7 +110,8 @@ def analyse_upload(
         faces = tuple(face for face in predicted if face.detection_score >= min_score)
     except FERError as exc:
         return UploadOutcome(name, None, (), None, str(exc))
-    annotated = annotate(image, faces, numbered=True, show_landmarks=landmarks)
+    drawn = labelled(faces, rule) if rule is not None else faces
+    annotated = annotate(image, drawn, numbered=True, show_landmarks=landmarks)
     if dropped:
         annotated = mark_dropped(annotated, dropped)
     return UploadOutcome(name, image, faces, annotated, dropped=dropped)
@@ -186,32 +191,43 @@ def expand_uploads(
     return photos, skipped
 
 
-def results_json(outcomes: Sequence[UploadOutcome], *, model: str, detector: str) -> str:
-    """All results as JSON: ``{"model", "detector", "images": [{"path", "faces", "error"}]}``."""
+def results_json(
+    outcomes: Sequence[UploadOutcome], *, model: str, detector: str, readout: Readout | None = None
+) -> str:
+    """All results as JSON: ``{"model", "detector", "uncertainty", "groups", "images": [{"path", "faces", "error"}]}``.
+
+    Each face adds ``readout``'s flag and, with a grouping, its group (see :mod:`core.readout`).
+    """
+    readout = readout or Readout()
     payload = {
         "model": model,
         "detector": detector,
-        "images": [outcome.report().to_dict() for outcome in outcomes],
+        "uncertainty": readout.rule.to_dict(),
+        "groups": None if readout.grouping is None else readout.grouping.spec(),
+        "images": [outcome.report().to_dict(readout) for outcome in outcomes],
     }
     return json.dumps(payload, indent=2)
 
 
-def results_csv(outcomes: Sequence[UploadOutcome]) -> str:
+def results_csv(outcomes: Sequence[UploadOutcome], *, readout: Readout | None = None) -> str:
     """One row per face (columns as in the CLI's CSV); a file without faces still gets a row."""
     buffer = io.StringIO()
-    write_csv([outcome.report() for outcome in outcomes], buffer)
+    write_csv([outcome.report() for outcome in outcomes], buffer, readout=readout)
     return buffer.getvalue()
 
 
-def results_rows(outcomes: Sequence[UploadOutcome]) -> list[dict[str, Any]]:
-    """Table rows, one per face: file, face number, emotion, confidence, box and detector score."""
+def results_rows(outcomes: Sequence[UploadOutcome], *, readout: Readout | None = None) -> list[dict[str, Any]]:
+    """Table rows, one per face: file, number, what the model says (the readout's label), group, emotion, box..."""
+    readout = readout or Readout()
     rows = []
     for outcome in outcomes:
         for index, face in enumerate(outcome.faces, start=1):
             x, y, w, h = face.box
+            said = readout.face_dict(face.probabilities, ndigits=4)
+            group = {} if readout.grouping is None else {"group": said["group"]}
             rows.append(
                 {
-                    "file": outcome.name, "face": index, "emotion": face.emotion,
+                    "file": outcome.name, "face": index, "says": said["label"], **group, "emotion": face.emotion,
                     "confidence": round(float(face.confidence), 4), "box (x, y, w, h)": f"{x}, {y}, {w}, {h}",
                     "detector score": round(float(face.detection_score), 3),
                 }

@@ -290,11 +290,11 @@ def segment_rows(analysis: VideoAnalysis) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def timeline_json(analysis: VideoAnalysis) -> str:
-    """The whole analysis as JSON text (:meth:`core.video.VideoAnalysis.to_dict`)."""
+def timeline_json(analysis: VideoAnalysis, *, readout: Any = None) -> str:
+    """The whole analysis as JSON text (:meth:`core.video.VideoAnalysis.to_dict`; ``readout`` adds groups)."""
     import json  # noqa: PLC0415
 
-    return json.dumps(analysis.to_dict(), indent=2)
+    return json.dumps(analysis.to_dict(readout=readout), indent=2)
 
 
 def download_stem(name: str) -> str:

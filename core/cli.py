@@ -22,6 +22,7 @@ from typing import Any, TextIO
 from core.errors import FERError, ModelLoadError
 from core.preprocess import TTA_MODES
 from core.labels import EMOTIONS
+from core.readout import FLAG_COLUMNS, Readout, add_groups_argument, model_readout
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -36,8 +37,10 @@ CSV_COLUMNS: tuple[str, ...] = (
     "path", "face", "x", "y", "w", "h", "emotion", "confidence",
     *(f"prob_{name}" for name in EMOTIONS),
     "detection_score", *LANDMARK_COLUMNS,
+    *FLAG_COLUMNS,
     "error",
 )  # fmt: skip
+"""Columns of ``predict --format csv``; with ``--groups``, the group columns come before ``error``."""
 ANNOTATED_SUFFIX = ".annotated.png"
 EXPLAINED_SUFFIX = ".why.png"
 
@@ -61,9 +64,12 @@ class ImageReport:
     error: str | None = None
     dropped: tuple[Any, ...] | None = None  # boxes the face checks dropped, when asked (--show-dropped)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form ``{"path", "faces": [...], "error"}``, plus ``"dropped": [...]`` when asked for."""
-        out = {"path": self.path, "faces": [face.to_dict() for face in self.faces], "error": self.error}
+    def to_dict(self, readout: Readout | None = None) -> dict[str, Any]:
+        """JSON form ``{"path", "faces": [...], "error"}``, plus ``"dropped": [...]`` when asked for; each
+        face adds what ``readout`` says (:mod:`core.readout`)."""
+        readout = readout or Readout()
+        faces = [{**face.to_dict(), **readout.face_dict(face.probabilities)} for face in self.faces]
+        out = {"path": self.path, "faces": faces, "error": self.error}
         if self.dropped is not None:
             out["dropped"] = [box.to_dict() for box in self.dropped]
         return out
@@ -118,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="test-time augmentation (default: the model's own choice, as in the app): none; flip (when given "
         "alone) averages each face with its mirror; tencrop averages ten crops (slower, steadier)",
     )
+    add_groups_argument(predict)
     add("--quiet", action="store_true", help="no progress bar on stderr")
     from core.video_cli import add_parser as add_video_parser  # noqa: PLC0415
 
@@ -223,10 +230,11 @@ def _predict(args: argparse.Namespace) -> int:
         progress.update(done, job.display)
     progress.close()
 
+    readout = model_readout(recognizer, args.groups)
     if args.format == "csv":
-        write_csv(reports, sys.stdout)
+        write_csv(reports, sys.stdout, readout=readout)
     else:
-        json.dump([report.to_dict() for report in reports], sys.stdout, indent=2)
+        json.dump([report.to_dict(readout) for report in reports], sys.stdout, indent=2)
         sys.stdout.write("\n")
     sys.stdout.flush()
     return EXIT_SOME_FAILED if any(report.error for report in reports) else EXIT_OK
@@ -344,24 +352,30 @@ def _write_png_atomic(target: Path, image: Any) -> None:
         raise
 
 
-def write_csv(reports: Sequence[ImageReport], stream: TextIO) -> None:
-    """One row per face; an image with no face or an error still gets one row (face left empty)."""
+def write_csv(reports: Sequence[ImageReport], stream: TextIO, *, readout: Readout | None = None) -> None:
+    """One row per face; an image with no face or an error still gets one row (face left empty).
+
+    Columns: :data:`CSV_COLUMNS`, with ``readout``'s group columns before ``error`` when it has a grouping.
+    """
+    readout = readout or Readout()
+    columns = (*CSV_COLUMNS[:-1], *readout.group_columns(), CSV_COLUMNS[-1])
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
+    writer.writerow(columns)
     for report in reports:
         if not report.faces:
-            writer.writerow([report.path, *([""] * (len(CSV_COLUMNS) - 2)), report.error or ""])
+            writer.writerow([report.path, *([""] * (len(columns) - 2)), report.error or ""])
             continue
         for index, face in enumerate(report.faces):
             data = face.to_dict()
+            flag = readout.rule.assess(face.probabilities)
             points = data.get("landmarks")
             coords = [v for point in points for v in point] if points else [""] * len(LANDMARK_COLUMNS)
             writer.writerow(
                 [
                     report.path, index, *data["box"], data["emotion"], data["confidence"],
                     *(data["probabilities"][name] for name in EMOTIONS),
-                    data["detection_score"], *coords,
-                    report.error or "",
+                    data["detection_score"], *coords, flag.flag or "", flag.label,
+                    *readout.group_cells(face.probabilities), report.error or "",
                 ]
             )  # fmt: skip
 

@@ -34,3 +34,16 @@ def parse_emotion(word: str) -> str | None:
     key = "_".join(word.strip().lower().replace("-", " ").replace("_", " ").split())
     key = key.lstrip("0123456789_.")
     return EMOTION_SYNONYMS.get(key)
+
+
+# Coarser views of the seven classes: each group's probability is the sum of its emotions'
+# probabilities, and a face's group is the most probable group (see core.groups). Every emotion
+# belongs to exactly one group of a grouping.
+DEFAULT_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("positive", ("happy",)),
+    ("negative", ("angry", "disgust", "fear", "sad")),
+    ("neutral", ("neutral",)),
+    ("surprise", ("surprise",)),
+)
+# Named groupings a person can pick by name (CLI ``--groups default``, the app's grouped view).
+GROUPINGS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {"default": DEFAULT_GROUPS}

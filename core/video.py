@@ -26,6 +26,8 @@ import numpy as np
 
 from core.errors import FERError
 from core.labels import EMOTIONS
+from core.readout import Readout
+from core.uncertainty import UncertaintyRule
 
 Box = tuple[int, int, int, int]
 
@@ -76,6 +78,7 @@ class TimelineRow(NamedTuple):
     """One analysed frame and face; a frame without a face is one row with ``face`` and the rest ``None``.
 
     ``smoothed_*`` are the track's probabilities averaged over time (``None`` when smoothing is off).
+    ``uncertain`` and ``label`` are the model's uncertainty rule on them (see :mod:`core.uncertainty`).
     """
 
     time_s: float
@@ -89,6 +92,10 @@ class TimelineRow(NamedTuple):
     smoothed_emotion: str | None = None
     smoothed_confidence: float | None = None
     smoothed_probabilities: dict[str, float] | None = None
+    uncertain: str | None = None
+    label: str | None = None
+    smoothed_uncertain: str | None = None
+    smoothed_label: str | None = None
 
 
 class Segment(NamedTuple):
@@ -146,18 +153,34 @@ class VideoAnalysis:
     frames_analysed: int
     elapsed_s: float
 
-    def to_dict(self, *, ndigits: int = 6) -> dict[str, Any]:
-        """JSON form ``{"info", "timeline": [...], "summary": [...], ...}``."""
+    def to_dict(self, *, ndigits: int = 6, readout: Readout | None = None) -> dict[str, Any]:
+        """JSON form ``{"info", "timeline": [...], "summary": [...], ...}``.
+
+        With a ``readout`` that has a grouping, each timeline row with a face adds ``group`` and
+        ``group_probabilities`` of the probabilities the summary counts (smoothed or raw).
+        """
+        timeline = [row_to_dict(row, ndigits=ndigits) for row in self.rows]
+        if readout is not None and readout.grouping is not None:
+            for row, data in zip(self.rows, timeline):
+                probs = counted_probabilities(row, smoothed=self.summary_source == "smoothed")
+                if probs:
+                    group = readout.face_dict(probs, ndigits=ndigits)
+                    data.update(group=group["group"], group_probabilities=group["group_probabilities"])
         return {
             "info": self.info._asdict(),
             "frames_read": self.frames_read,
             "frames_analysed": self.frames_analysed,
             "elapsed_s": round(self.elapsed_s, 3),
             "annotated": None if self.annotated is None else str(self.annotated),
-            "timeline": [row_to_dict(row, ndigits=ndigits) for row in self.rows],
+            "timeline": timeline,
             "summary_source": self.summary_source,
             "summary": [summary_to_dict(face, ndigits=ndigits) for face in self.summary],
         }
+
+
+def counted_probabilities(row: TimelineRow, *, smoothed: bool) -> dict[str, float] | None:
+    """The probabilities of a row that the summary counts: smoothed when there are, else raw."""
+    return (row.smoothed_probabilities if smoothed else None) or row.probabilities
 
 
 def row_to_dict(row: TimelineRow, *, ndigits: int = 6) -> dict[str, Any]:
@@ -508,6 +531,7 @@ def analyse_video(
     if max_side is not None and max_side < 64:
         raise ValueError(f"max_side must be None or a number of pixels >= 64, got {max_side!r}")
     chosen = recognizer.detector(detector)
+    rule = UncertaintyRule.from_metadata(getattr(recognizer, "metadata", None))
     tracker = FaceTracker(max_gap_s=max_gap_s)
     started = time.perf_counter()
     info_out: list[VideoInfo] = []
@@ -544,6 +568,7 @@ def analyse_video(
                 labels = []
                 for face_id, face in sorted(zip(ids, faces), key=lambda p: (p[1].box[0], p[1].box[1])):
                     probs = np.array([face.probabilities[name] for name in EMOTIONS])
+                    flag, label = rule.assess(face.probabilities)
                     extra: dict[str, Any] = {}
                     if smooth_s is not None:
                         then, average = smoothed.get(face_id, (frame.time_s, probs))
@@ -551,22 +576,26 @@ def analyse_video(
                         average = weight * probs + (1.0 - weight) * average
                         smoothed[face_id] = (frame.time_s, average)
                         best = int(np.argmax(average))
+                        smoothed_probs = {n: float(p) for n, p in zip(EMOTIONS, average)}
+                        steady = rule.assess(smoothed_probs)
                         extra = {
                             "smoothed_emotion": EMOTIONS[best],
                             "smoothed_confidence": float(average[best]),
-                            "smoothed_probabilities": {n: float(p) for n, p in zip(EMOTIONS, average)},
+                            "smoothed_probabilities": smoothed_probs,
+                            "smoothed_uncertain": steady.flag,
+                            "smoothed_label": steady.label,
                         }
                     frame_rows.append(
                         TimelineRow(
                             frame.time_s, frame.index, face_id,
                             _scale_box(face.box, factor, info.width, info.height),
                             float(face.detection_score), face.emotion, float(face.confidence),
-                            dict(face.probabilities), **extra,
+                            dict(face.probabilities), uncertain=flag, label=label, **extra,
                         )
                     )  # fmt: skip
                     row = frame_rows[-1]
                     labels.append(
-                        _Labelled(face.box, f"{face_id} {row.smoothed_emotion or row.emotion}",
+                        _Labelled(face.box, f"{face_id} {row.smoothed_label or row.label}",
                                   row.smoothed_confidence if smooth_s is not None else row.confidence)
                     )  # fmt: skip
                 rows.extend(frame_rows or [TimelineRow(frame.time_s, frame.index)])
@@ -676,23 +705,33 @@ def summarise(
 
 TIMELINE_COLUMNS: tuple[str, ...] = (
     "time_s", "frame", "face", "x", "y", "w", "h", "detection_score", "emotion", "confidence",
-    *(f"prob_{name}" for name in EMOTIONS),
+    *(f"prob_{name}" for name in EMOTIONS), "uncertain", "label",
 )  # fmt: skip
 SMOOTHED_COLUMNS: tuple[str, ...] = (
     "smoothed_emotion", "smoothed_confidence", *(f"smoothed_prob_{name}" for name in EMOTIONS),
+    "smoothed_uncertain", "smoothed_label",
 )  # fmt: skip
 
 
-def timeline_csv(analysis: VideoAnalysis, *, ndigits: int = 6) -> str:
-    """The timeline as CSV text (:data:`TIMELINE_COLUMNS`, plus :data:`SMOOTHED_COLUMNS` when smoothed)."""
+def timeline_csv(analysis: VideoAnalysis, *, ndigits: int = 6, readout: Readout | None = None) -> str:
+    """The timeline as CSV text (:data:`TIMELINE_COLUMNS`, plus :data:`SMOOTHED_COLUMNS` when smoothed).
+
+    With a ``readout`` that has a grouping, its group columns follow, of the probabilities the
+    summary counts (smoothed or raw).
+    """
     import csv  # noqa: PLC0415
     import io  # noqa: PLC0415
 
     smoothed = analysis.summary_source == "smoothed"
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow((*TIMELINE_COLUMNS, *(SMOOTHED_COLUMNS if smoothed else ())))
-    writer.writerows(flat_row(row, smoothed=smoothed, ndigits=ndigits) for row in analysis.rows)
+    readout = readout or Readout()
+    writer.writerow((*TIMELINE_COLUMNS, *(SMOOTHED_COLUMNS if smoothed else ()), *readout.group_columns()))
+    writer.writerows(
+        flat_row(row, smoothed=smoothed, ndigits=ndigits)
+        + readout.group_cells(counted_probabilities(row, smoothed=smoothed), ndigits=ndigits)
+        for row in analysis.rows
+    )  # fmt: skip
     return buffer.getvalue()
 
 
@@ -707,9 +746,10 @@ def flat_row(row: TimelineRow, *, smoothed: bool = False, ndigits: int = 6) -> l
         round(row.time_s, ndigits), row.frame, "" if row.face is None else row.face,
         *(row.box if row.box is not None else ("", "", "", "")),
         num(row.detection_score), row.emotion or "", num(row.confidence),
-        *(num(probs.get(name)) for name in EMOTIONS),
+        *(num(probs.get(name)) for name in EMOTIONS), row.uncertain or "", row.label or "",
     ]  # fmt: skip
     if smoothed:
         sprobs = row.smoothed_probabilities or {}
-        cells += [row.smoothed_emotion or "", num(row.smoothed_confidence), *(num(sprobs.get(n)) for n in EMOTIONS)]
+        cells += [row.smoothed_emotion or "", num(row.smoothed_confidence), *(num(sprobs.get(n)) for n in EMOTIONS),
+                  row.smoothed_uncertain or "", row.smoothed_label or ""]  # fmt: skip
     return cells

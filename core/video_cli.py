@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from core.cli import number_type
+from core.readout import add_groups_argument, model_readout
 
 EXIT_OK = 0
 EXIT_SOME_FAILED = 1
@@ -75,6 +76,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "--max-gap", type=_non_negative_float, default=3.0, metavar="SECONDS",
         help="a face gone for up to this long gets its id back when it reappears nearby (default 3)",
     )  # fmt: skip
+    add_groups_argument(parser)
     add("--quiet", action="store_true", help="no progress on stderr")
     return parser
 
@@ -122,12 +124,13 @@ def run(args: argparse.Namespace) -> int:
                 stream=None if args.quiet else sys.stderr,
             )
         )  # fmt: skip
+    readout = model_readout(recognizer, args.groups)
     if args.format == "csv":
-        write_csv(reports, sys.stdout, smoothed=args.smooth is not None)
+        write_csv(reports, sys.stdout, smoothed=args.smooth is not None, readout=readout)
         if not args.quiet:
             write_summary_text(reports, sys.stderr)
     else:
-        json.dump([_report_dict(r) for r in reports], sys.stdout, indent=2)
+        json.dump([_report_dict(r, readout) for r in reports], sys.stdout, indent=2)
         sys.stdout.write("\n")
     sys.stdout.flush()
     return EXIT_SOME_FAILED if any(r[1] is not None for r in reports) else EXIT_OK
@@ -181,17 +184,24 @@ def analyse_clip(clip: str, recognizer: Any, *, stream: TextIO | None, **options
     return clip, None, analysis
 
 
-def _report_dict(report: tuple[str, str | None, Any]) -> dict[str, Any]:
+def _report_dict(report: tuple[str, str | None, Any], readout: Any = None) -> dict[str, Any]:
     clip, error, analysis = report
-    body = analysis.to_dict() if analysis is not None else {"timeline": [], "summary": []}
+    body = analysis.to_dict(readout=readout) if analysis is not None else {"timeline": [], "summary": []}
     return {"clip": clip, **body, "error": error}
 
 
-def write_csv(reports: Sequence[tuple[str, str | None, Any]], stream: TextIO, *, smoothed: bool = False) -> None:
-    """One row per analysed frame and face, after a ``clip`` column; a failed clip is one row with its ``error``."""
-    from core.video import SMOOTHED_COLUMNS, TIMELINE_COLUMNS, flat_row  # noqa: PLC0415
+def write_csv(
+    reports: Sequence[tuple[str, str | None, Any]], stream: TextIO, *, smoothed: bool = False, readout: Any = None
+) -> None:
+    """One row per analysed frame and face, after a ``clip`` column; a failed clip is one row with its ``error``.
 
-    columns = ("clip", *TIMELINE_COLUMNS, *(SMOOTHED_COLUMNS if smoothed else ()), "error")
+    With a ``readout`` that has a grouping (``--groups``), its group columns come before ``error``.
+    """
+    from core.readout import Readout  # noqa: PLC0415
+    from core.video import SMOOTHED_COLUMNS, TIMELINE_COLUMNS, counted_probabilities, flat_row  # noqa: PLC0415
+
+    readout = readout or Readout()
+    columns = ("clip", *TIMELINE_COLUMNS, *(SMOOTHED_COLUMNS if smoothed else ()), *readout.group_columns(), "error")
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(columns)
     for clip, error, analysis in reports:
@@ -199,7 +209,8 @@ def write_csv(reports: Sequence[tuple[str, str | None, Any]], stream: TextIO, *,
             writer.writerow([clip, *([""] * (len(columns) - 2)), error])
             continue
         for row in analysis.rows:
-            writer.writerow([clip, *flat_row(row, smoothed=smoothed), ""])
+            groups = readout.group_cells(counted_probabilities(row, smoothed=smoothed))
+            writer.writerow([clip, *flat_row(row, smoothed=smoothed), *groups, ""])
 
 
 def write_summary_text(reports: Sequence[tuple[str, str | None, Any]], stream: TextIO) -> None:

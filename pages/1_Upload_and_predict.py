@@ -13,6 +13,7 @@ from app.upload import UPLOAD_TYPES, analyse_uploads, expand_uploads, results_cs
 from core.detection import DETECTORS
 from core.errors import ArchiveError
 from core.pipeline import STILL_DETECTOR, model_tta
+from core.readout import model_readout
 from core.preprocess import TTA_MODES
 
 entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
@@ -63,6 +64,7 @@ show_dropped = landmark_column.toggle(
     "Show dropped boxes", value=False, key="upload_show_dropped", disabled=detector != STILL_DETECTOR,
     help="Boxes YuNet's face checks left out (an animal, a pattern, a face seen twice), in gray, with why.",
 )  # fmt: skip
+grouping = ui.grouping_ui(key="upload")
 try:
     limits = current_limits()
 except ValueError as exc:  # a bad [limits] entry in the secrets or a FER_LIMIT_* variable
@@ -88,6 +90,7 @@ if skipped:
     st.caption(f"Skipped in the ZIP ({len(skipped)}, not photos): " + ", ".join(m.name for m in skipped[:20]))
 
 recognizer = ui.require_model(info)
+readout = model_readout(recognizer, grouping)
 use_small_faces = small_faces and detector == STILL_DETECTOR
 with cache.heavy_work_gate().slot(session_id()) as admission:
     if not admission.granted:
@@ -97,16 +100,18 @@ with cache.heavy_work_gate().slot(session_id()) as admission:
         outcomes = analyse_uploads(
             photos, recognizer, limits=limits,
             detector=cache.small_faces_detector() if use_small_faces else detector,
-            tta=tta, min_score=min_score, landmarks=landmarks, show_dropped=show_dropped and detector == STILL_DETECTOR,
+            tta=tta, min_score=min_score, landmarks=landmarks, rule=readout.rule,
+            show_dropped=show_dropped and detector == STILL_DETECTOR,
         )  # fmt: skip
 
 for number, outcome in enumerate(outcomes):
     with st.container(border=True):
         st.subheader(outcome.name)
-        ui.outcome_ui(outcome, key=f"upload_{number}", why=explain.upload_why(recognizer, tta=tta))
+        ui.outcome_ui(outcome, key=f"upload_{number}", readout=readout, why=explain.upload_why(recognizer, tta=tta))
 
 st.subheader("Results")
-rows = results_rows(outcomes)
+st.caption(f"When the model is unsure it says so: {readout.rule.describe()}. The downloads keep every probability.")
+rows = results_rows(outcomes, readout=readout)
 if rows:
     st.dataframe(rows, hide_index=True, key="upload_table")
 else:
@@ -114,7 +119,10 @@ else:
 json_column, csv_column = st.columns(2)
 json_column.download_button(
     "Results as JSON",
-    results_json(outcomes, model=info.name if info else "", detector=f"{detector} (small faces)" if use_small_faces else detector),
+    results_json(
+        outcomes, model=info.name if info else "", readout=readout,
+        detector=f"{detector} (small faces)" if use_small_faces else detector,
+    ),
     file_name="emotions.json",
     mime="application/json",
     key="upload_json",
@@ -122,7 +130,7 @@ json_column.download_button(
 )
 csv_column.download_button(
     "Results as CSV",
-    results_csv(outcomes),
+    results_csv(outcomes, readout=readout),
     file_name="emotions.csv",
     mime="text/csv",
     key="upload_csv",

@@ -19,6 +19,7 @@ from app.upload import analyse_upload
 from app.webrtc_config import read_ice_settings, resolve_ice_servers, rtc_configuration
 from core.annotate import annotate
 from core.detection import DETECTORS, default_video_detector, video_detector
+from core.readout import labelled, model_readout
 from core.tracking import FaceSmoother
 
 entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
@@ -43,15 +44,19 @@ with st.sidebar:
         help="How much each label leans on earlier frames (0: none). Higher is steadier but slower to react.",
     )  # fmt: skip
     window_s = st.slider("Chart window (seconds)", 5, 60, 15, 5, key="live_window")
+    grouping = ui.grouping_ui(key="live")
 
 recognizer = ui.require_model(info)
+# Flags come from the smoothed probabilities, so a label says "uncertain" steadily, not every other frame.
+readout = model_readout(recognizer, grouping)
 
 if mode == SNAPSHOTS:
     shot = st.camera_input("Take a snapshot", key="live_snapshot")
     if shot is None:
         st.info("Allow the camera and take a snapshot; its faces are analysed like an uploaded photo.")
         st.stop()
-    ui.outcome_ui(analyse_upload("snapshot.jpg", shot.getvalue(), recognizer, detector=detector), key="snapshot")
+    outcome = analyse_upload("snapshot.jpg", shot.getvalue(), recognizer, detector=detector, rule=readout.rule)
+    ui.outcome_ui(outcome, key="snapshot", readout=readout)
     st.stop()
 
 # Per-session state, created once; the worker thread only ever sees the processor and the queue.
@@ -59,13 +64,13 @@ if "live_sink" not in st.session_state:
     st.session_state["live_sink"] = DropQueue(maxsize=64)
 if "live_history" not in st.session_state:
     st.session_state["live_history"] = EmotionMixHistory(window_s=window_s)
-settings = (info.path, detector, smoothing) if info else None
+settings = (info.path, detector, smoothing, readout.rule) if info else None
 if st.session_state.get("live_settings") != settings:
     st.session_state["live_settings"] = settings
     st.session_state["live_processor"] = LiveProcessor(
         # Each detector's video preset: BlazeFace's short-range network, Haar and MTCNN on a 320-px frame.
         lambda frame, video=video_detector(detector): recognizer.predict_image(frame, detector=video),
-        annotate=annotate,
+        annotate=lambda frame, faces, rule=readout.rule: annotate(frame, labelled(faces, rule)),
         sink=st.session_state["live_sink"],
         smoother=FaceSmoother(alpha=1.0 - smoothing),
     )
@@ -123,13 +128,11 @@ def live_panel() -> None:
     elif not latest.faces:
         st.caption("No face in view.")
     else:
-        st.markdown(
-            "  \n".join(
-                f"**Face {i}:** {face.emotion} ({face.confidence:.0%})" for i, face in enumerate(latest.faces, 1)
-            )
-        )
+        said = (f"**Face {i}:** {ui.face_said(face, readout)}" for i, face in enumerate(latest.faces, 1))
+        st.markdown("  \n".join(said))
     seconds_ago, probabilities = history.series()
-    st.plotly_chart(charts.emotion_mix(seconds_ago, probabilities, window_s=history.window_s), key="live_mix")
+    mix = charts.emotion_mix(seconds_ago, probabilities, window_s=history.window_s, grouping=readout.grouping)
+    st.plotly_chart(mix, key="live_mix")
 
 
 with panel_column:

@@ -28,6 +28,7 @@ from app.video import (
 from core.errors import FERError
 from core.labels import EMOTIONS
 from core.pipeline import model_tta, still_detector
+from core.readout import model_readout
 from core.video import timeline_csv
 
 entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
@@ -140,7 +141,10 @@ st.caption(
     f"{analysis.frames_analysed} of {analysis.frames_read} frames analysed in {ui.format_seconds(analysis.elapsed_s)}; "
     f"{len(analysis.summary)} face(s)"
 )
-figures = charts.video_timeline(analysis)
+grouping = ui.grouping_ui(key="video")
+readout = model_readout(info, grouping)
+st.caption(f"When the model is unsure, labels say so: {readout.rule.describe()}. The downloads keep every probability.")
+figures = charts.video_timeline(analysis, grouping=grouping)
 if not figures:
     st.warning("No face was found in this clip. Try a clip where faces are larger and face the camera.")
 for face, figure in figures.items():
@@ -157,9 +161,9 @@ if result.annotated_mp4 is not None:
 
 stem = download_stem(result.name)
 csv_column, json_column, mp4_column = st.columns(3)
-csv_column.download_button("Timeline as CSV", timeline_csv(analysis), file_name=f"{stem}.timeline.csv",
+csv_column.download_button("Timeline as CSV", timeline_csv(analysis, readout=readout), file_name=f"{stem}.timeline.csv",
                            mime="text/csv", key="video_csv", on_click="ignore")
-json_column.download_button("Timeline as JSON", timeline_json(analysis), file_name=f"{stem}.timeline.json",
+json_column.download_button("Timeline as JSON", timeline_json(analysis, readout=readout), file_name=f"{stem}.timeline.json",
                             mime="application/json", key="video_json", on_click="ignore")
 if result.annotated_mp4 is not None:
     mp4_column.download_button("Annotated MP4", result.annotated_mp4, file_name=f"{stem}.annotated.mp4",

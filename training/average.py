@@ -135,8 +135,8 @@ def average_run(
     score = accuracy(averaged, val.x, val.y)
     metadata = {
         key: value for key, value in run_meta.items()
-        # Facts of the run's own saved model, not of the average: its files, batch-norm and TTA choices.
-        if key not in ("model_file", "model_sha256", "batchnorm", "tta") and not key.startswith("tflite_")
+        # Facts of the run's own saved model, not of the average: its files, batch-norm, TTA and uncertainty choices.
+        if key not in ("model_file", "model_sha256", "batchnorm", "tta", "uncertainty") and not key.startswith("tflite_")
     }  # fmt: skip
     metadata.update(
         name=Path(out_dir).name,

@@ -21,11 +21,15 @@ from typing import Any
 import numpy as np
 
 from core.errors import DatasetError, FERError
+from core.groups import DEFAULT_GROUPING
+from core.pipeline import model_tta
 from core.preprocess import TTA_MODES, tta_mode
 from core.recognizer import BACKENDS, EmotionRecognizer
 from core.model_store import EVALUATION_FILE, METADATA_FILE, read_model_info, resolve_model_dir, write_json_atomic
 from training.data import SPLITS, FERData, load_fer2013, load_ferplus_targets
 from training.metrics import classification_report, ferplus_accuracy
+from training.uncertainty import choose_rule
+from core.uncertainty import METADATA_KEY as UNCERTAINTY_KEY, UncertaintyRule, rule_stats
 
 
 def evaluate(
@@ -78,6 +82,7 @@ def evaluate(
         "data": {"source": Path(data.source).name, "layout": data.layout, "sha256": data.sha256, "notes": list(data.notes)},
         **classification_report(part.y, probs),
         **({"ferplus": _ferplus_report(ferplus, part, probs)} if ferplus is not None else {}),
+        **uncertainty_and_groups(metadata, part.y, probs),
         "seconds": round(seconds, 2),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
@@ -99,6 +104,8 @@ FERPLUS_DEFINITION = "majority of the ten FER+ votes among the 7 classes; faces 
 def choose_tta(model_dir: str | Path, *, data: FERData | str | Path, backend: str = "auto") -> dict[str, Any]:
     """Score every test-time augmentation on PublicTest and record the best in the model's metadata.
 
+    The model's uncertainty rule is then chosen with that mode (:func:`choose_uncertainty`).
+
     The choice is made on PublicTest only (never on the split that is reported); a tie goes to the
     cheaper mode. The app's upload page starts from the recorded mode.
 
@@ -117,6 +124,44 @@ def choose_tta(model_dir: str | Path, *, data: FERData | str | Path, backend: st
     choice = {"chosen": chosen, "split": "PublicTest", "accuracy": scores}
     metadata = read_model_info(path).metadata
     write_json_atomic(path / METADATA_FILE, {**metadata, "tta": choice})
+    # The uncertainty rule is chosen on the faces as the app will see them: with this TTA.
+    choose_uncertainty(path, data=data, backend=backend)
+    return choice
+
+
+def uncertainty_and_groups(metadata: dict[str, Any], labels: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
+    """The report's ``"uncertainty"`` (the model's rule on these faces) and ``"grouped"`` (default groups) parts."""
+    rule = UncertaintyRule.from_metadata(metadata)
+    grouped = DEFAULT_GROUPING.sum_array(probs).argmax(axis=1)
+    true_group = DEFAULT_GROUPING.matrix().argmax(axis=1)[np.asarray(labels)]
+    return {
+        "uncertainty": {**rule.to_dict(), **rule_stats(rule, probs, labels)},
+        "grouped": {"groups": DEFAULT_GROUPING.spec(), "accuracy": float(np.mean(grouped == true_group))},
+    }
+
+
+def choose_uncertainty(
+    model_dir: str | Path, *, data: FERData | str | Path, backend: str = "auto", tta: str | None = None
+) -> dict[str, Any]:
+    """Choose the model's uncertainty rule on PublicTest and record it in its metadata.
+
+    The faces are classified as the app classifies them: with the model's own test-time
+    augmentation (``tta=None``), unless ``tta`` says otherwise. See :func:`training.uncertainty.choose_rule`.
+
+    Returns:
+        What is recorded under ``"uncertainty"`` in ``metadata.json``: the thresholds, the split,
+        the TTA and the rule's statistics on PublicTest.
+    """
+    path = resolve_model_dir(model_dir)
+    if not isinstance(data, FERData):
+        data = load_fer2013(data)
+    metadata = read_model_info(path).metadata
+    mode = tta_mode(tta) if tta is not None else model_tta(metadata)
+    recognizer = EmotionRecognizer.from_dir(path, backend=backend, tta=mode)
+    part = data["PublicTest"]
+    rule, stats = choose_rule(recognizer.predict_batch(np.asarray(part.x)), part.y)
+    choice = {**rule.to_dict(), "tta": mode, **stats}
+    write_json_atomic(path / METADATA_FILE, {**read_model_info(path).metadata, UNCERTAINTY_KEY: choice})
     return choice
 
 
@@ -134,6 +179,13 @@ def format_report(report: dict[str, Any]) -> str:
         fp = report["ferplus"]
         lines.append(f"FER+ majority accuracy {fp['accuracy']:.4f} on {fp['n']} faces ({fp['left_out']} left out; "
                      f"FER+ agrees with FER2013 on {fp['agreement_with_fer2013']:.1%})")
+    if report.get("uncertainty"):
+        u = report["uncertainty"]
+        rest = "" if u["accuracy_unmarked"] is None else f"; accuracy of the others {u['accuracy_unmarked']:.4f}"
+        lines.append(f"uncertainty rule (margin < {u['min_margin']:.2f} or top < {u['min_confidence']:.2f}): "
+                     f"marks {u['marked']} faces ({u['marked_fraction']:.1%}){rest}")
+    if report.get("grouped"):
+        lines.append(f"grouped accuracy {report['grouped']['accuracy']:.4f} ({report['grouped']['groups']})")
     if report["absent_classes"]:
         lines.append(f"absent from this split: {', '.join(report['absent_classes'])}")
     return "\n".join(lines)
@@ -145,8 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", required=True, help="model directory or name under models/")
     parser.add_argument("--split", choices=SPLITS, default="PrivateTest")
     parser.add_argument(
-        "--tta", nargs="?", const="flip", default="none", choices=TTA_MODES,
-        help="test-time augmentation: flip (default when given alone) or tencrop",
+        "--tta", nargs="?", const="flip", default=None, choices=TTA_MODES,
+        help="test-time augmentation: flip (default when given alone) or tencrop; none when not given "
+        "(with --choose-uncertainty: the model's own)",
     )
     parser.add_argument(
         "--backend", choices=BACKENDS, default="auto",
@@ -159,7 +212,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--choose-tta", action="store_true",
         help=f"score every TTA mode on PublicTest and record the best in {METADATA_FILE} (ignores --split and --tta)",
     )
+    parser.add_argument(
+        "--choose-uncertainty", action="store_true",
+        help=f"choose when the model says 'A or B' or 'uncertain', on PublicTest, and record it in {METADATA_FILE} "
+        "(ignores --split; --tta given overrides the model's own)",
+    )
     args = parser.parse_args(argv)
+    if args.choose_uncertainty:
+        try:
+            rule = choose_uncertainty(args.model, data=args.data, backend=args.backend,
+                                      tta=args.tta)
+        except (ValueError, FERError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        print(f"PublicTest (tta={rule['tta']}): 'A or B' when the top two are within {rule['min_margin']:.2f}, "
+              f"'uncertain' when the top is below {rule['min_confidence']:.2f}; marks {rule['marked']} of {rule['n']} "
+              f"faces ({rule['marked_fraction']:.1%}), accuracy of the others {rule['accuracy_unmarked']:.4f}")
+        return 0
     if args.choose_tta:
         try:
             choice = choose_tta(args.model, data=args.data, backend=args.backend)
@@ -172,7 +241,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         report = evaluate(
-            args.model, data=args.data, split=args.split, tta=args.tta, write=not args.no_write, backend=args.backend,
+            args.model, data=args.data, split=args.split, tta=args.tta or "none", write=not args.no_write, backend=args.backend,
             ferplus=args.ferplus,
         )
     except (ValueError, FERError) as exc:

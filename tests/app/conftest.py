@@ -83,7 +83,7 @@ def write_fake_fer_csv(path: Path, *, per_class: int = 2, seed: int = 0) -> Path
 
 @pytest.fixture(scope="session")
 def app_models_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``models/`` with ``tiny`` (evaluated), ``tiny-b`` (evaluated, for comparisons) and a broken model."""
+    """``models/`` with ``tiny`` (evaluated), ``tiny-b`` (evaluated, with recorded choices) and a broken model."""
     root = tmp_path_factory.mktemp("app_models")
     for name, accuracy, seed in (("tiny", 0.61, 1), ("tiny-b", 0.55, 2)):
         target = root / name
@@ -92,6 +92,8 @@ def app_models_dir(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactor
     # tiny-b has a test-time augmentation recorded as chosen on PublicTest (training.evaluate --choose-tta).
     meta = json.loads((root / "tiny-b" / "metadata.json").read_text())
     meta["tta"] = {"chosen": "tencrop", "split": "PublicTest", "accuracy": {"none": 0.5, "flip": 0.5, "tencrop": 0.6}}
+    # ... and an uncertainty rule that calls every face's top two close (training.evaluate --choose-uncertainty).
+    meta["uncertainty"] = {"min_confidence": 0.0, "min_margin": 1.0, "split": "PublicTest"}
     (root / "tiny-b" / "metadata.json").write_text(json.dumps(meta))
     broken = root / "broken"
     broken.mkdir()

@@ -165,7 +165,7 @@ def test_analyse_upload_good_and_bad_files() -> None:
     assert not bad.ok and bad.image_bgr is None and bad.error
     rows = results_rows([good, bad])
     assert rows == [
-        {"file": "a.png", "face": 1, "emotion": "happy", "confidence": 0.7, "box (x, y, w, h)": "4, 4, 20, 20",
+        {"file": "a.png", "face": 1, "says": "happy", "emotion": "happy", "confidence": 0.7, "box (x, y, w, h)": "4, 4, 20, 20",
          "detector score": 0.9}
     ]  # fmt: skip
     payload = json.loads(results_json([good, bad], model="tiny", detector="haar"))
@@ -176,6 +176,42 @@ def test_analyse_upload_good_and_bad_files() -> None:
     assert annotated_name("holiday.photo.jpg") == "holiday.photo.annotated.png"
     assert annotated_name("../../etc/passwd") == "passwd.annotated.png"
     assert annotated_name("C:\\Users\\me\\face.jpg") == "face.annotated.png"
+
+
+class Doubtful:
+    """One face: sad .38, neutral .33, the rest .058 each (close under any margin above .05)."""
+
+    def predict_image(self, image: np.ndarray, *, detector: str | None = None, **options: object) -> list:
+        from core.recognizer import FaceResult  # noqa: PLC0415
+
+        probs = dict.fromkeys(EMOTIONS, 0.058) | {"sad": 0.38, "neutral": 0.33}
+        return [FaceResult((4, 4, 20, 20), 0.9, "sad", 0.38, probs)]
+
+
+def test_upload_results_carry_the_flag_and_the_groups() -> None:
+    from core.groups import DEFAULT_GROUPING  # noqa: PLC0415
+    from core.readout import Readout  # noqa: PLC0415
+    from core.uncertainty import UncertaintyRule  # noqa: PLC0415
+
+    rule = UncertaintyRule(min_confidence=0.4, min_margin=0.1, source="PublicTest")
+    readout = Readout(rule, DEFAULT_GROUPING)
+    image = _png(np.full((40, 40, 3), 90, np.uint8))
+    outcome = analyse_upload("a.png", image, Doubtful(), detector="haar", rule=rule)
+    plain = analyse_upload("a.png", image, Doubtful(), detector="haar")
+    assert not np.array_equal(outcome.annotated_bgr, plain.annotated_bgr)  # "sad or neutral", not "sad"
+    (row,) = results_rows([outcome], readout=readout)
+    # negative = angry + disgust + fear + sad = .058 * 3 + .38 = .554: the face's group.
+    assert (row["says"], row["group"], row["emotion"]) == ("sad or neutral", "negative", "sad")
+    payload = json.loads(results_json([outcome], model="m", detector="haar", readout=readout))
+    face = payload["images"][0]["faces"][0]
+    assert (face["uncertain"], face["label"], face["group"]) == ("close", "sad or neutral", "negative")
+    assert face["group_probabilities"] == pytest.approx({"positive": 0.058, "negative": 0.554, "neutral": 0.33, "surprise": 0.058})
+    assert face["probabilities"]["sad"] == 0.38 and len(face["probabilities"]) == 7
+    assert payload["uncertainty"] == {"min_confidence": 0.4, "min_margin": 0.1, "split": "PublicTest"}
+    assert payload["groups"] == "positive=happy,negative=angry+disgust+fear+sad,neutral=neutral,surprise=surprise"
+    (csv_row,) = csv.DictReader(io.StringIO(results_csv([outcome], readout=readout)))
+    assert (csv_row["uncertain"], csv_row["label"], csv_row["group"]) == ("close", "sad or neutral", "negative")
+    assert float(csv_row["group_prob_negative"]) == pytest.approx(0.554) and csv_row["prob_neutral"] == "0.33"
 
 
 # --- webrtc_config ---------------------------------------------------------------------------

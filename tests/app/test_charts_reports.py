@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from app import charts
+from core.groups import DEFAULT_GROUPING
 from core.labels import EMOTIONS
 from core.model_store import ModelInfo
 from app.reports import model_card, parse_evaluation
@@ -91,6 +92,17 @@ def test_probability_bar_is_in_label_order() -> None:
     assert list(fig.data[0].x) == pytest.approx([values[n] for n in EMOTIONS])
     with pytest.raises(ValueError, match="probabilities lack neutral"):
         charts.probability_bar({n: 0.1 for n in EMOTIONS[:-1]})
+
+
+def test_probability_bar_and_mix_in_groups() -> None:
+    values = {"angry": 0.3, "disgust": 0.0, "fear": 0.3, "happy": 0.4, "sad": 0.0, "surprise": 0.0, "neutral": 0.0}
+    fig = charts.probability_bar(values, grouping=DEFAULT_GROUPING)
+    assert list(fig.data[0].y) == ["positive", "negative", "neutral", "surprise"]
+    assert list(fig.data[0].x) == pytest.approx([0.4, 0.6, 0.0, 0.0])
+    assert list(fig.data[0].marker.color)[:2] == [charts.emotion_color("happy"), charts.emotion_color("angry")]
+    mix = charts.emotion_mix([1.0, 0.0], np.array([[values[n] for n in EMOTIONS]] * 2), window_s=5, grouping=DEFAULT_GROUPING)
+    assert [t.name for t in mix.data] == ["positive", "negative", "neutral", "surprise"]
+    assert list(mix.data[1].y) == pytest.approx([0.6, 0.6])
 
 
 def test_class_distribution_counts_and_shares() -> None:

@@ -136,6 +136,31 @@ def test_upload_page_starts_from_the_models_own_tta_choice(app_env) -> None:  # 
     assert "Ten-crop (10 views), chosen on PublicTest" in tta.options
 
 
+def test_upload_page_says_when_unsure_and_shows_groups(app_env) -> None:  # noqa: ANN001
+    app = run_page("pages/1_Upload_and_predict.py")
+    sidebar_model(app).select("tiny-b").run()  # its rule calls every face close: "A or B"
+    app.get("file_uploader")[0].set_value([("face.png", _png(face_scene()), "image/png")])
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    table = app.dataframe[0].value
+    said = table["says"].iloc[0]
+    first, second = said.split(" or ")
+    assert table["emotion"].iloc[0] == first and second != first
+    title = app.get("plotly_chart")[0].proto.spec
+    assert f"Face 1: {said}" in title
+    assert "within 100%" in texts(app.caption) and "chosen on PublicTest" in texts(app.caption)
+    app.toggle(key="upload_grouped").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    spec = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert list(spec["data"][0]["y"]) == ["positive", "negative", "neutral", "surprise"]
+    assert sum(spec["data"][0]["x"]) == pytest.approx(1.0, abs=1e-6)
+    grouped = app.dataframe[0].value
+    assert grouped["group"].iloc[0] == spec["data"][0]["y"][max(range(4), key=lambda i: spec["data"][0]["x"][i])]
+    app.text_input(key="upload_groups").set_value("good=happy+joy").run()
+    assert "unknown emotion 'joy' in group 'good'; allowed: angry, disgust" in texts(app.error)
+    assert len(json.loads(app.get("plotly_chart")[0].proto.spec)["data"][0]["y"]) == 7  # back to the seven
+
+
 class FakeStreamer:
     """Stands in for ``webrtc_streamer`` (which needs a live server): pushes one frame through the callback."""
 
@@ -169,6 +194,21 @@ def test_live_page_callback_feeds_the_panel(app_env, monkeypatch: pytest.MonkeyP
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Dropped frames"] == "1"
     assert app.get("plotly_chart"), "the emotion-mix chart is shown"
+
+
+def test_live_page_labels_unsure_faces_and_groups_the_mix(app_env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    import streamlit_webrtc  # noqa: PLC0415
+
+    def tiny_b_grouped(app: AppTest) -> None:
+        app.session_state["model_name"] = "tiny-b"  # its rule calls every face close
+        app.session_state["live_grouped"] = True
+
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", FakeStreamer())
+    app = run_page("pages/2_Live_webcam.py", prepare=tiny_b_grouped)
+    panel = texts(app.markdown)
+    assert "**Face 1:** " in panel and " or " in panel.split("**Face 1:** ")[1].split("(")[0]
+    mix = json.loads(app.get("plotly_chart")[0].proto.spec)
+    assert [trace["name"] for trace in mix["data"]] == ["positive", "negative", "neutral", "surprise"]
 
 
 def test_live_page_snapshot_fallback(app_env) -> None:  # noqa: ANN001

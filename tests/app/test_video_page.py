@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from app import charts
@@ -21,6 +23,7 @@ from app.video import (
     summary_rows,
     upload_suffix,
 )
+from core.groups import parse_groups
 from core.labels import EMOTIONS
 from core.video import VideoError, analyse_video
 from tests.app.conftest import REPO, app_test
@@ -165,6 +168,10 @@ def test_summary_rows_and_timeline_charts(tmp_path: Path) -> None:
     assert len(face0.data[0].x) == 20
     # Face 1 starts at frame 10: its lines cover its own stretch of the clip.
     assert figures[1].data[0].x[0] == pytest.approx(1.0, abs=1e-3)
+    grouped = charts.video_timeline(analysis, grouping=parse_groups("happy=happy,rest=angry+disgust+fear+sad+surprise+neutral"))
+    assert [trace.name for trace in grouped[1].data] == ["happy", "rest"]
+    happy = np.array(face0.data[EMOTIONS.index("happy")].y, dtype=float)
+    assert np.array(grouped[0].data[1].y, dtype=float) == pytest.approx(1 - happy, abs=1e-9)
 
 
 def test_timeline_of_a_clip_without_faces_is_empty(tmp_path: Path) -> None:
@@ -201,6 +208,10 @@ def test_video_page_uploads_analyses_and_shows_the_timeline(app_env, tmp_path: P
     labels = {button.proto.label for button in app.get("download_button")}
     assert {"Timeline as CSV", "Timeline as JSON", "Annotated MP4"} <= labels
     assert app.get("video"), "the annotated video is shown"
+    app.toggle(key="video_grouped").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    traces = json.loads(app.get("plotly_chart")[0].proto.spec)["data"]
+    assert [trace["name"] for trace in traces] == ["positive", "negative", "neutral", "surprise"]
 
 
 def test_video_page_shows_a_bad_file_as_an_error(app_env) -> None:  # noqa: ANN001

@@ -267,3 +267,65 @@ def test_explain_emotion_needs_explain(capsys, tiny_model_dir: Path) -> None:
     with pytest.raises(SystemExit):
         main(["predict", "x.png", "--explain", "out", "--explain-emotion", "joy"])
     assert "invalid choice: 'joy'" in capsys.readouterr().err
+
+
+@pytest.fixture()
+def always_close_model(tmp_path: Path, tiny_model_dir: Path) -> Path:
+    """The tiny model with an uncertainty rule that calls every face close (margin < 1)."""
+    import shutil  # noqa: PLC0415
+
+    out = tmp_path / "close"
+    shutil.copytree(tiny_model_dir, out)
+    metadata = json.loads((out / "metadata.json").read_text())
+    metadata["uncertainty"] = {"min_confidence": 0.0, "min_margin": 1.0, "split": "PublicTest"}
+    (out / "metadata.json").write_text(json.dumps(metadata))
+    return out
+
+
+def test_json_adds_the_models_flag_and_the_grouped_view(capsys, folder: Path, always_close_model: Path) -> None:
+    code, reports = run_json(capsys, str(folder / "face.png"), "--model", str(always_close_model), "--groups", "default")
+    assert code == 0
+    face = reports[0]["faces"][0]
+    probs = face["probabilities"]
+    first, second = sorted(EMOTIONS, key=lambda name: -probs[name])[:2]
+    assert face["uncertain"] == "close" and face["label"] == f"{first} or {second}"
+    summed = {
+        "positive": probs["happy"], "negative": probs["angry"] + probs["disgust"] + probs["fear"] + probs["sad"],
+        "neutral": probs["neutral"], "surprise": probs["surprise"],
+    }  # fmt: skip
+    assert face["group_probabilities"] == pytest.approx(summed, abs=2e-6)
+    assert face["group"] == max(summed, key=summed.get)
+
+
+def test_csv_keeps_every_probability_and_adds_flag_and_custom_groups(
+    capsys, folder: Path, always_close_model: Path
+) -> None:
+    spec = "happy=happy,other=angry+disgust+fear+sad+surprise+neutral"
+    argv = ["predict", str(folder / "face.png"), str(folder / "blank.jpg"), "--model", str(always_close_model)]
+    code = main([*argv, "--format", "csv", "--groups", spec, "--quiet"])
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert code == 0
+    assert tuple(rows[0]) == (*CSV_COLUMNS[:-1], "group", "group_prob_happy", "group_prob_other", "error")
+    face, blank = (dict(zip(rows[0], row)) for row in rows[1:])
+    probs = {name: float(face[f"prob_{name}"]) for name in EMOTIONS}
+    assert face["uncertain"] == "close" and " or " in face["label"]
+    assert float(face["group_prob_happy"]) == pytest.approx(probs["happy"], abs=1e-5)
+    assert float(face["group_prob_other"]) == pytest.approx(1 - probs["happy"], abs=1e-5)
+    assert face["group"] == ("happy" if probs["happy"] > 0.5 else "other")
+    assert blank["group"] == blank["uncertain"] == blank["label"] == ""
+
+
+def test_default_rule_without_one_in_the_metadata(capsys, folder: Path, tiny_model_dir: Path) -> None:
+    code, reports = run_json(capsys, str(folder / "face.png"), "--model", str(tiny_model_dir))
+    face = reports[0]["faces"][0]
+    ranked = sorted(face["probabilities"].values(), reverse=True)
+    expected = "close" if ranked[0] - ranked[1] < 0.1 else "weak" if ranked[0] < 0.4 else None
+    assert code == 0 and face["uncertain"] == expected and "group" not in face
+
+
+def test_bad_groups_name_the_allowed_emotions(capsys, folder: Path, tiny_model_dir: Path) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["predict", str(folder), "--model", str(tiny_model_dir), "--groups", "good=happy+joy,bad=sad"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "argument --groups: unknown emotion 'joy' in group 'good'; allowed: angry, disgust, fear, happy" in err

@@ -124,3 +124,33 @@ def test_annotate_never_overwrites_the_clip(face_clip: Path, capsys: pytest.Capt
 def test_a_missing_model_is_a_usage_error(face_clip: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _out, err = _run(capsys, str(face_clip), "--model", str(tmp_path / "nope"))
     assert code == 2 and "model directory not found" in err
+
+
+def test_timeline_adds_smoothed_flag_and_groups(
+    face_clip: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _err = _run(
+        capsys, str(face_clip), "--format", "csv", "--smooth", "--groups", "default", "--model", str(tiny_model_dir),
+        "--detector", "haar", "--every", "2", "--quiet",
+    )  # fmt: skip
+    assert code == 0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    groups = ("group", "group_prob_positive", "group_prob_negative", "group_prob_neutral", "group_prob_surprise")
+    assert tuple(rows[0]) == ("clip", *TIMELINE_COLUMNS, *SMOOTHED_COLUMNS, *groups, "error")
+    row = next(r for r in rows if r["face"] == "0")
+    smoothed = {n: float(row[f"smoothed_prob_{n}"]) for n in EMOTIONS}
+
+    def default_rule(probs: dict[str, float]) -> str:
+        # The tiny model has no rule of its own: the default one (close under .1, weak under .4).
+        ranked = sorted(probs.values(), reverse=True)
+        return "close" if ranked[0] - ranked[1] < 0.1 else "weak" if ranked[0] < 0.4 else ""
+
+    assert row["smoothed_uncertain"] == default_rule(smoothed)
+    assert row["uncertain"] == default_rule({n: float(row[f"prob_{n}"]) for n in EMOTIONS})
+    assert row["label"] in (*EMOTIONS, "uncertain") or " or " in row["label"]
+    negative = sum(smoothed[n] for n in ("angry", "disgust", "fear", "sad"))
+    assert float(row["group_prob_negative"]) == pytest.approx(negative, abs=1e-5)
+    summed = {g: float(row[f"group_prob_{g}"]) for g in ("positive", "negative", "neutral", "surprise")}
+    assert row["group"] == max(summed, key=summed.get)
+    empty = next(r for r in rows if r["face"] == "")
+    assert empty["group"] == empty["uncertain"] == ""

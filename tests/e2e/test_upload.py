@@ -38,6 +38,10 @@ def test_upload_shows_annotated_face_and_chart(chromium_ready: None, e2e_models:
             expect(page.locator('[data-testid="stDataFrame"]')).to_be_visible()
             for label in ("Annotated PNG", "Results as JSON", "Results as CSV"):
                 expect(page.get_by_role("button", name=label)).to_be_visible()
+            # The grouped view: four bars, the seven probabilities summed (issue 25).
+            page.get_by_text("Grouped view").click()
+            expect(page.locator(".js-plotly-plot .ytick text", has_text="negative").first).to_be_visible(timeout=60_000)
+            expect(page.locator(".js-plotly-plot .bars .point")).to_have_count(4, timeout=30_000)
             page.screenshot(path=str(tmp_path / "upload.png"), full_page=True)
         finally:
             context.close()

@@ -89,7 +89,7 @@ def test_average_run_from_snapshots(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert set(meta["averaged_public_test_accuracy"]) == {"2", "3"}
     assert meta["public_test_accuracy"] == result["public_test_accuracy"]
     assert meta["architecture"] == "tiny" and meta["tflite_file"]
-    assert "tta" not in meta and "batchnorm" not in meta
+    assert "tta" not in meta and "batchnorm" not in meta and "uncertainty" not in meta
     probs = np.asarray(model(np.zeros((1, 48, 48, 1), np.float32)))
     assert probs.shape == (1, 7) and np.isclose(probs.sum(), 1.0, atol=1e-5)
 

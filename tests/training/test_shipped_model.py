@@ -8,6 +8,7 @@ import pytest
 
 from core.model_store import DEFAULT_MODEL_NAME, EVALUATION_FILE, MODELS_DIR, read_model_info
 from core.preprocess import TTA_MODES
+from core.uncertainty import UncertaintyRule
 from tests.real_data import REAL_FER2013, REAL_FERPLUS, SKIP_REASON
 from training.data import load_fer2013
 from training.evaluate import evaluate
@@ -25,6 +26,11 @@ def test_shipped_model_directory_is_whole_and_its_choices_were_made_on_public_te
     assert meta["public_test_accuracy"] >= max(float(a) for a in meta.get("averaged_public_test_accuracy", {"-": 0}).values())
     report = json.loads((SHIPPED / EVALUATION_FILE).read_text())
     assert report["split"] == "PrivateTest" and report["tta"] == "none" and report["accuracy"] >= BAR
+    # Issue 25: the uncertainty rule chosen on PublicTest with the model's own TTA, marking at most a fifth.
+    rule = meta["uncertainty"]
+    assert (rule["split"], rule["tta"], rule["n"]) == ("PublicTest", meta["tta"]["chosen"], 3589)
+    assert rule["marked"] <= 0.2 * 3589 and rule["accuracy_unmarked"] > rule["accuracy"]
+    assert UncertaintyRule.from_metadata(meta) == UncertaintyRule(0.43, 0.17, "PublicTest")
 
 
 @pytest.mark.skipif(REAL_FER2013 is None, reason=SKIP_REASON)
@@ -40,3 +46,18 @@ def test_shipped_model_scores_what_its_report_says_on_private_test() -> None:
     # Within 3 faces of 3,589: int8 kernels may round differently on another CPU.
     assert report["accuracy"] == pytest.approx(saved["accuracy"], abs=3 / 3589)
     assert report["accuracy"] >= BAR
+    # docs/uncertainty.md: without TTA the rule marks 675 faces, the rest 76.0% right; grouped 80.9%.
+    assert report["uncertainty"]["marked"] == pytest.approx(675, abs=3)
+    assert report["uncertainty"]["accuracy_unmarked"] == pytest.approx(0.7601, abs=0.002)
+    assert report["grouped"]["accuracy"] == pytest.approx(0.8091, abs=3 / 3589)
+
+
+@pytest.mark.skipif(REAL_FER2013 is None, reason=SKIP_REASON)
+def test_shipped_model_uncertainty_and_groups_with_its_own_tta() -> None:
+    """The README's and docs/uncertainty.md's figures: PrivateTest scored once, as the app serves (flip TTA)."""
+    data = load_fer2013(REAL_FER2013, with_checksum=False)
+    report = evaluate(SHIPPED, data=data, split="PrivateTest", tta="flip", write=False)
+    assert report["accuracy"] == pytest.approx(0.6985, abs=3 / 3589)
+    assert report["uncertainty"]["marked"] == pytest.approx(731, abs=3)
+    assert report["uncertainty"]["accuracy_unmarked"] == pytest.approx(0.7726, abs=0.002)
+    assert report["grouped"]["accuracy"] == pytest.approx(0.8220, abs=3 / 3589)

@@ -5,17 +5,21 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from unittest.mock import patch
 
 import numpy as np
 import pytest
 
 from core.model_store import EVALUATION_FILE, load_model_dir, read_model_info
+from core.recognizer import EmotionRecognizer
+from core.uncertainty import UncertaintyRule
 from training.architectures import build_model, list_architectures
 from training.augment import AugmentConfig, augment_preview
 from training.data import FERData, Split
 from training.evaluate import choose_tta, evaluate, main as evaluate_main
 from training import train as train_module
 from training.train import ProgressEvent, TrainConfig, TrainingError, class_weights, train
+from training.uncertainty import choose_rule
 
 NO_AUGMENT = AugmentConfig(rotation_degrees=0, zoom=0, shift=0, horizontal_flip=False, erasing=0, brightness=0, contrast=0)
 
@@ -272,10 +276,34 @@ def test_choose_tta_scores_every_mode_on_public_test_and_records_the_best(
     best = max(want.values())
     assert choice["chosen"] == next(mode for mode in ("none", "flip", "tencrop") if want[mode] == best)  # ties: cheaper
     assert read_model_info(tmp_path / "m").metadata["tta"] == choice
+    # The uncertainty rule is chosen with the chosen TTA, on PublicTest, marking at most a fifth.
+    rule = read_model_info(tmp_path / "m").metadata["uncertainty"]
+    assert (rule["split"], rule["tta"], rule["n"]) == ("PublicTest", choice["chosen"], len(data["PublicTest"].y))
+    assert rule["marked"] <= 0.2 * rule["n"] and 0 <= rule["min_confidence"] <= 1 and 0 <= rule["min_margin"] <= 1
     load_model_dir(tmp_path / "m")  # the rewritten metadata still describes the same model file
     assert not (tmp_path / "m" / EVALUATION_FILE).exists()  # PublicTest scores are not the report
     assert evaluate_main(["--data", "unused", "--model", str(tmp_path / "none"), "--choose-tta"]) == 2
     assert "error:" in capsys.readouterr().err
+
+
+def test_choose_uncertainty_records_the_rule_and_evaluate_reports_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = synthetic_data()
+    train(tiny_config(epochs=1), data=data, out_dir=tmp_path / "m")
+    part = data["PublicTest"]
+    probs = EmotionRecognizer.from_dir(tmp_path / "m", tta="flip").predict_batch(np.asarray(part.x))
+    want, _ = choose_rule(probs, part.y)
+    argv = ["--data", "unused", "--model", str(tmp_path / "m"), "--choose-uncertainty", "--tta", "flip"]
+    with patch("training.evaluate.load_fer2013", return_value=data):
+        assert evaluate_main(argv) == 0
+    assert "PublicTest (tta=flip): 'A or B' when the top two are within" in capsys.readouterr().out
+    stored = read_model_info(tmp_path / "m").metadata["uncertainty"]
+    assert UncertaintyRule.from_metadata({"uncertainty": stored}) == want and stored["tta"] == "flip"
+    load_model_dir(tmp_path / "m")  # the rewritten metadata still describes the same model file
+    report = evaluate(tmp_path / "m", data=data, split="PrivateTest", write=False)
+    assert report["uncertainty"]["min_margin"] == want.min_margin and report["uncertainty"]["n"] == report["n"]
+    assert 0 <= report["grouped"]["accuracy"] <= 1
 
 
 def test_augment_preview_changes_faces_but_keeps_shape() -> None:
