@@ -60,8 +60,9 @@ class ImageReport:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form ``{"path", "faces": [...], "error"}``."""
-        return {"path": self.path, "faces": [face.to_dict() for face in self.faces], "error": self.error}
+        """JSON form ``{"path", "faces": [{"face": 1, ...}, ...], "error"}``; ``face`` is the number drawn on it."""
+        faces = [{"face": number, **face.to_dict()} for number, face in enumerate(self.faces, start=1)]
+        return {"path": self.path, "faces": faces, "error": self.error}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -254,7 +255,7 @@ def _run_job(
 
         target = _unique_path(annotate_dir, job.stem, used_names)
         try:
-            _write_png_atomic(target, annotate(image, faces))
+            _write_png_atomic(target, annotate(image, faces, numbered=True))
         except OSError as exc:
             problem = f"cannot write annotated copy {target}: {exc.strerror or exc}"
             return ImageReport(job.display, tuple(faces), problem)
@@ -289,14 +290,14 @@ def _write_png_atomic(target: Path, image: Any) -> None:
 
 
 def write_csv(reports: Sequence[ImageReport], stream: TextIO) -> None:
-    """One row per face; an image with no face or an error still gets one row (face left empty)."""
+    """One row per face, ``face`` numbered from 1 as drawn; an image with no face or an error still gets one row (face empty)."""
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for report in reports:
         if not report.faces:
             writer.writerow([report.path, *([""] * (len(CSV_COLUMNS) - 2)), report.error or ""])
             continue
-        for index, face in enumerate(report.faces):
+        for index, face in enumerate(report.faces, start=1):
             data = face.to_dict()
             points = data.get("landmarks")
             coords = [v for point in points for v in point] if points else [""] * len(LANDMARK_COLUMNS)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -74,6 +74,8 @@ class Frame(NamedTuple):
 
 class TimelineRow(NamedTuple):
     """One analysed frame and face; a frame without a face is one row with ``face`` and the rest ``None``.
+
+    ``face`` is the face's id from 1, the number drawn on it in the annotated video.
 
     ``smoothed_*`` are the track's probabilities averaged over time (``None`` when smoothing is off).
     """
@@ -158,6 +160,18 @@ class VideoAnalysis:
             "summary_source": self.summary_source,
             "summary": [summary_to_dict(face, ndigits=ndigits) for face in self.summary],
         }
+
+
+class Timeline(Protocol):
+    """What the timeline's summary, charts and downloads read: a :class:`VideoAnalysis`, or a webcam recording."""
+
+    @property
+    def rows(self) -> tuple[TimelineRow, ...]: ...
+    @property
+    def summary(self) -> tuple[FaceSummary, ...]: ...
+    @property
+    def summary_source(self) -> str: ...
+    def to_dict(self, *, ndigits: int = 6) -> dict[str, Any]: ...
 
 
 def row_to_dict(row: TimelineRow, *, ndigits: int = 6) -> dict[str, Any]:
@@ -455,6 +469,7 @@ class _Labelled(NamedTuple):
     box: Box
     emotion: str
     confidence: float
+    face: int
 
 
 def analyse_video(
@@ -566,15 +581,16 @@ def analyse_video(
                     )  # fmt: skip
                     row = frame_rows[-1]
                     labels.append(
-                        _Labelled(face.box, f"{face_id} {row.smoothed_emotion or row.emotion}",
-                                  row.smoothed_confidence if smooth_s is not None else row.confidence)
+                        _Labelled(face.box, row.smoothed_emotion or row.emotion,
+                                  row.smoothed_confidence if smooth_s is not None else row.confidence, face_id)
                     )  # fmt: skip
                 rows.extend(frame_rows or [TimelineRow(frame.time_s, frame.index)])
                 shown = labels
             if writer is not None:
                 from core.annotate import annotate  # noqa: PLC0415
 
-                writer.write(annotate(frame.image, shown) if shown else frame.image, time_s=frame.time_s)
+                drawn = annotate(frame.image, shown, numbers=[s.face for s in shown]) if shown else frame.image
+                writer.write(drawn, time_s=frame.time_s)
             if progress is not None:
                 progress(_progress(info, frame, frames_read, analysed, started))
         if cancel is not None and cancel.is_set():
@@ -683,7 +699,7 @@ SMOOTHED_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def timeline_csv(analysis: VideoAnalysis, *, ndigits: int = 6) -> str:
+def timeline_csv(analysis: Timeline, *, ndigits: int = 6) -> str:
     """The timeline as CSV text (:data:`TIMELINE_COLUMNS`, plus :data:`SMOOTHED_COLUMNS` when smoothed)."""
     import csv  # noqa: PLC0415
     import io  # noqa: PLC0415

@@ -95,6 +95,8 @@ with cache.heavy_work_gate().slot(session_id()) as admission:
             tta=tta, min_score=min_score, landmarks=landmarks,
         )  # fmt: skip
 
+if len(outcomes) > 1:
+    ui.photos_summary_ui(outcomes, key="upload_summary")
 for number, outcome in enumerate(outcomes):
     with st.container(border=True):
         st.subheader(outcome.name)

@@ -119,7 +119,7 @@ def take_video(page, *, url: str, clip: Path) -> None:  # noqa: ANN001
     analyse = page.get_by_role("button", name="Analyse")
     expect(analyse).to_be_enabled(timeout=30_000)
     analyse.click()
-    expect(page.locator(".js-plotly-plot .gtitle").first).to_contain_text("Face 0", timeout=150_000)
+    expect(page.locator(".js-plotly-plot .gtitle").first).to_contain_text("Face 1", timeout=150_000)
     page.get_by_role("heading", name=clip.name).scroll_into_view_if_needed()
 
 

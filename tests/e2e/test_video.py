@@ -34,7 +34,7 @@ def test_video_upload_shows_the_timeline(chromium_ready: None, e2e_models: Path,
             expect(analyse).to_be_enabled(timeout=30_000)
             analyse.click()
             chart_title = page.locator(".js-plotly-plot .gtitle").first
-            expect(chart_title).to_contain_text("Face 0", timeout=150_000)
+            expect(chart_title).to_contain_text("Face 1", timeout=150_000)
             assert page.locator(".js-plotly-plot .scatterlayer .trace").count() >= 7  # all seven emotions
             expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
             expect(page.locator("video").first).to_be_attached()
