@@ -64,6 +64,7 @@ def faces_per_emotion(counts: Mapping[str, int], *, photos: int) -> go.Figure:
     if unknown:
         raise ValueError(f"unknown emotion(s) {', '.join(unknown)}; expected some of {', '.join(EMOTIONS)}")
     total = sum(values)
+    faces, shots = f"{total} face{'s' if total != 1 else ''}", f"{photos} photo{'s' if photos != 1 else ''}"
     fig = go.Figure(
         go.Bar(
             x=list(EMOTIONS), y=values, marker_color=[emotion_color(name) for name in EMOTIONS],
@@ -72,7 +73,7 @@ def faces_per_emotion(counts: Mapping[str, int], *, photos: int) -> go.Figure:
         )
     )  # fmt: skip
     fig.update_layout(
-        title=f"Faces per emotion: {total} face{'s' if total != 1 else ''} in {photos} photo{'s' if photos != 1 else ''}",
+        title=f"Faces per emotion: {faces} in {shots}",
         height=320, margin=_MARGIN, showlegend=False,
         # Room above the tallest bar for its count; whole faces on the axis.
         yaxis={"title": "faces", "range": [0, max(values) * 1.2 + 1], "dtick": 1 if max(values) <= 10 else None},

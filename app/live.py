@@ -297,14 +297,15 @@ class LiveRecorder:
             if elapsed >= self.max_seconds:
                 self._by_limit = True
                 return
-            self._rows.extend([_row(elapsed, self._frames, face) for face in faces] or [TimelineRow(elapsed, self._frames)])
+            rows = [_row(elapsed, self._frames, face) for face in faces]
+            self._rows.extend(rows or [TimelineRow(elapsed, self._frames)])  # no face: one row with none
             self._frames += 1
             self._last_s = elapsed
 
     def status(self) -> RecorderStatus:
         """Whether it records, and how much it holds."""
         with self._lock:
-            if self._started is not None and self._clock() - self._started > self.max_seconds:
+            if self._started is not None and self._clock() - self._started >= self.max_seconds:
                 self._by_limit = True  # also when no frame came to notice it (the camera was stopped)
             recording = self._started is not None and not self._by_limit
             seconds = min(self._clock() - self._started, self.max_seconds) if recording else self._last_s

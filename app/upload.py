@@ -194,7 +194,8 @@ def photo_rows(outcomes: Sequence[UploadOutcome]) -> list[dict[str, Any]]:
         note = f"not read: {outcome.error}" if not outcome.ok else ("" if outcome.faces else "no face found")
         rows.append(
             {
-                "photo": outcome.name, "faces": len(outcome.faces), "dominant emotion": dominant_emotion(outcome.faces) or "",
+                "photo": outcome.name, "faces": len(outcome.faces),
+                "dominant emotion": dominant_emotion(outcome.faces) or "",
                 "emotions": ", ".join(f"{counts[name]} {name}" for name in EMOTIONS if counts[name]), "note": note,
             }
         )  # fmt: skip

@@ -290,7 +290,7 @@ def _write_png_atomic(target: Path, image: Any) -> None:
 
 
 def write_csv(reports: Sequence[ImageReport], stream: TextIO) -> None:
-    """One row per face, ``face`` numbered from 1 as drawn; an image with no face or an error still gets one row (face empty)."""
+    """One row per face, ``face`` numbered from 1 as drawn; an image without faces still gets one row (``face`` empty)."""
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for report in reports:

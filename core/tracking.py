@@ -72,9 +72,10 @@ class FaceSmoother:
             self._averages[face_id] = (time_s, average)
             best = int(np.argmax(average))
             score = getattr(face, "detection_score", None)
+            box: tuple[int, int, int, int] = tuple(int(v) for v in face.box)  # type: ignore[assignment]
             out.append(
                 SmoothedFace(
-                    face_id, tuple(int(v) for v in face.box), EMOTIONS[best], float(average[best]),  # type: ignore[arg-type]
+                    face_id, box, EMOTIONS[best], float(average[best]),
                     {name: float(p) for name, p in zip(EMOTIONS, average)},
                     {name: float(p) for name, p in zip(EMOTIONS, probs)},
                     None if score is None else float(score),
@@ -104,8 +105,8 @@ class FaceTracker:
     Each track predicts where its face is now from its recent motion, so two faces that cross keep
     their ids; a track lost for up to ``max_gap_s`` seconds (the face left the frame, turned away,
     or was hidden) takes back a face that reappears near where it was last seen. New faces get the
-    next id, left to right; ids start at 1, the number drawn on the face. Identity is positional only: a different person stepping into the spot
-    a face left within ``max_gap_s`` inherits its id.
+    next id, left to right; ids start at 1, the number drawn on the face. Identity is positional
+    only: a different person stepping into the spot a face left within ``max_gap_s`` inherits its id.
     """
 
     def __init__(

@@ -259,7 +259,8 @@ def test_recording_downloads_and_tables_number_faces_from_one() -> None:
     recorder.start()
     for i in range(3):
         t = clock.now + i / 10
-        recorder.add(t, smoother.update([Face((10, 10, 40, 40), probs("happy")), Face((200, 10, 40, 40), probs("sad"))], time_s=t))
+        faces = [Face((10, 10, 40, 40), probs("happy")), Face((200, 10, 40, 40), probs("sad"))]
+        recorder.add(t, smoother.update(faces, time_s=t))
     clock.now += 0.3
     recording = recorder.stop()
     lines = timeline_csv(recording).splitlines()

@@ -60,7 +60,11 @@ def test_smoother_gives_a_returning_face_its_id_and_average_back_within_max_gap_
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"alpha": 0}, "alpha must be in"), ({"alpha": 1.5}, "alpha must be in"), ({"max_gap_s": -1}, "max_gap_s must be >= 0")],
+    [
+        ({"alpha": 0}, "alpha must be in"),
+        ({"alpha": 1.5}, "alpha must be in"),
+        ({"max_gap_s": -1}, "max_gap_s must be >= 0"),
+    ],
 )
 def test_smoother_rejects_bad_options(options: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):

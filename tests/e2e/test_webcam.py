@@ -1,4 +1,4 @@
-"""End to end: the webcam page in headless Chromium with a fake camera playing a real face; labels arrive, a recording works.
+"""End to end: the webcam page in headless Chromium with a fake camera playing a real face: labels, a recording.
 
 WebRTC needs a non-loopback address (aiortc skips 127.0.0.1), so the server and the browser run in
 a private network namespace with its own veth pair (see ``webcam_driver.py``).
