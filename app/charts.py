@@ -74,6 +74,30 @@ def probability_bar(
     return fig
 
 
+def faces_per_emotion(counts: Mapping[str, int], *, photos: int) -> go.Figure:
+    """Bars of how many faces show each emotion, across ``photos`` photos, in label order and colours."""
+    values = [int(counts.get(name, 0)) for name in EMOTIONS]
+    unknown = sorted(set(counts) - set(EMOTIONS))
+    if unknown:
+        raise ValueError(f"unknown emotion(s) {', '.join(unknown)}; expected some of {', '.join(EMOTIONS)}")
+    total = sum(values)
+    faces, shots = f"{total} face{'s' if total != 1 else ''}", f"{photos} photo{'s' if photos != 1 else ''}"
+    fig = go.Figure(
+        go.Bar(
+            x=list(EMOTIONS), y=values, marker_color=[emotion_color(name) for name in EMOTIONS],
+            text=[str(v) if v else "" for v in values], textposition="outside",
+            hovertemplate="%{x}: %{y} face(s)<extra></extra>",
+        )
+    )  # fmt: skip
+    fig.update_layout(
+        title=f"Faces per emotion: {faces} in {shots}",
+        height=320, margin=_MARGIN, showlegend=False,
+        # Room above the tallest bar for its count; whole faces on the axis.
+        yaxis={"title": "faces", "range": [0, max(values) * 1.2 + 1], "dtick": 1 if max(values) <= 10 else None},
+    )  # fmt: skip
+    return fig
+
+
 def class_distribution(counts_by_split: Mapping[str, Sequence[int]], *, share: bool = False) -> go.Figure:
     """Grouped bars of faces per class, one colour per split.
 
@@ -277,7 +301,7 @@ def video_timeline(analysis: Any, *, height: int = 320, grouping: Grouping | Non
     lines break where the face is missing from an analysed frame.
 
     Args:
-        analysis: a :class:`core.video.VideoAnalysis`.
+        analysis: a :class:`core.video.Timeline`: a video analysis or a webcam recording.
 
     Returns:
         ``{face id: figure}`` in id order; empty when no face was found.

@@ -13,7 +13,8 @@ defaults keep 8 sessions, each uploading worst-case files at once, under it:
 - per session, what stays in memory after a run: its uploads (Streamlit holds each whole) plus the
   displayed and downloadable copies of its annotated images, :data:`RETAINED_MB_PER_MEGAPIXEL`
   per megapixel analysed; or, on the video page, the clip and its annotated copy; or a ZIP of
-  photos (:attr:`Limits.archive_max_mb`, held by its uploader) plus a run's annotated copies;
+  photos (:attr:`Limits.archive_max_mb`, held by its uploader) plus a run's annotated copies; or a webcam
+  recording's timeline, :data:`LIVE_RETAINED_MB_PER_MINUTE` per minute recorded;
 - per heavy analysis running: :data:`PEAK_MB_PER_MEGAPIXEL` per megapixel (the reliability suite
   measured about 520 MB for the worst 40-megapixel PNG) plus, for a ZIP, its unpacked photos
   (at most :attr:`Limits.archive_max_mb`; decoded one at a time, each within the run's megapixels),
@@ -46,6 +47,8 @@ BASELINE_MB: int = 800
 RETAINED_MB_PER_MEGAPIXEL: float = 3.0
 PEAK_MB_PER_MEGAPIXEL: float = 13.0
 VIDEO_WORK_MB: int = 250
+# A webcam recording with 4 faces at 30 analysed frames/s: 9.3 MB of timeline a minute (measured), plus its charts.
+LIVE_RETAINED_MB_PER_MINUTE: float = 15.0
 
 # Messages a user can act on; ``str.format`` fields as named.
 TOO_MANY_FILES = "{count} files at once; the limit here is {limit}: upload at most {limit} at a time."
@@ -63,6 +66,10 @@ VIDEO_TOO_LARGE = (
 )
 VIDEO_TOO_LONG = (
     "the video is {seconds:.0f} s long; the limit here is {limit:.0f} s: cut it shorter and upload it again."
+)
+RECORDING_FULL = (
+    "The recording reached its limit of {limit} here and stopped; its timeline is below. "
+    "Press Record again for another."
 )
 BUSY_SESSION = "Your previous analysis is still running: wait for it to finish (or cancel it), then try again."
 BUSY_SERVER = "The app is busy with other people's analyses right now: try again in a few seconds."
@@ -82,6 +89,7 @@ class Limits:
         megapixels_per_run: pixels of all photos of one run together, in millions.
         video_max_seconds: length of a video.
         video_max_mb: size of a video upload, in MB (the video uploader's ``max_upload_size``).
+        live_record_max_seconds: length of a webcam recording (its timeline stays in memory).
         heavy_per_session: heavy analyses (a photo run, a video) one session may run at once.
         heavy_per_process: heavy analyses the whole app runs at once.
         archive_photos: photos in one ZIP (the upload page and the Evaluation page's "Your photos").
@@ -95,6 +103,7 @@ class Limits:
     megapixels_per_run: float = 24.0
     video_max_seconds: float = 120.0
     video_max_mb: int = 50
+    live_record_max_seconds: float = 300.0
     heavy_per_session: int = 1
     heavy_per_process: int = 2
     archive_photos: int = 300
@@ -156,7 +165,8 @@ def worst_case_mb(limits: Limits, *, sessions: int) -> float:
     """Memory, in MB, of ``sessions`` sessions each uploading worst-case files at once (module doc)."""
     photos = limits.files_per_upload * limits.photo_max_mb + RETAINED_MB_PER_MEGAPIXEL * limits.megapixels_per_run
     archive = limits.archive_max_mb + RETAINED_MB_PER_MEGAPIXEL * limits.megapixels_per_run
-    retained = max(photos, 2 * limits.video_max_mb, archive)
+    live = LIVE_RETAINED_MB_PER_MINUTE * limits.live_record_max_seconds / 60
+    retained = max(photos, 2 * limits.video_max_mb, archive, live)
     running = min(sessions * limits.heavy_per_session, limits.heavy_per_process)
     peak = max(PEAK_MB_PER_MEGAPIXEL * limits.megapixels_per_run + limits.archive_max_mb, VIDEO_WORK_MB)
     return BASELINE_MB + sessions * retained + running * peak

@@ -1,10 +1,12 @@
-"""Live-video logic, free of Streamlit and of WebRTC: smoothing, rates, a bounded hand-off queue.
+"""Live-video logic, free of Streamlit and of WebRTC: smoothing, rates, a bounded hand-off queue, a recorder.
 
 The webcam page's frame callback runs in a worker thread of streamlit-webrtc and receives the
 frames that arrived since its last call. It passes only the newest to :meth:`LiveProcessor.process`
 (the rest are counted as dropped), so a slow machine drops frames instead of falling behind.
 Results leave the worker through a :class:`DropQueue`, which never blocks the producer and
-never grows past its size: when full, the oldest item is thrown away.
+never grows past its size: when full, the oldest item is thrown away. While "Record" is on, every
+analysed frame's faces also go to a :class:`LiveRecorder`, which keeps them all (numbers only,
+never a picture) up to its duration limit.
 """
 
 from __future__ import annotations
@@ -14,12 +16,17 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Generic, NamedTuple, TypeVar
 
 import numpy as np
 
+from core.annotate import annotate
 from core.labels import EMOTIONS, NUM_CLASSES
+from core.readout import labelled
 from core.tracking import FaceSmoother, SmoothedFace
+from core.uncertainty import UncertaintyRule
+from core.video import FaceSummary, TimelineRow, summarise, summary_to_dict, timeline_to_dicts
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -130,6 +137,7 @@ class LiveProcessor:
         annotate: Callable[[np.ndarray, Sequence[SmoothedFace]], np.ndarray],
         sink: DropQueue[LiveSample],
         smoother: FaceSmoother | None = None,
+        recorder: LiveRecorder | None = None,
         clock: Clock = time.monotonic,
     ) -> None:
         """Args:
@@ -137,12 +145,14 @@ class LiveProcessor:
             ``recognizer.predict_image``).
         annotate: draws smoothed faces onto a copy of a frame (e.g. :func:`core.annotate.annotate`).
         sink: where a :class:`LiveSample` goes after every analysed frame.
-        smoother: the smoothing across frames; a default :class:`FaceSmoother` if ``None``.
+        smoother: the smoothing and face ids across frames; a default :class:`FaceSmoother` if ``None``.
+        recorder: gets every analysed frame's faces (it keeps them only while recording).
         """
         self._predict = predict
         self._annotate = annotate
         self.sink = sink
         self.smoother = smoother or FaceSmoother()
+        self.recorder = recorder
         self._clock = clock
         self.rate = RateMeter(clock=clock)
         self._busy = threading.Lock()
@@ -176,7 +186,9 @@ class LiveProcessor:
         try:
             started = self._clock()
             try:
-                faces = self.smoother.update(self._predict(frame))
+                faces = self.smoother.update(self._predict(frame), time_s=started)
+                if self.recorder is not None:  # the faces are known: they count even if drawing fails
+                    self.recorder.add(started, faces)
                 out = self._annotate(frame, faces)
                 error = None
             except Exception as exc:  # surfaced on the page through the sink, never swallowed
@@ -193,6 +205,127 @@ class LiveProcessor:
             return out
         finally:
             self._busy.release()
+
+
+def draw_faces(frame: np.ndarray, faces: Sequence[SmoothedFace], *, rule: UncertaintyRule | None = None) -> np.ndarray:
+    """A copy of ``frame`` with each face's box, emotion and number (its id, the ``face`` of the recording);
+    with a ``rule``, a face the model is unsure of is labelled so ("sad or neutral", "uncertain")."""
+    shown = labelled(faces, rule) if rule is not None else faces
+    return annotate(frame, shown, numbers=[face.track_id for face in faces])
+
+
+class RecorderStatus(NamedTuple):
+    """Where a :class:`LiveRecorder` stands: ``seconds`` recorded so far and ``frames`` analysed in them."""
+
+    recording: bool
+    seconds: float
+    frames: int
+    max_seconds: float
+    stopped_by_limit: bool
+
+
+@dataclass(frozen=True)
+class LiveRecording:
+    """A finished webcam recording: every analysed frame's faces and each face's summary; no picture.
+
+    It reads like a :class:`core.video.VideoAnalysis` (a :class:`core.video.Timeline`), so the
+    Video page's charts, tables and downloads show it. ``frame`` counts the analysed frames from 0,
+    ``time_s`` is seconds since Record; the summary counts the smoothed emotions the video showed.
+    """
+
+    rows: tuple[TimelineRow, ...]
+    summary: tuple[FaceSummary, ...]
+    seconds: float
+    frames_analysed: int
+    stopped_by_limit: bool
+    summary_source: str = "smoothed"
+
+    def to_dict(self, *, ndigits: int = 6, readout: Any = None) -> dict[str, Any]:
+        """JSON form ``{"source": "webcam", "seconds", ..., "timeline": [...], "summary": [...]}``; ``readout`` adds groups."""
+        return {
+            "source": "webcam",
+            "seconds": round(self.seconds, 3),
+            "frames_analysed": self.frames_analysed,
+            "stopped_by_limit": self.stopped_by_limit,
+            "timeline": timeline_to_dicts(self, ndigits=ndigits, readout=readout),
+            "summary_source": self.summary_source,
+            "summary": [summary_to_dict(face, ndigits=ndigits) for face in self.summary],
+        }
+
+
+def _row(time_s: float, frame: int, face: SmoothedFace) -> TimelineRow:
+    raw = face.raw_probabilities or face.probabilities
+    best = max(EMOTIONS, key=lambda name: raw[name])
+    return TimelineRow(
+        time_s, frame, face.track_id, face.box, face.detection_score, best, float(raw[best]), dict(raw),
+        face.emotion, face.confidence, dict(face.probabilities),
+    )  # fmt: skip
+
+
+class LiveRecorder:
+    """The timeline of a live session from :meth:`start` to :meth:`stop`, up to ``max_seconds``; thread-safe.
+
+    :class:`LiveProcessor` calls :meth:`add` from the video worker for every frame it analyses
+    (not through the display queue, which drops by design); the page starts and stops it. Only
+    numbers are kept: time, face id, box, emotion and the probabilities, raw and smoothed. At
+    ``max_seconds`` after the start it stops taking frames by itself (:attr:`RecorderStatus.stopped_by_limit`).
+    """
+
+    def __init__(self, *, max_seconds: float, clock: Clock = time.monotonic) -> None:
+        """Args:
+        max_seconds: the longest recording (``app.limits.Limits.live_record_max_seconds``).
+        clock: the processor's clock (frame times are read on it).
+        """
+        if not max_seconds > 0:
+            raise ValueError(f"max_seconds must be > 0, got {max_seconds}")
+        self.max_seconds = float(max_seconds)
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._started: float | None = None
+        self._rows: list[TimelineRow] = []
+        self._frames = 0
+        self._last_s = 0.0
+        self._by_limit = False
+
+    def start(self) -> None:
+        """Start recording now; a recording not collected with :meth:`stop` is dropped."""
+        with self._lock:
+            self._started, self._rows, self._frames, self._last_s, self._by_limit = self._clock(), [], 0, 0.0, False
+
+    def add(self, time_s: float, faces: Sequence[SmoothedFace]) -> None:
+        """Keep the faces of the frame taken at ``time_s`` (on the clock); nothing unless recording."""
+        with self._lock:
+            if self._started is None or self._by_limit or time_s < self._started:
+                return
+            elapsed = time_s - self._started
+            if elapsed >= self.max_seconds:
+                self._by_limit = True
+                return
+            rows = [_row(elapsed, self._frames, face) for face in faces]
+            self._rows.extend(rows or [TimelineRow(elapsed, self._frames)])  # no face: one row with none
+            self._frames += 1
+            self._last_s = elapsed
+
+    def status(self) -> RecorderStatus:
+        """Whether it records, and how much it holds."""
+        with self._lock:
+            if self._started is not None and self._clock() - self._started >= self.max_seconds:
+                self._by_limit = True  # also when no frame came to notice it (the camera was stopped)
+            recording = self._started is not None and not self._by_limit
+            seconds = min(self._clock() - self._started, self.max_seconds) if recording else self._last_s
+            return RecorderStatus(recording, max(0.0, seconds), self._frames, self.max_seconds, self._by_limit)
+
+    def stop(self) -> LiveRecording | None:
+        """End the recording and return it with its summary; ``None`` when none was started."""
+        with self._lock:
+            if self._started is None:
+                return None
+            by_limit = self._by_limit
+            seconds = self.max_seconds if by_limit else min(self._clock() - self._started, self.max_seconds)
+            rows, frames = tuple(self._rows), self._frames
+            self._started, self._rows, self._frames, self._last_s, self._by_limit = None, [], 0, 0.0, False
+        summary = summarise(rows, smoothed=True, end_s=max(seconds, rows[-1].time_s if rows else 0.0))
+        return LiveRecording(rows, summary, seconds, frames, by_limit)
 
 
 class EmotionMixHistory:

@@ -30,7 +30,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("pages/1_Upload_and_predict.py", "Upload and predict", ":material/photo_camera:", "Analyse",
              "Several photos at once: boxes, labels and all seven probabilities per face; JSON, CSV and PNG downloads."),
     PageSpec("pages/2_Live_webcam.py", "Live webcam", ":material/videocam:", "Analyse",
-             "Labels on your live video, smoothed across frames, with the emotion mix of the last seconds."),
+             "Labels on your live video, smoothed across frames, the emotion mix of the last seconds, and a recording."),
     PageSpec("pages/6_Video.py", "Video", ":material/movie:", "Analyse", "A video clip: every face tracked over time, its emotion timeline and summary, and an annotated copy."),
     PageSpec("pages/3_Dataset_browser.py", "Dataset browser", ":material/grid_view:", "Data and models",
              "FER2013's classes per split, its faces page by page, and what training augmentation does to them."),

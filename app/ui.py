@@ -23,9 +23,15 @@ from app.dataset_view import DatasetLocation, locate_dataset
 from core.model_store import DEFAULT_MODEL_NAME, ModelInfo
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from streamlit.delta_generator import DeltaGenerator
+
     from app.roles import Identity
+    from app.upload import UploadOutcome
     from core.groups import Grouping
     from core.readout import Readout
+    from core.video import Timeline
     from core.recognizer import EmotionRecognizer
     from training.augment import AugmentConfig
 
@@ -219,6 +225,69 @@ def augment_config_ui(*, key: str) -> AugmentConfig:
         rotation_degrees=rotation, zoom=zoom, shift=shift, horizontal_flip=flip,
         erasing=erasing, brightness=brightness, contrast=contrast,
     )  # fmt: skip
+
+
+def timeline_ui(timeline: Timeline, *, key: str, empty_message: str, grouping: Grouping | None = None) -> None:
+    """A face timeline: a probability chart per face, the summary per face and its segments.
+
+    Shared by the Video page and the webcam recording, so both read the same way.
+
+    Args:
+        timeline: a video analysis or a webcam recording.
+        key: prefix of the widget keys.
+        empty_message: the warning shown when no face was seen.
+        grouping: chart the groups' probabilities instead of the seven emotions.
+    """
+    from app import charts  # noqa: PLC0415
+    from app.video import segment_rows, summary_rows  # noqa: PLC0415
+    from core.labels import EMOTIONS  # noqa: PLC0415
+
+    figures = charts.video_timeline(timeline, grouping=grouping)
+    if not figures:
+        st.warning(empty_message)
+    for face, figure in figures.items():
+        st.plotly_chart(figure, key=f"{key}_timeline_{face}")
+    if timeline.summary:
+        st.subheader("Summary")
+        shares = {name: st.column_config.NumberColumn(name, format="percent") for name in EMOTIONS}
+        st.dataframe(summary_rows(timeline), hide_index=True, column_config=shares, key=f"{key}_summary")
+        with st.expander("Segments (where the dominant emotion changes)"):
+            st.dataframe(segment_rows(timeline), hide_index=True, key=f"{key}_segments")
+
+
+def timeline_downloads(timeline: Timeline, *, key: str, stem: str, readout: Readout | None = None) -> DeltaGenerator:
+    """"Timeline as CSV" and "Timeline as JSON" buttons side by side; returns a third column for more.
+
+    The files are made when a button is pressed, not on every rerun (a long timeline is megabytes);
+    ``readout`` adds its groups to them.
+    """
+    from app.video import timeline_json  # noqa: PLC0415
+    from core.video import timeline_csv  # noqa: PLC0415
+
+    csv_column, json_column, more = st.columns(3)
+    csv_column.download_button("Timeline as CSV", lambda: timeline_csv(timeline, readout=readout), file_name=f"{stem}.timeline.csv",
+                               mime="text/csv", key=f"{key}_csv", on_click="ignore")
+    json_column.download_button("Timeline as JSON", lambda: timeline_json(timeline, readout=readout), file_name=f"{stem}.timeline.json",
+                                mime="application/json", key=f"{key}_json", on_click="ignore")
+    return more
+
+
+def photos_summary_ui(outcomes: Sequence[UploadOutcome], *, key: str) -> None:
+    """Several analysed photos at a glance: faces per emotion across them all, and each photo's faces.
+
+    Args:
+        outcomes: one per photo.
+        key: prefix of the widget keys.
+    """
+    from app import charts  # noqa: PLC0415
+    from app.upload import emotion_counts, photo_rows  # noqa: PLC0415
+
+    st.subheader("Summary")
+    chart_column, table_column = st.columns([2, 3])
+    chart_column.plotly_chart(charts.faces_per_emotion(emotion_counts(outcomes), photos=len(outcomes)),
+                              key=f"{key}_emotions")
+    table_column.dataframe(photo_rows(outcomes), hide_index=True, key=f"{key}_photos")
+    st.caption("The downloads at the bottom of the page hold every face of every photo.")
 
 
 def format_seconds(seconds: float | None) -> str:

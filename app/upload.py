@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
@@ -23,6 +24,7 @@ from core.cli import ImageReport, write_csv
 from core.detection import examine
 from core.errors import FERError
 from core.imageio import load_image
+from core.labels import EMOTIONS
 from core.readout import Readout, labelled
 from core.uncertainty import UncertaintyRule
 
@@ -232,6 +234,42 @@ def results_rows(outcomes: Sequence[UploadOutcome], *, readout: Readout | None =
                     "detector score": round(float(face.detection_score), 3),
                 }
             )  # fmt: skip
+    return rows
+
+
+def dominant_emotion(faces: Sequence[Any]) -> str | None:
+    """The emotion most of ``faces`` show (a tie goes to the larger summed confidence); ``None`` for no face."""
+    if not faces:
+        return None
+    votes: dict[str, tuple[int, float]] = {}
+    for face in faces:
+        count, confidence = votes.get(face.emotion, (0, 0.0))
+        votes[face.emotion] = (count + 1, confidence + float(face.confidence))
+    return max(votes, key=lambda emotion: votes[emotion])
+
+
+def emotion_counts(outcomes: Sequence[UploadOutcome]) -> dict[str, int]:
+    """Faces per emotion across all photos, every emotion in label order (0 where none)."""
+    counts = dict.fromkeys(EMOTIONS, 0)
+    for outcome in outcomes:
+        for face in outcome.faces:
+            counts[face.emotion] += 1
+    return counts
+
+
+def photo_rows(outcomes: Sequence[UploadOutcome]) -> list[dict[str, Any]]:
+    """Table rows, one per photo: its faces, dominant emotion, the emotions counted, and what went wrong."""
+    rows = []
+    for outcome in outcomes:
+        counts = Counter(face.emotion for face in outcome.faces)
+        note = f"not read: {outcome.error}" if not outcome.ok else ("" if outcome.faces else "no face found")
+        rows.append(
+            {
+                "photo": outcome.name, "faces": len(outcome.faces),
+                "dominant emotion": dominant_emotion(outcome.faces) or "",
+                "emotions": ", ".join(f"{counts[name]} {name}" for name in EMOTIONS if counts[name]), "note": note,
+            }
+        )  # fmt: skip
     return rows
 
 

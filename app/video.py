@@ -22,7 +22,7 @@ from typing import Any
 from app.limits import HeavyWorkGate, LimitError, Limits, check_video
 from core.errors import FERError
 from core.labels import EMOTIONS
-from core.video import VideoAnalysis, VideoCancelled, VideoError, VideoProgress, analyse_video, probe_video
+from core.video import Timeline, VideoAnalysis, VideoCancelled, VideoError, VideoProgress, analyse_video, probe_video
 
 VIDEO_TYPES: tuple[str, ...] = ("mp4", "mov", "webm", "avi", "mkv")
 """Extensions the uploader accepts."""
@@ -260,7 +260,7 @@ class VideoJob:
             self._update(**outcome, finished=time.monotonic())
 
 
-def summary_rows(analysis: VideoAnalysis) -> list[dict[str, Any]]:
+def summary_rows(analysis: Timeline) -> list[dict[str, Any]]:
     """One row per face for ``st.dataframe``: seconds seen, dominant emotion, share of each, segments."""
     rows = []
     for face in analysis.summary:
@@ -280,7 +280,7 @@ def summary_rows(analysis: VideoAnalysis) -> list[dict[str, Any]]:
     return rows
 
 
-def segment_rows(analysis: VideoAnalysis) -> list[dict[str, Any]]:
+def segment_rows(analysis: Timeline) -> list[dict[str, Any]]:
     """One row per face and segment (where the dominant emotion stays the same)."""
     return [
         {"face": face.face, "start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3),
@@ -290,7 +290,7 @@ def segment_rows(analysis: VideoAnalysis) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def timeline_json(analysis: VideoAnalysis, *, readout: Any = None) -> str:
+def timeline_json(analysis: Timeline, *, readout: Any = None) -> str:
     """The whole analysis as JSON text (:meth:`core.video.VideoAnalysis.to_dict`; ``readout`` adds groups)."""
     import json  # noqa: PLC0415
 

@@ -201,9 +201,8 @@ def webcam_section(
     """
     import av  # noqa: PLC0415 - streamlit-webrtc's dependency
 
-    from core.annotate import annotate  # noqa: PLC0415
     from core.detection import video_detector, video_preset_label  # noqa: PLC0415
-    from app.live import DropQueue, LiveProcessor  # noqa: PLC0415
+    from app.live import DropQueue, LiveProcessor, draw_faces  # noqa: PLC0415
     from core.tracking import FaceSmoother  # noqa: PLC0415
 
     rows = []
@@ -214,7 +213,7 @@ def webcam_section(
             processor = LiveProcessor(
                 # As the webcam page does: the detector's video preset.
                 lambda image, d=video_detector(detector): recognizer.predict_image(image, detector=d),
-                annotate=annotate, sink=sink, smoother=FaceSmoother(alpha=1.0 - 0.65),
+                annotate=draw_faces, sink=sink, smoother=FaceSmoother(alpha=1.0 - 0.65),
             )  # fmt: skip
 
             def ours(p: Any = processor, src: Any = source) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Protocol
 
@@ -47,6 +47,7 @@ def annotate(
     show_confidence: bool = True,
     show_landmarks: bool = False,
     numbered: bool = False,
+    numbers: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Return a copy of the image with a box and an ``emotion NN%`` label per face.
 
@@ -61,6 +62,8 @@ def annotate(
             with small filled dots in the face's colour.
         numbered: start each label with the face's number (1, 2, ... in the order given), so the
             picture matches per-face charts and tables.
+        numbers: instead, the number of each face, in the order given (e.g. its track id in a
+            video); implies ``numbered``.
 
     Returns:
         A new ``uint8`` BGR array of the same height and width.
@@ -72,14 +75,18 @@ def annotate(
     base_scale = max(0.4, size / 1100)
     faces = list(results)
     boxes = [tuple(int(v) for v in face.box) for face in faces]
+    if numbers is None and numbered:
+        numbers = range(1, len(faces) + 1)
+    if numbers is not None and len(numbers) != len(faces):
+        raise ValueError(f"got {len(numbers)} numbers for {len(faces)} faces; give one number per face")
     placed: list[Rect] = []
-    for number, (result, (x, y, w, h)) in enumerate(zip(faces, boxes), start=1):
+    for index, (result, (x, y, w, h)) in enumerate(zip(faces, boxes)):
         color = EMOTION_COLORS.get(result.emotion, (255, 255, 255))
         cv2.rectangle(canvas, (x, y), (x + max(w, 1) - 1, y + max(h, 1) - 1), color, thickness, cv2.LINE_8)
         texts = [f"{result.emotion} {result.confidence:.0%}", result.emotion] if show_confidence else [result.emotion]
-        if numbered:
-            texts = [f"{number}: {text}" for text in texts] + [str(number)]
-        others = [box for index, box in enumerate(boxes) if index != number - 1]
+        if numbers is not None:
+            texts = [f"{numbers[index]}: {text}" for text in texts] + [str(numbers[index])]
+        others = [box for other, box in enumerate(boxes) if other != index]
         placed.append(_draw_label(
             canvas, texts, (x, y, w, h), color, base_scale=base_scale, thickness=thickness, avoid=placed, faces=others,
         ))  # fmt: skip

@@ -65,10 +65,13 @@ class ImageReport:
     dropped: tuple[Any, ...] | None = None  # boxes the face checks dropped, when asked (--show-dropped)
 
     def to_dict(self, readout: Readout | None = None) -> dict[str, Any]:
-        """JSON form ``{"path", "faces": [...], "error"}``, plus ``"dropped": [...]`` when asked for; each
+        """JSON form ``{"path", "faces": [{"face": 1, ...}, ...], "error"}`` (``face`` is the number drawn on it), plus ``"dropped": [...]`` when asked for; each
         face adds what ``readout`` says (:mod:`core.readout`)."""
         readout = readout or Readout()
-        faces = [{**face.to_dict(), **readout.face_dict(face.probabilities)} for face in self.faces]
+        faces = [
+            {"face": number, **face.to_dict(), **readout.face_dict(face.probabilities)}
+            for number, face in enumerate(self.faces, start=1)
+        ]
         out = {"path": self.path, "faces": faces, "error": self.error}
         if self.dropped is not None:
             out["dropped"] = [box.to_dict() for box in self.dropped]
@@ -300,7 +303,7 @@ def _run_job(
 
         target = _unique_path(annotate_dir, job.stem, used_names)
         try:
-            _write_png_atomic(target, annotate(image, faces))
+            _write_png_atomic(target, annotate(image, faces, numbered=True))
         except OSError as exc:
             problem = f"cannot write annotated copy {target}: {exc.strerror or exc}"
             return ImageReport(job.display, tuple(faces), problem, dropped)
@@ -353,7 +356,8 @@ def _write_png_atomic(target: Path, image: Any) -> None:
 
 
 def write_csv(reports: Sequence[ImageReport], stream: TextIO, *, readout: Readout | None = None) -> None:
-    """One row per face; an image with no face or an error still gets one row (face left empty).
+    """One row per face, ``face`` numbered from 1 as drawn; an image with no face or an error still gets one row
+    (``face`` left empty).
 
     Columns: :data:`CSV_COLUMNS`, with ``readout``'s group columns before ``error`` when it has a grouping.
     """
@@ -365,7 +369,7 @@ def write_csv(reports: Sequence[ImageReport], stream: TextIO, *, readout: Readou
         if not report.faces:
             writer.writerow([report.path, *([""] * (len(columns) - 2)), report.error or ""])
             continue
-        for index, face in enumerate(report.faces):
+        for index, face in enumerate(report.faces, start=1):
             data = face.to_dict()
             flag = readout.rule.assess(face.probabilities)
             points = data.get("landmarks")

@@ -1,4 +1,4 @@
-"""Tracking faces across video frames: match boxes by overlap, keep ids, smooth probabilities.
+"""Tracking faces across video frames: keep ids by position and time, smooth probabilities.
 
 Used by the live webcam, by video files and by anything else that sees a face more than once.
 """
@@ -19,106 +19,68 @@ class _Face(Protocol):
 
 
 class SmoothedFace(NamedTuple):
-    """A face tracked across frames, with probabilities averaged over recent frames."""
+    """A face tracked across frames, with probabilities averaged over recent frames.
+
+    ``track_id`` is the face's number (from 1), the one drawn on it and written in every timeline;
+    ``raw_probabilities`` are this frame's own, before averaging.
+    """
 
     track_id: int
     box: tuple[int, int, int, int]
     emotion: str
     confidence: float
     probabilities: dict[str, float]
-
-
-def box_iou(a: Sequence[float], b: Sequence[float]) -> float:
-    """Intersection over union of two ``(x, y, w, h)`` boxes (0.0 when they do not overlap)."""
-    iw = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    ih = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    inter = iw * ih
-    union = a[2] * a[3] + b[2] * b[3] - inter
-    return inter / union if union > 0 else 0.0
-
-
-class _Track:
-    __slots__ = ("id", "box", "probs", "missed")
-
-    def __init__(self, track_id: int, box: tuple[int, int, int, int], probs: np.ndarray) -> None:
-        self.id = track_id
-        self.box = box
-        self.probs = probs
-        self.missed = 0
+    raw_probabilities: dict[str, float] | None = None
+    detection_score: float | None = None
 
 
 class FaceSmoother:
-    """Exponential moving average of each face's probabilities, matching faces between frames by IoU.
+    """Exponential moving average of each face's probabilities, with ids from a :class:`FaceTracker`.
 
-    A face keeps its track while its box overlaps the previous one by at least ``iou_threshold``;
-    the label shown is the arg-max of the averaged probabilities, so a single odd frame does not
-    flip it. A track survives ``max_missed`` frames without a match (a blink of the detector).
+    Faces keep their ids as on the Video page: a face that leaves and comes back within
+    ``max_gap_s`` seconds gets its id, and its average, back. The label shown is the arg-max of the
+    averaged probabilities, so a single odd frame does not flip it.
     """
 
-    def __init__(self, *, alpha: float = 0.35, iou_threshold: float = 0.3, max_missed: int = 5) -> None:
+    def __init__(self, *, alpha: float = 0.35, max_gap_s: float = 3.0) -> None:
         """Args:
         alpha: weight of the newest frame, in (0, 1]; 1 turns smoothing off.
-        iou_threshold: least overlap, in (0, 1], for a box to continue a track.
-        max_missed: frames a track is kept without a matching face.
+        max_gap_s: seconds a face may be gone and keep its id.
         """
         if not 0.0 < alpha <= 1.0:
             raise ValueError(f"alpha must be in (0, 1] (1 = no smoothing), got {alpha}")
-        if not 0.0 < iou_threshold <= 1.0:
-            raise ValueError(f"iou_threshold must be in (0, 1], got {iou_threshold}")
-        if max_missed < 0:
-            raise ValueError(f"max_missed must be >= 0 frames, got {max_missed}")
         self.alpha = float(alpha)
-        self.iou_threshold = float(iou_threshold)
-        self.max_missed = int(max_missed)
-        self._tracks: list[_Track] = []
-        self._next_id = 0
+        self.tracker = FaceTracker(max_gap_s=max_gap_s)
+        self._averages: dict[int, tuple[float, np.ndarray]] = {}  # id -> (last seen, average)
 
     def reset(self) -> None:
-        """Forget every track."""
-        self._tracks = []
+        """Forget every face; ids start again at 1."""
+        self.tracker = FaceTracker(max_gap_s=self.tracker.max_gap_s)
+        self._averages = {}
 
-    def update(self, faces: Iterable[_Face]) -> list[SmoothedFace]:
-        """Feed one frame's faces; return the smoothed faces seen in this frame, left to right."""
+    def update(self, faces: Iterable[_Face], *, time_s: float) -> list[SmoothedFace]:
+        """Feed the faces of the frame taken at ``time_s`` seconds; return them smoothed, left to right."""
         faces = list(faces)
-        # Greedy matching, best overlaps first: enough for the few faces of a webcam frame.
-        pairs = sorted(
-            ((box_iou(t.box, f.box), ti, fi) for ti, t in enumerate(self._tracks) for fi, f in enumerate(faces)),
-            reverse=True,
-        )
-        used_tracks: set[int] = set()
-        matched: dict[int, _Track] = {}
-        for overlap, ti, fi in pairs:
-            if overlap < self.iou_threshold:
-                break
-            if ti in used_tracks or fi in matched:
-                continue
-            used_tracks.add(ti)
-            matched[fi] = self._tracks[ti]
+        ids = self.tracker.update(time_s, [face.box for face in faces])
+        gap = self.tracker.max_gap_s
+        self._averages = {i: seen for i, seen in self._averages.items() if time_s - seen[0] <= gap}
         out: list[SmoothedFace] = []
-        for fi, face in enumerate(faces):
+        for face_id, face in zip(ids, faces):
             probs = np.array([float(face.probabilities[name]) for name in EMOTIONS])
-            box = tuple(int(v) for v in face.box)
-            track = matched.get(fi)
-            if track is None:
-                track = _Track(self._next_id, box, probs)  # type: ignore[arg-type]
-                self._next_id += 1
-                self._tracks.append(track)
-            else:
-                track.probs = self.alpha * probs + (1.0 - self.alpha) * track.probs
-                track.box = box  # type: ignore[assignment]
-                track.missed = 0
-            best = int(np.argmax(track.probs))
+            previous = self._averages.get(face_id)
+            average = probs if previous is None else self.alpha * probs + (1.0 - self.alpha) * previous[1]
+            self._averages[face_id] = (time_s, average)
+            best = int(np.argmax(average))
+            score = getattr(face, "detection_score", None)
+            box: tuple[int, int, int, int] = tuple(int(v) for v in face.box)  # type: ignore[assignment]
             out.append(
                 SmoothedFace(
-                    track.id, track.box, EMOTIONS[best], float(track.probs[best]),
-                    {name: float(p) for name, p in zip(EMOTIONS, track.probs)},
+                    face_id, box, EMOTIONS[best], float(average[best]),
+                    {name: float(p) for name, p in zip(EMOTIONS, average)},
+                    {name: float(p) for name, p in zip(EMOTIONS, probs)},
+                    None if score is None else float(score),
                 )
             )  # fmt: skip
-        fresh = {s.track_id for s in out}
-        for track in self._tracks:
-            if track.id not in fresh:
-                track.missed += 1
-        self._tracks = [t for t in self._tracks if t.missed <= self.max_missed]
         out.sort(key=lambda s: (s.box[0], s.box[1]))
         return out
 
@@ -143,8 +105,8 @@ class FaceTracker:
     Each track predicts where its face is now from its recent motion, so two faces that cross keep
     their ids; a track lost for up to ``max_gap_s`` seconds (the face left the frame, turned away,
     or was hidden) takes back a face that reappears near where it was last seen. New faces get the
-    next id, left to right. Identity is positional only: a different person stepping into the spot
-    a face left within ``max_gap_s`` inherits its id.
+    next id, left to right; ids start at 1, the number drawn on the face. Identity is positional
+    only: a different person stepping into the spot a face left within ``max_gap_s`` inherits its id.
     """
 
     def __init__(
@@ -178,7 +140,7 @@ class FaceTracker:
         self.max_size_ratio = float(max_size_ratio)
         self.motion_horizon_s = float(motion_horizon_s)
         self._tracks: list[_VideoTrack] = []
-        self._next_id = 0
+        self._next_id = 1
 
     def update(self, time_s: float, boxes: Sequence[Sequence[float]]) -> list[int]:
         """Feed the faces of the frame at ``time_s`` seconds; return their ids, in the order given."""

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -76,6 +76,8 @@ class Frame(NamedTuple):
 
 class TimelineRow(NamedTuple):
     """One analysed frame and face; a frame without a face is one row with ``face`` and the rest ``None``.
+
+    ``face`` is the face's id from 1, the number drawn on it in the annotated video.
 
     ``smoothed_*`` are the track's probabilities averaged over time (``None`` when smoothing is off).
     ``uncertain`` and ``label`` are the model's uncertainty rule on them (see :mod:`core.uncertainty`).
@@ -159,13 +161,7 @@ class VideoAnalysis:
         With a ``readout`` that has a grouping, each timeline row with a face adds ``group`` and
         ``group_probabilities`` of the probabilities the summary counts (smoothed or raw).
         """
-        timeline = [row_to_dict(row, ndigits=ndigits) for row in self.rows]
-        if readout is not None and readout.grouping is not None:
-            for row, data in zip(self.rows, timeline):
-                probs = counted_probabilities(row, smoothed=self.summary_source == "smoothed")
-                if probs:
-                    group = readout.face_dict(probs, ndigits=ndigits)
-                    data.update(group=group["group"], group_probabilities=group["group_probabilities"])
+        timeline = timeline_to_dicts(self, ndigits=ndigits, readout=readout)
         return {
             "info": self.info._asdict(),
             "frames_read": self.frames_read,
@@ -181,6 +177,31 @@ class VideoAnalysis:
 def counted_probabilities(row: TimelineRow, *, smoothed: bool) -> dict[str, float] | None:
     """The probabilities of a row that the summary counts: smoothed when there are, else raw."""
     return (row.smoothed_probabilities if smoothed else None) or row.probabilities
+
+
+class Timeline(Protocol):
+    """What the timeline's summary, charts and downloads read: a :class:`VideoAnalysis`, or a webcam recording."""
+
+    @property
+    def rows(self) -> tuple[TimelineRow, ...]: ...
+    @property
+    def summary(self) -> tuple[FaceSummary, ...]: ...
+    @property
+    def summary_source(self) -> str: ...
+    def to_dict(self, *, ndigits: int = 6, readout: Readout | None = None) -> dict[str, Any]: ...
+
+
+def timeline_to_dicts(analysis: Timeline, *, ndigits: int = 6, readout: Readout | None = None) -> list[dict[str, Any]]:
+    """JSON form of a timeline's rows; with a ``readout`` that has a grouping, each row with a face adds
+    ``group`` and ``group_probabilities`` of the probabilities the summary counts (smoothed or raw)."""
+    timeline = [row_to_dict(row, ndigits=ndigits) for row in analysis.rows]
+    if readout is not None and readout.grouping is not None:
+        for row, data in zip(analysis.rows, timeline):
+            probs = counted_probabilities(row, smoothed=analysis.summary_source == "smoothed")
+            if probs:
+                group = readout.face_dict(probs, ndigits=ndigits)
+                data.update(group=group["group"], group_probabilities=group["group_probabilities"])
+    return timeline
 
 
 def row_to_dict(row: TimelineRow, *, ndigits: int = 6) -> dict[str, Any]:
@@ -478,6 +499,7 @@ class _Labelled(NamedTuple):
     box: Box
     emotion: str
     confidence: float
+    face: int
 
 
 def analyse_video(
@@ -595,15 +617,16 @@ def analyse_video(
                     )  # fmt: skip
                     row = frame_rows[-1]
                     labels.append(
-                        _Labelled(face.box, f"{face_id} {row.smoothed_label or row.label}",
-                                  row.smoothed_confidence if smooth_s is not None else row.confidence)
+                        _Labelled(face.box, row.smoothed_label or row.label,
+                                  row.smoothed_confidence if smooth_s is not None else row.confidence, face_id)
                     )  # fmt: skip
                 rows.extend(frame_rows or [TimelineRow(frame.time_s, frame.index)])
                 shown = labels
             if writer is not None:
                 from core.annotate import annotate  # noqa: PLC0415
 
-                writer.write(annotate(frame.image, shown) if shown else frame.image, time_s=frame.time_s)
+                drawn = annotate(frame.image, shown, numbers=[s.face for s in shown]) if shown else frame.image
+                writer.write(drawn, time_s=frame.time_s)
             if progress is not None:
                 progress(_progress(info, frame, frames_read, analysed, started))
         if cancel is not None and cancel.is_set():
@@ -713,7 +736,7 @@ SMOOTHED_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def timeline_csv(analysis: VideoAnalysis, *, ndigits: int = 6, readout: Readout | None = None) -> str:
+def timeline_csv(analysis: Timeline, *, ndigits: int = 6, readout: Readout | None = None) -> str:
     """The timeline as CSV text (:data:`TIMELINE_COLUMNS`, plus :data:`SMOOTHED_COLUMNS` when smoothed).
 
     With a ``readout`` that has a grouping, its group columns follow, of the probabilities the

@@ -104,6 +104,8 @@ with cache.heavy_work_gate().slot(session_id()) as admission:
             show_dropped=show_dropped and detector == STILL_DETECTOR,
         )  # fmt: skip
 
+if len(outcomes) > 1:
+    ui.photos_summary_ui(outcomes, key="upload_summary")
 for number, outcome in enumerate(outcomes):
     with st.container(border=True):
         st.subheader(outcome.name)

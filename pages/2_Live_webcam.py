@@ -1,7 +1,8 @@
-"""Live webcam: emotions drawn on the video (streamlit-webrtc), plus snapshots as a fallback.
+"""Live webcam: emotions drawn on the video (streamlit-webrtc), a recording of the session, and snapshots.
 
 The frame callback runs in a streamlit-webrtc worker thread: it never calls ``st.*``; it hands
-its results to the page through a bounded queue (``app.live.DropQueue``) that a fragment drains.
+its results to the page through a bounded queue (``app.live.DropQueue``) that a fragment drains,
+and, while "Record" is on, every analysed frame's faces to a lock-guarded ``app.live.LiveRecorder``.
 """
 
 from __future__ import annotations
@@ -14,17 +15,29 @@ from streamlit_webrtc import WebRtcMode, webrtc_streamer
 from streamlit_webrtc.credentials import get_hf_ice_servers
 
 from app import cache, charts, entry, ui
-from app.live import DropQueue, EmotionMixHistory, LiveProcessor
+from app.limits import RECORDING_FULL, current_limits
+from app.live import DropQueue, EmotionMixHistory, LiveProcessor, LiveRecorder, draw_faces
 from app.upload import analyse_upload
 from app.webrtc_config import read_ice_settings, resolve_ice_servers, rtc_configuration
-from core.annotate import annotate
 from core.detection import DETECTORS, default_video_detector, video_detector
-from core.readout import labelled, model_readout
+from core.readout import model_readout
 from core.tracking import FaceSmoother
 
 entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
 
 info = ui.current_model()
+try:
+    limits = current_limits()
+except ValueError as exc:  # a bad [limits] entry in the secrets or a FER_LIMIT_* variable
+    st.error(f"The app's limits are misconfigured: {exc}")
+    st.stop()
+# The recorder outlives processors (a new one comes with new settings); the worker thread feeds it.
+if "live_recorder" not in st.session_state:
+    st.session_state["live_recorder"] = LiveRecorder(max_seconds=limits.live_record_max_seconds)
+recorder: LiveRecorder = st.session_state["live_recorder"]
+if recorder.status().stopped_by_limit:
+    st.session_state["live_recording"] = recorder.stop()
+recording = recorder.status().recording
 
 st.title("Live webcam")
 LIVE, SNAPSHOTS = "Live video", "Snapshots"
@@ -37,11 +50,12 @@ with st.sidebar:
     detector = st.selectbox(
         "Face detector", list(DETECTORS), index=list(DETECTORS).index(default_video_detector()), key="live_detector",
         help="BlazeFace (MediaPipe's short-range network) is the fastest and finds tilted faces; "
-        "Haar is a classic frontal-face cascade; MTCNN is accurate and much slower.",
+        "Haar is a classic frontal-face cascade; MTCNN is accurate and much slower.", disabled=recording,
     )  # fmt: skip
     smoothing = st.slider(
         "Smoothing", 0.0, 0.9, 0.65, 0.05, key="live_smoothing",
         help="How much each label leans on earlier frames (0: none). Higher is steadier but slower to react.",
+        disabled=recording,  # a new processor would number the faces afresh in the middle of a recording
     )  # fmt: skip
     window_s = st.slider("Chart window (seconds)", 5, 60, 15, 5, key="live_window")
     grouping = ui.grouping_ui(key="live")
@@ -70,9 +84,10 @@ if st.session_state.get("live_settings") != settings:
     st.session_state["live_processor"] = LiveProcessor(
         # Each detector's video preset: BlazeFace's short-range network, Haar and MTCNN on a 320-px frame.
         lambda frame, video=video_detector(detector): recognizer.predict_image(frame, detector=video),
-        annotate=lambda frame, faces, rule=readout.rule: annotate(frame, labelled(faces, rule)),
+        annotate=lambda frame, faces, rule=readout.rule: draw_faces(frame, faces, rule=rule),
         sink=st.session_state["live_sink"],
         smoother=FaceSmoother(alpha=1.0 - smoothing),
+        recorder=recorder,
     )
 processor: LiveProcessor = st.session_state["live_processor"]
 history: EmotionMixHistory = st.session_state["live_history"]
@@ -128,15 +143,54 @@ def live_panel() -> None:
     elif not latest.faces:
         st.caption("No face in view.")
     else:
-        said = (f"**Face {i}:** {ui.face_said(face, readout)}" for i, face in enumerate(latest.faces, 1))
+        said = (f"**Face {face.track_id}:** {ui.face_said(face, readout)}" for face in latest.faces)
         st.markdown("  \n".join(said))
     seconds_ago, probabilities = history.series()
     mix = charts.emotion_mix(seconds_ago, probabilities, window_s=history.window_s, grouping=readout.grouping)
     st.plotly_chart(mix, key="live_mix")
+    status = recorder.status()
+    if status.stopped_by_limit:
+        st.rerun()  # the whole page, to show the recording
+    if status.recording:
+        st.caption(
+            f":red[:material/fiber_manual_record:] Recording: {ui.format_seconds(status.seconds)} of "
+            f"{ui.format_seconds(status.max_seconds)}, {status.frames:,} frames analysed"
+        )
+
+
+def start_recording() -> None:
+    recorder.start()
+    st.session_state.pop("live_recording", None)
+
+
+def stop_recording() -> None:
+    st.session_state["live_recording"] = recorder.stop()
 
 
 with panel_column:
+    if context.state.playing or recording:
+        if recording:
+            st.button("Stop", key="live_stop", on_click=stop_recording, type="primary", icon=":material/stop:")
+        else:
+            st.button("Record", key="live_record", on_click=start_recording, icon=":material/fiber_manual_record:",
+                      help=f"Keep this session's timeline, up to {ui.format_seconds(limits.live_record_max_seconds)}.")
+        st.caption(
+            "A recording keeps only numbers: the time, each face's number, emotion and probabilities. "
+            "No frame or picture is kept, and nothing is written to disk."
+        )
     if context.state.playing:
         live_panel()
     else:
         st.info("Press **START** and allow the camera. Labels appear on the video and here.")
+
+kept = st.session_state.get("live_recording")
+if kept is not None:
+    st.header("Recording")
+    st.caption(
+        f"{ui.format_seconds(kept.seconds)}, {kept.frames_analysed:,} frames analysed, {len(kept.summary)} face(s). "
+        "Face numbers are the ones drawn on the video."
+    )
+    if kept.stopped_by_limit:
+        st.info(RECORDING_FULL.format(limit=ui.format_seconds(kept.seconds)))
+    ui.timeline_ui(kept, key="live_rec", grouping=readout.grouping, empty_message="No face was seen while recording.")
+    ui.timeline_downloads(kept, key="live_rec", stem="webcam-recording", readout=readout)

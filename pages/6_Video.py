@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from app import cache, charts, entry, ui
+from app import cache, entry, ui
 from app.limits import current_limits, session_id
 from app.video import (
     CANCELLED,
@@ -21,15 +21,10 @@ from app.video import (
     VideoOptions,
     VideoSnapshot,
     download_stem,
-    segment_rows,
-    summary_rows,
-    timeline_json,
 )
 from core.errors import FERError
-from core.labels import EMOTIONS
 from core.pipeline import model_tta, still_detector
 from core.readout import model_readout
-from core.video import timeline_csv
 
 entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
 
@@ -144,27 +139,15 @@ st.caption(
 grouping = ui.grouping_ui(key="video")
 readout = model_readout(info, grouping)
 st.caption(f"When the model is unsure, labels say so: {readout.rule.describe()}. The downloads keep every probability.")
-figures = charts.video_timeline(analysis, grouping=grouping)
-if not figures:
-    st.warning("No face was found in this clip. Try a clip where faces are larger and face the camera.")
-for face, figure in figures.items():
-    st.plotly_chart(figure, key=f"video_timeline_{face}")
-if analysis.summary:
-    st.subheader("Summary")
-    shares = {name: st.column_config.NumberColumn(name, format="percent") for name in EMOTIONS}
-    st.dataframe(summary_rows(analysis), hide_index=True, column_config=shares, key="video_summary")
-    with st.expander("Segments (where the dominant emotion changes)"):
-        st.dataframe(segment_rows(analysis), hide_index=True, key="video_segments")
+ui.timeline_ui(analysis, key="video", grouping=grouping, empty_message=(
+    "No face was found in this clip. Try a clip where faces are larger and face the camera."
+))
 if result.annotated_mp4 is not None:
     st.subheader("Annotated video")
     st.video(result.annotated_mp4, format="video/mp4")
 
 stem = download_stem(result.name)
-csv_column, json_column, mp4_column = st.columns(3)
-csv_column.download_button("Timeline as CSV", timeline_csv(analysis, readout=readout), file_name=f"{stem}.timeline.csv",
-                           mime="text/csv", key="video_csv", on_click="ignore")
-json_column.download_button("Timeline as JSON", timeline_json(analysis, readout=readout), file_name=f"{stem}.timeline.json",
-                            mime="application/json", key="video_json", on_click="ignore")
+mp4_column = ui.timeline_downloads(analysis, key="video", stem=stem, readout=readout)
 if result.annotated_mp4 is not None:
     mp4_column.download_button("Annotated MP4", result.annotated_mp4, file_name=f"{stem}.annotated.mp4",
                                mime="video/mp4", key="video_mp4", on_click="ignore")

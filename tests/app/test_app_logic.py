@@ -27,7 +27,8 @@ from app.training_job import (
     validate_model_name,
 )
 from app.upload import (
-    analyse_upload, analyse_uploads, annotated_name, encode_png, results_csv, results_json, results_rows, tta_label,
+    UploadOutcome, analyse_upload, analyse_uploads, annotated_name, dominant_emotion, emotion_counts, encode_png,
+    photo_rows, results_csv, results_json, results_rows, tta_label,
 )
 from app.webrtc_config import fetch_twilio_ice_servers, read_ice_settings, resolve_ice_servers, rtc_configuration
 
@@ -212,6 +213,45 @@ def test_upload_results_carry_the_flag_and_the_groups() -> None:
     (csv_row,) = csv.DictReader(io.StringIO(results_csv([outcome], readout=readout)))
     assert (csv_row["uncertain"], csv_row["label"], csv_row["group"]) == ("close", "sad or neutral", "negative")
     assert float(csv_row["group_prob_negative"]) == pytest.approx(0.554) and csv_row["prob_neutral"] == "0.33"
+
+
+def _outcome(name: str, *emotions: tuple[str, float], error: str | None = None) -> UploadOutcome:
+    """An analysed photo whose faces, left to right, show ``(emotion, confidence)``."""
+    from core.recognizer import FaceResult  # noqa: PLC0415
+
+    faces = tuple(
+        FaceResult((10 + 60 * i, 10, 40, 40), 0.9, emotion, p, dict.fromkeys(EMOTIONS, 0.0) | {emotion: p})
+        for i, (emotion, p) in enumerate(emotions)
+    )  # fmt: skip
+    image = None if error else np.zeros((60, 60 * max(1, len(emotions)), 3), np.uint8)
+    return UploadOutcome(name, image, faces, image, error)
+
+
+def test_several_photos_summary_counts_faces_and_names_each_photos_dominant_emotion() -> None:
+    outcomes = [
+        _outcome("party.jpg", ("happy", 0.9), ("sad", 0.6), ("happy", 0.5)),
+        _outcome("tie.jpg", ("sad", 0.6), ("angry", 0.8)),  # one each: the surer face decides
+        _outcome("wall.jpg"),
+        _outcome("broken.jpg", error="not a supported image"),
+    ]
+    counts = emotion_counts(outcomes)
+    assert list(counts) == list(EMOTIONS) and list(counts.values()) == [1, 0, 0, 2, 2, 0, 0]
+    assert dominant_emotion(outcomes[1].faces) == "angry" and dominant_emotion(()) is None
+    assert photo_rows(outcomes) == [
+        {"photo": "party.jpg", "faces": 3, "dominant emotion": "happy", "emotions": "2 happy, 1 sad", "note": ""},
+        {"photo": "tie.jpg", "faces": 2, "dominant emotion": "angry", "emotions": "1 angry, 1 sad", "note": ""},
+        {"photo": "wall.jpg", "faces": 0, "dominant emotion": "", "emotions": "", "note": "no face found"},
+        {"photo": "broken.jpg", "faces": 0, "dominant emotion": "", "emotions": "", "note": "not read: not a supported image"},
+    ]  # fmt: skip
+    # The downloads hold every photo's faces, numbered from 1 in each photo as drawn on it.
+    table = list(csv.DictReader(io.StringIO(results_csv(outcomes))))
+    assert [(r["path"], r["face"]) for r in table] == [
+        ("party.jpg", "1"), ("party.jpg", "2"), ("party.jpg", "3"), ("tie.jpg", "1"), ("tie.jpg", "2"),
+        ("wall.jpg", ""), ("broken.jpg", ""),
+    ]  # fmt: skip
+    images = json.loads(results_json(outcomes, model="tiny", detector="yunet"))["images"]
+    assert [[face["face"] for face in image["faces"]] for image in images] == [[1, 2, 3], [1, 2], [], []]
+    assert [row["face"] for row in results_rows(outcomes)] == [1, 2, 3, 1, 2]
 
 
 # --- webrtc_config ---------------------------------------------------------------------------

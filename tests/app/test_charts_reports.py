@@ -105,6 +105,17 @@ def test_probability_bar_and_mix_in_groups() -> None:
     assert list(mix.data[1].y) == pytest.approx([0.6, 0.6])
 
 
+def test_faces_per_emotion_bars_every_emotion_in_its_colour() -> None:
+    fig = charts.faces_per_emotion({"happy": 3, "sad": 1}, photos=2)
+    assert list(fig.data[0].x) == list(EMOTIONS)
+    assert list(fig.data[0].y) == [0, 0, 0, 3, 1, 0, 0]
+    assert fig.data[0].marker.color[EMOTIONS.index("happy")] == charts.emotion_color("happy")
+    assert fig.layout.title.text == "Faces per emotion: 4 faces in 2 photos"
+    assert charts.faces_per_emotion({}, photos=1).layout.title.text == "Faces per emotion: 0 faces in 1 photo"
+    with pytest.raises(ValueError, match="unknown emotion.s. joy; expected some of angry"):
+        charts.faces_per_emotion({"joy": 1}, photos=1)
+
+
 def test_class_distribution_counts_and_shares() -> None:
     counts = {"Training": [10, 0, 10, 20, 10, 5, 5], "PrivateTest": [1, 1, 1, 1, 1, 1, 4]}
     fig = charts.class_distribution(counts)

@@ -32,6 +32,15 @@ def test_defaults_keep_eight_visitors_under_the_budget() -> None:
     assert worst_case_mb(Limits(heavy_per_process=8), sessions=8) > MEMORY_BUDGET_MB
 
 
+def test_a_webcam_recording_is_budgeted_by_its_length() -> None:
+    assert Limits().live_record_max_seconds == 300
+    longer = Limits.from_sources(env={"FER_LIMIT_LIVE_RECORD_MAX_SECONDS": "600"}, secrets={})
+    assert longer.live_record_max_seconds == 600
+    # 300 s hold no more than a video upload's share (75 MB against 100); an hour does.
+    assert worst_case_mb(Limits(live_record_max_seconds=300), sessions=8) == 2512
+    assert worst_case_mb(Limits(live_record_max_seconds=3600), sessions=8) == 800 + 8 * 900 + 2 * 13 * 24
+
+
 def test_server_upload_cap_fits_every_uploader() -> None:
     config = tomllib.loads((REPO / ".streamlit" / "config.toml").read_text())
     assert config["server"]["maxUploadSize"] >= Limits().max_upload_mb == 50

@@ -103,11 +103,33 @@ def test_upload_page_shows_faces_and_bad_files(app_env) -> None:  # noqa: ANN001
     assert not app.exception, [e.value for e in app.exception]
     assert "broken.jpg" in texts(app.error)  # the bad file gets its own error...
     assert "No face found" in texts(app.warning)  # ...the blank one a hint...
-    assert len(app.get("plotly_chart")) == 1  # ...and the face its probability chart
+    assert len(app.get("plotly_chart")) == 2  # ...the face its probability chart, beside the summary's
     assert app.get("image"), "the annotated image is shown"
-    assert app.dataframe[0].value.shape[0] == 1
+    assert app.dataframe[-1].value.shape[0] == 1  # the results table: one face
     labels = {button.proto.label for button in app.get("download_button")}
     assert {"Annotated PNG", "Results as JSON", "Results as CSV"} <= labels
+
+
+def test_upload_page_starts_several_photos_with_their_summary(app_env) -> None:  # noqa: ANN001
+    app = run_page("pages/1_Upload_and_predict.py")
+    app.get("file_uploader")[0].set_value([("one.png", _png(face_scene()), "image/png")]).run()
+    assert "Summary" not in texts(app.subheader)  # one photo: no summary
+    files = [
+        ("two.png", _png(face_scene(width=900, faces=((20, 100), (480, 100)))), "image/png"),
+        ("one.png", _png(face_scene()), "image/png"),
+        ("blank.png", _png(face_scene(faces=())), "image/png"),
+    ]
+    app.get("file_uploader")[0].set_value(files).run()
+    assert not app.exception, [e.value for e in app.exception]
+    subheaders = [h.value for h in app.subheader]
+    assert subheaders[:2] == ["Summary", "two.png"]  # the summary comes before the photos
+    summary = app.dataframe[0].value.to_dict("records")
+    assert [(row["photo"], row["faces"]) for row in summary] == [("two.png", 2), ("one.png", 1), ("blank.png", 0)]
+    faces = app.dataframe[-1].value.to_dict("records")  # the results table
+    assert [(row["file"], row["face"]) for row in faces] == [("two.png", 1), ("two.png", 2), ("one.png", 1)]
+    assert summary[1]["dominant emotion"] == faces[2]["emotion"]
+    chart = app.get("plotly_chart")[0]
+    assert "Faces per emotion: 3 faces in 3 photos" in chart.proto.spec
 
 
 def test_upload_page_small_faces_finds_the_tiny_faces_of_a_large_photo(app_env) -> None:  # noqa: ANN001
@@ -209,6 +231,42 @@ def test_live_page_labels_unsure_faces_and_groups_the_mix(app_env, monkeypatch: 
     assert "**Face 1:** " in panel and " or " in panel.split("**Face 1:** ")[1].split("(")[0]
     mix = json.loads(app.get("plotly_chart")[0].proto.spec)
     assert [trace["name"] for trace in mix["data"]] == ["positive", "negative", "neutral", "surprise"]
+
+
+def test_live_page_records_and_stops_to_a_summary_per_face(app_env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+    import streamlit_webrtc  # noqa: PLC0415
+
+    from core.labels import EMOTIONS  # noqa: PLC0415
+    from core.tracking import SmoothedFace  # noqa: PLC0415
+
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", FakeStreamer())  # one frame through the callback a run
+    app = run_page("pages/2_Live_webcam.py")
+    assert "No frame or picture is kept" in texts(app.caption)
+    app.button(key="live_record").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    recorder = app.session_state["live_recorder"]
+    assert recorder.status().recording and recorder.status().frames == 1  # this run's frame, through the callback
+    assert app.slider(key="live_smoothing").proto.disabled  # no new processor (and numbering) mid-recording
+    assert "Recording: " in texts(app.caption)
+    # The worker thread's side, driven directly: four more frames of face 1, happy, then sad.
+    for i, emotion in enumerate(("happy", "happy", "sad", "sad")):
+        probs = dict.fromkeys(EMOTIONS, 0.05) | {emotion: 0.7}
+        recorder.add(time.monotonic() + 0.01 * i, [SmoothedFace(1, (170, 90, 150, 150), emotion, 0.7, probs, probs, 0.9)])
+    app.button(key="live_stop").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    kept = app.session_state["live_recording"]
+    assert kept.frames_analysed == 5 and {row.face for row in kept.rows} == {1}
+    assert not recorder.status().recording and app.button(key="live_record")  # ready for another
+    assert "Recording" in [h.value for h in app.header]
+    assert [row["face"] for row in app.dataframe[0].value.to_dict("records")] == [1]  # the summary, as the Video page's
+    labels = {button.proto.label for button in app.get("download_button")}
+    assert {"Timeline as CSV", "Timeline as JSON"} <= labels
+    # At the duration limit the recorder stops by itself and the page shows what it kept.
+    app.button(key="live_record").click().run()
+    recorder.add(time.monotonic() + recorder.max_seconds + 1, [])
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "reached its limit" in texts(app.info) and app.session_state["live_recording"].stopped_by_limit
 
 
 def test_live_page_snapshot_fallback(app_env) -> None:  # noqa: ANN001

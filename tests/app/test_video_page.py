@@ -152,26 +152,27 @@ def test_summary_rows_and_timeline_charts(tmp_path: Path) -> None:
     clip.write_bytes(_clip(tmp_path))
     analysis = analyse_video(clip, SquareRecognizer())
     rows = summary_rows(analysis)
-    assert [row["face"] for row in rows] == [0, 1]
+    assert [row["face"] for row in rows] == [1, 2]
     first, second = rows
     assert first["dominant"] in ("happy", "sad") and first["segments"] == 2
     assert first["happy"] == pytest.approx(0.5, abs=0.06) and first["sad"] == pytest.approx(0.5, abs=0.06)
     assert second["happy"] == pytest.approx(1.0) and second["segments"] == 1
     for row in rows:
         assert sum(row[name] for name in EMOTIONS) == pytest.approx(1.0, abs=1e-3)
-    assert [(s["face"], s["emotion"]) for s in segment_rows(analysis)] == [(0, "happy"), (0, "sad"), (1, "happy")]
+    assert [(s["face"], s["emotion"]) for s in segment_rows(analysis)] == [(1, "happy"), (1, "sad"), (2, "happy")]
     figures = charts.video_timeline(analysis)
-    assert list(figures) == [0, 1]
-    face0 = figures[0]
-    assert [trace.name for trace in face0.data] == list(EMOTIONS)
-    assert face0.data[EMOTIONS.index("happy")].line.color == charts.emotion_color("happy")
-    assert len(face0.data[0].x) == 20
-    # Face 1 starts at frame 10: its lines cover its own stretch of the clip.
-    assert figures[1].data[0].x[0] == pytest.approx(1.0, abs=1e-3)
+    assert list(figures) == [1, 2]
+    face1 = figures[1]
+    assert face1.layout.title.text == "Face 1"
+    assert [trace.name for trace in face1.data] == list(EMOTIONS)
+    assert face1.data[EMOTIONS.index("happy")].line.color == charts.emotion_color("happy")
+    assert len(face1.data[0].x) == 20
+    # Face 2 starts at frame 10: its lines cover its own stretch of the clip.
+    assert figures[2].data[0].x[0] == pytest.approx(1.0, abs=1e-3)
     grouped = charts.video_timeline(analysis, grouping=parse_groups("happy=happy,rest=angry+disgust+fear+sad+surprise+neutral"))
-    assert [trace.name for trace in grouped[1].data] == ["happy", "rest"]
-    happy = np.array(face0.data[EMOTIONS.index("happy")].y, dtype=float)
-    assert np.array(grouped[0].data[1].y, dtype=float) == pytest.approx(1 - happy, abs=1e-9)
+    assert [trace.name for trace in grouped[2].data] == ["happy", "rest"]
+    happy = np.array(face1.data[EMOTIONS.index("happy")].y, dtype=float)
+    assert np.array(grouped[1].data[1].y, dtype=float) == pytest.approx(1 - happy, abs=1e-9)
 
 
 def test_timeline_of_a_clip_without_faces_is_empty(tmp_path: Path) -> None:

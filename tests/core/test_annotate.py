@@ -120,3 +120,13 @@ def test_crowded_faces_get_labels_that_do_not_cover_each_other() -> None:
     assert sad[172:].any()  # it went below
     happy_rows = np.flatnonzero(colour_mask(out, "happy").any(axis=1))
     assert happy_rows.min() < 100  # the first label kept its place above
+
+
+def test_numbers_draw_given_ids_and_must_match_the_faces() -> None:
+    image = np.zeros((200, 300, 3), np.uint8)
+    faces = [face((40, 80, 60, 60), "happy"), face((180, 80, 60, 60), "sad")]
+    numbered = annotate(image, faces, numbered=True)
+    assert np.array_equal(annotate(image, faces, numbers=[1, 2]), numbered)  # numbered is numbers 1, 2, ...
+    assert not np.array_equal(annotate(image, faces, numbers=[3, 7]), numbered)
+    with pytest.raises(ValueError, match="got 1 numbers for 2 faces; give one number per face"):
+        annotate(image, faces, numbers=[1])

@@ -48,6 +48,7 @@ def test_json_for_a_folder(capsys, folder: Path, tiny_model_dir: Path) -> None:
     face = by_name["face.png"]
     assert face["error"] is None and len(face["faces"]) == 1
     result = face["faces"][0]
+    assert result["face"] == 1  # the number drawn on it, as in the CSV and the app
     assert len(result["box"]) == 4 and all(isinstance(v, int) for v in result["box"])
     assert result["emotion"] in EMOTIONS and list(result["probabilities"]) == list(EMOTIONS)
     assert sum(result["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
@@ -65,7 +66,7 @@ def test_csv_one_row_per_face_or_per_faceless_image(capsys, folder: Path, tiny_m
     body = [dict(zip(rows[0], row)) for row in rows[1:]]
     assert len(body) == 4
     face = next(r for r in body if r["path"].endswith("face.png"))
-    assert face["face"] == "0" and face["error"] == "" and face["emotion"] in EMOTIONS
+    assert face["face"] == "1" and face["error"] == "" and face["emotion"] in EMOTIONS
     assert int(face["w"]) > 50 and float(face["confidence"]) > 0
     assert sum(float(face[f"prob_{name}"]) for name in EMOTIONS) == pytest.approx(1.0, abs=1e-5)
     blank = next(r for r in body if r["path"].endswith("blank.jpg"))

@@ -111,29 +111,29 @@ def test_a_moving_face_keeps_its_id(tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "move.mp4", [scene([(10 + 9 * i, 20 + 2 * i, HAPPY)]) for i in range(30)])
     rows = analyse_video(clip, SquareRecognizer()).rows
     assert len(rows) == 30
-    assert {row.face for row in rows} == {0}
+    assert {row.face for row in rows} == {1}  # ids start at 1, the number drawn on the face
     assert [row.time_s for row in rows] == pytest.approx([i / 10 for i in range(30)], abs=1e-3)
 
 
 def test_two_faces_crossing_paths_keep_their_ids(tmp_path: Path) -> None:
-    # Face 0 (happy) starts left and moves right; face 1 (sad) starts right and moves left. For
+    # Face 1 (happy) starts left and moves right; face 2 (sad) starts right and moves left. For
     # frames 13-17 their squares touch and the detector sees one blob.
     frames = [scene([(20 + 8 * i, 40, HAPPY), (260 - 8 * i, 60, SAD)]) for i in range(30)]
     rows = analyse_video(write_clip(tmp_path / "cross.mp4", frames), SquareRecognizer()).rows
     by_frame = _ids_by_frame(rows)
     for i in range(13):
-        assert by_frame[i] == [(0, 20 + 8 * i), (1, 260 - 8 * i)], i
+        assert by_frame[i] == [(1, 20 + 8 * i), (2, 260 - 8 * i)], i
     for i in range(18, 30):
-        assert by_frame[i] == [(1, 260 - 8 * i), (0, 20 + 8 * i)], i
+        assert by_frame[i] == [(2, 260 - 8 * i), (1, 20 + 8 * i)], i
     # Each id keeps its person's emotion before and after the crossing.
     for row in rows:
         if row.frame < 13 or row.frame >= 18:
-            assert row.emotion == ("happy" if row.face == 0 else "sad")
+            assert row.emotion == ("happy" if row.face == 1 else "sad")
 
 
 def test_a_face_that_leaves_and_comes_back_gets_its_id_back(tmp_path: Path) -> None:
-    # Face 0 stays on the left. Face 1 walks out of the right edge, is away for a second, comes back
-    # in near where it left. Face 2 appears later in a new place.
+    # Face 1 stays on the left. Face 2 walks out of the right edge, is away for a second, comes back
+    # in near where it left. Face 3 appears later in a new place.
     frames = []
     for i in range(40):
         squares = [(20, 60, HAPPY)]
@@ -146,14 +146,14 @@ def test_a_face_that_leaves_and_comes_back_gets_its_id_back(tmp_path: Path) -> N
         frames.append(scene(squares))
     clip = write_clip(tmp_path / "leave.mp4", frames)
     by_frame = _ids_by_frame(analyse_video(clip, SquareRecognizer()).rows)
-    assert all(ids[0][0] == 0 for ids in by_frame.values())
-    assert [by_frame[i][-1][0] for i in range(10)] == [1] * 10
+    assert all(ids[0][0] == 1 for ids in by_frame.values())
+    assert [by_frame[i][-1][0] for i in range(10)] == [2] * 10
     assert all(len(by_frame[i]) == 1 for i in range(10, 20))
-    assert [by_frame[i][-1][0] for i in range(20, 30)] == [1] * 10
-    assert all([face for face, _x in by_frame[i]] == [0, 2, 1] for i in range(30, 40))
+    assert [by_frame[i][-1][0] for i in range(20, 30)] == [2] * 10
+    assert all([face for face, _x in by_frame[i]] == [1, 3, 2] for i in range(30, 40))
     # Away longer than max_gap_s: a new id.
     by_frame = _ids_by_frame(analyse_video(clip, SquareRecognizer(), max_gap_s=0.5).rows)
-    assert by_frame[20][-1][0] == 2
+    assert by_frame[20][-1][0] == 3
 
 
 def test_frames_without_a_face_are_rows(tmp_path: Path) -> None:
@@ -161,7 +161,7 @@ def test_frames_without_a_face_are_rows(tmp_path: Path) -> None:
     rows = analyse_video(write_clip(tmp_path / "late.mp4", frames), SquareRecognizer()).rows
     assert [row.frame for row in rows] == list(range(10))
     assert all(row.face is None and row.box is None and row.emotion is None for row in rows[:5])
-    assert all(row.face == 0 for row in rows[5:])
+    assert all(row.face == 1 for row in rows[5:])
 
 
 # --- smoothing and summary -----------------------------------------------------------------
@@ -193,9 +193,9 @@ def test_summary_shares_add_up_and_segments_follow_the_changes(tmp_path: Path) -
 def test_summary_of_hand_written_rows() -> None:
     probs = dict.fromkeys(("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"), 0.0)
     rows = [
-        TimelineRow(0.0, 0, 0, (0, 0, 9, 9), 1.0, "happy", 1.0, probs),
+        TimelineRow(0.0, 0, 1, (0, 0, 9, 9), 1.0, "happy", 1.0, probs),
         TimelineRow(1.0, 1),  # the face is missing here: the segment breaks
-        TimelineRow(3.0, 2, 0, (0, 0, 9, 9), 1.0, "happy", 1.0, probs),
+        TimelineRow(3.0, 2, 1, (0, 0, 9, 9), 1.0, "happy", 1.0, probs),
     ]
     (face,) = summarise(rows)
     # Each row lasts until the next analysed frame; the last one the median step (1.5 s).
@@ -209,7 +209,7 @@ def test_to_dict_is_json_ready(tmp_path: Path) -> None:
 
     clip = write_clip(tmp_path / "a.mp4", [scene([(50, 50, HAPPY)])] * 3 + [scene([])])
     data = json.loads(json.dumps(analyse_video(clip, SquareRecognizer(), smooth_s=1.0).to_dict()))
-    assert [row["face"] for row in data["timeline"]] == [0, 0, 0, None]
+    assert [row["face"] for row in data["timeline"]] == [1, 1, 1, None]  # numbered from 1, as drawn
     assert data["timeline"][0]["box"] == [50, 50, 40, 40]
     assert data["summary"][0]["shares"]["happy"] == 1.0 and data["summary_source"] == "smoothed"
 
@@ -218,7 +218,7 @@ def test_timeline_csv_keeps_no_face_rows(tmp_path: Path) -> None:
     clip = write_clip(tmp_path / "a.mp4", [scene([(50, 50, HAPPY)]), scene([])])
     lines = timeline_csv(analyse_video(clip, SquareRecognizer())).splitlines()
     assert lines[0].startswith("time_s,frame,face,x,y,w,h,detection_score,emotion,confidence,prob_angry")
-    assert lines[1].startswith("0.0,0,0,50,50,40,40,0.9,happy,0.7,")
+    assert lines[1].startswith("0.0,0,1,50,50,40,40,0.9,happy,0.7,")  # frame 0, face 1
     assert lines[2] == "0.1,1" + "," * (len(TIMELINE_COLUMNS) - 2)
 
 
@@ -367,8 +367,8 @@ def test_real_clip_one_face_keeps_one_id(shipped_recognizer: object) -> None:
     analysis = analyse_video(_sample("man_neutral_to_happy.mp4"), shipped_recognizer, every=4)
     faces = [row.face for row in analysis.rows]
     assert analysis.frames_read == analysis.info.frame_count
-    assert faces.count(0) >= 0.8 * len(faces)
-    assert analysis.summary[0].face == 0 and sum(analysis.summary[0].shares.values()) == pytest.approx(1.0)
+    assert faces.count(1) >= 0.8 * len(faces)
+    assert analysis.summary[0].face == 1 and sum(analysis.summary[0].shares.values()) == pytest.approx(1.0)
 
 
 def test_real_clip_without_a_face_is_rows_without_a_face(shipped_recognizer: object) -> None:

@@ -41,11 +41,11 @@ def test_csv_has_a_row_per_frame_and_face(
     assert tuple(rows[0]) == ("clip", *TIMELINE_COLUMNS, "error")
     assert [int(row["frame"]) for row in rows] == list(range(12))
     faces = [row["face"] for row in rows]
-    assert faces[8:] == [""] * 4 and faces[:8].count("0") >= 6
-    face_row = rows[faces.index("0")]
+    assert faces[8:] == [""] * 4 and faces[:8].count("1") >= 6  # face ids start at 1, as drawn
+    face_row = rows[faces.index("1")]
     assert face_row["emotion"] in EMOTIONS and abs(sum(float(face_row[f"prob_{n}"]) for n in EMOTIONS) - 1) < 1e-4
     assert float(rows[1]["time_s"]) == pytest.approx(1 / 8, abs=1e-3)
-    assert "face 0:" in err  # the summary, on stderr
+    assert "face 1:" in err  # the summary, on stderr
 
 
 def test_json_holds_timeline_and_summary_and_smoothing(

@@ -1,7 +1,7 @@
 """Take the README's screenshots of every page: ``python -m tests.e2e.screenshots [--models DIR]``.
 
-Writes ``docs/screenshots/{home,upload,why,webcam,video,dataset,evaluation,training}.png``. No FER2013
-face appears in them: the upload and the fake camera show a drawn cartoon face, the dataset browser
+Writes ``docs/screenshots/{home,upload,upload-summary,why,webcam,webcam-recording,video,dataset,evaluation,training}.png``.
+No FER2013 face appears in them: the uploads and the fake camera show drawn cartoon faces, the dataset browser
 is shown in its "no dataset" state, and the evaluation page without its gallery. The video shot
 analyses ``../shared/samples/video/man_neutral_to_happy.mp4`` (never committed) when it is there and
 shows its timeline. Needs Debian's Chromium; the webcam shot also needs network namespaces
@@ -9,18 +9,21 @@ shows its timeline. Needs Debian's Chromium; the webcam shot also needs network 
 
 ``--photo PATH`` instead shoots only the upload page on that photo (the whole page: the annotated
 photo, the per-face charts and the table) as ``upload-<name>.png`` in ``--out``; for looking at a
-real group photo the way a user sees it (keep such shots out of the project).
+real group photo the way a user sees it (keep such shots out of the project). ``--summary`` shoots
+only ``upload-summary.png``: three drawn photos at once (three faces, one, none), the page's summary on top.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 from tests.e2e.helpers import (
     REPO,
@@ -70,6 +73,10 @@ def take(*, models: Path, out: Path, work: Path) -> list[Path]:
         block = page.locator("[data-testid=stVerticalBlock]").filter(has=page.get_by_role("heading", name=photo.name))
         block.last.screenshot(path=str(out / "why.png"))  # the photo's own block: picture, chart and map
         shots.append(out / "why.png")
+
+        take_summary(page, url=url, work=work)
+        shot("upload-summary")
+        page.set_viewport_size({"width": 1400, "height": 1000})
 
         if VIDEO_SAMPLE.is_file():
             take_video(page, url=url, clip=VIDEO_SAMPLE)
@@ -127,6 +134,70 @@ def take_why(page) -> None:  # noqa: ANN001
     caption.scroll_into_view_if_needed()
 
 
+def drawn_face(mouth: str, *, size: int = 100) -> np.ndarray:
+    """:func:`tests.core.faces.draw_face` with another mouth: ``"plain"``, ``"smile"``, ``"grin"`` or ``"frown"``."""
+    from tests.core.faces import draw_face  # noqa: PLC0415
+
+    face = draw_face(size)
+    if mouth == "plain":
+        return face
+    gray = np.ascontiguousarray(face[:, :, 0])
+    c, width = size, max(2, size // 25)
+    cv2.ellipse(gray, (c, c + int(size * 0.22)), (int(size * 0.14), int(size * 0.06)), 0, 0, 360, 170, -1)  # no mouth
+    if mouth == "smile":
+        cv2.ellipse(gray, (c, c + int(size * 0.16)), (int(size * 0.18), int(size * 0.12)), 0, 10, 170, 40, width)
+    elif mouth == "grin":
+        cv2.ellipse(gray, (c, c + int(size * 0.18)), (int(size * 0.2), int(size * 0.13)), 0, 0, 180, 250, -1)
+        cv2.ellipse(gray, (c, c + int(size * 0.18)), (int(size * 0.2), int(size * 0.13)), 0, 0, 180, 40, 2)
+    elif mouth == "frown":
+        cv2.ellipse(gray, (c, c + int(size * 0.32)), (int(size * 0.16), int(size * 0.09)), 0, 190, 350, 40, width)
+    else:
+        raise ValueError(f"mouth must be plain, smile, grin or frown; got {mouth!r}")
+    return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+
+
+def summary_photos(work: Path) -> list[Path]:
+    """Three drawn photos for the several-photos summary: three faces, one face, no face."""
+    group = np.full((400, 960, 3), 60, np.uint8)
+    for x, mouth in ((40, "grin"), (360, "frown"), (680, "plain")):
+        group[100:300, x : x + 200] = drawn_face(mouth)
+    portrait = np.full((480, 640, 3), 60, np.uint8)
+    portrait[140:340, 220:420] = drawn_face("smile")
+    scenes = {"group.png": group, "portrait.png": portrait, "empty-room.png": np.full((480, 640, 3), 60, np.uint8)}
+    paths = []
+    for name, image in scenes.items():
+        cv2.imwrite(str(work / name), image)
+        paths.append(work / name)
+    return paths
+
+
+def take_summary(page, *, url: str, work: Path) -> None:  # noqa: ANN001
+    """On the upload page: several drawn photos at once, ready for the shot of their summary (a tall window)."""
+    from playwright.sync_api import expect  # noqa: PLC0415
+
+    page.goto(f"{url}/Upload_and_predict", wait_until="domcontentloaded")
+    page.locator('input[type="file"]').set_input_files([str(path) for path in summary_photos(work)])
+    expect(page.locator(".js-plotly-plot .gtitle").first).to_contain_text("Faces per emotion", timeout=150_000)
+    page.set_viewport_size({"width": 1400, "height": 1500})
+
+
+def take_summary_only(*, models: Path, out: Path, work: Path) -> Path:
+    """Only ``upload-summary.png``."""
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    env = {"FER_MODELS_DIR": str(models), "FER2013_PATH": ""}
+    target = out / "upload-summary.png"
+    with streamlit_server(port=free_port(), env=env, log=work / "streamlit.log") as server, \
+            sync_playwright() as playwright:  # fmt: skip
+        context = launch_chromium(playwright, user_data_dir=work / "profile")
+        page = context.new_page()
+        take_summary(page, url=server.url, work=work)
+        page.wait_for_timeout(2500)  # let charts finish their transitions
+        page.screenshot(path=str(target))
+        context.close()
+    return target
+
+
 def take_video(page, *, url: str, clip: Path) -> None:  # noqa: ANN001
     """On the Video page: upload ``clip``, analyse it, and scroll to its result, ready for the shot."""
     from playwright.sync_api import expect  # noqa: PLC0415
@@ -136,7 +207,7 @@ def take_video(page, *, url: str, clip: Path) -> None:  # noqa: ANN001
     analyse = page.get_by_role("button", name="Analyse")
     expect(analyse).to_be_enabled(timeout=30_000)
     analyse.click()
-    expect(page.locator(".js-plotly-plot .gtitle").first).to_contain_text("Face 0", timeout=150_000)
+    expect(page.locator(".js-plotly-plot .gtitle").first).to_contain_text("Face 1", timeout=150_000)
     page.get_by_role("heading", name=clip.name).scroll_into_view_if_needed()
 
 
@@ -151,6 +222,7 @@ def take_webcam(*, models: Path, out: Path, work: Path) -> Path | None:
     if done.returncode != 0:
         print(f"webcam screenshot failed ({done.returncode}): {done.stderr[-1500:]}", file=sys.stderr)
         return None
+    shutil.copyfile(work / "webcam" / "recording.png", out / "webcam-recording.png")
     return target
 
 
@@ -159,12 +231,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", type=Path, default=REPO / "models", help="models folder the app shows")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--photo", type=Path, help="shoot only the upload page on this photo")
+    parser.add_argument("--summary", action="store_true", help="shoot only the several-photos summary")
     args = parser.parse_args(argv)
     reason = chromium_missing_reason()
     if reason:
         print(reason, file=sys.stderr)
         return 2
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.summary:
+        with tempfile.TemporaryDirectory() as tmp:
+            print(take_summary_only(models=args.models.resolve(), out=args.out, work=Path(tmp)))
+        return 0
     if args.photo:
         with tempfile.TemporaryDirectory() as tmp:
             print(take_photo(models=args.models.resolve(), photo=args.photo.resolve(), out=args.out, work=Path(tmp)))

@@ -34,12 +34,17 @@ def test_video_upload_shows_the_timeline(chromium_ready: None, e2e_models: Path,
             expect(analyse).to_be_enabled(timeout=30_000)
             analyse.click()
             chart_title = page.locator(".js-plotly-plot .gtitle").first
-            expect(chart_title).to_contain_text("Face 0", timeout=150_000)
+            expect(chart_title).to_contain_text("Face 1", timeout=150_000)
             assert page.locator(".js-plotly-plot .scatterlayer .trace").count() >= 7  # all seven emotions
             expect(page.locator('[data-testid="stDataFrame"]').first).to_be_visible()
             expect(page.locator("video").first).to_be_attached()
             for label in ("Timeline as CSV", "Timeline as JSON", "Annotated MP4"):
                 expect(page.get_by_role("button", name=label)).to_be_visible()
+            # The files are made when the button is pressed; faces are numbered from 1, as drawn.
+            with page.expect_download(timeout=60_000) as download:
+                page.get_by_role("button", name="Timeline as CSV").click()
+            header, first = Path(download.value.path()).read_text().splitlines()[:2]
+            assert header.startswith("time_s,frame,face,") and first.split(",")[2] == "1"
             page.screenshot(path=str(tmp_path / "video.png"), full_page=True)
         finally:
             context.close()

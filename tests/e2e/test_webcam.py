@@ -1,4 +1,4 @@
-"""End to end: the webcam page in headless Chromium with a fake camera playing a real face; labels arrive.
+"""End to end: the webcam page in headless Chromium with a fake camera playing a real face: labels, a recording.
 
 WebRTC needs a non-loopback address (aiortc skips 127.0.0.1), so the server and the browser run in
 a private network namespace with its own veth pair (see ``webcam_driver.py``).
@@ -53,3 +53,7 @@ def test_webcam_labels_arrive(chromium_ready: None, e2e_models: Path, tmp_path: 
     assert result["labels"].startswith("Face 1:")
     assert result["rate"].endswith("fps") and result["rate"] != "0.0 fps"
     assert result["chart"] == 7  # the emotion-mix chart: one stacked area per emotion
+    # Record, then Stop: the recording's summary per face, with its downloads.
+    assert "frames analysed, 1 face(s)" in result["recording"], result["recording"]
+    assert result["timelines"] == ["Face 1 (smoothed)"]  # one timeline chart, for the face numbered 1 on the video
+    assert result["downloads"] == ["Timeline as CSV", "Timeline as JSON"]

@@ -6,7 +6,10 @@ for WebRTC to use; the Streamlit server (on all the namespace's addresses) and C
 it, and nothing in it can reach any other network. The page is loaded as http://localhost:PORT, a
 secure context, so the browser may open the camera.
 
-Writes ``result.json`` (``{"ok", "labels", "rate", "chart", "error"}``) and a screenshot into ``--out``.
+Once labels arrive it records a few seconds ("Record", then "Stop") and reads the recording's summary.
+
+Writes ``result.json`` (``{"ok", "labels", "rate", "chart", "recording", "timelines", "downloads",
+"error"}``), a screenshot, and ``recording.png`` (the recording's summary) into ``--out``.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ def set_up_network() -> None:
 def drive(*, y4m: Path, models: Path, out: Path, timeout_s: float, screenshot: Path | None) -> dict:
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
-    result: dict = {"ok": False, "labels": None, "rate": None, "chart": 0, "error": None}
+    result: dict = {"ok": False, "labels": None, "rate": None, "chart": 0, "recording": None, "timelines": [],
+                    "downloads": [], "error": None}
     port = free_port()
     log = out / "streamlit.log"
     with streamlit_server(port=port, address="0.0.0.0", env={"FER_MODELS_DIR": str(models)}, log=log) as server, \
@@ -81,6 +85,7 @@ def drive(*, y4m: Path, models: Path, out: Path, timeout_s: float, screenshot: P
             chart.locator(".scatterlayer .trace").first.wait_for(timeout=30_000)
             result["chart"] = chart.locator(".scatterlayer .trace").count()
             page.wait_for_timeout(3000)  # let the chart fill a little for the screenshot
+            record(page, result, out=out)
             result["ok"] = True
         except Exception as exc:  # reported through result.json and the screenshot
             result["error"] = f"{type(exc).__name__}: {exc}"
@@ -88,6 +93,31 @@ def drive(*, y4m: Path, models: Path, out: Path, timeout_s: float, screenshot: P
             page.screenshot(path=str(screenshot or out / "webcam.png"))
             context.close()
     return result
+
+
+def record(page, result: dict, *, out: Path) -> None:  # noqa: ANN001
+    """Record a few seconds of the session, stop, and read what the page shows of the recording."""
+    page.get_by_role("button", name="Record").click()
+    page.get_by_text(re.compile(r"Recording: \d+ s of")).first.wait_for(timeout=30_000)
+    page.wait_for_timeout(4000)
+    page.get_by_role("button", name="Stop").click()
+    heading = page.get_by_role("heading", name="Recording", exact=True)
+    heading.wait_for(timeout=60_000)
+    result["recording"] = page.get_by_text(re.compile(r"frames analysed, \d+ face")).first.inner_text()
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=30_000)  # the summary table
+    titles = page.locator(".js-plotly-plot .gtitle")
+    page.locator(".js-plotly-plot .gtitle", has_text="Face 1").first.wait_for(timeout=30_000)
+    result["timelines"] = [t for t in titles.evaluate_all("els => els.map(e => e.textContent)") if t.startswith("Face ")]
+    result["downloads"] = [
+        label for label in ("Timeline as CSV", "Timeline as JSON") if page.get_by_role("button", name=label).is_visible()
+    ]
+    page.mouse.move(0, 0)  # no tooltip over the shot
+    page.set_viewport_size({"width": 1400, "height": 2200})  # the main area scrolls inside: a tall window shows it all
+    page.wait_for_timeout(2000)  # let the charts finish their transitions
+    last = page.get_by_role("button", name="Timeline as JSON").bounding_box()
+    height = min(2200, int(last["y"] + last["height"] + 40)) if last else 2200
+    page.screenshot(path=str(out / "recording.png"), clip={"x": 0, "y": 0, "width": 1400, "height": height})
+    page.set_viewport_size({"width": 1400, "height": 1000})
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -168,8 +168,10 @@ def test_uploads_are_never_written_to_disk_and_errors_reach_the_page(
     errors = [str(element.value) for element in app.error]
     assert errors == [f"Cannot read {name}: {out.error}" for name, out in expected.items() if not out.ok]
     assert len(errors) == 3
-    assert len(app.get("plotly_chart")) == sum(len(out.faces) for out in expected.values()) == 1 + 1 + 30 + 1
-    assert app.dataframe[0].value.shape[0] == 33
+    # One probability chart per face, after the summary's chart of all the photos.
+    assert len(app.get("plotly_chart")) - 1 == sum(len(out.faces) for out in expected.values()) == 1 + 1 + 30 + 1
+    assert app.dataframe[0].value.shape[0] == len(files)  # the summary: a row per photo
+    assert app.dataframe[-1].value.shape[0] == 33  # the results: a row per face
 
 
 def test_the_watch_would_see_a_write(private_folders: dict[str, Path]) -> None:
