@@ -36,9 +36,10 @@ def test_a_webcam_recording_is_budgeted_by_its_length() -> None:
     assert Limits().live_record_max_seconds == 300
     longer = Limits.from_sources(env={"FER_LIMIT_LIVE_RECORD_MAX_SECONDS": "600"}, secrets={})
     assert longer.live_record_max_seconds == 600
-    # 300 s hold no more than a video upload's share (75 MB against 100); an hour does.
-    assert worst_case_mb(Limits(live_record_max_seconds=300), sessions=8) == 2512
-    assert worst_case_mb(Limits(live_record_max_seconds=3600), sessions=8) == 800 + 8 * 900 + 2 * 13 * 24
+    # 300 s hold no more than a ZIP's or a video upload's share (75 MB against 362 and 100); an hour does.
+    assert worst_case_mb(Limits(live_record_max_seconds=300), sessions=8) == 2612
+    assert worst_case_mb(Limits(live_record_max_seconds=1), sessions=8) == 2612
+    assert worst_case_mb(Limits(live_record_max_seconds=3600), sessions=8) == 800 + 8 * 900 + 2 * (13 * 24 + 50)
 
 
 def test_server_upload_cap_fits_every_uploader() -> None:

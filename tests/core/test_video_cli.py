@@ -137,7 +137,7 @@ def test_timeline_adds_smoothed_flag_and_groups(
     rows = list(csv.DictReader(io.StringIO(out)))
     groups = ("group", "group_prob_positive", "group_prob_negative", "group_prob_neutral", "group_prob_surprise")
     assert tuple(rows[0]) == ("clip", *TIMELINE_COLUMNS, *SMOOTHED_COLUMNS, *groups, "error")
-    row = next(r for r in rows if r["face"] == "0")
+    row = next(r for r in rows if r["face"] == "1")
     smoothed = {n: float(row[f"smoothed_prob_{n}"]) for n in EMOTIONS}
 
     def default_rule(probs: dict[str, float]) -> str:
