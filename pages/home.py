@@ -47,6 +47,7 @@ with left:
         "Seven classes: " + ", ".join(card.classes) + ". Chance is 14%; people agree with the FER2013 "
         "labels about 65% of the time."
     )
+    st.caption(f"**Use of the weights:** {card.terms_of_use}.")
 with right:
     facts = card.facts()
     st.dataframe(
