@@ -83,6 +83,7 @@ def register_predict(commands: Any) -> argparse.ArgumentParser:
     """Add the ``predict`` command to a ``python -m core`` subparsers object."""
     from core.detection import DETECTORS  # noqa: PLC0415 - cheap; keeps --help light
     from core.imageio import SUPPORTED_EXTENSIONS  # noqa: PLC0415
+    from core.model_store import DEFAULT_MODEL_NAME  # noqa: PLC0415
     from core.pipeline import STILL_DETECTOR  # noqa: PLC0415
 
     predict = commands.add_parser(
@@ -101,7 +102,7 @@ def register_predict(commands: Any) -> argparse.ArgumentParser:
         "--detector", choices=tuple(DETECTORS), default=None,
         help=f"face detector (default {STILL_DETECTOR}, at several scales)",
     )  # fmt: skip
-    add("--model", metavar="PATH_OR_NAME", help="model directory, or a name under models/ (default: models/default)")
+    add("--model", metavar="PATH_OR_NAME", help=f"model directory, or a name under models/ (default: models/{DEFAULT_MODEL_NAME})")
     add("--crops", action="store_true", help="each image is already one face crop: skip detection")
     add("--annotate", type=Path, metavar="DIR", help="write annotated PNG copies into DIR")
     add("--min-face-size", type=_positive_int, metavar="N", help="ignore faces smaller than N pixels")

@@ -29,6 +29,7 @@ DEFAULT_SMOOTH_S = 0.5
 def register(commands: Any) -> argparse.ArgumentParser:
     """Add the ``video`` command to a ``python -m core`` subparsers object, with :func:`run` as its ``run``."""
     from core.detection import DETECTORS  # noqa: PLC0415
+    from core.model_store import DEFAULT_MODEL_NAME  # noqa: PLC0415
     from core.pipeline import STILL_DETECTOR  # noqa: PLC0415
     from core.preprocess import TTA_MODES  # noqa: PLC0415
     from core.video import ANALYSIS_MAX_SIDE, VIDEO_EXTENSIONS  # noqa: PLC0415
@@ -61,7 +62,7 @@ def register(commands: Any) -> argparse.ArgumentParser:
         "--detector", choices=tuple(DETECTORS), default=None,
         help=f"face detector (default {STILL_DETECTOR}, as for predict; blazeface is several times faster)",
     )  # fmt: skip
-    add("--model", metavar="PATH_OR_NAME", help="model directory, or a name under models/ (default: models/default)")
+    add("--model", metavar="PATH_OR_NAME", help=f"model directory, or a name under models/ (default: models/{DEFAULT_MODEL_NAME})")
     add(
         "--tta", choices=TTA_MODES, default=None,
         help="test-time augmentation (default: the model's own choice, as for predict)",
