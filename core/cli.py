@@ -102,7 +102,10 @@ def register_predict(commands: Any) -> argparse.ArgumentParser:
         "--detector", choices=tuple(DETECTORS), default=None,
         help=f"face detector (default {STILL_DETECTOR}, at several scales)",
     )  # fmt: skip
-    add("--model", metavar="PATH_OR_NAME", help=f"model directory, or a name under models/ (default: models/{DEFAULT_MODEL_NAME})")
+    add(
+        "--model", metavar="PATH_OR_NAME",
+        help=f"model directory, or a name under models/ (default: models/{DEFAULT_MODEL_NAME})",
+    )  # fmt: skip
     add("--crops", action="store_true", help="each image is already one face crop: skip detection")
     add("--annotate", type=Path, metavar="DIR", help="write annotated PNG copies into DIR")
     add("--min-face-size", type=_positive_int, metavar="N", help="ignore faces smaller than N pixels")

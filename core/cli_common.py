@@ -55,7 +55,10 @@ def make_detector(name: str | None, **options: Any) -> Any:
 
 
 def unique_name(stem: str, suffix: str, used: set[str]) -> str:
-    """``stem + suffix``, or ``stem-2 + suffix``, ``stem-3``... when ``used`` has it (case-blind); adds it to ``used``."""
+    """``stem + suffix``, or with ``-2``, ``-3``... before the suffix while ``used`` has it (case-blind).
+
+    The name returned is added to ``used``.
+    """
     name = f"{stem}{suffix}"
     counter = 2
     while name.lower() in used:

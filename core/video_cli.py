@@ -62,7 +62,10 @@ def register(commands: Any) -> argparse.ArgumentParser:
         "--detector", choices=tuple(DETECTORS), default=None,
         help=f"face detector (default {STILL_DETECTOR}, as for predict; blazeface is several times faster)",
     )  # fmt: skip
-    add("--model", metavar="PATH_OR_NAME", help=f"model directory, or a name under models/ (default: models/{DEFAULT_MODEL_NAME})")
+    add(
+        "--model", metavar="PATH_OR_NAME",
+        help=f"model directory, or a name under models/ (default: models/{DEFAULT_MODEL_NAME})",
+    )  # fmt: skip
     add(
         "--tta", choices=TTA_MODES, default=None,
         help="test-time augmentation (default: the model's own choice, as for predict)",

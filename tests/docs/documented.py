@@ -47,7 +47,8 @@ TESTED: dict[str, str] = {
         " --no-augment --precision auto --mixup 0.2 --teacher {teacher} --distill-weight 0.5 --distill-temperature 2"
     ),
     "train resume": (
-        "python -m training.train --data {csv} --arch tiny --epochs 3 --out {run} --resume --restart-lr 1e-3 --batch-size 16"
+        "python -m training.train --data {csv} --arch tiny --epochs 3 --out {run} --resume --restart-lr 1e-3"
+        " --batch-size 16"
     ),
     "evaluate choose": "python -m training.evaluate --data {csv} --model {run} --choose-tta",
     "evaluate split": "python -m training.evaluate --data {csv} --model {run} --split PrivateTest --tta flip",
@@ -103,7 +104,7 @@ def normalise(text: str, *, where: str = "") -> list[Command]:
         if len(words) >= 3 and PYTHON.match(words[0]) and words[1] == "-m":
             program, rest = words[2], words[3:]
         else:
-            raise ValueError(f"{where}: {text!r} does not run `python -m MODULE`; the documentation tests cannot run it")
+            raise ValueError(f"{where}: {text!r} does not run `python -m MODULE`: no documentation test can run it")
         options, skip = set(), False
         for word in rest:
             word = word.strip("[]")

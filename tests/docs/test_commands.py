@@ -125,7 +125,8 @@ def test_training_commands(tiny_model_dir: Path, tmp_path: Path, capsys) -> None
     assert metadata(run)["epochs_run"] == 3 and metadata(run)["restarts"]
 
     assert cli("evaluate choose", capsys, csv=data, run=run)[0] == 0
-    assert metadata(run)["tta"]["split"] == "PublicTest" and metadata(run)["tta"]["chosen"] in ("none", "flip", "tencrop")
+    chosen = metadata(run)["tta"]
+    assert chosen["split"] == "PublicTest" and chosen["chosen"] in ("none", "flip", "tencrop")
     assert cli("evaluate split", capsys, csv=data, run=run)[0] == 0
     report = json.loads((run / "evaluation.json").read_text())
     assert report["split"] == "PrivateTest" and report["tta"] == "flip"

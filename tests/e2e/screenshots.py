@@ -1,4 +1,4 @@
-"""Take the README's screenshots of every page: ``python -m tests.e2e.screenshots [--models DIR]``.
+"""Take the screenshots of every page (README.md, docs/): ``python -m tests.e2e.screenshots [--models DIR]``.
 
 Writes ``docs/screenshots/{home,upload,webcam,video,dataset,evaluation,training}.png``. No FER2013
 face appears in them: the upload and the fake camera show a drawn cartoon face, the dataset browser

@@ -13,7 +13,9 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.mark.parametrize("public", [False, True], ids=["owner", "visitor"])
-def test_home_links_are_not_cut_at_1400_px(chromium_ready: None, e2e_models: Path, tmp_path: Path, public: bool) -> None:
+def test_home_links_are_not_cut_at_1400_px(
+    chromium_ready: None, e2e_models: Path, tmp_path: Path, public: bool
+) -> None:
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
     env = {"FER_MODELS_DIR": str(e2e_models), "FER2013_PATH": "", "FER_APP_PUBLIC": "1" if public else ""}
