@@ -23,7 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from core.cli_common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, isatty, make_detector, number_type, unique_name
+from core.cli_common import (
+    EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, add_model_option, isatty, make_detector, number_type, unique_name,
+)  # fmt: skip
 from core.errors import FERError, ModelLoadError
 from core.preprocess import TTA_MODES
 from core.labels import EMOTIONS
@@ -83,7 +85,6 @@ def register_predict(commands: Any) -> argparse.ArgumentParser:
     """Add the ``predict`` command to a ``python -m core`` subparsers object."""
     from core.detection import DETECTORS  # noqa: PLC0415 - cheap; keeps --help light
     from core.imageio import SUPPORTED_EXTENSIONS  # noqa: PLC0415
-    from core.model_store import DEFAULT_MODEL_NAME  # noqa: PLC0415
     from core.pipeline import STILL_DETECTOR  # noqa: PLC0415
 
     predict = commands.add_parser(
@@ -102,10 +103,7 @@ def register_predict(commands: Any) -> argparse.ArgumentParser:
         "--detector", choices=tuple(DETECTORS), default=None,
         help=f"face detector (default {STILL_DETECTOR}, at several scales)",
     )  # fmt: skip
-    add(
-        "--model", metavar="PATH_OR_NAME",
-        help=f"model directory, or a name under models/ (default: models/{DEFAULT_MODEL_NAME})",
-    )  # fmt: skip
+    add_model_option(predict)
     add("--crops", action="store_true", help="each image is already one face crop: skip detection")
     add("--annotate", type=Path, metavar="DIR", help="write annotated PNG copies into DIR")
     add("--min-face-size", type=_positive_int, metavar="N", help="ignore faces smaller than N pixels")

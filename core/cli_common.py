@@ -40,6 +40,16 @@ def number_type(kind: type, *, minimum: float, strict: bool = False, what: str) 
     return parse
 
 
+def add_model_option(parser: argparse.ArgumentParser) -> None:
+    """``--model``: a model directory or a name under ``models/``, the same for every command."""
+    from core.model_store import DEFAULT_MODEL_NAME  # noqa: PLC0415
+
+    parser.add_argument(
+        "--model", metavar="PATH_OR_NAME",
+        help=f"model directory, or a name under models/ (default: models/{DEFAULT_MODEL_NAME})",
+    )  # fmt: skip
+
+
 def make_detector(name: str | None, **options: Any) -> Any:
     """The detector ``--detector name`` asks for; ``None`` (or the photo default's name): the photo default.
 

@@ -20,7 +20,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from core.cli_common import EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, isatty, make_detector, number_type, unique_name
+from core.cli_common import (
+    EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, add_model_option, isatty, make_detector, number_type, unique_name,
+)  # fmt: skip
 
 ANNOTATED_SUFFIX = ".annotated.mp4"
 DEFAULT_SMOOTH_S = 0.5
@@ -29,7 +31,6 @@ DEFAULT_SMOOTH_S = 0.5
 def register(commands: Any) -> argparse.ArgumentParser:
     """Add the ``video`` command to a ``python -m core`` subparsers object, with :func:`run` as its ``run``."""
     from core.detection import DETECTORS  # noqa: PLC0415
-    from core.model_store import DEFAULT_MODEL_NAME  # noqa: PLC0415
     from core.pipeline import STILL_DETECTOR  # noqa: PLC0415
     from core.preprocess import TTA_MODES  # noqa: PLC0415
     from core.video import ANALYSIS_MAX_SIDE, VIDEO_EXTENSIONS  # noqa: PLC0415
@@ -62,10 +63,7 @@ def register(commands: Any) -> argparse.ArgumentParser:
         "--detector", choices=tuple(DETECTORS), default=None,
         help=f"face detector (default {STILL_DETECTOR}, as for predict; blazeface is several times faster)",
     )  # fmt: skip
-    add(
-        "--model", metavar="PATH_OR_NAME",
-        help=f"model directory, or a name under models/ (default: models/{DEFAULT_MODEL_NAME})",
-    )  # fmt: skip
+    add_model_option(parser)
     add(
         "--tta", choices=TTA_MODES, default=None,
         help="test-time augmentation (default: the model's own choice, as for predict)",
