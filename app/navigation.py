@@ -47,6 +47,22 @@ def pages_for(*, owner: bool, pages: tuple[PageSpec, ...] = PAGES) -> tuple[Page
     return tuple(page for page in pages if owner or not page.owner_only)
 
 
+LINKS_PER_ROW = 3
+"""Page links side by side on the Home page: at 1400 px each gets about 300 px, room for its whole label."""
+
+
+def link_rows(pages: tuple[PageSpec, ...] | list[PageSpec], *, per_row: int = LINKS_PER_ROW) -> list[list[PageSpec]]:
+    """``pages`` in rows of at most ``per_row``, in order (the Home page's grid of links).
+
+    Raises:
+        ValueError: ``per_row`` is less than 1.
+    """
+    if per_row < 1:
+        raise ValueError(f"per_row must be at least 1, got {per_row}")
+    pages = list(pages)
+    return [pages[start:start + per_row] for start in range(0, len(pages), per_row)]
+
+
 def sections(pages: tuple[PageSpec, ...] = PAGES) -> dict[str, list[PageSpec]]:
     """Pages grouped by section, in declaration order (``""``: the top, without a header)."""
     grouped: dict[str, list[PageSpec]] = {}

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from core.labels import EMOTIONS, NUM_CLASSES
+from core.labels import EMOTIONS, FER2013_TERMS, NUM_CLASSES
 from core.model_store import ModelInfo
 
 
@@ -156,6 +156,8 @@ class ModelCard:
     status: str | None
     augmentation: str | None
     error: str | None
+    terms_of_use: str = FER2013_TERMS
+    """What a user may do with the weights (every model here learns from FER2013)."""
 
     def facts(self) -> list[tuple[str, str]]:
         """``(label, value)`` rows for a table; unknown facts are left out."""
@@ -189,6 +191,7 @@ class ModelCard:
             rows.append(("Data", self.data_source))
         if self.created:
             rows.append(("Created", self.created))
+        rows.append(("Use of the weights", self.terms_of_use))
         return rows
 
 
@@ -249,6 +252,8 @@ def model_card(info: ModelInfo) -> ModelCard:
         status=meta.get("status"),
         augmentation=_augmentation_text(config),
         error=info.error,
+        # Models saved before the field existed were learnt from FER2013 too.
+        terms_of_use=str(meta.get("terms_of_use") or FER2013_TERMS),
     )
 
 

@@ -1,4 +1,4 @@
-"""A background training run for the app: one thread, one lock, one run at a time per process.
+"""A background training run for the app: one run at a time per process (:mod:`app.jobs`' pattern).
 
 The training page keeps one :class:`TrainingJob` per process (in ``st.cache_resource``), so every
 browser session sees the same run. The thread runs exactly the command line's routines
@@ -12,22 +12,16 @@ import os
 import re
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from core.errors import FERError
+# The states ("running" covers loading data, training and evaluating: see ``phase``) and the
+# busy error are the shared job pattern's; the page imports them from here.
+from app.jobs import CANCELLED, FAILED, FINISHED, IDLE, RUNNING, BackgroundJob, JobBusyError, JobState, Outcome
 
 MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")
-
-# Job states. "running" covers loading data, training and evaluating (see ``phase``).
-IDLE, RUNNING, FINISHED, CANCELLED, FAILED = "idle", "running", "finished", "cancelled", "failed"
-
-
-class JobBusyError(FERError):
-    """A training run is already in progress in this process."""
 
 
 def validate_model_name(name: str, *, models_root: Path) -> str:
@@ -115,25 +109,15 @@ def detect_resources(*, read: Callable[[str], str | None] = _read) -> Resources:
 
 
 @dataclass(frozen=True)
-class JobSnapshot:
-    """A consistent copy of a job's state, for rendering."""
+class JobSnapshot(JobState):
+    """A consistent copy of a training job's state, for rendering."""
 
-    state: str = IDLE
     phase: str = ""
-    name: str | None = None
     config: Any = None
     event: Any = None
     history: dict[str, list[float]] = field(default_factory=dict)
-    started: float | None = None
-    finished: float | None = None
     result: Any = None
     evaluation: dict[str, Any] | None = None
-    error: str | None = None
-    cancel_requested: bool = False
-
-    @property
-    def active(self) -> bool:
-        return self.state == RUNNING
 
     @property
     def fraction(self) -> float:
@@ -145,18 +129,16 @@ class JobSnapshot:
     def eta_s(self) -> float | None:
         return None if self.event is None or not self.active else self.event.eta_s
 
-    @property
-    def elapsed_s(self) -> float:
-        if self.started is None:
-            return 0.0
-        return (self.finished or time.monotonic()) - self.started
 
-
-class TrainingJob:
+class TrainingJob(BackgroundJob[JobSnapshot]):
     """Runs one training at a time in a background thread; thread-safe.
 
     The routines are injectable so tests can run the job logic without Keras.
     """
+
+    crash_label = "training"
+    on_cancel = {"phase": "cancelling"}
+    on_end = {"phase": ""}
 
     def __init__(
         self,
@@ -166,24 +148,15 @@ class TrainingJob:
         load_data_fn: Callable[[Any], Any] | None = None,
         choose_tta_fn: Callable[..., Any] | None = None,
     ) -> None:
+        super().__init__(JobSnapshot())
         self._train_fn = train_fn
         self._evaluate_fn = evaluate_fn
         self._load_data_fn = load_data_fn
         self._choose_tta_fn = choose_tta_fn
-        self._lock = threading.Lock()
-        self._snapshot = JobSnapshot()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.runs = 0
 
-    def snapshot(self) -> JobSnapshot:
-        """The current state (an immutable copy)."""
-        with self._lock:
-            return self._snapshot
-
-    def _update(self, **changes: Any) -> None:
-        with self._lock:
-            self._snapshot = replace(self._snapshot, **changes)
+    def _busy_message(self, running: JobSnapshot) -> str:
+        return f"model {running.name!r} is still training; wait for it or cancel it first"
 
     def start(
         self,
@@ -209,43 +182,18 @@ class TrainingJob:
             JobBusyError: a run is already in progress.
             ValueError: a bad model name.
         """
-        with self._lock:
-            if self._snapshot.state == RUNNING:
-                raise JobBusyError(
-                    f"model {self._snapshot.name!r} is still training; wait for it or cancel it first"
-                )
-            name = validate_model_name(name, models_root=Path(models_root))
-            self._stop = threading.Event()
-            self._snapshot = JobSnapshot(
-                state=RUNNING, phase="loading data", name=name, config=config, started=time.monotonic()
-            )
-            self.runs += 1
-            self._thread = threading.Thread(
-                target=self._run,
-                kwargs={
-                    "name": name, "config": config, "data": data, "out_dir": Path(models_root) / name,
-                    "ferplus_path": ferplus_path, "evaluate_split": evaluate_split, "stop": self._stop,
-                },
-                name=f"training-{name}",
-                daemon=True,
+        name = validate_model_name(name, models_root=Path(models_root))
+        out_dir = Path(models_root) / name
+
+        def work(stop: threading.Event) -> Outcome:
+            return self._run(
+                config=config, data=data, out_dir=out_dir, ferplus_path=ferplus_path,
+                evaluate_split=evaluate_split, stop=stop,
             )  # fmt: skip
-            self._thread.start()
 
-    def cancel(self) -> bool:
-        """Ask the running training to stop after its current batch; ``False`` if nothing runs."""
-        with self._lock:
-            if self._snapshot.state != RUNNING:
-                return False
-            self._stop.set()
-            self._snapshot = replace(self._snapshot, cancel_requested=True, phase="cancelling")
-            return True
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread (tests); ``True`` when no run is left in progress."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-        return self.snapshot().state != RUNNING
+        running = JobSnapshot(state=RUNNING, phase="loading data", name=name, config=config, started=time.monotonic())
+        self._begin(running, work, thread_name=f"training-{name}")
+        self.runs += 1
 
     def _on_progress(self, event: Any) -> None:
         with self._lock:
@@ -259,40 +207,30 @@ class TrainingJob:
             )
 
     def _run(
-        self, *, name: str, config: Any, data: Any, out_dir: Path, ferplus_path: Path | None,
-        evaluate_split: str, stop: threading.Event,
-    ) -> None:  # fmt: skip
-        try:
-            train_fn, evaluate_fn, load_data_fn, choose_tta_fn = self._routines()
-            if not hasattr(data, "splits"):
-                data = load_data_fn(data)
-            if stop.is_set():
-                self._update(state=CANCELLED, phase="", finished=time.monotonic())
-                return
-            self._update(phase="training")
-            result = train_fn(
-                config, data=data, out_dir=out_dir, ferplus_path=ferplus_path,
-                on_progress=self._on_progress, stop_event=stop,
-            )  # fmt: skip
-            evaluation = None
-            splits = getattr(data, "splits", {})
-            if result.model_dir is not None and result.status != "cancelled" and "PublicTest" in splits:
-                # The upload page starts from the test-time augmentation recorded here.
-                self._update(phase="choosing test-time augmentation on PublicTest")
-                choose_tta_fn(result.model_dir, data=data)
-            if result.model_dir is not None and evaluate_split in splits:
-                self._update(phase=f"evaluating on {evaluate_split}")
-                evaluation = evaluate_fn(result.model_dir, data=data, split=evaluate_split)
-            state = CANCELLED if result.status == "cancelled" else FINISHED
-            self._update(
-                state=state, phase="", result=result, evaluation=evaluation, history=dict(result.history),
-                finished=time.monotonic(),
-            )  # fmt: skip
-        except (FERError, ValueError, OSError) as exc:
-            self._update(state=FAILED, phase="", error=str(exc), finished=time.monotonic())
-        except Exception as exc:  # a crash in the thread must still reach the page
-            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            self._update(state=FAILED, phase="", error=f"training crashed: {detail}", finished=time.monotonic())
+        self, *, config: Any, data: Any, out_dir: Path, ferplus_path: Path | None, evaluate_split: str,
+        stop: threading.Event,
+    ) -> Outcome:  # fmt: skip
+        train_fn, evaluate_fn, load_data_fn, choose_tta_fn = self._routines()
+        if not hasattr(data, "splits"):
+            data = load_data_fn(data)
+        if stop.is_set():
+            return {"state": CANCELLED}
+        self._update(phase="training")
+        result = train_fn(
+            config, data=data, out_dir=out_dir, ferplus_path=ferplus_path,
+            on_progress=self._on_progress, stop_event=stop,
+        )  # fmt: skip
+        evaluation = None
+        splits = getattr(data, "splits", {})
+        if result.model_dir is not None and result.status != "cancelled" and "PublicTest" in splits:
+            # The upload page starts from the test-time augmentation recorded here.
+            self._update(phase="choosing test-time augmentation on PublicTest")
+            choose_tta_fn(result.model_dir, data=data)
+        if result.model_dir is not None and evaluate_split in splits:
+            self._update(phase=f"evaluating on {evaluate_split}")
+            evaluation = evaluate_fn(result.model_dir, data=data, split=evaluate_split)
+        state = CANCELLED if result.status == "cancelled" else FINISHED
+        return {"state": state, "result": result, "evaluation": evaluation, "history": dict(result.history)}
 
     def _routines(self) -> tuple[Callable[..., Any], Callable[..., Any], Callable[[Any], Any], Callable[..., Any]]:
         # Imported here: the training modules (and Keras through them) load only when a run starts.

@@ -13,12 +13,12 @@ import os
 import tempfile
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from app.jobs import CANCELLED, FAILED, FINISHED, IDLE, RUNNING, BackgroundJob, JobBusyError, JobState, Outcome
 from app.limits import HeavyWorkGate, LimitError, Limits, check_video
 from core.errors import FERError
 from core.labels import EMOTIONS
@@ -27,10 +27,8 @@ from core.video import Timeline, VideoAnalysis, VideoCancelled, VideoError, Vide
 VIDEO_TYPES: tuple[str, ...] = ("mp4", "mov", "webm", "avi", "mkv")
 """Extensions the uploader accepts."""
 
-IDLE, RUNNING, FINISHED, CANCELLED, FAILED = "idle", "running", "finished", "cancelled", "failed"
 
-
-class VideoJobBusyError(FERError):
+class VideoJobBusyError(JobBusyError):
     """This session already has a video analysis running."""
 
 
@@ -63,21 +61,11 @@ class VideoResult:
 
 
 @dataclass(frozen=True)
-class VideoSnapshot:
-    """A consistent copy of a job's state, for rendering."""
+class VideoSnapshot(JobState):
+    """A consistent copy of a video job's state, for rendering."""
 
-    state: str = IDLE
-    name: str | None = None
     progress: VideoProgress | None = None
     result: VideoResult | None = None
-    error: str | None = None
-    cancel_requested: bool = False
-    started: float | None = None
-    finished: float | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.state == RUNNING
 
     @property
     def fraction(self) -> float:
@@ -105,7 +93,7 @@ def upload_suffix(name: str) -> str:
     return suffix
 
 
-class VideoJob:
+class VideoJob(BackgroundJob[VideoSnapshot]):
     """Runs one video analysis at a time in a background thread; thread-safe.
 
     Args:
@@ -113,24 +101,18 @@ class VideoJob:
         analyse_fn: the analysis routine (tests may wrap it); :func:`core.video.analyse_video`.
     """
 
+    crash_label = "the analysis"
+    busy_error = VideoJobBusyError
+
     def __init__(
         self, *, tmp_dir: str | Path | None = None, analyse_fn: Callable[..., VideoAnalysis] | None = None
     ) -> None:
+        super().__init__(VideoSnapshot())
         self._tmp_dir = None if tmp_dir is None else str(tmp_dir)
         self._analyse_fn = analyse_fn or analyse_video
-        self._lock = threading.Lock()
-        self._snapshot = VideoSnapshot()
-        self._cancel = threading.Event()
-        self._thread: threading.Thread | None = None
 
-    def snapshot(self) -> VideoSnapshot:
-        """The current state (an immutable copy)."""
-        with self._lock:
-            return self._snapshot
-
-    def _update(self, **changes: Any) -> None:
-        with self._lock:
-            self._snapshot = replace(self._snapshot, **changes)
+    def _busy_message(self, running: VideoSnapshot) -> str:
+        return f"{running.name} is still being analysed; wait for it or cancel it"
 
     def start(
         self, name: str, data: bytes, recognizer: Any, *, options: VideoOptions = VideoOptions(),
@@ -157,54 +139,22 @@ class VideoJob:
         limits = Limits() if limits is None else limits
         suffix = upload_suffix(name)
         check_video(size_bytes=len(data), limits=limits)
-        with self._lock:
-            if self._snapshot.state == RUNNING:
-                raise VideoJobBusyError(f"{self._snapshot.name} is still being analysed; wait for it or cancel it")
-            if gate is not None:
-                admission = gate.admit(session)
-                if not admission.granted:
-                    raise LimitError(admission.message)
-            self._cancel = threading.Event()
-            self._snapshot = VideoSnapshot(state=RUNNING, name=name, started=time.monotonic())
-            self._thread = threading.Thread(
-                target=self._run,
-                kwargs={
-                    "name": name, "data": data, "suffix": suffix, "recognizer": recognizer, "options": options,
-                    "limits": limits, "cancel": self._cancel,
-                    "release": None if gate is None else (lambda: gate.release(session)),
-                },
-                name="video-analysis",
-                daemon=True,
-            )  # fmt: skip
-            try:
-                self._thread.start()
-            except BaseException:
-                if gate is not None:
-                    gate.release(session)
-                self._snapshot = VideoSnapshot()
-                raise
 
-    def cancel(self) -> bool:
-        """Ask the running analysis to stop at its next frame; ``False`` if nothing runs."""
-        with self._lock:
-            if self._snapshot.state != RUNNING:
-                return False
-            self._cancel.set()
-            self._snapshot = replace(self._snapshot, cancel_requested=True)
-            return True
+        def admit() -> Callable[[], None] | None:
+            if gate is None:
+                return None
+            admission = gate.admit(session)
+            if not admission.granted:
+                raise LimitError(admission.message)
+            return lambda: gate.release(session)
 
-    def clear(self) -> None:
-        """Forget a finished, failed or cancelled run (the page's "new video")."""
-        with self._lock:
-            if self._snapshot.state != RUNNING:
-                self._snapshot = VideoSnapshot()
+        def work(stop: threading.Event) -> Outcome:
+            return self._run(
+                name=name, data=data, suffix=suffix, recognizer=recognizer, options=options, limits=limits, stop=stop
+            )
 
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread; ``True`` when no run is left in progress."""
-        thread = self._thread
-        if thread is not None:
-            thread.join(timeout)
-        return self.snapshot().state != RUNNING
+        running = VideoSnapshot(state=RUNNING, name=name, started=time.monotonic())
+        self._begin(running, work, thread_name="video-analysis", admit=admit)
 
     def _on_progress(self, progress: VideoProgress) -> None:
         self._update(progress=progress)
@@ -215,10 +165,9 @@ class VideoJob:
 
     def _run(
         self, *, name: str, data: bytes, suffix: str, recognizer: Any, options: VideoOptions, limits: Limits,
-        cancel: threading.Event, release: Callable[[], None] | None,
-    ) -> None:  # fmt: skip
+        stop: threading.Event,
+    ) -> Outcome:  # fmt: skip
         paths: list[Path] = []
-        outcome: dict[str, Any] = {"state": FAILED, "error": "the analysis stopped unexpectedly"}
         try:
             source = self._temp(suffix)
             paths.append(source)
@@ -232,20 +181,18 @@ class VideoJob:
                 paths.append(target)
             analysis = self._analyse_fn(
                 source, recognizer, detector=options.detector, tta=options.tta, fps=options.per_second,
-                smooth_s=options.smooth_s, annotate_to=target, progress=self._on_progress, cancel=cancel,
+                smooth_s=options.smooth_s, annotate_to=target, progress=self._on_progress, cancel=stop,
             )  # fmt: skip
             annotated = target.read_bytes() if target is not None and analysis.annotated is not None else None
             # The temporary paths mean nothing once deleted: keep the result free of them.
             analysis = replace(analysis, info=analysis.info._replace(path=name), annotated=None)
-            outcome = {"state": FINISHED, "result": VideoResult(name, analysis, annotated)}
+            return {"state": FINISHED, "result": VideoResult(name, analysis, annotated)}
         except VideoCancelled:
-            outcome = {"state": CANCELLED}
+            return {"state": CANCELLED}
         except (FERError, ValueError, OSError) as exc:
+            # The visitor knows the upload by its name, not by the temporary file's.
             message = str(exc).replace(str(paths[0].name), name) if paths else str(exc)
-            outcome = {"state": FAILED, "error": message}
-        except Exception as exc:  # a crash in the thread must still reach the page
-            detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            outcome = {"state": FAILED, "error": f"the analysis crashed: {detail}"}
+            return {"state": FAILED, "error": message}
         finally:
             for path in paths:
                 try:
@@ -254,10 +201,6 @@ class VideoJob:
                     pass
                 except OSError:  # noqa: S110 - nothing more can be done; the OS cleans its temp folder
                     pass
-            # Files gone and the slot free before the page can see the run as over.
-            if release is not None:
-                release()
-            self._update(**outcome, finished=time.monotonic())
 
 
 def summary_rows(analysis: Timeline) -> list[dict[str, Any]]:

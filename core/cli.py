@@ -1,32 +1,39 @@
-"""Command line: ``python -m core predict PATH [PATH ...]`` (and ``video CLIP ...``, see :mod:`core.video_cli`).
+"""Command line: ``python -m core COMMAND ...``: ``predict PATH [PATH ...]`` here, the other commands in
+the modules of :data:`SUBCOMMANDS` (``video CLIP ...``: :mod:`core.video_cli`).
 
 Each PATH is an image or a folder (searched recursively for supported images, in sorted order).
 Results go to stdout as JSON (one object per image) or CSV (one row per face); progress goes to
 stderr. Exit status: 0 all images read, 1 some image could not be read, 2 bad usage or model.
+
+Imports run one way: this module imports the subcommand modules (only when it builds its parser),
+and they and this module import :mod:`core.cli_common`; no subcommand imports this module.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import math
+import importlib
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from core.cli_common import (
+    EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, add_model_option, isatty, make_detector, number_type, unique_name,
+)  # fmt: skip
 from core.errors import FERError, ModelLoadError
 from core.preprocess import TTA_MODES
 from core.labels import EMOTIONS
 from core.readout import FLAG_COLUMNS, Readout, add_groups_argument, model_readout
 
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-EXIT_USAGE = 2
+SUBCOMMANDS: tuple[str, ...] = ("core.video_cli",)
+"""Modules that add a command beside ``predict``, in ``--help`` order. Each has ``register(commands)``
+(see :mod:`core.cli_common`); a new command is a new module and one more name here."""
 
 LANDMARK_COLUMNS: tuple[str, ...] = tuple(
     f"{point}_{axis}" for point in ("right_eye", "left_eye", "nose", "right_mouth", "left_mouth") for axis in "xy"
@@ -79,13 +86,21 @@ class ImageReport:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``python -m core`` argument parser."""
+    """The ``python -m core`` argument parser: ``predict`` and every command of :data:`SUBCOMMANDS`."""
+    parser = argparse.ArgumentParser(prog="python -m core", description="Facial emotion recognition on images.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    register_predict(commands)
+    for module in SUBCOMMANDS:
+        importlib.import_module(module).register(commands)
+    return parser
+
+
+def register_predict(commands: Any) -> argparse.ArgumentParser:
+    """Add the ``predict`` command to a ``python -m core`` subparsers object."""
     from core.detection import DETECTORS  # noqa: PLC0415 - cheap; keeps --help light
     from core.imageio import SUPPORTED_EXTENSIONS  # noqa: PLC0415
     from core.pipeline import STILL_DETECTOR  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(prog="python -m core", description="Facial emotion recognition on images.")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     predict = commands.add_parser(
         "predict",
         help="detect faces in images and classify their emotions",
@@ -102,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--detector", choices=tuple(DETECTORS), default=None,
         help=f"face detector (default {STILL_DETECTOR}, at several scales)",
     )  # fmt: skip
-    add("--model", metavar="PATH_OR_NAME", help="model directory, or a name under models/ (default: models/default)")
+    add_model_option(predict)
     add("--crops", action="store_true", help="each image is already one face crop: skip detection")
     add("--annotate", type=Path, metavar="DIR", help="write annotated PNG copies into DIR")
     add(
@@ -129,31 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_groups_argument(predict)
     add("--quiet", action="store_true", help="no progress bar on stderr")
-    from core.video_cli import add_parser as add_video_parser  # noqa: PLC0415
-
-    add_video_parser(commands)
-    return parser
-
-
-def number_type(kind: type, *, minimum: float, strict: bool = False, what: str) -> Callable[[str], Any]:
-    """An argparse ``type=`` that parses ``kind`` (int or float) and keeps it finite and at least ``minimum``.
-
-    Args:
-        strict: the value must be greater than ``minimum``, not equal to it.
-        what: how the error names the expected value, e.g. ``"a number such as 0.1"``.
-    """
-
-    def parse(text: str) -> Any:
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
-        if not (math.isfinite(value) and (value > minimum if strict else value >= minimum)):
-            bound = f"at least {minimum:g}" if kind is int else f"{'>' if strict else '>='} {minimum:g}"
-            raise argparse.ArgumentTypeError(f"must be {bound}, got {text}")
-        return value
-
-    return parse
+    predict.set_defaults(run=lambda args: run_predict(args, parser=predict))
+    return predict
 
 
 _positive_int = number_type(int, minimum=1, what="a whole number of pixels")
@@ -164,13 +156,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command == "video":
-        from core.video_cli import run as run_video  # noqa: PLC0415
-
-        return run_video(args)
-    if args.command != "predict":
+    if getattr(args, "run", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    return args.run(args)
+
+
+def run_predict(args: argparse.Namespace, *, parser: argparse.ArgumentParser) -> int:
+    """Run the ``predict`` command on parsed arguments; returns the exit status (``parser`` reports misuse)."""
     if args.crops and (args.detector is not None or args.min_face_size is not None or args.small_faces):
         parser.error("--crops skips face detection; do not combine it with --detector, --min-face-size or --small-faces")
     if args.show_dropped and (args.crops or args.format != "json"):
@@ -183,8 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from core.detection import get_detector  # noqa: PLC0415
-    from core.pipeline import STILL_DETECTOR, model_tta, still_detector  # noqa: PLC0415
+    from core.pipeline import model_tta  # noqa: PLC0415
     from core.recognizer import EmotionRecognizer  # noqa: PLC0415
 
     try:
@@ -193,12 +185,7 @@ def _predict(args: argparse.Namespace) -> int:
             options["min_face_size"] = args.min_face_size
         if args.small_faces:
             options["small_faces"] = True
-        if args.crops:
-            detector = None
-        elif args.detector in (None, STILL_DETECTOR):
-            detector = still_detector(**options)
-        else:
-            detector = get_detector(args.detector, **options)
+        detector = None if args.crops else make_detector(args.detector, **options)
         extra: dict[str, Any] = {}
         if detector is not None:
             extra["detector"] = detector
@@ -215,7 +202,7 @@ def _predict(args: argparse.Namespace) -> int:
         return EXIT_USAGE
 
     jobs = collect_jobs(args.paths)
-    show_progress = not args.quiet and (_isatty(sys.stderr) or len(jobs) > 1)
+    show_progress = not args.quiet and (isatty(sys.stderr) or len(jobs) > 1)
     progress = _Progress(len(jobs), stream=sys.stderr, enabled=show_progress)
     used_names: set[str] = set()
     explained_stems: set[str] = set()
@@ -301,24 +288,13 @@ def _run_job(
     if annotate_dir is not None:
         from core.annotate import annotate  # noqa: PLC0415
 
-        target = _unique_path(annotate_dir, job.stem, used_names)
+        target = annotate_dir / unique_name(job.stem, ANNOTATED_SUFFIX, used_names)
         try:
             _write_png_atomic(target, annotate(image, faces, numbered=True))
         except OSError as exc:
             problem = f"cannot write annotated copy {target}: {exc.strerror or exc}"
             return ImageReport(job.display, tuple(faces), problem, dropped)
     return ImageReport(job.display, tuple(faces), dropped=dropped)
-
-
-def _unique_path(folder: Path, stem: str, used: set[str], *, suffix: str = ANNOTATED_SUFFIX) -> Path:
-    """``folder/stem.annotated.png``, with ``-2``, ``-3``... when this run already used that name."""
-    name = f"{stem}{suffix}"
-    counter = 2
-    while name.lower() in used:
-        name = f"{stem}-{counter}{suffix}"
-        counter += 1
-    used.add(name.lower())
-    return folder / name
 
 
 def _explain_job(
@@ -328,7 +304,7 @@ def _explain_job(
     from core.imageio import load_image  # noqa: PLC0415
     from core.saliency import explain_faces, explanation_panel  # noqa: PLC0415
 
-    stem = _unique_path(folder, job.stem, used, suffix="").name  # "a", then "a-2" for a second a.*
+    stem = unique_name(job.stem, "", used)  # "a", then "a-2" for a second a.*
     try:
         image = load_image(job.path)
         maps = explain_faces(recognizer, image, report.faces, emotion=emotion)
@@ -382,13 +358,6 @@ def write_csv(reports: Sequence[ImageReport], stream: TextIO, *, readout: Readou
                     *readout.group_cells(face.probabilities), report.error or "",
                 ]
             )  # fmt: skip
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False
 
 
 class _Progress:

@@ -4,6 +4,9 @@ Output goes to stdout as JSON (one object per clip: info, timeline, summary) or 
 analysed frame and face; a frame without a face is a row with ``face`` empty). Progress and, for
 CSV, the per-face summary go to stderr. Exit status: 0 all clips read, 1 some clip could not be
 read (see its ``error``), 2 bad usage or model.
+
+It registers with :mod:`core.cli` through :func:`register` (listed in :data:`core.cli.SUBCOMMANDS`)
+and shares its helpers through :mod:`core.cli_common`; it never imports :mod:`core.cli`.
 """
 
 from __future__ import annotations
@@ -17,18 +20,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
-from core.cli import number_type
+from core.cli_common import (
+    EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, add_model_option, isatty, make_detector, number_type, unique_name,
+)  # fmt: skip
 from core.readout import add_groups_argument, model_readout
 
-EXIT_OK = 0
-EXIT_SOME_FAILED = 1
-EXIT_USAGE = 2
 ANNOTATED_SUFFIX = ".annotated.mp4"
 DEFAULT_SMOOTH_S = 0.5
 
 
-def add_parser(commands: Any) -> argparse.ArgumentParser:
-    """Add the ``video`` command to a ``python -m core`` subparsers object."""
+def register(commands: Any) -> argparse.ArgumentParser:
+    """Add the ``video`` command to a ``python -m core`` subparsers object, with :func:`run` as its ``run``."""
     from core.detection import DETECTORS  # noqa: PLC0415
     from core.pipeline import STILL_DETECTOR  # noqa: PLC0415
     from core.preprocess import TTA_MODES  # noqa: PLC0415
@@ -62,7 +64,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
         "--detector", choices=tuple(DETECTORS), default=None,
         help=f"face detector (default {STILL_DETECTOR}, as for predict; blazeface is several times faster)",
     )  # fmt: skip
-    add("--model", metavar="PATH_OR_NAME", help="model directory, or a name under models/ (default: models/default)")
+    add_model_option(parser)
     add(
         "--tta", choices=TTA_MODES, default=None,
         help="test-time augmentation (default: the model's own choice, as for predict)",
@@ -78,6 +80,7 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
     )  # fmt: skip
     add_groups_argument(parser)
     add("--quiet", action="store_true", help="no progress on stderr")
+    parser.set_defaults(run=run)
     return parser
 
 
@@ -89,15 +92,14 @@ _non_negative_float = number_type(float, minimum=0, what="a number such as 3")
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m core video ...`` on its own; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m core")
-    add_parser(parser.add_subparsers(dest="command"))
+    register(parser.add_subparsers(dest="command"))
     return run(parser.parse_args(["video", *(sys.argv[1:] if argv is None else argv)]))
 
 
 def run(args: argparse.Namespace) -> int:
     """Run the ``video`` command on parsed arguments; returns the exit status."""
-    from core.detection import get_detector  # noqa: PLC0415
     from core.errors import ModelLoadError  # noqa: PLC0415
-    from core.pipeline import STILL_DETECTOR, model_tta, still_detector  # noqa: PLC0415
+    from core.pipeline import model_tta  # noqa: PLC0415
     from core.recognizer import EmotionRecognizer  # noqa: PLC0415
 
     try:
@@ -106,10 +108,7 @@ def run(args: argparse.Namespace) -> int:
         if args.min_face_size is not None:
             options["min_face_size"] = args.min_face_size
         # The same detector as predict unless --detector says otherwise.
-        if args.detector in (None, STILL_DETECTOR):
-            detector = still_detector(**options)
-        else:
-            detector = get_detector(args.detector, **options)
+        detector = make_detector(args.detector, **options)
         recognizer = EmotionRecognizer.from_dir(args.model, detector=detector)
         tta = args.tta or model_tta(recognizer.metadata)
     except (ModelLoadError, ValueError, OSError) as exc:
@@ -156,13 +155,7 @@ def annotate_targets(clips: Sequence[str], annotate: Path | None) -> list[Path |
     used: set[str] = set()
     out: list[Path | None] = []
     for clip in clips:
-        stem, counter = Path(clip).stem or "video", 2
-        name = f"{stem}{ANNOTATED_SUFFIX}"
-        while name.lower() in used:
-            name = f"{stem}-{counter}{ANNOTATED_SUFFIX}"
-            counter += 1
-        used.add(name.lower())
-        out.append(annotate / name)
+        out.append(annotate / unique_name(Path(clip).stem or "video", ANNOTATED_SUFFIX, used))
     return out
 
 
@@ -233,7 +226,7 @@ class _Progress:
     def __init__(self, label: str, stream: TextIO | None, *, width: int = 24) -> None:
         self.label = label if len(label) <= 40 else "..." + label[-37:]
         self.stream = stream
-        self.tty = stream is not None and _isatty(stream)
+        self.tty = stream is not None and isatty(stream)
         self.width = width
         self._last_drawn = -1.0
         self._next_mark = 0.1
@@ -269,10 +262,3 @@ class _Progress:
         prefix = "\r" if self.tty and self._last_drawn >= 0 else ""
         self.stream.write(f"{prefix}{self.label}: {message}\n")
         self.stream.flush()
-
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False

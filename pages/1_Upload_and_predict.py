@@ -44,7 +44,7 @@ tta = st.radio(
     key=f"upload_tta_{info.name if info else ''}",  # per model: each starts from its own choice
     help="Classify mirrored or shifted views of each face too, and average them: steadier answers for "
     "2 or 10 times the model work (still a few ms a face). The default is the mode that scored best "
-    "on PublicTest for this model; the README gives the accuracy of each on PrivateTest.",
+    "on PublicTest for this model; the project's docs/accuracy.md gives the accuracy of each on PrivateTest.",
 )
 score_column, landmark_column = st.columns([3, 1])
 small_faces = landmark_column.toggle(

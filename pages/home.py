@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from app import entry, ui
-from app.navigation import pages_for, st_page
+from app.navigation import LINKS_PER_ROW, link_rows, pages_for, st_page
 from app.reports import model_card
 
 entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
@@ -23,10 +23,12 @@ st.markdown(
 )
 
 others = [page for page in pages_for(owner=ui.is_owner()) if not page.default]
-for column, page in zip(st.columns(len(others)), others):
-    with column:
-        st.page_link(st_page(page), label=page.title, icon=page.icon)
-        st.caption(page.blurb)
+# A few links a row, every row the same widths: six side by side cut "Upload and predict" at 1400 px.
+for row in link_rows(others):
+    for column, page in zip(st.columns(LINKS_PER_ROW), row):
+        with column:
+            st.page_link(st_page(page), label=page.title, icon=page.icon)
+            st.caption(page.blurb)
 
 st.divider()
 if info is None:
@@ -45,6 +47,7 @@ with left:
         "Seven classes: " + ", ".join(card.classes) + ". Chance is 14%; people agree with the FER2013 "
         "labels about 65% of the time."
     )
+    st.caption(f"**Use of the weights:** {card.terms_of_use}.")
 with right:
     facts = card.facts()
     st.dataframe(

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import FERError
+from core.labels import FER2013_TERMS
 from core.model_store import METADATA_FILE, save_model_dir
 from training.batchnorm import accuracy, recalibrate_batchnorm
 from training.data import FERData, load_fer2013
@@ -146,6 +147,7 @@ def average_run(
         averaged_public_test_accuracy={str(e): a for e, a in alone.items()},
         averaging={"method": "mean of weights", "batchnorm": f"recalibrated on Training ({len(data['Training'].x)} faces, un-augmented)"},
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        terms_of_use=FER2013_TERMS,
     )
     save_model_dir(averaged, metadata, out_dir)
     return {"public_test_accuracy": score, "epochs": alone, "model_dir": str(out_dir)}

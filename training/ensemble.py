@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import FERError, ModelLoadError
-from core.labels import FACE_SIZE, NUM_CLASSES
+from core.labels import FACE_SIZE, FER2013_TERMS, NUM_CLASSES
 from core.model_store import load_model_dir, read_model_info, resolve_model_dir, save_model_dir, sha256_file
 from training.batchnorm import BATCH_SIZE
 from training.data import FERData, load_fer2013
@@ -308,6 +308,7 @@ def ensemble_models(
             "source": Path(data.source).name, "layout": data.layout, "sha256": data.sha256, "notes": list(data.notes),
         },
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "terms_of_use": FER2013_TERMS,
     }
     save_model_dir(model, metadata, out_dir)
     tflite_error = read_model_info(out_dir).metadata.get("tflite_error")

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from core.errors import DatasetError, FERError
-from core.labels import NUM_CLASSES
+from core.labels import FER2013_TERMS, NUM_CLASSES
 from core.model_store import save_model_dir, write_json_atomic
 from training.architectures import build_model, list_architectures
 from training.augment import AugmentConfig, build_augmenter, mixup_batches
@@ -671,6 +671,7 @@ def train(
             "history": state["history"],
             "created": _now(),
             "parameters": int(best.count_params()),
+            "terms_of_use": FER2013_TERMS,
         }
         save_model_dir(best, metadata, out)
         model_dir = out

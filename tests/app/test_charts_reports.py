@@ -82,7 +82,7 @@ def test_model_card_names_averaged_epochs(tmp_path) -> None:  # noqa: ANN001
 def test_model_card_without_evaluation(tmp_path) -> None:  # noqa: ANN001
     card = model_card(ModelInfo("new", tmp_path, {"labels": list(EMOTIONS)}))
     assert card.accuracy is None and card.architecture == "unknown"
-    assert [label for label, _ in card.facts()] == ["Classes", "Architecture"]
+    assert [label for label, _ in card.facts()] == ["Classes", "Architecture", "Use of the weights"]
 
 
 def test_probability_bar_is_in_label_order() -> None:
@@ -169,3 +169,13 @@ def test_ferplus_accuracy_reaches_the_report_and_the_card(tmp_path, evaluation: 
     facts = dict(model_card(ModelInfo("fast", tmp_path, {"labels": list(EMOTIONS)}, with_ferplus)).facts())
     assert facts["FER+ majority accuracy (PrivateTest)"] == "70.0%"
     assert "FER+ majority accuracy (PrivateTest)" not in dict(model_card(ModelInfo("f", tmp_path, {}, evaluation)).facts())
+
+
+def test_model_card_says_what_the_weights_may_be_used_for(tmp_path) -> None:  # noqa: ANN001
+    from core.labels import FER2013_TERMS  # noqa: PLC0415
+
+    assert FER2013_TERMS.startswith("research use only") and "no explicit licence" in FER2013_TERMS
+    older = model_card(ModelInfo("old", tmp_path, {"labels": list(EMOTIONS)}))  # saved before the field existed
+    assert older.terms_of_use == FER2013_TERMS and dict(older.facts())["Use of the weights"] == FER2013_TERMS
+    own = model_card(ModelInfo("own", tmp_path, {"labels": list(EMOTIONS), "terms_of_use": "research use only: mine"}))
+    assert dict(own.facts())["Use of the weights"] == "research use only: mine"

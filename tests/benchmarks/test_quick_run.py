@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,16 +12,12 @@ from tests.real_data import REAL_FER2013, SKIP_REASON
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_quick_run_writes_tables_and_json(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_quick_run_writes_tables_and_json(tiny_model_dir: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from tests.docs.documented import cli  # noqa: PLC0415 - the command docs/benchmarks.md shows
+
     out = tmp_path / "results.json"
-    cmd = [
-        sys.executable, "-m", "benchmarks.run", "--quick", "--only", "classify", "frame", "saliency",
-        "--no-fer", "--no-candidates", "--detectors", "haar", "--models", str(tiny_model_dir), "--out", str(out),
-    ]  # fmt: skip
-    done = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
-                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})  # fmt: skip
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "Classify faces" in done.stdout and "Targets" in done.stdout
+    _, printed = cli("benchmarks quick", capsys, model=tiny_model_dir, out=out)
+    assert "Classify faces" in printed and "Targets" in printed
     results = json.loads(out.read_text())
     assert results["quick"] is True and results["pinning"]["tf_intra_op_threads"] == 1
     assert {r["batch"] for r in results["sections"]["classify"]} == {1, 16}

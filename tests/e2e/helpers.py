@@ -70,6 +70,30 @@ def launch_chromium(playwright, *, user_data_dir: Path, extra_args: tuple[str, .
     )
 
 
+HOME_LINKS = '[data-testid="stMain"] [data-testid="stPageLink-NavLink"]'
+"""The Home page's links to the other pages (not the sidebar's)."""
+
+
+def open_home(page, url: str) -> None:  # noqa: ANN001
+    """Open the Home page and wait until its links and its model card's table are drawn."""
+    from playwright.sync_api import expect  # noqa: PLC0415
+
+    page.goto(url, wait_until="domcontentloaded")
+    expect(page.get_by_text("Model card")).to_be_visible(timeout=60_000)
+    page.locator(HOME_LINKS).first.wait_for(timeout=60_000)
+    page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(2500)  # the model card's grid draws on a canvas after it is attached
+
+
+def home_link_labels(page) -> dict[str, bool]:  # noqa: ANN001
+    """Each Home page link's label and whether the browser cuts it (some box inside narrower than its text)."""
+    rows = page.locator(HOME_LINKS).evaluate_all(
+        "links => links.map(a => [a.innerText.split('\\n').pop().trim(),"
+        " [a, ...a.querySelectorAll('*')].some(e => e.scrollWidth > e.clientWidth)])"
+    )
+    return {label: cut for label, cut in rows}
+
+
 # --- test media ----------------------------------------------------------------------------------
 
 

@@ -1,4 +1,4 @@
-"""Take the README's screenshots of every page: ``python -m tests.e2e.screenshots [--models DIR]``.
+"""Take the screenshots of every page (README.md, docs/): ``python -m tests.e2e.screenshots [--models DIR]``.
 
 Writes ``docs/screenshots/{home,upload,upload-summary,why,webcam,webcam-recording,video,dataset,evaluation,training}.png``.
 No FER2013 face appears in them: the uploads and the fake camera show drawn cartoon faces, the dataset browser
@@ -11,6 +11,9 @@ shows its timeline. Needs Debian's Chromium; the webcam shot also needs network 
 photo, the per-face charts and the table) as ``upload-<name>.png`` in ``--out``; for looking at a
 real group photo the way a user sees it (keep such shots out of the project). ``--summary`` shoots
 only ``upload-summary.png``: three drawn photos at once (three faces, one, none), the page's summary on top.
+
+``--home`` instead shoots only the Home page at the 1400-px window, as the owner (``home.png``) and
+as a visitor (``home-visitor.png``), and names any page link whose label the browser cuts.
 """
 
 from __future__ import annotations
@@ -29,7 +32,9 @@ from tests.e2e.helpers import (
     REPO,
     chromium_missing_reason,
     free_port,
+    home_link_labels,
     launch_chromium,
+    open_home,
     streamlit_server,
     synthetic_photo,
     write_y4m,
@@ -58,10 +63,7 @@ def take(*, models: Path, out: Path, work: Path) -> list[Path]:
             page.screenshot(path=str(path), full_page=full_page)
             shots.append(path)
 
-        page.goto(url, wait_until="domcontentloaded")
-        expect(page.get_by_text("Model card")).to_be_visible(timeout=60_000)
-        page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=60_000)
-        page.wait_for_timeout(2500)  # the model card's grid draws on a canvas after it is attached
+        open_home(page, url)
         shot("home")
 
         page.goto(f"{url}/Upload_and_predict", wait_until="domcontentloaded")
@@ -198,6 +200,25 @@ def take_summary_only(*, models: Path, out: Path, work: Path) -> Path:
     return target
 
 
+def take_home(*, models: Path, out: Path, work: Path) -> tuple[list[Path], list[str]]:
+    """The Home page as the owner and as a visitor; the shots and the link labels the browser cuts."""
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    shots, cut = [], []
+    for name, public in (("home", ""), ("home-visitor", "1")):
+        env = {"FER_MODELS_DIR": str(models), "FER2013_PATH": "", "FER_APP_PUBLIC": public}
+        with streamlit_server(port=free_port(), env=env, log=work / f"{name}.log") as server, \
+                sync_playwright() as playwright:  # fmt: skip
+            context = launch_chromium(playwright, user_data_dir=work / "profile")
+            page = context.new_page()
+            open_home(page, server.url)
+            cut += [f"{name}: {label}" for label, is_cut in home_link_labels(page).items() if is_cut]
+            shots.append(out / f"{name}.png")
+            page.screenshot(path=str(shots[-1]))
+            context.close()
+    return shots, cut
+
+
 def take_video(page, *, url: str, clip: Path) -> None:  # noqa: ANN001
     """On the Video page: upload ``clip``, analyse it, and scroll to its result, ready for the shot."""
     from playwright.sync_api import expect  # noqa: PLC0415
@@ -232,6 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--photo", type=Path, help="shoot only the upload page on this photo")
     parser.add_argument("--summary", action="store_true", help="shoot only the several-photos summary")
+    parser.add_argument("--home", action="store_true", help="shoot only the Home page, as the owner and as a visitor")
     args = parser.parse_args(argv)
     reason = chromium_missing_reason()
     if reason:
@@ -246,6 +268,12 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             print(take_photo(models=args.models.resolve(), photo=args.photo.resolve(), out=args.out, work=Path(tmp)))
         return 0
+    if args.home:
+        with tempfile.TemporaryDirectory() as tmp:
+            shots, cut = take_home(models=args.models.resolve(), out=args.out, work=Path(tmp))
+        print("\n".join(str(path) for path in shots))
+        print("\n".join(f"cut link label: {line}" for line in cut) or "no link label is cut", file=sys.stderr)
+        return 1 if cut else 0
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         shots = take(models=args.models.resolve(), out=args.out, work=work)

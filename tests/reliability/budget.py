@@ -75,7 +75,7 @@ def measure(call: Callable[[], T]) -> tuple[T, Usage]:
 
 @dataclass
 class Tally:
-    """Figures for the README: inputs tried, crashes, worst time and memory per file, and more."""
+    """Figures for docs/reliability.md: inputs tried, crashes, worst time and memory per file, and more."""
 
     inputs: int = 0
     errors: int = 0

@@ -1,7 +1,7 @@
 """Fixtures of the reliability suite: one shared recognizer on the tiny model, and the upload path.
 
 The suite prints its figures (inputs tried, crashes, worst time and memory per file, threads,
-faults) at the end of the run, for the README's reliability section.
+faults) at the end of the run, for docs/reliability.md.
 """
 
 from __future__ import annotations

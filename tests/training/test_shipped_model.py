@@ -1,4 +1,4 @@
-"""The shipped default model does what the README says, re-measured on the real FER2013 when present."""
+"""The shipped default model does what docs/accuracy.md says, re-measured on the real FER2013 when present."""
 
 from __future__ import annotations
 
