@@ -2,7 +2,7 @@
 
 ``HistogramEqualization`` equalises each face's gray-level histogram, as OpenCV's ``equalizeHist``
 does, as a model's own first step (``training.train --equalize``): it travels inside the ``.keras``
-file and the ``.tflite`` export (built from TFLite's own operations: one-hot, sum, cumulative sum),
+file and the ``.tflite`` export (built from TFLite's own operations: one-hot, sum, cumulative sum, gather),
 so serving needs nothing else. :func:`register_layers` must run before such a model is loaded;
 :func:`core.model_store.load_model_dir` does it.
 """
@@ -48,10 +48,9 @@ def _layer_classes() -> dict[str, Any]:
             shape = ops.shape(x)
             levels = ops.cast(ops.clip(ops.round(x), 0, LEVELS - 1), "int32")
             flat = ops.reshape(levels, (shape[0], -1))  # (N, P)
-            one_hot = ops.one_hot(flat, LEVELS, dtype="float32")  # (N, P, 256)
-            hist = ops.sum(one_hot, axis=1)  # (N, 256)
+            hist = ops.sum(ops.one_hot(flat, LEVELS, dtype="float32"), axis=1)  # (N, 256)
             cdf = ops.cumsum(hist, axis=1)
-            at_pixel = ops.sum(one_hot * ops.expand_dims(cdf, 1), axis=2)  # cdf(v) of each pixel, (N, P)
+            at_pixel = ops.take_along_axis(cdf, flat, axis=1)  # cdf(v) of each pixel, (N, P)
             cdf_min = ops.min(at_pixel, axis=1, keepdims=True)
             total = ops.cast(ops.shape(flat)[1], "float32")
             spread = total - cdf_min

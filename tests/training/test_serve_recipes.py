@@ -17,7 +17,7 @@ from core.litert import LiteRTUnavailable, interpreter_class
 from core.model_store import load_model_dir, read_model_info
 from core.recognizer import EmotionRecognizer
 from tests.real_data import REAL_FER2013, SKIP_REASON
-from tests.training.test_train import NO_AUGMENT, synthetic_data, tiny_config
+from tests.training.test_train import NO_AUGMENT, synthetic_data, tiny_config, write_fer_csv
 from training import augment
 from training.augment import AugmentConfig, build_augmenter, photometric, serve_jitter_layer, training_batches
 from training.checkpoint import compact_checkpoint
@@ -283,13 +283,7 @@ def test_a_run_with_every_serving_recipe_trains_compacts_and_resumes(tmp_path: P
 def test_cli_takes_the_serving_recipes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code = train_main(["--data", str(tmp_path / "missing.csv"), "--out", str(tmp_path / "m"), "--photometric", "2"])
     assert code == 2 and "photometric" in capsys.readouterr().err
-    csv = tmp_path / "fer.csv"
-    data = synthetic_data(n_per_class=3)
-    lines = ["emotion,pixels,Usage"]
-    for split in ("Training", "PublicTest"):
-        part = data.splits[split]
-        lines += [f"{label},{' '.join(map(str, face.ravel()))},{split}" for face, label in zip(part.x, part.y)]
-    csv.write_text("\n".join(lines) + "\n")
+    csv = write_fer_csv(tmp_path / "fer.csv", synthetic_data(n_per_class=3))
     code = train_main([
         "--data", str(csv), "--arch", "tiny", "--epochs", "1", "--batch-size", "7", "--out", str(tmp_path / "m"),
         "--serve-jitter", "--photometric", "0.2", "--equalize", "--ferplus-blend", "0.5",
