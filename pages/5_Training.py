@@ -147,7 +147,7 @@ if augment is None:
         rotation_degrees=0, zoom=0, shift=0, horizontal_flip=False, erasing=0, brightness=0, contrast=0
     )
 elif serve_jitter:
-    augment = replace(augment, serve_jitter=True)
+    augment = replace(augment, serve_jitter="photo")
 
 st.markdown("**Data**")
 location = ui.dataset_location_ui(key="dataset_path_training")

@@ -11,6 +11,9 @@ from typing import Any
 import numpy as np
 
 
+SERVE_JITTER_PATHS: tuple[str, ...] = ("", "photo", "webcam")
+
+
 @dataclass(frozen=True)
 class AugmentConfig:
     """What the augmentation does to each training face. Zero turns a transform off."""
@@ -23,9 +26,15 @@ class AugmentConfig:
     erasing: float = 0.3
     brightness: float = 0.1
     contrast: float = 0.15
-    # Draw each face's offset, scale and rotation from the serving framing's measured errors
-    # (training.jitter, training/serve_jitter.json) instead of rotation_degrees, zoom and shift.
-    serve_jitter: bool = False
+    # Draw each face's offset, scale and rotation from a serving path's measured crop errors
+    # (training.jitter: "photo" or "webcam"; "" is off) instead of rotation_degrees, zoom and shift.
+    serve_jitter: str = ""
+
+    def __post_init__(self) -> None:
+        if isinstance(self.serve_jitter, bool):  # the first form of the option: on meant the photo path
+            object.__setattr__(self, "serve_jitter", "photo" if self.serve_jitter else "")
+        if self.serve_jitter not in SERVE_JITTER_PATHS:
+            raise ValueError(f"serve_jitter must be one of {SERVE_JITTER_PATHS} ('' is off), not {self.serve_jitter!r}")
 
 
 def build_augmenter(config: AugmentConfig, *, seed: int = 0) -> Any:
@@ -39,7 +48,7 @@ def build_augmenter(config: AugmentConfig, *, seed: int = 0) -> Any:
     if config.serve_jitter:
         from training.jitter import load_jitter  # noqa: PLC0415
 
-        jitter = load_jitter()
+        jitter = load_jitter(config.serve_jitter)
         steps.append(serve_jitter_layer()(
             mean=jitter.mean, cholesky=jitter.cholesky().tolist(), low=jitter.low, high=jitter.high,
             seed=seed + 1, name="serve_jitter",

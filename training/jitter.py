@@ -36,6 +36,10 @@ import numpy as np
 from core.model_store import write_json_atomic
 
 JITTER_FILE = Path(__file__).resolve().parent / "serve_jitter.json"
+# The measurement for each serving path: photos (YuNet, levelled and framed), the webcam (BlazeFace,
+# whose boxes are cut with the default margin: it gives no landmarks).
+JITTER_FILES = {"photo": JITTER_FILE, "webcam": JITTER_FILE.with_name("serve_jitter_webcam.json")}
+DETECTORS = {"photo": "yunet", "webcam": "blazeface"}
 PARAMETERS: tuple[str, ...] = ("dx", "dy", "log_scale", "degrees")
 
 
@@ -74,11 +78,13 @@ class JitterModel:
 
 
 def load_jitter(path: str | Path = JITTER_FILE) -> JitterModel:
-    """The measured jitter model (``training/serve_jitter.json`` unless ``path``).
+    """The measured jitter model (``training/serve_jitter.json`` unless ``path``: a file, or a
+    serving path of :data:`JITTER_FILES`, ``photo`` or ``webcam``).
 
     Raises:
         ValueError: the file is missing or malformed (with what to run to write it).
     """
+    path = JITTER_FILES.get(str(path), path)
     try:
         return JitterModel.from_dict(json.loads(Path(path).read_text())["model"])
     except (OSError, ValueError, KeyError, TypeError) as exc:
@@ -116,26 +122,48 @@ def fit_jitter(errors: np.ndarray) -> JitterModel:
     )  # fmt: skip
 
 
-def measure_errors(faces: np.ndarray, *, seed: int = 0) -> tuple[np.ndarray, dict[str, Any]]:
-    """Paste each face into a scene, re-find and frame it as served; its framing errors, (n, 4).
+def box_square(
+    box: tuple[float, float, float, float], image_shape: tuple[int, ...]
+) -> tuple[float, float, float, float, float]:
+    """The crop of a face without landmarks (its box, the default margin, made square), in the form of
+    :func:`core.preprocess.framing_square`: ``(centre_x, centre_y, side, 1, 0)``."""
+    from core.preprocess import DEFAULT_MARGIN, expand_box  # noqa: PLC0415
+
+    x, y, w, h = expand_box(box, DEFAULT_MARGIN, image_shape, square=True)
+    return x + w / 2, y + h / 2, float(max(w, h)), 1.0, 0.0
+
+
+def measure_errors(faces: np.ndarray, *, seed: int = 0, path: str = "photo") -> tuple[np.ndarray, dict[str, Any]]:
+    """Paste each face into a scene, re-find and crop it as the serving ``path`` does (``photo``:
+    YuNet, levelled and framed; ``webcam``: BlazeFace's box with the default margin); the errors, (n, 4).
 
     Faces missed at the detector's default threshold are left out (and counted in the facts).
     """
     from benchmarks.yunet_framing import FIT_MIN_SCORE, find_faces  # noqa: PLC0415 - the framing fit's own scenes
-    from core.detection import YUNET_MIN_SCORE  # noqa: PLC0415
+    from core.detection import YUNET_MIN_SCORE, get_detector  # noqa: PLC0415
     from core.pipeline import still_detector  # noqa: PLC0415
     from core.preprocess import FER_FRAMING, framing_square  # noqa: PLC0415
 
+    if path not in DETECTORS:
+        raise ValueError(f"serving path must be one of {', '.join(DETECTORS)}, not {path!r}")
     rng = np.random.default_rng(seed)
-    found, _stray = find_faces(still_detector(min_score=FIT_MIN_SCORE), faces, rng)
-    rows = [
-        framing_errors(square, framing_square(det.landmarks, FER_FRAMING))
-        for _scene, square, det in found
-        if det is not None and det.score >= YUNET_MIN_SCORE
-    ]
-    facts = {
-        "faces": int(len(faces)), "refound": len(rows), "threshold": YUNET_MIN_SCORE, "framing": FER_FRAMING._asdict(),
-    }  # fmt: skip
+    if path == "photo":
+        found, _stray = find_faces(still_detector(min_score=FIT_MIN_SCORE), faces, rng)
+        rows = [
+            framing_errors(square, framing_square(det.landmarks, FER_FRAMING))
+            for _scene, square, det in found
+            if det is not None and det.score >= YUNET_MIN_SCORE
+        ]
+        facts = {"threshold": YUNET_MIN_SCORE, "framing": FER_FRAMING._asdict()}
+    else:
+        found, _stray = find_faces(get_detector(DETECTORS[path]), faces, rng)
+        rows = [
+            framing_errors(square, box_square(det.box, scene.shape))
+            for scene, square, det in found
+            if det is not None
+        ]
+        facts = {"crop": "box with the default margin, square"}
+    facts = {"faces": int(len(faces)), "refound": len(rows), "detector": DETECTORS[path], **facts}
     return np.asarray(rows).reshape(-1, len(PARAMETERS)), facts
 
 
@@ -155,7 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--faces", type=int, default=800, help="Training faces to paste and re-find")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(JITTER_FILE), help="JSON to write (default training/serve_jitter.json)")
+    parser.add_argument(
+        "--path", choices=tuple(DETECTORS), default="photo",
+        help="the serving path to measure: photo (YuNet, framed) or webcam (BlazeFace's box)",
+    )  # fmt: skip
+    parser.add_argument("--out", help="JSON to write (default training/serve_jitter.json, or _webcam.json)")
     args = parser.parse_args(argv)
     if not args.data:
         parser.error("give --data or set FER2013_PATH")
@@ -165,19 +197,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         train = load_fer2013(args.data, with_checksum=False)["Training"]
         pick = np.random.default_rng(args.seed).choice(len(train), size=min(args.faces, len(train)), replace=False)
-        errors, facts = measure_errors(train.x[pick], seed=args.seed)
+        errors, facts = measure_errors(train.x[pick], seed=args.seed, path=args.path)
         model = fit_jitter(errors)
     except (FERError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     report = {
-        "what": "serving framing (YuNet + FER_FRAMING) against the FER2013 crop, on Training faces pasted into scenes",
+        "what": f"the {args.path} path's crop against the FER2013 crop, on Training faces pasted into scenes",
         "parameters": list(PARAMETERS), "seed": args.seed, **facts,
         "summary": summary(errors), "model": asdict(model),
     }  # fmt: skip
-    write_json_atomic(Path(args.out), report)
+    out = Path(args.out) if args.out else JITTER_FILES[args.path]
+    write_json_atomic(out, report)
     print(json.dumps(report["summary"], indent=2))
-    print(f"{facts['refound']} of {facts['faces']} faces re-found; written to {args.out}")
+    print(f"{facts['refound']} of {facts['faces']} faces re-found; written to {out}")
     return 0
 
 

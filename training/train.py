@@ -694,7 +694,7 @@ def train(
             "batchnorm": batchnorm,
             "restarts": state.get("restarts", []),
             "compact_resumes": state.get("compact_resumes", []),
-            "serve_jitter": _jitter_facts() if config.augment.serve_jitter else None,
+            "serve_jitter": _jitter_facts(config.augment.serve_jitter) if config.augment.serve_jitter else None,
             "train_seconds": round(float(state["seconds"]), 1),
             "precision": state.get("precision", "float32"),
             "teacher": state.get("teacher"),
@@ -717,12 +717,13 @@ def train(
     return result
 
 
-def _jitter_facts() -> dict[str, Any]:
+def _jitter_facts(path: str) -> dict[str, Any]:
     """The serving-jitter measurement a run drew from, for its metadata."""
-    from training.jitter import JITTER_FILE  # noqa: PLC0415
+    from training.jitter import JITTER_FILES  # noqa: PLC0415
 
-    report = json.loads(JITTER_FILE.read_text())
-    return {key: report.get(key) for key in ("faces", "refound", "seed", "summary", "model")}
+    report = json.loads(JITTER_FILES[path].read_text())
+    keys = ("detector", "faces", "refound", "seed", "summary", "model")
+    return {"path": path, **{key: report.get(key) for key in keys}}
 
 
 def portable_path(path: str | Path) -> str:
@@ -761,15 +762,18 @@ def build_parser() -> argparse.ArgumentParser:
         "them (PublicTest keeps FER2013's labels)",
     )  # fmt: skip
     parser.add_argument(
-        "--serve-jitter", action="store_true",
-        help="draw each face's offset, scale and rotation from the serving framing's measured errors "
-        "(training/serve_jitter.json) instead of the default rotation, zoom and shift",
+        "--serve-jitter", nargs="?", const="photo", choices=("photo", "webcam"), default="",
+        help="draw each face's offset, scale and rotation from the measured crop errors of a serving path "
+        "(photo, the default: training/serve_jitter.json; webcam: ..._webcam.json) instead of the default "
+        "rotation, zoom and shift",
     )  # fmt: skip
     parser.add_argument(
         "--photometric", type=float, default=0.0, metavar="P",
         help="apply each of uneven light, gamma, low resolution, blur and JPEG to a face with probability P",
     )  # fmt: skip
-    parser.add_argument("--equalize", action="store_true", help="equalise each face's histogram as the model's first layer")
+    parser.add_argument(
+        "--equalize", action="store_true", help="equalise each face's histogram as the model's first layer"
+    )
     parser.add_argument("--limit", type=int, default=0, help="use only the first N training faces (smoke runs)")
     parser.add_argument("--mixup", type=float, default=defaults.mixup, metavar="ALPHA", help="mixup Beta alpha, e.g. 0.2 (0: off)")
     parser.add_argument("--teacher", default="", metavar="MODEL_DIR", help="distil from this model directory (an ensemble, say)")
@@ -810,14 +814,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     augment = AugmentConfig(rotation_degrees=0, zoom=0, shift=0, horizontal_flip=False, erasing=0, brightness=0, contrast=0) if args.no_augment else replace(AugmentConfig(), erasing=args.erasing)
     if args.serve_jitter:
-        augment = replace(augment, serve_jitter=True)
+        augment = replace(augment, serve_jitter=args.serve_jitter)
     try:
         config = TrainConfig(
             arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
             learning_rate=args.lr, weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
             class_weighting=args.class_weighting, patience=args.patience, seed=args.seed, augment=augment,
             ferplus=bool(args.ferplus) and not args.ferplus_blend, ferplus_blend=args.ferplus_blend,
-            photometric=args.photometric, equalize=args.equalize, limit=args.limit, precision=args.precision, mixup=args.mixup,
+            photometric=args.photometric, equalize=args.equalize, limit=args.limit, precision=args.precision,
+            mixup=args.mixup,
             teacher=args.teacher,
             distill_weight=(0.5 if args.teacher else 0.0) if args.distill_weight is None else args.distill_weight,
             distill_temperature=args.distill_temperature,

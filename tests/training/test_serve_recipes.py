@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -23,7 +24,7 @@ from training.augment import AugmentConfig, build_augmenter, photometric, serve_
 from training.checkpoint import compact_checkpoint
 from training.data import FERData, Split, blend_ferplus
 from training.jitter import JITTER_FILE, PARAMETERS, JitterModel, fit_jitter, framing_errors, load_jitter
-from training.train import TrainConfig, main as train_main, train
+from training.train import TrainConfig, build_parser, main as train_main, train
 
 # --- the serving framing's errors ---------------------------------------------------------------
 
@@ -50,11 +51,13 @@ def test_fit_jitter_recovers_a_known_gaussian_and_its_bounds() -> None:
         fit_jitter(samples[:5])
 
 
-def test_the_committed_measurement_loads_and_a_bad_file_says_how_to_remake_it(tmp_path: Path) -> None:
+def test_the_committed_measurements_load_and_a_bad_file_says_how_to_remake_it(tmp_path: Path) -> None:
     report = json.loads(JITTER_FILE.read_text())
     assert report["parameters"] == list(PARAMETERS) and report["refound"] >= 700
     model = load_jitter()
     assert abs(model.mean[0]) < 0.05 and 2.0 < math.sqrt(model.covariance[3][3]) < 15.0
+    webcam = load_jitter("webcam")  # BlazeFace gives no landmarks: its crops are never turned
+    assert webcam.low[3] == webcam.high[3] == 0.0 and webcam.covariance[2][2] > 0
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="python -m training.jitter"):
         load_jitter(tmp_path / "bad.json")
@@ -88,6 +91,10 @@ def test_serve_jitter_is_seeded_and_replaces_the_uniform_geometry() -> None:
     config = AugmentConfig(horizontal_flip=False, erasing=0, brightness=0, contrast=0, serve_jitter=True)
     first, again = build_augmenter(config, seed=5), build_augmenter(config, seed=5)
     assert [layer.name for layer in first.layers] == ["serve_jitter"]  # no rotation, zoom or shift besides
+    webcam = build_augmenter(replace(config, serve_jitter="webcam"), seed=5)
+    assert webcam.layers[0].mean == list(load_jitter("webcam").mean)
+    assert build_parser().parse_args(["--data", "d", "--out", "o", "--serve-jitter", "webcam"]).serve_jitter == "webcam"
+    assert build_parser().parse_args(["--data", "d", "--out", "o", "--serve-jitter"]).serve_jitter == "photo"
     np.testing.assert_allclose(np.asarray(first(faces, training=True)), np.asarray(again(faces, training=True)))
     assert not np.allclose(np.asarray(first(faces, training=True)), faces)
 
@@ -251,7 +258,10 @@ def test_recipe_options_are_checked_and_old_configs_mean_off() -> None:
     old["augment"] = {k: v for k, v in old["augment"].items() if k != "serve_jitter"}
     config = TrainConfig.from_dict(old)
     off = (config.photometric, config.equalize, config.ferplus_blend, config.augment.serve_jitter)
-    assert off == (0.0, False, 0.0, False)
+    assert off == (0.0, False, 0.0, "")
+    assert AugmentConfig(serve_jitter=True).serve_jitter == "photo"
+    with pytest.raises(ValueError, match="serve_jitter must be one of"):
+        AugmentConfig(serve_jitter="video")
 
 
 def test_a_run_with_every_serving_recipe_trains_compacts_and_resumes(tmp_path: Path) -> None:
@@ -261,7 +271,7 @@ def test_a_run_with_every_serving_recipe_trains_compacts_and_resumes(tmp_path: P
     rows = [f"Training,fer{i}.png,0,0,0,0,10,0,0,0,0,0" for i in range(len(big["Training"]))]
     rows += [f"PublicTest,fer{i}.png,0,0,0,0,10,0,0,0,0,0" for i in range(len(big["PublicTest"]))]
     (tmp_path / "all.csv").write_text(FERPLUS_HEADER + "\n".join(rows) + "\n")
-    augment_config = AugmentConfig(**{**NO_AUGMENT.__dict__, "serve_jitter": True})
+    augment_config = AugmentConfig(**{**NO_AUGMENT.__dict__, "serve_jitter": "photo"})
     config = tiny_config(epochs=2, augment=augment_config, photometric=0.3, equalize=True, ferplus_blend=0.4)
     first = train(config, data=big, out_dir=tmp_path / "m", ferplus_path=tmp_path / "all.csv")
     assert first.status == "completed"
@@ -275,7 +285,7 @@ def test_a_run_with_every_serving_recipe_trains_compacts_and_resumes(tmp_path: P
     )  # fmt: skip
     assert resumed.epochs_run == 3
     again = read_model_info(tmp_path / "again").metadata["config"]
-    assert again["equalize"] is True and again["augment"]["serve_jitter"] is True  # the recipe is the checkpoint's
+    assert again["equalize"] is True and again["augment"]["serve_jitter"] == "photo"  # the checkpoint's recipe
     model, _ = load_model_dir(tmp_path / "again")
     assert model.layers[1].name == "equalize"
 
@@ -299,9 +309,16 @@ def test_cli_takes_the_serving_recipes(tmp_path: Path, capsys: pytest.CaptureFix
     assert code == 0, capsys.readouterr().err
     meta = read_model_info(tmp_path / "m").metadata
     config = meta["config"]
-    assert config["augment"]["serve_jitter"] and config["photometric"] == 0.2 and config["equalize"]
+    assert config["augment"]["serve_jitter"] == "photo" and config["photometric"] == 0.2 and config["equalize"]
     assert config["ferplus_blend"] == 0.5 and not config["ferplus"]
     assert any("blended with FER+" in note for note in meta["data"]["notes"])
+    code = train_main([
+        "--data", str(csv), "--arch", "tiny", "--epochs", "1", "--batch-size", "7", "--out", str(tmp_path / "live"),
+        "--serve-jitter", "webcam",
+    ])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    meta = read_model_info(tmp_path / "live").metadata
+    assert meta["config"]["augment"]["serve_jitter"] == "webcam" and meta["serve_jitter"]["detector"] == "blazeface"
 
 
 @pytest.mark.skipif(REAL_FER2013 is None, reason=SKIP_REASON)
@@ -313,3 +330,7 @@ def test_the_jitter_measurement_runs_on_a_few_real_training_faces(tmp_path: Path
     report = json.loads(out.read_text())
     assert report["faces"] == 30 and report["refound"] >= 20
     assert load_jitter(out).mean and report["summary"]["degrees"]["iqr"] > 0
+    webcam = tmp_path / "webcam.json"
+    assert jitter_main(["--data", str(REAL_FER2013), "--faces", "60", "--path", "webcam", "--out", str(webcam)]) == 0
+    report = json.loads(webcam.read_text())
+    assert report["detector"] == "blazeface" and report["summary"]["degrees"]["std"] == 0.0
