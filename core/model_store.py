@@ -408,6 +408,9 @@ def load_model_dir(path: str | Path) -> tuple[Any, dict[str, Any]]:
         raise ModelLoadError(f"model {info.name!r} cannot be used: {info.error}")
     import keras  # noqa: PLC0415 - heavy import, only when a model is really needed
 
+    from core.layers import register_layers  # noqa: PLC0415
+
+    register_layers()  # a model may equalise its faces first (core.layers)
     keras_path = info.path / info.metadata["model_file"]
     try:
         model = keras.saving.load_model(keras_path, compile=False, safe_mode=True)

@@ -7,6 +7,7 @@ One training runs at a time per app process; every session sees it (the job live
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import streamlit as st
 
@@ -108,6 +109,19 @@ limit = limit_column.number_input(
 with st.expander("Augmentation", expanded=False):
     augment_on = st.toggle("Augment training faces", value=True, key="train_augment_on")
     augment = ui.augment_config_ui(key="train_aug") if augment_on else None
+    serve_jitter = st.toggle(
+        "Frame like the app (serving-framing jitter)", value=False, key="train_serve_jitter", disabled=not augment_on,
+        help="Draw each face's offset, scale and rotation from the errors the app's face framing was measured to "
+        "make, instead of the rotation, zoom and shift above.",
+    )  # fmt: skip
+    photometric_p = st.slider(
+        "Real-photo degradations (probability each)", 0.0, 1.0, 0.0, 0.05, key="train_photometric",
+        help="Uneven light, gamma, low resolution, blur and JPEG, each applied to a face with this probability.",
+    )  # fmt: skip
+    equalize = st.toggle(
+        "Equalise each face's histogram (inside the model)", value=False, key="train_equalize",
+        help="The model's first layer: saved with it, so the app serves it as any other model.",
+    )  # fmt: skip
 with st.expander("Recipe: precision, mixup, distillation", expanded=False):
     auto = resolve_precision("auto")
     precision = st.selectbox(
@@ -132,13 +146,22 @@ if augment is None:
     augment = AugmentConfig(
         rotation_degrees=0, zoom=0, shift=0, horizontal_flip=False, erasing=0, brightness=0, contrast=0
     )
+elif serve_jitter:
+    augment = replace(augment, serve_jitter="photo")
 
 st.markdown("**Data**")
 location = ui.dataset_location_ui(key="dataset_path_training")
 LABELS_FER, LABELS_FERPLUS = "FER2013 labels", "FER+ labels (votes of 10 annotators)"
-labels = st.radio("Training labels", [LABELS_FER, LABELS_FERPLUS], horizontal=True, key="train_labels")
+LABELS_BLEND = "FER2013 labels blended with FER+ votes"
+labels = st.radio("Training labels", [LABELS_FER, LABELS_FERPLUS, LABELS_BLEND], horizontal=True, key="train_labels")
 ferplus_path = None
-if labels == LABELS_FERPLUS:
+blend = 0.0
+if labels == LABELS_BLEND:
+    blend = st.slider(
+        "FER+ votes' share of the Training targets", 0.05, 1.0, 0.5, 0.05, key="train_ferplus_blend",
+        help="PublicTest keeps FER2013's labels for choosing the best epoch.",
+    )  # fmt: skip
+if labels != LABELS_FER:
     found = locate_ferplus(env=os.environ.get(FERPLUS_ENV), dataset=location.path)
     typed = st.text_input("FER+ label file", value=str(found or ""), key="train_ferplus")
     ferplus_path = typed.strip() or None
@@ -150,11 +173,12 @@ if st.button("Start training", type="primary", key="train_start", disabled=not l
         model_name = validate_model_name(name, models_root=root)
         config = TrainConfig(
             arch=architecture, epochs=int(epochs), batch_size=int(batch_size), augment=augment,
-            ferplus=ferplus_path is not None, limit=int(limit), precision=precision, mixup=float(mixup),
+            ferplus=ferplus_path is not None and not blend, ferplus_blend=float(blend), limit=int(limit),
+            precision=precision, mixup=float(mixup), photometric=float(photometric_p), equalize=bool(equalize),
             teacher=str(root / teacher) if teacher != "none" else "",
             distill_weight=float(distill_weight) if teacher != "none" else 0.0,
         )  # fmt: skip
-        if labels == LABELS_FERPLUS and ferplus_path is None:
+        if labels != LABELS_FER and ferplus_path is None:
             raise ValueError("FER+ labels need the FER+ label file (fer2013new.csv)")
     except ValueError as exc:
         st.error(str(exc))

@@ -4,7 +4,8 @@ Every builder returns a ``keras.Model`` that takes raw pixel values 0..255 of sh
 and outputs 7 softmax probabilities. ``dtype`` (a Keras policy name such as ``mixed_bfloat16``)
 applies to every layer but the float32 softmax; ``None`` is float32. Normalisation is the model's first layer, so it is saved with
 the model and serving cannot drift from training. Only built-in Keras layers are used, so a saved
-model loads in Keras safe mode on any backend.
+model loads in Keras safe mode on any backend; ``equalize=True`` puts :mod:`core.layers`'
+histogram equalisation first (loaded by :func:`core.model_store.load_model_dir`).
 """
 
 from __future__ import annotations
@@ -66,13 +67,19 @@ def _vgg(
     dropout: float,
     name: str,
     dtype: str | None = None,
+    equalize: bool = False,
 ) -> Any:
     import keras  # noqa: PLC0415
     from keras import layers  # noqa: PLC0415
 
     inputs = keras.Input((input_size, input_size, 1), name="pixels")
+    x = inputs
+    if equalize:  # histogram equalisation of each face, as the model's own first step
+        from core.layers import histogram_equalization  # noqa: PLC0415
+
+        x = histogram_equalization(name="equalize")(x)
     # Raw 0..255 in; the model owns its normalisation.
-    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="normalise", dtype=dtype)(inputs)
+    x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="normalise", dtype=dtype)(x)
     for stage, width in enumerate(widths):
         for i in range(convs_per_stage):
             x = _conv_bn_relu(x, width, name=f"s{stage}_{i}", dtype=dtype)
@@ -92,24 +99,30 @@ def _vgg(
 
 
 @register("fast", "Small VGG-style net (32-64-128-256) for live video: a few ms per face on one CPU core")
-def fast(*, input_size: int, num_classes: int, dropout: float = 0.4, dtype: str | None = None) -> Any:
+def fast(
+    *, input_size: int, num_classes: int, dropout: float = 0.4, dtype: str | None = None, equalize: bool = False
+) -> Any:
     return _vgg(
         input_size=input_size, num_classes=num_classes, widths=(32, 64, 128, 256),
-        convs_per_stage=2, head_units=256, dropout=dropout, name="fast", dtype=dtype,
+        convs_per_stage=2, head_units=256, dropout=dropout, name="fast", dtype=dtype, equalize=equalize,
     )
 
 
 @register("vgg", "VGG-style net (64-128-256-512, two convs a stage): the accurate default")
-def vgg(*, input_size: int, num_classes: int, dropout: float = 0.5, dtype: str | None = None) -> Any:
+def vgg(
+    *, input_size: int, num_classes: int, dropout: float = 0.5, dtype: str | None = None, equalize: bool = False
+) -> Any:
     return _vgg(
         input_size=input_size, num_classes=num_classes, widths=(64, 128, 256, 512),
-        convs_per_stage=2, head_units=512, dropout=dropout, name="vgg", dtype=dtype,
+        convs_per_stage=2, head_units=512, dropout=dropout, name="vgg", dtype=dtype, equalize=equalize,
     )
 
 
 @register("tiny", "Very small net for tests and smoke runs (not for shipping)")
-def tiny(*, input_size: int, num_classes: int, dropout: float = 0.0, dtype: str | None = None) -> Any:
+def tiny(
+    *, input_size: int, num_classes: int, dropout: float = 0.0, dtype: str | None = None, equalize: bool = False
+) -> Any:
     return _vgg(
         input_size=input_size, num_classes=num_classes, widths=(8, 16),
-        convs_per_stage=1, head_units=0, dropout=dropout, name="tiny", dtype=dtype,
+        convs_per_stage=1, head_units=0, dropout=dropout, name="tiny", dtype=dtype, equalize=equalize,
     )

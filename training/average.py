@@ -30,6 +30,7 @@ import numpy as np
 
 from core.errors import FERError
 from core.labels import FER2013_TERMS
+from core.layers import register_layers
 from core.model_store import METADATA_FILE, save_model_dir
 from training.batchnorm import accuracy, recalibrate_batchnorm
 from training.data import FERData, load_fer2013
@@ -87,6 +88,7 @@ def load_snapshots(run_dir: str | Path, epochs: Sequence[int]) -> list[Any]:
     models = []
     for epoch in epochs:
         try:
+            register_layers()  # a model may equalise its faces first (core.layers)
             models.append(keras.saving.load_model(ckpt / snapshot_name(epoch), compile=False, safe_mode=True))
         except Exception as exc:  # Keras raises many types for a bad archive
             raise TrainingError(f"{ckpt / snapshot_name(epoch)} is unusable: {exc}") from exc

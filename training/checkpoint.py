@@ -56,7 +56,7 @@ from training.train import (
     _served_model,
     _set_schedule,
     absolute_schedule,
-    offset_schedule_class,
+    register_training_objects,
     snapshot_name,
 )
 
@@ -180,7 +180,7 @@ def _load_keras(path: Path, *, compile: bool) -> Any:
 
     if not path.is_file():
         raise FileNotFoundError(path)
-    offset_schedule_class()  # a checkpoint of a run resumed from a compact copy has this schedule
+    register_training_objects()  # a checkpoint may hold the project's own schedule and layers
     try:
         return keras.saving.load_model(path, compile=compile)
     except Exception as exc:
@@ -313,7 +313,7 @@ def restore_compact(
     _set_schedule(trainer.optimizer, schedule, step)
 
     def expand(compact_name: str, keras_name: str) -> None:
-        model = build_model(config.arch, dtype=policy_name(precision))
+        model = build_model(config.arch, dtype=policy_name(precision), equalize=config.equalize)
         load_weights_f16(model, ckpt_dir / compact_name)
         _save_atomic(model, ckpt_dir / keras_name)
 

@@ -14,6 +14,7 @@ import stat
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -296,12 +297,21 @@ def load_fer2013_folder(root: str | Path, *, val_fraction: float = FOLDER_VAL_FR
     return FERData(splits, str(root), "folder", None, tuple(notes))
 
 
-def load_ferplus_targets(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+class FerPlusVotes(NamedTuple):
+    """FER+ votes per ``fer2013.csv`` row: ``votes`` (N, 7) for the FER2013 classes, ``nf`` not-a-face
+    votes, ``other`` votes for neither (contempt, unknown), ``named`` whether FER+ kept the image."""
+
+    votes: np.ndarray
+    nf: np.ndarray
+    other: np.ndarray
+    named: np.ndarray
+
+
+def load_ferplus_votes(path: str | Path) -> FerPlusVotes:
     """Read FER+ votes (``fer2013new.csv`` layout) aligned with ``fer2013.csv`` rows.
 
-    Returns:
-        ``(hard, soft, keep)``: majority-vote labels (N,), vote distributions over the 7 FER2013
-        classes (N, 7), and a mask of rows FER+ keeps (a face, and at least one vote for a class).
+    Raises:
+        DatasetError: not a FER+ label file, or unreadable.
     """
     path = Path(path)
     _require_regular_file(path)
@@ -316,6 +326,7 @@ def load_ferplus_targets(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.n
                     f"{not_ferplus}: no {', '.join(f'`{m}`' for m in missing)} column{'s' if len(missing) > 1 else ''}"
                 )
             columns = [header.index(name) for name in FERPLUS_TO_FER]
+            others = [header.index(name) for name in ("contempt", "unknown") if name in header]
             i_nf, i_name = header.index("NF"), header.index("Image name")
             rows = list(reader)
     except (StopIteration, UnicodeDecodeError, csv.Error):
@@ -326,19 +337,70 @@ def load_ferplus_targets(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.n
     order = [EMOTIONS.index(FERPLUS_TO_FER[name]) for name in FERPLUS_TO_FER]
     votes = np.zeros((n_rows, NUM_CLASSES), dtype=np.float32)
     nf = np.zeros(n_rows, dtype=np.float32)
+    other = np.zeros(n_rows, dtype=np.float32)
     named = np.zeros(n_rows, dtype=bool)
     for r, row in enumerate(rows):
         try:
             for col, cls in zip(columns, order):
                 votes[r, cls] = float(row[col] or 0)
             nf[r] = float(row[i_nf] or 0)
+            other[r] = sum(float(row[col] or 0) for col in others)
             named[r] = bool(row[i_name].strip())
         except (IndexError, ValueError):
             raise DatasetError(f"{not_ferplus}: row {r + 1} has a missing or non-numeric vote") from None
+    return FerPlusVotes(votes, nf, other, named)
+
+
+def load_ferplus_targets(path: str | Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Read FER+ votes (``fer2013new.csv`` layout) aligned with ``fer2013.csv`` rows.
+
+    Returns:
+        ``(hard, soft, keep)``: majority-vote labels (N,), vote distributions over the 7 FER2013
+        classes (N, 7), and a mask of rows FER+ keeps (a face, and at least one vote for a class).
+    """
+    votes, nf, _other, named = load_ferplus_votes(path)
     total = votes.sum(axis=1)
     keep = named & (total > 0) & (nf < votes.max(axis=1) + 1e-9)
     soft = np.divide(votes, np.maximum(total, 1e-9)[:, None])
     return votes.argmax(axis=1).astype(np.int64), soft, keep
+
+
+def blend_ferplus(data: FERData, ferplus_path: str | Path, *, weight: float, split: str = "Training") -> FERData:
+    """``split``'s targets blended: FER2013's one-hot label and FER+'s vote distribution.
+
+    Each face's target is ``(1 - w) * one_hot(FER2013 label) + w * FER+ votes / class votes``, with
+    ``w = weight * class votes / all votes``: a face whose annotators mostly voted *unknown* or
+    *contempt* (neither is a FER2013 class) leans on its FER2013 label, one with no class vote keeps
+    it. Faces FER+ marks as not a face (as many not-a-face votes as its top class has, or no image
+    name) are removed from ``split``. ``y`` stays FER2013's label; the other splits are untouched.
+
+    Raises:
+        ValueError: ``weight`` outside 0..1. DatasetError: the files do not align.
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"the FER+ blend weight must be within 0..1, not {weight!r}")
+    if data.layout not in ("csv", "npz"):
+        raise DatasetError("FER+ labels align with fer2013.csv rows; they need the CSV (or npz) layout")
+    votes, nf, other, named = load_ferplus_votes(ferplus_path)
+    part = data[split]
+    if int(part.index.max(initial=0)) >= len(votes):
+        raise DatasetError(
+            f"{ferplus_path} has {len(votes)} rows; the FER2013 data has row {int(part.index.max())}: they must align"
+        )
+    v, n, o = votes[part.index], nf[part.index], other[part.index]
+    face = named[part.index] & ~((n > 0) & (n >= v.max(axis=1)))
+    class_votes = v.sum(axis=1)
+    share = class_votes / np.maximum(class_votes + n + o, 1e-9)
+    w = (weight * share)[:, None]
+    distribution = v / np.maximum(class_votes, 1e-9)[:, None]
+    targets = (1.0 - w) * np.eye(NUM_CLASSES, dtype=np.float32)[part.y] + w * distribution
+    new = dict(data.splits)
+    new[split] = Split(part.x[face], part.y[face], part.index[face], targets[face].astype(np.float32))
+    note = (
+        f"{split} targets blended with FER+ votes ({Path(ferplus_path).name}, weight {weight}); "
+        f"{int((~face).sum())} faces FER+ marks not a face removed"
+    )
+    return FERData(new, data.source, data.layout, data.sha256, (*data.notes, note))
 
 
 def with_ferplus(data: FERData, ferplus_path: str | Path, *, splits: tuple[str, ...] = ("Training", "PublicTest")) -> FERData:

@@ -30,6 +30,7 @@ import numpy as np
 
 from core.errors import FERError, ModelLoadError
 from core.labels import FACE_SIZE, FER2013_TERMS, NUM_CLASSES
+from core.layers import register_layers
 from core.model_store import load_model_dir, read_model_info, resolve_model_dir, save_model_dir, sha256_file
 from training.batchnorm import BATCH_SIZE
 from training.data import FERData, load_fer2013
@@ -202,6 +203,7 @@ def _load_keras_file(path: Path) -> Member:
     if not path.is_file():
         raise ModelLoadError(f"member {path.name!r} is not a file")
     try:
+        register_layers()  # a model may equalise its faces first (core.layers)
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # noqa: BLE001 - Keras raises many types for a bad archive
         raise ModelLoadError(f"member {path.name!r} failed to load: {exc}") from exc

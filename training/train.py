@@ -29,11 +29,12 @@ import numpy as np
 
 from core.errors import DatasetError, FERError
 from core.labels import FER2013_TERMS, NUM_CLASSES
+from core.layers import register_layers
 from core.model_store import save_model_dir, write_json_atomic
 from training.architectures import build_model, list_architectures
-from training.augment import AugmentConfig, build_augmenter, mixup_batches
+from training.augment import AugmentConfig, build_augmenter, register_augment_layers, training_batches
 from training.batchnorm import recalibrate_if_better
-from training.data import FERData, load_fer2013, with_ferplus
+from training.data import FERData, blend_ferplus, load_fer2013, with_ferplus
 from training.distill import blend_targets, cached_teacher_probabilities, soften
 from training.precision import PRECISIONS, policy_name, resolve_precision
 
@@ -76,6 +77,13 @@ class TrainConfig:
     teacher: str = ""
     distill_weight: float = 0.0
     distill_temperature: float = 1.0
+    # The photometric gap of real photos (training.augment.photometric): each of uneven light, gamma,
+    # low resolution, blur and JPEG applied to a face with this probability; 0 turns it off.
+    photometric: float = 0.0
+    # Histogram equalisation of each face as the served model's first layer (core.layers).
+    equalize: bool = False
+    # Training targets blended with FER+ votes (training.data.blend_ferplus) at this weight; 0 is off.
+    ferplus_blend: float = 0.0
 
     def __post_init__(self) -> None:
         if self.arch not in list_architectures():
@@ -96,6 +104,12 @@ class TrainConfig:
             raise ValueError("distill_weight needs a teacher model directory")
         if not self.distill_temperature > 0:
             raise ValueError(f"distill_temperature must be positive, not {self.distill_temperature!r}")
+        if not 0.0 <= self.photometric <= 1.0:
+            raise ValueError(f"photometric must be a probability within 0..1 (0: off), not {self.photometric!r}")
+        if not 0.0 <= self.ferplus_blend <= 1.0:
+            raise ValueError(f"ferplus_blend must be within 0..1 (0: off), not {self.ferplus_blend!r}")
+        if self.ferplus and self.ferplus_blend > 0:
+            raise ValueError("ferplus replaces the labels and ferplus_blend blends them: choose one")
 
     def to_dict(self) -> dict[str, Any]:
         """What is saved in checkpoints and metadata (a teacher outside the working folder by name only)."""
@@ -257,12 +271,20 @@ def _offset_schedule_class() -> Any:
     return OffsetSchedule
 
 
+def register_training_objects() -> None:
+    """Make this project's own Keras classes known before a checkpoint is loaded: the offset schedule,
+    the custom augmentation layers and the served models' layers (:mod:`core.layers`)."""
+    offset_schedule_class()
+    register_augment_layers()
+    register_layers()
+
+
 def absolute_schedule(optimizer: Any, offset: int) -> Any:
     """The optimiser's learning-rate schedule over the run's own steps (its offset taken off)."""
     schedule = optimizer._learning_rate  # noqa: SLF001 - Keras keeps the schedule object only here
     if offset:
         if not isinstance(schedule, offset_schedule_class()):
-            raise TrainingError("the checkpoint's state says it continues a compact copy, but its schedule is not offset")
+            raise TrainingError("the checkpoint's state continues a compact copy, but its schedule is not offset")
         return schedule.schedule
     return schedule
 
@@ -329,7 +351,9 @@ def _build_training_model(
 
     keras.utils.set_random_seed(config.seed)
     # The policy is the model's own (its layers' dtype), never Keras' global one.
-    model = build_model(config.arch, dtype=policy_name(precision or resolve_precision(config.precision)))
+    model = build_model(
+        config.arch, dtype=policy_name(precision or resolve_precision(config.precision)), equalize=config.equalize
+    )
     inputs = keras.Input(model.input_shape[1:], name="pixels")
     outputs = model(build_augmenter(config.augment, seed=config.seed)(inputs))
     trainer = keras.Model(inputs, outputs, name=f"train_{config.arch}")
@@ -532,11 +556,15 @@ def train(
         if ferplus_path is None:
             raise TrainingError("ferplus=True needs the FER+ label file (ferplus_path)")
         data = with_ferplus(data, ferplus_path)
+    if config.ferplus_blend > 0:
+        if ferplus_path is None:
+            raise TrainingError("ferplus_blend needs the FER+ label file (ferplus_path, --ferplus CSV)")
+        data = blend_ferplus(data, ferplus_path, weight=config.ferplus_blend)
     if "Training" not in data.splits or "PublicTest" not in data.splits:
         raise DatasetError(f"{data.source} needs Training and PublicTest splits; it has {', '.join(data.splits)}")
     train_split, val_split = data["Training"], data["PublicTest"]
     x = train_split.x[..., None].astype("float32")
-    y = _targets(train_split, soft=config.ferplus)
+    y = _targets(train_split, soft=config.ferplus or config.ferplus_blend > 0)
     labels = train_split.y
     if config.limit:
         x, y, labels = x[: config.limit], y[: config.limit], labels[: config.limit]
@@ -571,7 +599,7 @@ def train(
         # The recipe (architecture, optimiser, augmentation) comes from the checkpoint; the stopping
         # rules (epochs, patience) from this call, so a resumed run can be given more room.
         config = replace(saved, epochs=config.epochs, patience=config.patience)
-        offset_schedule_class()  # registered before a checkpoint whose schedule is one is read
+        register_training_objects()  # before a checkpoint holding any of them is read
         if "compact" in state:
             from training.checkpoint import restore_compact  # noqa: PLC0415 - it imports this module
 
@@ -614,9 +642,10 @@ def train(
     )
     if initial_epoch < config.epochs and not (stop_event is not None and stop_event.is_set()):
         try:
-            if config.mixup > 0:
-                batches = mixup_batches(
-                    x, y, weights, batch_size=config.batch_size, alpha=config.mixup, seed=config.seed + initial_epoch
+            if config.mixup > 0 or config.photometric > 0:
+                batches = training_batches(
+                    x, y, weights, batch_size=config.batch_size, seed=config.seed + initial_epoch,
+                    mixup=config.mixup, photometric_p=config.photometric,
                 )
                 trainer.fit(
                     batches, epochs=config.epochs, initial_epoch=initial_epoch, validation_data=(xv, yv),
@@ -637,6 +666,7 @@ def train(
     model_dir = None
     batchnorm = None
     if state["best_epoch"]:
+        register_training_objects()
         best = keras.saving.load_model(ckpt_dir / _checkpoint_file(state, "best"), compile=False)
         public_test_accuracy = state["best_val_accuracy"]
         if status != "cancelled":  # a cancel saves what there is at once
@@ -664,6 +694,7 @@ def train(
             "batchnorm": batchnorm,
             "restarts": state.get("restarts", []),
             "compact_resumes": state.get("compact_resumes", []),
+            "serve_jitter": _jitter_facts(config.augment.serve_jitter) if config.augment.serve_jitter else None,
             "train_seconds": round(float(state["seconds"]), 1),
             "precision": state.get("precision", "float32"),
             "teacher": state.get("teacher"),
@@ -685,6 +716,15 @@ def train(
                           state["history"], status)
         )
     return result
+
+
+def _jitter_facts(path: str) -> dict[str, Any]:
+    """The serving-jitter measurement a run drew from, for its metadata."""
+    from training.jitter import JITTER_FILES  # noqa: PLC0415
+
+    report = json.loads(JITTER_FILES[path].read_text())
+    keys = ("detector", "faces", "refound", "seed", "summary", "model")
+    return {"path": path, **{key: report.get(key) for key in keys}}
 
 
 def portable_path(path: str | Path) -> str:
@@ -717,6 +757,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument("--erasing", type=float, default=defaults.augment.erasing, help="random-erasing probability")
     parser.add_argument("--ferplus", metavar="CSV", help="train on FER+ vote distributions from this file")
+    parser.add_argument(
+        "--ferplus-blend", type=float, default=0.0, metavar="W",
+        help="with --ferplus CSV: blend W of FER+'s votes into Training's FER2013 labels instead of replacing "
+        "them (PublicTest keeps FER2013's labels)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--serve-jitter", nargs="?", const="photo", choices=("photo", "webcam"), default="",
+        help="draw each face's offset, scale and rotation from the measured crop errors of a serving path "
+        "(photo, the default: training/serve_jitter.json; webcam: ..._webcam.json) instead of the default "
+        "rotation, zoom and shift",
+    )  # fmt: skip
+    parser.add_argument(
+        "--photometric", type=float, default=0.0, metavar="P",
+        help="apply each of uneven light, gamma, low resolution, blur and JPEG to a face with probability P",
+    )  # fmt: skip
+    parser.add_argument(
+        "--equalize", action="store_true", help="equalise each face's histogram as the model's first layer"
+    )
     parser.add_argument("--limit", type=int, default=0, help="use only the first N training faces (smoke runs)")
     parser.add_argument("--mixup", type=float, default=defaults.mixup, metavar="ALPHA", help="mixup Beta alpha, e.g. 0.2 (0: off)")
     parser.add_argument("--teacher", default="", metavar="MODEL_DIR", help="distil from this model directory (an ensemble, say)")
@@ -756,12 +814,16 @@ def _print_preparing(event: ProgressEvent) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     augment = AugmentConfig(rotation_degrees=0, zoom=0, shift=0, horizontal_flip=False, erasing=0, brightness=0, contrast=0) if args.no_augment else replace(AugmentConfig(), erasing=args.erasing)
+    if args.serve_jitter:
+        augment = replace(augment, serve_jitter=args.serve_jitter)
     try:
         config = TrainConfig(
             arch=args.arch, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer,
             learning_rate=args.lr, weight_decay=args.weight_decay, label_smoothing=args.label_smoothing,
             class_weighting=args.class_weighting, patience=args.patience, seed=args.seed, augment=augment,
-            ferplus=bool(args.ferplus), limit=args.limit, precision=args.precision, mixup=args.mixup,
+            ferplus=bool(args.ferplus) and not args.ferplus_blend, ferplus_blend=args.ferplus_blend,
+            photometric=args.photometric, equalize=args.equalize, limit=args.limit, precision=args.precision,
+            mixup=args.mixup,
             teacher=args.teacher,
             distill_weight=(0.5 if args.teacher else 0.0) if args.distill_weight is None else args.distill_weight,
             distill_temperature=args.distill_temperature,

@@ -357,6 +357,41 @@ def test_training_page_recipe_distils_from_a_listed_model_with_mixup(app_env, mo
     assert meta["teacher"]["name"] == "tiny" and meta["precision"] == "float32"
 
 
+def test_training_page_offers_the_serving_recipes_and_the_ferplus_blend(app_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    from app import cache  # noqa: PLC0415
+
+    models = tmp_path / "models"
+    models.mkdir()
+    monkeypatch.setenv("FER_MODELS_DIR", str(models))
+    from training.data import load_fer2013  # noqa: PLC0415
+
+    rows = 1 + max(int(split.index.max()) for split in load_fer2013(app_env["dataset"]).splits.values())
+    votes = "".join(f"Training,fer{i}.png,0,0,0,0,10,0,0,0,0,0\n" for i in range(rows))
+    ferplus = tmp_path / "fer2013new.csv"
+    header = "Usage,Image name,neutral,happiness,surprise,sadness,anger,disgust,fear,contempt,unknown,NF\n"
+    ferplus.write_text(header + votes)
+    app = run_page("pages/5_Training.py")
+    app.text_input(key="train_name").input("served").run()
+    app.selectbox(key="train_arch").select("tiny").run()
+    app.number_input(key="train_epochs").set_value(1).run()
+    app.selectbox(key="train_batch").select(32).run()
+    app.selectbox(key="train_precision").select("float32").run()
+    app.toggle(key="train_serve_jitter").set_value(True).run()
+    app.slider(key="train_photometric").set_value(0.2).run()
+    app.toggle(key="train_equalize").set_value(True).run()
+    app.radio(key="train_labels").set_value("FER2013 labels blended with FER+ votes").run()
+    app.slider(key="train_ferplus_blend").set_value(0.4).run()
+    app.text_input(key="train_ferplus").input(str(ferplus)).run()
+    app.button(key="train_start").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    job = cache.training_job()
+    assert job.join(timeout=TIMEOUT), "training did not finish"
+    meta = json.loads((models / "served" / "metadata.json").read_text())
+    config = meta["config"]
+    assert config["augment"]["serve_jitter"] and config["equalize"] and config["photometric"] == pytest.approx(0.2)
+    assert config["ferplus_blend"] == pytest.approx(0.4) and not config["ferplus"]
+
+
 def test_training_page_shows_progress_and_cancels(app_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
     import threading  # noqa: PLC0415
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from core.model_store import load_model_dir, read_model_info
-from tests.training.test_train import synthetic_data, tiny_config
+from tests.training.test_train import synthetic_data, tiny_config, write_fer_csv
 from training import checkpoint as checkpoint_module
 from training.architectures import build_model
 from training.checkpoint import (
@@ -184,13 +184,7 @@ def test_compact_and_resume_from_the_command_line(
     assert "compact checkpoint of epoch 2" in capsys.readouterr().out
     assert checkpoint_main(["compact", str(tmp_path / "nothing"), "--out", str(tmp_path / "c")]) == 2
     assert "no checkpoint" in capsys.readouterr().err
-    csv = tmp_path / "fer.csv"
-    data = synthetic_data()
-    rows = ["emotion,pixels,Usage"]
-    for split in ("Training", "PublicTest"):
-        s = data.splits[split]
-        rows += [f"{label},{' '.join(map(str, face.ravel()))},{split}" for face, label in zip(s.x, s.y)]
-    csv.write_text("\n".join(rows) + "\n")
+    csv = write_fer_csv(tmp_path / "fer.csv", synthetic_data())
     code = train_main([
         "--data", str(csv), "--arch", "tiny", "--epochs", "3", "--batch-size", "10", "--lr", "0.01",
         "--out", str(tmp_path / "fresh"), "--resume-from", str(tmp_path / "copy"),

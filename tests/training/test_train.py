@@ -41,6 +41,16 @@ def synthetic_data(n_per_class: int = 10, seed: int = 0) -> FERData:
     return FERData({"Training": make(n_per_class), "PublicTest": make(2), "PrivateTest": make(2)}, "synthetic.csv", "csv", "0" * 64)
 
 
+def write_fer_csv(path: Path, data: FERData, splits: tuple[str, ...] = ("Training", "PublicTest")) -> Path:
+    """``data``'s ``splits`` as a ``fer2013.csv`` (rows in split order), for the command-line tests."""
+    rows = ["emotion,pixels,Usage"]
+    for split in splits:
+        part = data.splits[split]
+        rows += [f"{label},{' '.join(map(str, face.ravel()))},{split}" for face, label in zip(part.x, part.y)]
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
 def tiny_config(**overrides) -> TrainConfig:
     base = dict(arch="tiny", epochs=1, batch_size=10, augment=NO_AUGMENT, learning_rate=1e-2, patience=50, warmup_epochs=0)
     base.update(overrides)
