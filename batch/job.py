@@ -12,6 +12,7 @@ core busy, and nothing else in the job needs a CPU slot that the actors could be
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -52,13 +53,37 @@ def connect(address: str | None = None) -> dict[str, float]:
         raise BatchError(
             "Ray is not installed: pip install -r requirements-ray.txt (batch jobs need it; the app does not)"
         ) from exc
+    where = address or (None if ray.is_initialized() else os.environ.get("RAY_ADDRESS"))
+    if where:
+        check_reachable(where)
     if not ray.is_initialized():
-        where = address or os.environ.get("RAY_ADDRESS")
         try:
             ray.init(address=address, include_dashboard=False if not where else None, log_to_driver=True)
         except Exception as exc:  # ConnectionError, TimeoutError, RuntimeError...: all mean "no cluster there"
             raise BatchError(f"cannot reach the Ray cluster at {where or 'a new local Ray'}: {exc}") from exc
     return dict(ray.cluster_resources())
+
+
+def check_reachable(address: str, *, timeout_s: float = 10.0) -> None:
+    """Fail fast when nothing listens at a cluster's ``host:port`` (``ray.init`` retries for minutes).
+
+    ``auto`` and addresses without a port are left to Ray.
+
+    Raises:
+        BatchError: the address does not answer.
+    """
+    target = address.split("://", 1)[-1]
+    host, sep, port = target.rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise BatchError(
+            f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}; check --address or RAY_ADDRESS "
+            "(the head node's GCS address, e.g. 10.0.0.5:6379) and that the cluster is up"
+        ) from exc
 
 
 def pool_size(cpus: float, *, requested: int | None, units: int) -> int:

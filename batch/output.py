@@ -75,9 +75,9 @@ class Output:
         Raises:
             BatchError: the folder cannot be created or written.
         """
-        probe = self.path(BOOKKEEPING, f".probe-{uuid.uuid4().hex}")
+        probe = self.path(f".probe-{uuid.uuid4().hex}.tmp")
         try:
-            self.fs.create_dir(self.path(BOOKKEEPING), recursive=True)
+            self.fs.create_dir(self.root, recursive=True)
             with self.fs.open_output_stream(probe) as handle:
                 handle.write(b"ok")
             self.fs.delete_file(probe)
