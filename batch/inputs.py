@@ -178,7 +178,9 @@ def _expand_remote(uri: str) -> Iterator[Item]:
     info = filesystem.get_file_info(inner)
     if info.type == fs.FileType.Directory:
         entries = filesystem.get_file_info(fs.FileSelector(inner, recursive=True))
-        found = sorted(e.path for e in entries if e.type == fs.FileType.File and _wanted(e.path))
+        found = sorted(
+            e.path for e in entries if e.type == fs.FileType.File and _wanted(e.path) and not e.base_name.startswith(".")
+        )
         if not found:
             yield Item(uri, IMAGE, f"no images or videos under {uri}")
         for path in found:
