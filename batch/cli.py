@@ -106,6 +106,7 @@ class Summary:
     emotions: dict[str, int]
     wall_s: float
     analysed_this_run: int
+    startup_s: float = 0.0
 
     @property
     def images_per_s(self) -> float:
@@ -118,7 +119,7 @@ class Summary:
             "inputs": self.inputs, "images": self.images, "videos": self.videos, "failed": self.failed,
             "faces": self.faces, "rows": self.rows, "emotions": dict(self.emotions),
             "wall_s": round(self.wall_s, 3), "analysed_this_run": self.analysed_this_run,
-            "inputs_per_s": round(self.images_per_s, 3),
+            "inputs_per_s": round(self.images_per_s, 3), "startup_s": round(self.startup_s, 3),
         }  # fmt: skip
 
     def text(self) -> str:
@@ -132,7 +133,7 @@ class Summary:
         )
 
 
-def summarise(out: Any, *, wall_s: float, analysed_this_run: int) -> Summary:
+def summarise(out: Any, *, wall_s: float, analysed_this_run: int, startup_s: float = 0.0) -> Summary:
     """Count inputs, failures, faces and emotions in the dataset written to ``out``."""
     import pyarrow.compute as pc  # noqa: PLC0415
 
@@ -147,7 +148,7 @@ def summarise(out: Any, *, wall_s: float, analysed_this_run: int) -> Summary:
     return Summary(
         inputs=inputs, images=inputs - len(video_paths), videos=len(video_paths), failed=len(failed),
         faces=len(with_face), rows=len(table), emotions=emotion_counts(list(with_face.to_pylist()) if len(table) else []),
-        wall_s=wall_s, analysed_this_run=analysed_this_run,
+        wall_s=wall_s, analysed_this_run=analysed_this_run, startup_s=startup_s,
     )  # fmt: skip
 
 
@@ -180,6 +181,7 @@ class Plan:
     settings: Any
     model: dict[str, bytes]
     workers: int
+    ready_at: float = 0.0
 
 
 def prepare(args: argparse.Namespace) -> Plan:
@@ -240,7 +242,10 @@ def prepare(args: argparse.Namespace) -> Plan:
         out.write_json(f"{BOOKKEEPING}/job.json", job)
         todo = tuple(units)
     workers = pool_size(resources.get("CPU", 1.0), requested=args.workers, units=max(len(todo), 1))
-    return Plan(out=out, units=tuple(units), todo=todo, settings=settings, model=model, workers=workers)
+    return Plan(
+        out=out, units=tuple(units), todo=todo, settings=settings, model=model, workers=workers,
+        ready_at=time.perf_counter(),
+    )  # fmt: skip
 
 
 def execute(plan: Plan, *, started: float, stdout: TextIO, stderr: TextIO | None) -> int:
@@ -263,7 +268,10 @@ def execute(plan: Plan, *, started: float, stdout: TextIO, stderr: TextIO | None
     line.update(final, force=True)
     line.close()
     plan.out.remove_temporaries()
-    summary = summarise(plan.out, wall_s=time.perf_counter() - started, analysed_this_run=final.inputs_done - inputs_before)
+    summary = summarise(
+        plan.out, wall_s=time.perf_counter() - started, analysed_this_run=final.inputs_done - inputs_before,
+        startup_s=plan.ready_at - started,
+    )  # fmt: skip
     plan.out.write_json(SUMMARY_JSON, summary.to_dict())
     plan.out.write_bytes(SUMMARY_TEXT, summary.text().encode())
     stdout.write(summary.text())

@@ -145,8 +145,13 @@ class Output:
     # ------------------------------------------------------------------------ units done
 
     def mark_done(self, unit: int, *, rows: int, chunks: int) -> None:
-        """Record that a unit's rows are all in place (and which worker did it, for the curious)."""
-        record = {"unit": unit, "rows": rows, "chunks": chunks, "pid": os.getpid(), "host": socket.gethostname()}
+        """Record that a unit's rows are all in place, and which worker did it (its process and peak memory)."""
+        import resource  # noqa: PLC0415 - POSIX only, and only on workers
+
+        record = {
+            "unit": unit, "rows": rows, "chunks": chunks, "pid": os.getpid(), "host": socket.gethostname(),
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        }  # fmt: skip
         self.write_json(f"{BOOKKEEPING}/done/unit-{unit:06d}.json", record)
 
     def done_units(self) -> set[int]:
