@@ -160,6 +160,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     args = parser.parse_args(argv)
     if args.crops and (args.detector is not None or args.min_face_size is not None or args.small_faces or args.min_score is not None):
         parser.error("--crops skips face detection; do not combine it with --detector, --min-score, --min-face-size or --small-faces")
+    if args.min_score is not None and args.detector == "haar":
+        parser.error("--min-score: the haar detector gives no scores; use yunet, blazeface or mtcnn")
     if args.small_faces and args.detector not in (None, "yunet"):
         parser.error(f"--small-faces is YuNet's; the {args.detector} detector has no such pass")
     started = time.perf_counter()

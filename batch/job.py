@@ -26,12 +26,16 @@ _MAX_BLOCKS = 5000
 
 
 class Progress(NamedTuple):
-    """What the driver has heard from the workers so far (each unit and chunk counted once)."""
+    """What the driver has heard from the workers so far (each unit and chunk counted once).
+
+    ``inputs_done`` counts the inputs a resumed job had done before (``inputs_before``) too.
+    """
 
     units_done: int
     units_total: int
     inputs_done: int
     inputs_total: int
+    inputs_before: int
     faces: int
     errors: int
     frames: int
@@ -126,8 +130,8 @@ def run_units(
     done_units = inputs_done = faces = errors = frames = 0
 
     def snapshot() -> Progress:
-        return Progress(done_units, len(units), inputs_before + inputs_done, inputs_total, faces, errors, frames,
-                        time.perf_counter() - started)  # fmt: skip
+        return Progress(done_units, len(units), inputs_before + inputs_done, inputs_total, inputs_before, faces, errors,
+                        frames, time.perf_counter() - started)  # fmt: skip
 
     if not units:
         return snapshot()
@@ -174,7 +178,7 @@ class ProgressLine:
         self._last = progress.elapsed_s
         total = max(progress.inputs_total, 1)
         filled = round(self.width * progress.inputs_done / total)
-        rate = progress.inputs_done / max(progress.elapsed_s, 1e-9)
+        rate = (progress.inputs_done - progress.inputs_before) / max(progress.elapsed_s, 1e-9)
         left = progress.units_total - progress.units_done
         eta = ""
         if progress.units_done and left:
