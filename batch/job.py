@@ -166,7 +166,7 @@ class ProgressLine:
 
     def __init__(self, stream: TextIO | None = sys.stderr, *, width: int = 24, every_s: float = 1.0) -> None:
         self.stream = stream
-        self.tty = stream is not None and _isatty(stream)
+        self.tty = stream is not None and bool(getattr(stream, "isatty", lambda: False)())
         self.width = width
         self.every_s = every_s if self.tty else max(every_s, 10.0)
         self._last = -1e9
@@ -197,9 +197,3 @@ class ProgressLine:
             self.stream.write("\n")
             self.stream.flush()
 
-
-def _isatty(stream: TextIO) -> bool:
-    try:
-        return stream.isatty()
-    except (AttributeError, ValueError):
-        return False

@@ -100,18 +100,15 @@ def test_nothing_imports_ray_at_import_time() -> None:
         "import sys\n"
         "class Block:\n"
         "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name == 'ray' or name.startswith('ray.'):\n"
+        "        if name.split('.')[0] == 'ray':\n"
         "            raise ImportError('ray is blocked for this test: ' + name)\n"
         "sys.meta_path.insert(0, Block())\n"
-        "import importlib\n"
         f"for name in {modules!r}:\n"
-        "    importlib.import_module(name)\n"
-        "assert 'ray' not in sys.modules\n"
-        "print('ok')\n"
+        "    __import__(name)\n"
+        "print('ok' if 'ray' not in sys.modules else 'ray loaded')\n"
     )
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.startswith("ok")
+    assert done.returncode == 0 and done.stdout.startswith("ok"), done.stdout + done.stderr[-3000:]
     users = {
         str(path.relative_to(REPO))
         for folder in ("core", "training", "batch", "app", "benchmarks")
