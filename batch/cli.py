@@ -5,7 +5,8 @@ same pipeline and options as ``python -m core predict`` (images) and ``python -m
 (videos); the rows go to one Parquet dataset in DIR (see :mod:`batch.output` and
 :mod:`batch.rows`). Progress goes to stderr; the summary to stdout and to ``DIR/_summary.json``.
 Exit status: 0 every input read, 1 some could not be read (see their ``error``), 2 bad usage,
-model, output folder or cluster (nothing was analysed).
+model, output folder or cluster (nothing was analysed), or a job stopped part-way (``--resume``
+finishes it).
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Detect faces and classify their emotions in many images and videos on Ray (a local Ray on this "
             "machine's cores, or the cluster RAY_ADDRESS or --address names), writing one Parquet dataset. "
             "Exit status: 0 all inputs read, 1 some could not be read (see their 'error'), 2 bad arguments, "
-            "model, output folder or cluster."
+            "model, output folder or cluster, or a job stopped part-way (--resume finishes it)."
         ),
     )
     add = parser.add_argument
@@ -133,20 +134,23 @@ class Summary:
         )
 
 
-def summarise(out: Any, *, wall_s: float, analysed_this_run: int, startup_s: float = 0.0) -> Summary:
-    """Count inputs, failures, faces and emotions in the dataset written to ``out``."""
+def summarise(out: Any, *, videos: int, wall_s: float, analysed_this_run: int, startup_s: float = 0.0) -> Summary:
+    """Count inputs, failures, faces and emotions in the dataset written to ``out``.
+
+    Args:
+        videos: how many inputs are videos (by their names, as the job planned them).
+    """
     import pyarrow.compute as pc  # noqa: PLC0415
 
     from batch.rows import emotion_counts  # noqa: PLC0415
 
-    table = out.read_columns(["path", "face", "emotion", "error", "frame"])
+    table = out.read_columns(["path", "face", "emotion", "error"])
     paths = table.column("path")
     failed = pc.unique(pc.filter(paths, pc.invert(pc.is_null(table.column("error"))))) if len(table) else []
-    video_paths = pc.unique(pc.filter(paths, pc.invert(pc.is_null(table.column("frame"))))) if len(table) else []
     inputs = len(pc.unique(paths)) if len(table) else 0
     with_face = pc.filter(table.column("emotion"), pc.invert(pc.is_null(table.column("face")))) if len(table) else []
     return Summary(
-        inputs=inputs, images=inputs - len(video_paths), videos=len(video_paths), failed=len(failed),
+        inputs=inputs, images=inputs - videos, videos=videos, failed=len(failed),
         faces=len(with_face), rows=len(table), emotions=emotion_counts(list(with_face.to_pylist()) if len(table) else []),
         wall_s=wall_s, analysed_this_run=analysed_this_run, startup_s=startup_s,
     )  # fmt: skip
@@ -252,6 +256,7 @@ def prepare(args: argparse.Namespace) -> Plan:
 
 def execute(plan: Plan, *, started: float, stdout: TextIO, stderr: TextIO | None) -> int:
     """Run a prepared job, write and print its summary; returns the exit status."""
+    from batch.inputs import VIDEO  # noqa: PLC0415
     from batch.job import ProgressLine, run_units  # noqa: PLC0415
     from batch.output import SUMMARY_JSON, SUMMARY_TEXT  # noqa: PLC0415
 
@@ -263,16 +268,26 @@ def execute(plan: Plan, *, started: float, stdout: TextIO, stderr: TextIO | None
             f"{f'; {inputs_before} inputs done before' if inputs_before else ''}\n"
         )
     line = ProgressLine(stderr)
-    final = run_units(
-        plan.todo, settings=plan.settings, model=plan.model, out=plan.out.location, workers=plan.workers,
-        inputs_total=inputs_total, inputs_before=inputs_before, on_progress=line.update,
-    )  # fmt: skip
+    try:
+        final = run_units(
+            plan.todo, settings=plan.settings, model=plan.model, out=plan.out.location, workers=plan.workers,
+            inputs_total=inputs_total, inputs_before=inputs_before, on_progress=line.update,
+        )  # fmt: skip
+    except (Exception, KeyboardInterrupt) as exc:  # Ray wraps a worker's failure in its own exception types
+        line.close()
+        what = "interrupted" if isinstance(exc, KeyboardInterrupt) else f"stopped: {type(exc).__name__}: {exc}"
+        print(
+            f"error: the batch job {what}\nThe finished tasks are kept in {plan.out.location}: run the same command "
+            "with --resume to do the rest.", file=stderr or sys.stderr,
+        )  # fmt: skip
+        return EXIT_USAGE
     line.update(final, force=True)
     line.close()
     plan.out.remove_temporaries()
+    videos = sum(1 for unit in plan.units for item in unit.items if item.kind == VIDEO)
     summary = summarise(
-        plan.out, wall_s=time.perf_counter() - started, analysed_this_run=final.inputs_done - inputs_before,
-        startup_s=plan.ready_at - started,
+        plan.out, videos=videos, wall_s=time.perf_counter() - started,
+        analysed_this_run=final.inputs_done - inputs_before, startup_s=plan.ready_at - started,
     )  # fmt: skip
     plan.out.write_json(SUMMARY_JSON, summary.to_dict())
     plan.out.write_bytes(SUMMARY_TEXT, summary.text().encode())

@@ -11,7 +11,9 @@ import io
 import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from itertools import islice
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -98,15 +100,29 @@ class Analyser:
 
     def _images(self, unit: int, paths: list[str], errors: list[str | None]) -> dict[str, list[Any]]:
         rows: list[dict[str, Any]] = []
-        reads = [self._reader.submit(_read_bytes, path) if error is None else None for path, error in zip(paths, errors)]
-        for path, error, read in zip(paths, errors, reads):
+        for path, error, data in zip(paths, errors, self._read_ahead(paths, errors)):
             if error is not None:
                 rows.append(error_row(path, error))
-                continue
-            rows.extend(self.image_rows(path, read.result()))
+            else:
+                rows.extend(self.image_rows(path, data))
         self.out.write_table(part_name(unit, 0), to_table(rows))
         self.out.mark_done(unit, rows=len(rows), chunks=1)
         return _status(unit, 0, rows, inputs=len(paths), final=True)
+
+    def _read_ahead(self, paths: list[str], errors: list[str | None]) -> Iterator[bytes | str | None]:
+        """Each file's bytes in order, at most :data:`_READ_AHEAD` files read ahead (memory stays bounded)."""
+
+        def start(path: str, error: str | None) -> Future[bytes | str] | None:
+            return None if error is not None else self._reader.submit(_read_bytes, path)
+
+        wanted = iter(zip(paths, errors))
+        pending = deque(start(path, error) for path, error in islice(wanted, _READ_AHEAD))
+        while pending:
+            read = pending.popleft()
+            following = next(wanted, None)
+            if following is not None:
+                pending.append(start(*following))
+            yield None if read is None else read.result()
 
     def image_rows(self, path: str, data: bytes | str) -> list[dict[str, Any]]:
         """The rows ``predict`` gives an image, from its bytes (or the message of why they could not be read)."""

@@ -114,10 +114,10 @@ def test_bad_files_are_error_rows_and_the_summary_counts_them(clean_run: dict, a
     assert "still image" in failed[failed["path"].str.endswith("photo.mp4")]["error"].iloc[0]
     summary = json.loads((clean_run["out"] / "_summary.json").read_text())
     faces = rows[rows["face"].notna()]
-    assert summary["inputs"] == 31 and summary["failed"] == 5 and summary["videos"] == 2
+    assert summary["inputs"] == 31 and summary["failed"] == 5 and summary["videos"] == 3  # photo.mp4 by its name
     assert summary["faces"] == len(faces) and summary["rows"] == len(rows)
     assert summary["emotions"] == {n: int((faces["emotion"] == n).sum()) for n in EMOTIONS}
-    assert "31 (29 images, 2 videos), 5 failed" in clean_run["stdout"]
+    assert "31 (28 images, 3 videos), 5 failed" in clean_run["stdout"]
     assert (clean_run["out"] / "_summary.txt").read_text() == clean_run["stdout"]
     assert not list(clean_run["out"].glob(".*")), "no temporary file left behind"
 

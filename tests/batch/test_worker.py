@@ -38,3 +38,18 @@ def test_uris_and_local_paths_give_the_same_rows_and_videos_are_written_in_chunk
     again = Analyser(settings=Settings(rows_per_file=5), model=model_files(str(tiny_model_dir)), out=str(out))
     list(again(_batch(1, "video", [f"file://{clip}"])))  # a retried task overwrites its own files
     assert pd.read_parquet(out).equals(rows)
+
+
+def test_read_ahead_keeps_the_order_and_skips_inputs_with_an_error(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    paths = []
+    for index in range(6):
+        paths.append(str(tmp_path / f"{index}.bin"))
+        Path(paths[-1]).write_bytes(bytes([index]) * (index + 1))
+    errors = [None, "gone", None, None, "gone", None]
+    worker = Analyser.__new__(Analyser)  # the reader alone: no model needed
+    worker._reader = ThreadPoolExecutor(max_workers=2)
+    got = list(worker._read_ahead(paths + [str(tmp_path / "missing.bin")], errors + [None]))
+    assert got[:6] == [b"\x00", None, b"\x02" * 3, b"\x03" * 4, None, b"\x05" * 6]
+    assert got[6] == f"image file not found: {tmp_path / 'missing.bin'}"
