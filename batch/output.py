@@ -145,12 +145,13 @@ class Output:
     # ------------------------------------------------------------------------ units done
 
     def mark_done(self, unit: int, *, rows: int, chunks: int) -> None:
-        """Record that a unit's rows are all in place, and which worker did it (its process and peak memory)."""
+        """Record that a unit's rows are all in place, and which worker did it (its process, peak memory and CPU seconds so far)."""
         import resource  # noqa: PLC0415 - POSIX only, and only on workers
 
+        usage = resource.getrusage(resource.RUSAGE_SELF)
         record = {
             "unit": unit, "rows": rows, "chunks": chunks, "pid": os.getpid(), "host": socket.gethostname(),
-            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "peak_rss_mb": round(usage.ru_maxrss / 1024, 1), "cpu_s": round(usage.ru_utime + usage.ru_stime, 3),
         }  # fmt: skip
         self.write_json(f"{BOOKKEEPING}/done/unit-{unit:06d}.json", record)
 

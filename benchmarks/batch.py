@@ -10,7 +10,10 @@ Ray included):
 - ``python -m batch DIR --out ... --workers 1`` and ``--workers 2``, each starting its own local
   Ray on every core this process may use.
 
-Peak memory per worker is the largest ``peak_rss_mb`` the workers recorded in ``_batch/done/``.
+Peak memory per worker is the largest ``peak_rss_mb`` the workers recorded in ``_batch/done/``;
+``cpu share`` is the CPU seconds the workers got (their own ``cpu_s`` records) over the seconds
+they could have had (wall after startup, times workers): on a machine busy with other work it
+shows how much of the cores the job was given. For the CLI it is its CPU over its wall time.
 
     python -m benchmarks.batch --photos 500 [--data fer2013.csv.gz]
 """
@@ -87,15 +90,18 @@ def _run(cmd: list[str], *, cpus: set[int]) -> dict[str, Any]:
         cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         preexec_fn=lambda: os.sched_setaffinity(0, cpus),
     )  # fmt: skip
+    import resource  # noqa: PLC0415
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     stdout, stderr = child.communicate()
     wall = time.perf_counter() - started
     if child.returncode not in (0, 1):
         raise RuntimeError(f"{' '.join(cmd[2:4])} failed ({child.returncode}): {stderr.decode()[-2000:]}")
-    import resource  # noqa: PLC0415
-
-    # RUSAGE_CHILDREN's maximum is over every child waited for so far: the largest single process.
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    return {"wall_s": wall, "stdout": stdout.decode(), "peak_rss_mb": peak}
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # The maximum is over every child waited for so far: the largest single process. CPU time counts
+    # this child and what it waited for (not Ray's workers, which are the raylet's children).
+    cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    return {"wall_s": wall, "stdout": stdout.decode(), "peak_rss_mb": after.ru_maxrss / 1024, "cpu_s": cpu}
 
 
 def batch_section(csv_path: Path | None, *, quick: bool, allowed: set[int], photos: int | None = None) -> dict[str, Any]:
@@ -113,6 +119,7 @@ def batch_section(csv_path: Path | None, *, quick: bool, allowed: set[int], phot
         rows.append({
             "run": "core predict, one CPU", "workers": 1, "wall_s": cli["wall_s"], "photos_per_s": count / cli["wall_s"],
             "faces": faces, "startup_s": None, "worker_peak_rss_mb": cli["peak_rss_mb"],
+            "worker_cpu_s": cli["cpu_s"], "cpu_share": cli["cpu_s"] / cli["wall_s"],
         })  # fmt: skip
         for workers in (1, 2):
             if workers > len(allowed):
@@ -121,11 +128,16 @@ def batch_section(csv_path: Path | None, *, quick: bool, allowed: set[int], phot
             run = _run([python, "-m", "batch", str(folder), "--out", str(out), "--workers", str(workers), "--quiet"], cpus=allowed)
             summary = json.loads((out / "_summary.json").read_text())
             records = [json.loads(p.read_text()) for p in (out / "_batch" / "done").glob("unit-*.json")]
+            cpu_by_worker: dict[int, float] = {}
+            for record in records:  # CPU seconds so far, at each task's end: the last is the worker's total
+                cpu_by_worker[record["pid"]] = max(cpu_by_worker.get(record["pid"], 0.0), record["cpu_s"])
+            worker_cpu = sum(cpu_by_worker.values())
             rows.append({
                 "run": f"batch, {workers} worker{'s' if workers > 1 else ''}", "workers": workers,
                 "wall_s": run["wall_s"], "photos_per_s": count / run["wall_s"], "faces": summary["faces"],
                 "startup_s": summary["startup_s"],
                 "worker_peak_rss_mb": max((r["peak_rss_mb"] for r in records), default=None),
+                "worker_cpu_s": worker_cpu, "cpu_share": worker_cpu / (run["wall_s"] - summary["startup_s"]) / workers,
             })  # fmt: skip
     cli_wall = rows[0]["wall_s"]
     by_workers = {r["workers"]: r for r in rows[1:]}

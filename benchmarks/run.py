@@ -357,7 +357,8 @@ def print_tables(results: dict[str, Any]) -> str:
                 Column("run", "run"), Column("wall_s", "wall s", ".1f"), Column("photos_per_s", "photos/s", ".2f"),
                 Column("vs_cli", "vs CLI", ".2f"), Column("vs_one_worker", "vs 1 worker", ".2f"),
                 Column("startup_s", "startup s", ".1f"), Column("faces", "faces", "d"),
-                Column("worker_peak_rss_mb", "peak RSS/worker MiB", ".0f"),
+                Column("worker_peak_rss_mb", "peak RSS/worker MiB", ".0f"), Column("worker_cpu_s", "worker CPU s", ".1f"),
+                Column("cpu_share", "CPU share", ".2f"),
             ], batch["rows"]))  # fmt: skip
     if "coldstart" in sections:
         out.append(format_table("Cold start (all cores): start to first prediction served", [
