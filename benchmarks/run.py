@@ -6,8 +6,10 @@ Sections: classify (1 and 16 faces per model), frame (end-to-end 640x480 with 1 
 detector, beside fer's pipeline), photo (the still-photo default, YuNet at every scale with the
 model's TTA, beside Haar, BlazeFace and fer's Haar on 640x480 frames, a 12-megapixel photo and the
 real photos of ``--samples``), webcam (frames per second the webcam processing sustains),
-saliency (one face's occlusion map with the default model, per TTA mode), coldstart (start to first prediction, peak RSS), train (training images per second per
-architecture, all cores) and accuracy (FER2013 PrivateTest, ours and fer's, same metrics code).
+saliency (one face's occlusion map with the default model, per TTA mode), coldstart (start to first prediction,
+peak RSS), train (training images per second per architecture, all cores), batch (``python -m batch`` with 1 and 2
+workers beside the one-CPU CLI on 500 photos, see :mod:`benchmarks.batch`) and accuracy (FER2013 PrivateTest, ours
+and fer's, same metrics code).
 
 The speed sections run pinned to one core: this process is bound to one CPU and TensorFlow
 (intra- and inter-op) and OpenCV get one thread each, set before any model runs. The cold-start
@@ -41,7 +43,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 # A --quick run must never overwrite the full results.
 QUICK_OUT = Path(__file__).resolve().parent / "results-quick.json"
 SECTIONS: tuple[str, ...] = (
-    "classify", "frame", "photo", "webcam", "video", "saliency", "coldstart", "train", "accuracy",
+    "classify", "frame", "photo", "webcam", "video", "saliency", "coldstart", "train", "batch", "accuracy",
 )  # fmt: skip
 ONE_CORE_SECTIONS = frozenset({"classify", "frame", "photo", "webcam", "video", "saliency", "accuracy"})
 DETECTORS: tuple[str, ...] = ("haar", "mtcnn", "blazeface", "yunet")
@@ -360,6 +362,17 @@ def print_tables(results: dict[str, Any]) -> str:
             Column("model_calls", "model calls", "d"), Column("median_ms", "median ms", ".1f"),
             Column("p90_ms", "p90 ms", ".1f"), Column("cpu_ms", "CPU ms", ".1f"),
         ], sections["saliency"]))  # fmt: skip
+    if "batch" in sections:
+        batch = sections["batch"]
+        out.append(format_table(
+            f"Batch: {batch['photos']['photos']} photos ({batch['photos']['faces']}, {batch['photos']['megapixels']} MP), "
+            f"start to summary, {batch['cpus']} CPUs, load {batch['load_average'][0]}", [
+                Column("run", "run"), Column("wall_s", "wall s", ".1f"), Column("photos_per_s", "photos/s", ".2f"),
+                Column("vs_cli", "vs CLI", ".2f"), Column("vs_one_worker", "vs 1 worker", ".2f"),
+                Column("startup_s", "startup s", ".1f"), Column("faces", "faces", "d"),
+                Column("worker_peak_rss_mb", "peak RSS/worker MiB", ".0f"), Column("worker_cpu_s", "worker CPU s", ".1f"),
+                Column("cpu_share", "CPU share", ".2f"),
+            ], batch["rows"]))  # fmt: skip
     if "coldstart" in sections:
         out.append(format_table("Cold start (all cores): start to first prediction served", [
             Column("measure", "measure"), Column("runs", "runs", "d"), Column("first_prediction_s", "median s", ".2f"),
@@ -728,6 +741,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         section("video", lambda: video_section(subjects, csv_path, quick=args.quick))
     section("train", lambda: run_train(args.quick, allowed))
+    if "batch" in sections_wanted:
+        from benchmarks.batch import batch_section  # noqa: PLC0415
+
+        section("batch", lambda: batch_section(csv_path, quick=args.quick, allowed=allowed))
     if "accuracy" in sections_wanted:
         if csv_path is None:
             results["skipped"]["accuracy"] = "FER2013 CSV not found: pass --data or set FER2013_PATH"

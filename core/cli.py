@@ -175,25 +175,57 @@ def run_predict(args: argparse.Namespace, *, parser: argparse.ArgumentParser) ->
     return _predict(args)
 
 
-def _predict(args: argparse.Namespace) -> int:
-    from core.pipeline import model_tta  # noqa: PLC0415
+def build_recognizer(
+    *,
+    model: str | None = None,
+    detector: str | None = None,
+    crops: bool = False,
+    min_face_size: int | None = None,
+    small_faces: bool = False,
+    margin: float | None = None,
+    tta: str | None = None,
+    detector_options: dict[str, Any] | None = None,
+) -> Any:
+    """The recognizer ``predict`` uses for these options (``None``: the photo default's choice).
+
+    ``tta`` ``None`` takes the model's own choice, as the app does. ``detector_options`` are passed
+    to the detector beside ``min_face_size`` and ``small_faces`` (e.g. ``{"min_score": 0.8}``).
+
+    Raises:
+        ModelLoadError: the model cannot be used.
+        ValueError, TypeError: a bad detector option.
+    """
+    from core.detection import get_detector  # noqa: PLC0415
+    from core.pipeline import STILL_DETECTOR, model_tta, still_detector  # noqa: PLC0415
     from core.recognizer import EmotionRecognizer  # noqa: PLC0415
 
+    options: dict[str, Any] = dict(detector_options or {})
+    if min_face_size is not None:
+        options["min_face_size"] = min_face_size
+    if small_faces:
+        options["small_faces"] = True
+    if crops:
+        chosen = None
+    elif detector in (None, STILL_DETECTOR):
+        chosen = still_detector(**options)
+    else:
+        chosen = get_detector(detector, **options)
+    extra: dict[str, Any] = {}
+    if chosen is not None:
+        extra["detector"] = chosen
+    if margin is not None:
+        extra["margin"] = margin
+    recognizer = EmotionRecognizer.from_dir(model, **extra)
+    recognizer.tta = tta if tta is not None else model_tta(recognizer.metadata)
+    return recognizer
+
+
+def _predict(args: argparse.Namespace) -> int:
     try:
-        options: dict[str, Any] = {}
-        if args.min_face_size is not None:
-            options["min_face_size"] = args.min_face_size
-        if args.small_faces:
-            options["small_faces"] = True
-        detector = None if args.crops else make_detector(args.detector, **options)
-        extra: dict[str, Any] = {}
-        if detector is not None:
-            extra["detector"] = detector
-        if args.margin is not None:
-            extra["margin"] = args.margin
-        recognizer = EmotionRecognizer.from_dir(args.model, **extra)
-        # The model's own TTA choice unless --tta says otherwise: the same answer as the app's.
-        recognizer.tta = args.tta if args.tta is not None else model_tta(recognizer.metadata)
+        recognizer = build_recognizer(
+            model=args.model, detector=args.detector, crops=args.crops, min_face_size=args.min_face_size,
+            small_faces=args.small_faces, margin=args.margin, tta=args.tta,
+        )  # fmt: skip
         for folder in (args.annotate, args.explain):
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -342,22 +374,39 @@ def write_csv(reports: Sequence[ImageReport], stream: TextIO, *, readout: Readou
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(columns)
     for report in reports:
-        if not report.faces:
-            writer.writerow([report.path, *([""] * (len(columns) - 2)), report.error or ""])
-            continue
-        for index, face in enumerate(report.faces, start=1):
-            data = face.to_dict()
-            flag = readout.rule.assess(face.probabilities)
-            points = data.get("landmarks")
-            coords = [v for point in points for v in point] if points else [""] * len(LANDMARK_COLUMNS)
-            writer.writerow(
-                [
-                    report.path, index, *data["box"], data["emotion"], data["confidence"],
-                    *(data["probabilities"][name] for name in EMOTIONS),
-                    data["detection_score"], *coords, flag.flag or "", flag.label,
-                    *readout.group_cells(face.probabilities), report.error or "",
-                ]
-            )  # fmt: skip
+        for row in report_rows(report, readout=readout):
+            writer.writerow(["" if row[name] is None else row[name] for name in columns])
+
+
+def report_rows(report: ImageReport, *, ndigits: int | None = 6, readout: Readout | None = None) -> list[dict[str, Any]]:
+    """The :data:`CSV_COLUMNS` rows of one image (plus ``readout``'s group columns), ``None`` where a cell is empty.
+
+    One row per face, ``face`` numbered from 1 as drawn; an image with no face or an error is one row
+    with ``face`` ``None``.
+
+    Args:
+        ndigits: round floats to this many decimals (``None`` keeps full precision).
+        readout: the uncertainty rule for the flag columns (the default rule when ``None``) and, with a
+            grouping, the group columns.
+    """
+    readout = readout or Readout()
+    columns = (*CSV_COLUMNS[:-1], *readout.group_columns(), CSV_COLUMNS[-1])
+    if not report.faces:
+        return [{**dict.fromkeys(columns), "path": report.path, "error": report.error}]
+    rows = []
+    for index, face in enumerate(report.faces, start=1):
+        data = face.to_dict(ndigits=ndigits)
+        flag = readout.rule.assess(face.probabilities)
+        points = data.get("landmarks")
+        coords = [v for point in points for v in point] if points else [None] * len(LANDMARK_COLUMNS)
+        cells = [
+            report.path, index, *data["box"], data["emotion"], data["confidence"],
+            *(data["probabilities"][name] for name in EMOTIONS),
+            data["detection_score"], *coords, flag.flag, flag.label,
+            *readout.group_cells(face.probabilities), report.error,
+        ]  # fmt: skip
+        rows.append(dict(zip(columns, cells)))
+    return rows
 
 
 class _Progress:

@@ -487,6 +487,14 @@ def _check_sampling(every: int | None, fps: float | None) -> None:
         raise ValueError(f"fps must be a number of frames per second > 0, got {fps!r}")
 
 
+def _check_options(*, every: int | None, fps: float | None, smooth_s: float | None, max_side: int | None) -> None:
+    _check_sampling(every, fps)
+    if smooth_s is not None and not (math.isfinite(smooth_s) and smooth_s > 0):
+        raise ValueError(f"smooth_s must be a number of seconds > 0 (or None for no smoothing), got {smooth_s!r}")
+    if max_side is not None and max_side < 64:
+        raise ValueError(f"max_side must be None or a number of pixels >= 64, got {max_side!r}")
+
+
 def _scale_box(box: Sequence[int], factor: float, width: int, height: int) -> Box:
     if factor == 1.0:
         return tuple(int(v) for v in box)  # type: ignore[return-value]
@@ -545,83 +553,31 @@ def analyse_video(
         VideoCancelled: ``cancel`` was set.
         ValueError: a bad option value.
     """
-    from core.tracking import FaceTracker  # noqa: PLC0415
-
-    _check_sampling(every, fps)
-    if smooth_s is not None and not (math.isfinite(smooth_s) and smooth_s > 0):
-        raise ValueError(f"smooth_s must be a number of seconds > 0 (or None for no smoothing), got {smooth_s!r}")
-    if max_side is not None and max_side < 64:
-        raise ValueError(f"max_side must be None or a number of pixels >= 64, got {max_side!r}")
-    chosen = recognizer.detector(detector)
-    rule = UncertaintyRule.from_metadata(getattr(recognizer, "metadata", None))
-    tracker = FaceTracker(max_gap_s=max_gap_s)
+    _check_options(every=every, fps=fps, smooth_s=smooth_s, max_side=max_side)
     started = time.perf_counter()
-    info_out: list[VideoInfo] = []
     rows: list[TimelineRow] = []
-    smoothed: dict[int, tuple[float, np.ndarray]] = {}
     writer: AnnotatedWriter | None = None
     shown: list[_Labelled] = []
     frames_read = analysed = 0
-    next_time = 0.0
     info: VideoInfo | None = None
     try:
-        for frame in iter_frames(path, info_out=info_out, max_side=max_side):
+        for step in _analysed_frames(
+            path, recognizer, detector=detector, tta=tta, every=every, fps=fps, smooth_s=smooth_s,
+            max_gap_s=max_gap_s, max_side=max_side,
+        ):  # fmt: skip
+            frame = step.frame
             if cancel is not None and cancel.is_set():
                 raise VideoCancelled(f"analysis of {Path(path).name} cancelled at {frame.time_s:.2f} s")
             if info is None:
-                info = info_out[0]
+                info = step.info
                 if annotate_to is not None:
                     height, width = frame.image.shape[:2]
                     writer = AnnotatedWriter(annotate_to, fps=info.fps, width=width, height=height)
             frames_read += 1
-            if fps is not None:
-                wanted = frame.time_s + 1e-9 >= next_time
-                if wanted:
-                    next_time = max(next_time + 1.0 / fps, frame.time_s + 0.5 / fps)
-            else:
-                wanted = frame.index % (every or 1) == 0
-            if wanted:
+            if step.rows is not None:
                 analysed += 1
-                factor = info.width / frame.image.shape[1]
-                detections = chosen.detect(frame.image)
-                faces = recognizer.predict_faces(frame.image, detections, tta=tta) if detections else []
-                ids = tracker.update(frame.time_s, [f.box for f in faces])
-                frame_rows = []
-                labels = []
-                for face_id, face in sorted(zip(ids, faces), key=lambda p: (p[1].box[0], p[1].box[1])):
-                    probs = np.array([face.probabilities[name] for name in EMOTIONS])
-                    flag, label = rule.assess(face.probabilities)
-                    extra: dict[str, Any] = {}
-                    if smooth_s is not None:
-                        then, average = smoothed.get(face_id, (frame.time_s, probs))
-                        weight = 1.0 - math.exp(-(frame.time_s - then) / smooth_s) if face_id in smoothed else 1.0
-                        average = weight * probs + (1.0 - weight) * average
-                        smoothed[face_id] = (frame.time_s, average)
-                        best = int(np.argmax(average))
-                        smoothed_probs = {n: float(p) for n, p in zip(EMOTIONS, average)}
-                        steady = rule.assess(smoothed_probs)
-                        extra = {
-                            "smoothed_emotion": EMOTIONS[best],
-                            "smoothed_confidence": float(average[best]),
-                            "smoothed_probabilities": smoothed_probs,
-                            "smoothed_uncertain": steady.flag,
-                            "smoothed_label": steady.label,
-                        }
-                    frame_rows.append(
-                        TimelineRow(
-                            frame.time_s, frame.index, face_id,
-                            _scale_box(face.box, factor, info.width, info.height),
-                            float(face.detection_score), face.emotion, float(face.confidence),
-                            dict(face.probabilities), uncertain=flag, label=label, **extra,
-                        )
-                    )  # fmt: skip
-                    row = frame_rows[-1]
-                    labels.append(
-                        _Labelled(face.box, row.smoothed_label or row.label,
-                                  row.smoothed_confidence if smooth_s is not None else row.confidence, face_id)
-                    )  # fmt: skip
-                rows.extend(frame_rows or [TimelineRow(frame.time_s, frame.index)])
-                shown = labels
+                rows.extend(step.rows)
+                shown = list(step.labels)
             if writer is not None:
                 from core.annotate import annotate  # noqa: PLC0415
 
@@ -648,6 +604,118 @@ def analyse_video(
         frames_analysed=analysed,
         elapsed_s=time.perf_counter() - started,
     )
+
+
+def iter_timeline(
+    path: str | Path,
+    recognizer: Any,
+    *,
+    detector: Any = None,
+    tta: bool | str | None = None,
+    every: int | None = None,
+    fps: float | None = None,
+    smooth_s: float | None = None,
+    max_gap_s: float = 3.0,
+    max_side: int | None = ANALYSIS_MAX_SIDE,
+) -> Iterator[tuple[VideoInfo, TimelineRow]]:
+    """The rows of :func:`analyse_video`'s timeline as they are made, each with the clip's info.
+
+    Nothing is kept beyond the current frame and the trackers' state, so a clip of any length
+    streams in constant memory (batch jobs write the rows out in chunks). Same options as
+    :func:`analyse_video`, same rows in the same order.
+
+    Raises:
+        VideoError: the file cannot be read as a video (possibly after some rows were yielded).
+        ValueError: a bad option value.
+    """
+    _check_options(every=every, fps=fps, smooth_s=smooth_s, max_side=max_side)
+    for step in _analysed_frames(
+        path, recognizer, detector=detector, tta=tta, every=every, fps=fps, smooth_s=smooth_s,
+        max_gap_s=max_gap_s, max_side=max_side,
+    ):  # fmt: skip
+        for row in step.rows or ():
+            yield step.info, row
+
+
+class _Step(NamedTuple):
+    """One decoded frame; ``rows`` and ``labels`` are ``None`` for a frame that was not analysed."""
+
+    info: VideoInfo
+    frame: Frame
+    rows: tuple[TimelineRow, ...] | None
+    labels: tuple[_Labelled, ...]
+
+
+def _analysed_frames(
+    path: str | Path,
+    recognizer: Any,
+    *,
+    detector: Any,
+    tta: bool | str | None,
+    every: int | None,
+    fps: float | None,
+    smooth_s: float | None,
+    max_gap_s: float,
+    max_side: int | None,
+) -> Iterator[_Step]:
+    from core.tracking import FaceTracker  # noqa: PLC0415
+
+    chosen = recognizer.detector(detector)
+    rule = UncertaintyRule.from_metadata(getattr(recognizer, "metadata", None))
+    tracker = FaceTracker(max_gap_s=max_gap_s)
+    info_out: list[VideoInfo] = []
+    smoothed: dict[int, tuple[float, np.ndarray]] = {}
+    next_time = 0.0
+    for frame in iter_frames(path, info_out=info_out, max_side=max_side):
+        info = info_out[0]
+        if fps is not None:
+            wanted = frame.time_s + 1e-9 >= next_time
+            if wanted:
+                next_time = max(next_time + 1.0 / fps, frame.time_s + 0.5 / fps)
+        else:
+            wanted = frame.index % (every or 1) == 0
+        if not wanted:
+            yield _Step(info, frame, None, ())
+            continue
+        factor = info.width / frame.image.shape[1]
+        detections = chosen.detect(frame.image)
+        faces = recognizer.predict_faces(frame.image, detections, tta=tta) if detections else []
+        ids = tracker.update(frame.time_s, [f.box for f in faces])
+        frame_rows = []
+        labels = []
+        for face_id, face in sorted(zip(ids, faces), key=lambda p: (p[1].box[0], p[1].box[1])):
+            probs = np.array([face.probabilities[name] for name in EMOTIONS])
+            flag, label = rule.assess(face.probabilities)
+            extra: dict[str, Any] = {}
+            if smooth_s is not None:
+                then, average = smoothed.get(face_id, (frame.time_s, probs))
+                weight = 1.0 - math.exp(-(frame.time_s - then) / smooth_s) if face_id in smoothed else 1.0
+                average = weight * probs + (1.0 - weight) * average
+                smoothed[face_id] = (frame.time_s, average)
+                best = int(np.argmax(average))
+                smoothed_probs = {n: float(p) for n, p in zip(EMOTIONS, average)}
+                steady = rule.assess(smoothed_probs)
+                extra = {
+                    "smoothed_emotion": EMOTIONS[best],
+                    "smoothed_confidence": float(average[best]),
+                    "smoothed_probabilities": smoothed_probs,
+                    "smoothed_uncertain": steady.flag,
+                    "smoothed_label": steady.label,
+                }
+            frame_rows.append(
+                TimelineRow(
+                    frame.time_s, frame.index, face_id,
+                    _scale_box(face.box, factor, info.width, info.height),
+                    float(face.detection_score), face.emotion, float(face.confidence),
+                    dict(face.probabilities), uncertain=flag, label=label, **extra,
+                )
+            )  # fmt: skip
+            row = frame_rows[-1]
+            labels.append(
+                _Labelled(face.box, row.smoothed_label or row.label,
+                          row.smoothed_confidence if smooth_s is not None else row.confidence, face_id)
+            )  # fmt: skip
+        yield _Step(info, frame, tuple(frame_rows) or (TimelineRow(frame.time_s, frame.index),), tuple(labels))
 
 
 def _progress(info: VideoInfo, frame: Frame, read: int, analysed: int, started: float) -> VideoProgress:

@@ -1,7 +1,8 @@
-"""The three layers: ``core`` (inference library), ``training`` (may use core), ``app`` (the pages' own code).
+"""The layers: ``core`` (inference library), ``training`` and ``batch`` (may use core), ``app`` (the pages' own code).
 
-``core`` and ``training`` must work where Streamlit is not installed (a notebook, a training
-machine), and ``core`` must never reach up into ``training`` or ``app``.
+``core``, ``training`` and ``batch`` must work where Streamlit is not installed (a notebook, a
+training machine, a Ray cluster), ``core`` must never reach up into ``training``, ``batch`` or
+``app``, and Ray (``requirements-ray.txt``) is only ever imported by ``batch``, when a job runs.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ def _imported(path: Path) -> set[str]:
 
 
 def test_core_and_training_import_without_streamlit() -> None:
-    modules = _modules("core") + _modules("training")
-    assert "core.recognizer" in modules and "training.train" in modules
+    modules = _modules("core") + _modules("training") + _modules("batch")
+    assert "core.recognizer" in modules and "training.train" in modules and "batch.job" in modules
     code = (
         "import sys\n"
         "class Block:\n"
@@ -69,7 +70,9 @@ def test_the_block_really_blocks_streamlit() -> None:
 
 def test_core_never_imports_training_or_app() -> None:
     offenders = {
-        path.name: sorted(n for n in _imported(path) if n.split(".")[0] in {"training", "app", "streamlit", "pages"})
+        path.name: sorted(
+            n for n in _imported(path) if n.split(".")[0] in {"training", "batch", "app", "streamlit", "pages", "ray"}
+        )
         for path in sorted((REPO / "core").glob("*.py"))
     }
     assert {name: bad for name, bad in offenders.items() if bad} == {}
@@ -83,11 +86,43 @@ def test_training_never_imports_the_app() -> None:
     assert {name: bad for name, bad in offenders.items() if bad} == {}
 
 
+def test_batch_uses_core_only() -> None:
+    offenders = {
+        path.name: sorted(n for n in _imported(path) if n.split(".")[0] in {"app", "training", "streamlit", "pages"})
+        for path in sorted((REPO / "batch").glob("*.py"))
+    }
+    assert {name: bad for name, bad in offenders.items() if bad} == {}
+
+
+def test_nothing_imports_ray_at_import_time() -> None:
+    modules = _modules("core") + _modules("training") + _modules("batch") + ["app.cache"]
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] == 'ray':\n"
+        "            raise ImportError('ray is blocked for this test: ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        f"for name in {modules!r}:\n"
+        "    __import__(name)\n"
+        "print('ok' if 'ray' not in sys.modules else 'ray loaded')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0 and done.stdout.startswith("ok"), done.stdout + done.stderr[-3000:]
+    users = {
+        str(path.relative_to(REPO))
+        for folder in ("core", "training", "batch", "app", "benchmarks")
+        for path in (REPO / folder).rglob("*.py")
+        if any(n.split(".")[0] == "ray" for n in _imported(path))
+    }
+    assert users <= {"batch/job.py", "benchmarks/batch.py"}, sorted(users)
+
+
 def test_only_app_and_pages_import_streamlit() -> None:
     allowed = {"app", "pages"}
     users = {
         str(path.relative_to(REPO))
-        for folder in ("core", "training", "benchmarks")
+        for folder in ("core", "training", "batch", "benchmarks")
         for path in (REPO / folder).rglob("*.py")
         if any(n.split(".")[0] in {"streamlit", "streamlit_webrtc"} for n in _imported(path))
     }
