@@ -74,7 +74,8 @@ def test_rows_equal_predict_for_every_photo(clean_run: dict, archive: Path, tiny
         if not report["faces"]:
             assert len(mine) == 1 and pd.isna(mine["face"].iloc[0]) and pd.isna(mine["error"].iloc[0])
             continue
-        assert mine["face"].tolist() == list(range(len(report["faces"])))
+        numbers = list(range(1, len(report["faces"]) + 1))  # as drawn on the photo
+        assert mine["face"].tolist() == [face["face"] for face in report["faces"]] == numbers
         for (_, row), face in zip(mine.iterrows(), report["faces"]):
             assert [row.x, row.y, row.w, row.h] == face["box"]
             assert row.emotion == face["emotion"]
@@ -102,7 +103,7 @@ def test_video_rows_equal_core_video(clean_run: dict, archive: Path, tiny_model_
                 assert row.smoothed_emotion == want["smoothed_emotion"]
                 assert [row[p] for p in PROBS] == pytest.approx([want["probabilities"][n] for n in EMOTIONS], abs=1e-4)
     pair = rows[rows["path"] == clips[0]]
-    assert set(pair["face"].dropna().astype(int)) == {0, 1}, "two tracked faces keep their ids"
+    assert set(pair["face"].dropna().astype(int)) == {1, 2}, "two tracked faces keep their ids"
 
 
 def test_bad_files_are_error_rows_and_the_summary_counts_them(clean_run: dict, archive: Path) -> None:
