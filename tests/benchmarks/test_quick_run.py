@@ -24,7 +24,7 @@ def test_quick_run_writes_tables_and_json(tiny_model_dir: Path, tmp_path: Path, 
     assert results["fer"] == {"skipped": "--no-fer"}
     saliency = {r["tta"]: r for r in results["sections"]["saliency"]}
     assert {t: r["model_calls"] for t, r in saliency.items()} == {"none": 122, "flip": 244, "tencrop": 1220}
-    assert all(r["median_ms"] > 0 and r["cpu_ms"] > 0 for r in saliency.values()) and "Saliency" in done.stdout
+    assert all(r["median_ms"] > 0 and r["cpu_ms"] > 0 for r in saliency.values()) and "Saliency" in printed
     target = next(t for t in results["targets"] if t["target"].startswith("saliency map"))
     assert target["value"] == saliency["none"]["median_ms"]  # the tiny model chose no TTA
     if "frame" in results["sections"]:  # needs the FER2013 CSV for its test frames

@@ -118,4 +118,15 @@ def test_photo_and_webcam_targets_of_issue_15() -> None:
 
 def test_targets_unmeasured_are_none() -> None:
     targets = evaluate_targets({}, default="fast", stand_in=True)
-    assert len(targets) == 9 and all(t["met"] is None and t["value"] is None for t in targets)
+    assert len(targets) == 10 and all(t["met"] is None and t["value"] is None for t in targets)
+
+
+def test_saliency_target_reads_the_row_of_the_models_own_tta() -> None:
+    sections = {
+        "saliency": [
+            {"tta": "none", "median_ms": 40.0, "cpu_ms": 40.0, "default_tta": False},
+            {"tta": "flip", "median_ms": 80.0, "cpu_ms": 79.0, "default_tta": True},
+        ]
+    }
+    (saliency,) = [t for t in evaluate_targets(sections, default="fast", stand_in=False) if "saliency" in t["target"]]
+    assert saliency["value"] == 80.0 and saliency["met"] is False and saliency["note"] == "TTA flip, CPU 79 ms"

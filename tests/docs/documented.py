@@ -35,11 +35,21 @@ TESTED: dict[str, str] = {
     ),
     "predict crops": "python -m core predict {crops} --crops --model {model} --quiet",
     "predict small faces": "python -m core predict {photo} --small-faces --tta tencrop --model {model} --quiet",
+    "predict show dropped": "python -m core predict {photo} --show-dropped --model {model} --quiet",
+    "predict explain": (
+        "python -m core predict {folder} --explain {why} --explain-emotion fear --model {model} --quiet"
+    ),
+    "predict groups": "python -m core predict {photo} --groups default --model {model} --quiet",
+    "predict groups csv": (
+        "python -m core predict {photo} --format csv --model {model} --quiet"
+        " --groups happy=happy,other=angry+disgust+fear+sad+surprise+neutral"
+    ),
     # core: videos
     "video csv": "python -m core video {clip} --format csv --model {model} --quiet",
     "video annotate": (
         "python -m core video {clip} --fps 5 --smooth 0.5 --annotate {annotated} --model {model} --quiet"
     ),
+    "video groups": "python -m core video {clip} --smooth --groups default --format csv --model {model} --quiet",
     # training: one tiny run (every recipe at once, the tiny model as its teacher), resumed with a warm
     # restart, evaluated three ways, averaged, combined with its teacher, exported
     "train": (
@@ -51,6 +61,7 @@ TESTED: dict[str, str] = {
         " --batch-size 16"
     ),
     "evaluate choose": "python -m training.evaluate --data {csv} --model {run} --choose-tta",
+    "evaluate uncertainty": "python -m training.evaluate --data {csv} --model {run} --choose-uncertainty",
     "evaluate split": "python -m training.evaluate --data {csv} --model {run} --split PrivateTest --tta flip",
     "evaluate ferplus": "python -m training.evaluate --data {csv} --model {run} --ferplus {ferplus}",
     "average": "python -m training.average --data {csv} --run {run} --epochs 1 2 --out {swa}",
@@ -58,7 +69,40 @@ TESTED: dict[str, str] = {
         "python -m training.ensemble --data {csv} --members {run} {teacher} --out {ensemble} --select greedy"
     ),
     "export": "python -m training.export {run}",
+    # training: compact checkpoints, the recipes of issue 22, the serving framing's errors
+    "checkpoint compact": "python -m training.checkpoint compact {run} --out {compact} --snapshots",
+    "train resume from": (
+        "python -m training.train --data {csv} --arch tiny --epochs 3 --out {continued} --resume-from {compact}"
+        " --batch-size 16"
+    ),
+    "train serve recipes": (
+        "python -m training.train --data {csv} --arch tiny --epochs 1 --out {run} --batch-size 16"
+        " --serve-jitter --photometric 0.2 --equalize"
+    ),
+    "train webcam jitter": (
+        "python -m training.train --data {csv} --arch tiny --epochs 1 --out {run} --batch-size 16"
+        " --serve-jitter webcam"
+    ),
+    "train ferplus blend": (
+        "python -m training.train --data {csv} --arch tiny --epochs 1 --out {run} --batch-size 16"
+        " --ferplus {ferplus} --ferplus-blend 0.5"
+    ),
+    "jitter photo": "python -m training.jitter --data {csv} --faces 40 --out {out}",
+    "jitter webcam": "python -m training.jitter --data {csv} --faces 40 --path webcam --out {out}",
+    # training: your own labelled photos
     "photos": "python -m training.photos --photos {photos} --model {model}",
+    "photos zip json": "python -m training.photos --photos {zip} --model {model} --styles original --json",
+    "photos crops two models": "python -m training.photos --photos {crops} --model fast {model} --crops",
+    "photos min group": "python -m training.photos --photos {photos} --model {model} --styles original --min-group 50",
+    # batch: the archive job on a local Ray (a child process: it starts and stops its own Ray)
+    "batch": "python -m batch {photo} {clip} --out {out} --model {model} --workers 1 --quiet",
+    "batch resume": "python -m batch {photo} {clip} --out {out} --model {model} --workers 1 --quiet --resume",
+    # benchmarks: false faces on tiny material
+    "false faces": (
+        "python -m benchmarks.false_faces --samples {samples} --posed {posed} --data {csv} --pasted 2 --limit 2"
+        " --json {out}"
+    ),
+    "false faces explore": "python -m benchmarks.false_faces --pasted 0 --limit 1 --explore --json {out}",
     # benchmarks: a quick run on the tiny model (tests/benchmarks/test_quick_run.py runs it)
     "benchmarks quick": (
         "python -m benchmarks.run --quick --only classify frame saliency --no-fer --no-candidates --detectors haar"
@@ -66,6 +110,14 @@ TESTED: dict[str, str] = {
     ),
 }
 """Every command the documentation tests run, by name; ``{...}`` are the tiny inputs a test fills in."""
+
+
+CHILD_PROCESS = ("benchmarks.run", "benchmarks.false_faces", "batch")
+"""Modules :func:`cli` runs in a child process: the benchmark pins its process to one core, the
+false-faces benchmark prints as it goes, and the batch job starts and stops its own Ray."""
+
+INSTALL = re.compile(r"^(?:\S*/)?pip3? install (?:-q )?-r (requirements[\w-]*\.txt)\b")
+"""A line that installs one of the project's requirements files: set-up, not a command to run."""
 
 
 class Command(NamedTuple):
@@ -86,7 +138,8 @@ def normalise(text: str, *, where: str = "") -> list[Command]:
     """The commands of one shell line (``&&`` separates several): program and option names.
 
     Raises:
-        ValueError: a command that does not run ``python -m MODULE`` or the app.
+        ValueError: a command that does not run ``python -m MODULE`` or the app (``ray job submit ... --
+            python -m MODULE`` counts as its entrypoint).
     """
     tokens = shlex.split(text, comments=True)
     commands, current = [], []
@@ -101,6 +154,8 @@ def normalise(text: str, *, where: str = "") -> list[Command]:
     for words in filter(None, commands):
         while words and re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", words[0]):  # VAR=value before the program
             words = words[1:]
+        if words[:3] == ["ray", "job", "submit"] and "--" in words:  # the job's entrypoint is what runs
+            words = words[words.index("--") + 1 :]
         if len(words) >= 3 and PYTHON.match(words[0]) and words[1] == "-m":
             program, rest = words[2], words[3:]
         else:
@@ -137,7 +192,7 @@ def shown_commands(markdown: str, *, where: str) -> list[Command]:
             if pending.endswith("\\"):
                 pending = pending[:-1] + " "
                 continue
-            if pending.strip() and pending.strip() not in SETUP_COMMANDS:
+            if pending.strip() and pending.strip() not in SETUP_COMMANDS and not INSTALL.match(pending.strip()):
                 found += normalise(pending, where=place)
             pending = ""
         elif in_block is None:
@@ -172,7 +227,7 @@ def cli(name: str, capsys: Any, **values: object) -> tuple[int, str]:
     argv = shlex.split(TESTED[name].format(**{k: str(v) for k, v in values.items()}))
     module, args = argv[2], argv[3:]
     assert argv[:2] == ["python", "-m"], argv
-    if module == "benchmarks.run":
+    if module in CHILD_PROCESS:
         done = subprocess.run(
             [sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True, timeout=600,
             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"},
