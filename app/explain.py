@@ -2,7 +2,7 @@
 
 A face's occlusion map is drawn over the face as the model saw it and over the face in the photo,
 beside its probability chart on the upload page, and for a chosen face of the Evaluation page's
-gallery of mistakes. Maps are computed when asked for (a few hundred model calls a face).
+gallery of mistakes and of "Your photos"' misclassified photos. Maps are computed when asked for (a few hundred model calls a face).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import streamlit as st
 
-from core.labels import EMOTIONS
+from core.labels import EMOTIONS, FACE_SIZE
 from core.saliency import FaceSaliency, explain_crops, explain_faces, overlay_crop, overlay_face
 
 WHY_HELP = (
@@ -102,10 +102,36 @@ def gallery_why_ui(
         "Face", list(shown), key=f"{key}_face",
         format_func=lambda i: f"#{i}: {EMOTIONS[int(true_labels[i])]} → {EMOTIONS[int(predicted[i])]}",
     )  # fmt: skip
-    crop = np.asarray(faces[index], dtype=np.float32)[None, :, :, None]
-    said_name, true_name = EMOTIONS[int(predicted[index])], EMOTIONS[int(true_labels[index])]
-    said = explain_crops(recognizer, crop, emotion=said_name, tta="none")[0]
-    truth = explain_crops(recognizer, crop, emotion=true_name, tta="none")[0]
+    said_and_truth_ui(
+        recognizer, faces[index], EMOTIONS[int(predicted[index])], EMOTIONS[int(true_labels[index])], tta="none"
+    )
+
+
+def photos_why_ui(recognizer: Any, wrong: Sequence[Any], *, tta: str, key: str) -> None:
+    """"Your photos"' "Why?": for one misclassified photo, why the model said its answer, and the truth.
+
+    Args:
+        recognizer: the model that judged the photos.
+        wrong: :class:`training.photos.PhotoResult` items with their model input (``crop``).
+        tta: the test-time augmentation the photos were judged with, so the maps explain its answer.
+    """
+    explainable = [r for r in wrong if r.crop is not None]
+    if not explainable or not st.toggle("Why? Explain one of these faces", key=f"{key}_on", help=WHY_HELP):
+        return
+    index = st.selectbox(
+        "Photo", range(len(explainable)), key=f"{key}_face",
+        format_func=lambda i: f"{explainable[i].name}: {explainable[i].label} → {explainable[i].predicted}",
+    )  # fmt: skip
+    result = explainable[index]
+    said_and_truth_ui(recognizer, result.crop, result.predicted, result.label, tta=tta)
+
+
+def said_and_truth_ui(recognizer: Any, face: np.ndarray, said_name: str, true_name: str, *, tta: str) -> None:
+    """Two maps of one ``48x48`` model input side by side: why the model said ``said_name``, and what held
+    up ``true_name``."""
+    crop = np.asarray(face, dtype=np.float32).reshape(1, FACE_SIZE, FACE_SIZE, 1)
+    said = explain_crops(recognizer, crop, emotion=said_name, tta=tta)[0]
+    truth = explain_crops(recognizer, crop, emotion=true_name, tta=tta)[0]
     said_column, true_column = st.columns(2)
     said_caption = f"Why {said_name} ({said.probability:.0%}), its answer"
     said_column.image(overlay_crop(said), channels="BGR", caption=said_caption)

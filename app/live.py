@@ -25,8 +25,9 @@ from core.annotate import annotate
 from core.labels import EMOTIONS, NUM_CLASSES
 from core.readout import labelled
 from core.tracking import FaceSmoother, SmoothedFace
-from core.uncertainty import UncertaintyRule
-from core.video import FaceSummary, TimelineRow, summarise, summary_to_dict, timeline_to_dicts
+from core.groups import Grouping
+from core.uncertainty import DEFAULT_RULE, UncertaintyRule
+from core.video import FaceSummary, TimelineRow, summaries_to_dicts, summarise, timeline_to_dicts
 
 T = TypeVar("T")
 Clock = Callable[[], float]
@@ -240,8 +241,13 @@ class LiveRecording:
     stopped_by_limit: bool
     summary_source: str = "smoothed"
 
+    def grouped_summary(self, grouping: Grouping) -> tuple[FaceSummary, ...]:
+        """:attr:`summary` counted in ``grouping``'s groups (of the smoothed probabilities)."""
+        return recording_summary(self.rows, self.seconds, grouping=grouping)
+
     def to_dict(self, *, ndigits: int = 6, readout: Any = None) -> dict[str, Any]:
-        """JSON form ``{"source": "webcam", "seconds", ..., "timeline": [...], "summary": [...]}``; ``readout`` adds groups."""
+        """JSON form ``{"source": "webcam", "seconds", ..., "timeline": [...], "summary": [...]}``; ``readout``
+        adds groups (``group_summary`` among them)."""
         return {
             "source": "webcam",
             "seconds": round(self.seconds, 3),
@@ -249,16 +255,24 @@ class LiveRecording:
             "stopped_by_limit": self.stopped_by_limit,
             "timeline": timeline_to_dicts(self, ndigits=ndigits, readout=readout),
             "summary_source": self.summary_source,
-            "summary": [summary_to_dict(face, ndigits=ndigits) for face in self.summary],
+            **summaries_to_dicts(self, ndigits=ndigits, readout=readout),
         }
 
 
-def _row(time_s: float, frame: int, face: SmoothedFace) -> TimelineRow:
+def recording_summary(
+    rows: Sequence[TimelineRow], seconds: float, *, grouping: Grouping | None = None
+) -> tuple[FaceSummary, ...]:  # fmt: skip
+    """Each face's summary of a recording ``seconds`` long: the smoothed emotions (or groups) counted."""
+    return summarise(rows, smoothed=True, end_s=max(seconds, rows[-1].time_s if rows else 0.0), grouping=grouping)
+
+
+def _row(time_s: float, frame: int, face: SmoothedFace, rule: UncertaintyRule) -> TimelineRow:
     raw = face.raw_probabilities or face.probabilities
     best = max(EMOTIONS, key=lambda name: raw[name])
+    said, steady = rule.assess(raw), rule.assess(face.probabilities)
     return TimelineRow(
         time_s, frame, face.track_id, face.box, face.detection_score, best, float(raw[best]), dict(raw),
-        face.emotion, face.confidence, dict(face.probabilities),
+        face.emotion, face.confidence, dict(face.probabilities), said.flag, said.label, steady.flag, steady.label,
     )  # fmt: skip
 
 
@@ -271,10 +285,14 @@ class LiveRecorder:
     ``max_seconds`` after the start it stops taking frames by itself (:attr:`RecorderStatus.stopped_by_limit`).
     """
 
-    def __init__(self, *, max_seconds: float, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, *, max_seconds: float, clock: Clock = time.monotonic, rule: UncertaintyRule = DEFAULT_RULE
+    ) -> None:  # fmt: skip
         """Args:
         max_seconds: the longest recording (``app.limits.Limits.live_record_max_seconds``).
         clock: the processor's clock (frame times are read on it).
+        rule: the model's uncertainty rule, for each row's ``uncertain`` and ``label`` (raw and
+            smoothed), as in a video's timeline; :meth:`use_rule` changes it with the model.
         """
         if not max_seconds > 0:
             raise ValueError(f"max_seconds must be > 0, got {max_seconds}")
@@ -286,6 +304,12 @@ class LiveRecorder:
         self._frames = 0
         self._last_s = 0.0
         self._by_limit = False
+        self._rule = rule
+
+    def use_rule(self, rule: UncertaintyRule) -> None:
+        """Flag the rows added from now on with ``rule`` (the model's, when the page's model changes)."""
+        with self._lock:
+            self._rule = rule
 
     def start(self) -> None:
         """Start recording now; a recording not collected with :meth:`stop` is dropped."""
@@ -301,7 +325,7 @@ class LiveRecorder:
             if elapsed >= self.max_seconds:
                 self._by_limit = True
                 return
-            rows = [_row(elapsed, self._frames, face) for face in faces]
+            rows = [_row(elapsed, self._frames, face, self._rule) for face in faces]
             self._rows.extend(rows or [TimelineRow(elapsed, self._frames)])  # no face: one row with none
             self._frames += 1
             self._last_s = elapsed
@@ -324,8 +348,7 @@ class LiveRecorder:
             seconds = self.max_seconds if by_limit else min(self._clock() - self._started, self.max_seconds)
             rows, frames = tuple(self._rows), self._frames
             self._started, self._rows, self._frames, self._last_s, self._by_limit = None, [], 0, 0.0, False
-        summary = summarise(rows, smoothed=True, end_s=max(seconds, rows[-1].time_s if rows else 0.0))
-        return LiveRecording(rows, summary, seconds, frames, by_limit)
+        return LiveRecording(rows, recording_summary(rows, seconds), seconds, frames, by_limit)
 
 
 class EmotionMixHistory:

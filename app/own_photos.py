@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from app import cache, charts, ui
+from app import cache, charts, explain, ui
 from app.limits import LimitError, Limits, current_limits, read_archive, session_id
 from app.reports import EvaluationReport, parse_evaluation
 from core.errors import FERError
@@ -222,7 +222,7 @@ def results_ui(run: OwnPhotosRun) -> None:
     with tabs[3]:
         _groups_ui(summary["groups"])
     with tabs[4]:
-        _misclassified_ui(run.results[model])
+        _misclassified_ui(run.results[model], run.tta.get(model, "none"), model)
     with tabs[5]:
         _compare_ui(run)
     with tabs[6]:
@@ -253,7 +253,7 @@ def _groups_ui(groups: Sequence[Mapping[str, Any]]) -> None:
     )
 
 
-def _misclassified_ui(results: Sequence[PhotoResult]) -> None:
+def _misclassified_ui(results: Sequence[PhotoResult], tta: str, model: str) -> None:
     wrong = [r for r in results if r.predicted is not None and not r.correct and r.face is not None]
     st.caption(f"{len(wrong)} photos with a face read wrong, of {sum(r.predicted is not None for r in results)}.")
     if wrong:
@@ -265,6 +265,9 @@ def _misclassified_ui(results: Sequence[PhotoResult]) -> None:
         )
         if len(wrong) > len(shown):
             st.caption(f"The first {len(shown)} are shown; the CSV under Files lists them all.")
+        info = next((m for m in cache.available_models() if m.name == model and m.ok), None)
+        if info is not None:
+            explain.photos_why_ui(cache.recognizer(info), shown, tta=tta, key="own_why")
 
 
 def _compare_ui(run: OwnPhotosRun) -> None:

@@ -236,7 +236,7 @@ def timeline_ui(timeline: Timeline, *, key: str, empty_message: str, grouping: G
         timeline: a video analysis or a webcam recording.
         key: prefix of the widget keys.
         empty_message: the warning shown when no face was seen.
-        grouping: chart the groups' probabilities instead of the seven emotions.
+        grouping: chart, summarise and segment by the groups instead of the seven emotions.
     """
     from app import charts  # noqa: PLC0415
     from app.video import segment_rows, summary_rows  # noqa: PLC0415
@@ -248,11 +248,14 @@ def timeline_ui(timeline: Timeline, *, key: str, empty_message: str, grouping: G
     for face, figure in figures.items():
         st.plotly_chart(figure, key=f"{key}_timeline_{face}")
     if timeline.summary:
-        st.subheader("Summary")
-        shares = {name: st.column_config.NumberColumn(name, format="percent") for name in EMOTIONS}
-        st.dataframe(summary_rows(timeline), hide_index=True, column_config=shares, key=f"{key}_summary")
-        with st.expander("Segments (where the dominant emotion changes)"):
-            st.dataframe(segment_rows(timeline), hide_index=True, key=f"{key}_segments")
+        st.subheader("Summary" if grouping is None else "Summary by group")
+        names = EMOTIONS if grouping is None else grouping.names
+        shares = {name: st.column_config.NumberColumn(name, format="percent") for name in names}
+        table = summary_rows(timeline, grouping)
+        st.dataframe(table, hide_index=True, column_config=shares, key=f"{key}_summary")
+        what = "emotion" if grouping is None else "group"
+        with st.expander(f"Segments (where the dominant {what} changes)"):
+            st.dataframe(segment_rows(timeline, grouping), hide_index=True, key=f"{key}_segments")
 
 
 def timeline_downloads(timeline: Timeline, *, key: str, stem: str, readout: Readout | None = None) -> DeltaGenerator:

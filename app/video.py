@@ -22,7 +22,8 @@ from app.jobs import CANCELLED, FAILED, FINISHED, IDLE, RUNNING, BackgroundJob, 
 from app.limits import HeavyWorkGate, LimitError, Limits, check_video
 from core.errors import FERError
 from core.labels import EMOTIONS
-from core.video import Timeline, VideoAnalysis, VideoCancelled, VideoError, VideoProgress, analyse_video, probe_video
+from core.groups import Grouping
+from core.video import Timeline, VideoAnalysis, face_summaries, VideoCancelled, VideoError, VideoProgress, analyse_video, probe_video
 
 VIDEO_TYPES: tuple[str, ...] = ("mp4", "mov", "webm", "avi", "mkv")
 """Extensions the uploader accepts."""
@@ -203,10 +204,14 @@ class VideoJob(BackgroundJob[VideoSnapshot]):
                     pass
 
 
-def summary_rows(analysis: Timeline) -> list[dict[str, Any]]:
-    """One row per face for ``st.dataframe``: seconds seen, dominant emotion, share of each, segments."""
+def summary_rows(analysis: Timeline, grouping: Grouping | None = None) -> list[dict[str, Any]]:
+    """One row per face for ``st.dataframe``: seconds seen, dominant emotion, share of each, segments.
+
+    With a ``grouping``, the shares, the dominant and the segments are its groups'.
+    """
+    names = EMOTIONS if grouping is None else grouping.names
     rows = []
-    for face in analysis.summary:
+    for face in face_summaries(analysis, grouping):
         row: dict[str, Any] = {
             "face": face.face,
             "from_s": round(face.first_s, 2),
@@ -214,7 +219,7 @@ def summary_rows(analysis: Timeline) -> list[dict[str, Any]]:
             "seconds": round(face.seconds, 2),
             "dominant": face.dominant,
         }
-        row.update({name: round(face.shares[name], 4) for name in EMOTIONS})
+        row.update({name: round(face.shares[name], 4) for name in names})
         row["segments"] = len(face.segments)
         row["sequence"] = " → ".join(
             f"{s.emotion} {s.start_s:.1f}-{s.end_s:.1f} s" for s in face.segments[:12]
@@ -223,12 +228,13 @@ def summary_rows(analysis: Timeline) -> list[dict[str, Any]]:
     return rows
 
 
-def segment_rows(analysis: Timeline) -> list[dict[str, Any]]:
-    """One row per face and segment (where the dominant emotion stays the same)."""
+def segment_rows(analysis: Timeline, grouping: Grouping | None = None) -> list[dict[str, Any]]:
+    """One row per face and segment (where the dominant emotion, or group, stays the same)."""
+    key = "emotion" if grouping is None else "group"
     return [
         {"face": face.face, "start_s": round(s.start_s, 3), "end_s": round(s.end_s, 3),
-         "seconds": round(s.end_s - s.start_s, 3), "emotion": s.emotion}
-        for face in analysis.summary
+         "seconds": round(s.end_s - s.start_s, 3), key: s.emotion}
+        for face in face_summaries(analysis, grouping)
         for s in face.segments
     ]  # fmt: skip
 

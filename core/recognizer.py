@@ -290,14 +290,28 @@ class EmotionRecognizer:
         if not detections:
             return []
         points = [getattr(d, "landmarks", None) for d in detections]
-        crops = crop_faces(
+        probs = self.predict_batch(self.crop_detections(image_bgr, detections, margin=margin), tta=tta)
+        return [_result(d.box, d.score, p, lm) for d, p, lm in zip(detections, probs, points)]
+
+    def crop_detections(
+        self, image_bgr: np.ndarray, detections: Sequence[Any], *, margin: float | None = None
+    ) -> np.ndarray:  # fmt: skip
+        """The model inputs of faces found in an image, cut as :meth:`predict_faces` cuts them.
+
+        Args:
+            detections: items with ``box`` and, when the recognizer aligns, ``landmarks`` (a
+                :class:`core.detection.Detection` or a :class:`FaceResult`).
+
+        Returns:
+            ``float32 (N, 48, 48, 1)`` raw gray values 0..255.
+        """
+        points = [getattr(d, "landmarks", None) for d in detections]
+        return crop_faces(
             image_bgr,
             [d.box for d in detections],
             margin=self.margin if margin is None else margin,
             landmarks=points if self.align else None,
         )
-        probs = self.predict_batch(crops, tta=tta)
-        return [_result(d.box, d.score, p, lm) for d, p, lm in zip(detections, probs, points)]
 
     def predict_image(
         self,

@@ -34,7 +34,7 @@ import cv2
 import numpy as np
 
 from core.labels import EMOTIONS, FACE_SIZE
-from core.preprocess import crop_faces, crop_transform, tta_maps_to_face, tta_mode, tta_views
+from core.preprocess import crop_transform, tta_maps_to_face, tta_mode, tta_views
 
 DEFAULT_PATCH = 8
 """Side of the hidden square, in pixels of the 48x48 face."""
@@ -212,7 +212,7 @@ def explain_faces(
         return []
     points = [getattr(face, "landmarks", None) if recognizer.align else None for face in faces]
     boxes = [face.box for face in faces]
-    crops = crop_faces(image_bgr, boxes, margin=recognizer.margin, landmarks=points)
+    crops = recognizer.crop_detections(image_bgr, faces)
     maps = explain_crops(recognizer, crops, emotion=emotion, tta=tta, patch=patch, stride=stride)
     return [
         dataclasses.replace(m, to_image=crop_transform(box, image_bgr.shape, margin=recognizer.margin, landmarks=p))

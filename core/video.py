@@ -26,6 +26,7 @@ import numpy as np
 
 from core.errors import FERError
 from core.labels import EMOTIONS
+from core.groups import Grouping
 from core.readout import Readout
 from core.uncertainty import UncertaintyRule
 
@@ -159,7 +160,8 @@ class VideoAnalysis:
         """JSON form ``{"info", "timeline": [...], "summary": [...], ...}``.
 
         With a ``readout`` that has a grouping, each timeline row with a face adds ``group`` and
-        ``group_probabilities`` of the probabilities the summary counts (smoothed or raw).
+        ``group_probabilities`` of the probabilities the summary counts (smoothed or raw), and
+        ``group_summary`` gives each face's shares of time per group (see :func:`summaries_to_dicts`).
         """
         timeline = timeline_to_dicts(self, ndigits=ndigits, readout=readout)
         return {
@@ -170,8 +172,15 @@ class VideoAnalysis:
             "annotated": None if self.annotated is None else str(self.annotated),
             "timeline": timeline,
             "summary_source": self.summary_source,
-            "summary": [summary_to_dict(face, ndigits=ndigits) for face in self.summary],
+            **summaries_to_dicts(self, ndigits=ndigits, readout=readout),
         }
+
+    def grouped_summary(self, grouping: Grouping) -> tuple[FaceSummary, ...]:
+        """:attr:`summary` counted in ``grouping``'s groups: each row's most probable group."""
+        return summarise(
+            self.rows, smoothed=self.summary_source == "smoothed", frame_step_s=1.0 / self.info.fps,
+            end_s=self.info.duration_s, grouping=grouping,
+        )  # fmt: skip
 
 
 def counted_probabilities(row: TimelineRow, *, smoothed: bool) -> dict[str, float] | None:
@@ -188,7 +197,23 @@ class Timeline(Protocol):
     def summary(self) -> tuple[FaceSummary, ...]: ...
     @property
     def summary_source(self) -> str: ...
+    def grouped_summary(self, grouping: Grouping) -> tuple[FaceSummary, ...]: ...
     def to_dict(self, *, ndigits: int = 6, readout: Readout | None = None) -> dict[str, Any]: ...
+
+
+def face_summaries(analysis: Timeline, grouping: Grouping | None = None) -> tuple[FaceSummary, ...]:
+    """The timeline's summary per face: in emotions, or in ``grouping``'s groups when one is given."""
+    return analysis.summary if grouping is None else analysis.grouped_summary(grouping)
+
+
+def summaries_to_dicts(analysis: Timeline, *, ndigits: int = 6, readout: Readout | None = None) -> dict[str, Any]:
+    """``{"summary": [...]}``, plus ``"group_summary"`` (segments by ``group``) with a readout's grouping."""
+    out: dict[str, Any] = {"summary": [summary_to_dict(face, ndigits=ndigits) for face in analysis.summary]}
+    if readout is not None and readout.grouping is not None:
+        out["group_summary"] = [
+            summary_to_dict(face, ndigits=ndigits, segment_key="group") for face in analysis.grouped_summary(readout.grouping)
+        ]  # fmt: skip
+    return out
 
 
 def timeline_to_dicts(analysis: Timeline, *, ndigits: int = 6, readout: Readout | None = None) -> list[dict[str, Any]]:
@@ -216,8 +241,8 @@ def row_to_dict(row: TimelineRow, *, ndigits: int = 6) -> dict[str, Any]:
     return data
 
 
-def summary_to_dict(face: FaceSummary, *, ndigits: int = 6) -> dict[str, Any]:
-    """JSON form of a face's summary."""
+def summary_to_dict(face: FaceSummary, *, ndigits: int = 6, segment_key: str = "emotion") -> dict[str, Any]:
+    """JSON form of a face's summary; ``segment_key`` names what a segment holds (``"group"`` for groups)."""
     return {
         "face": face.face,
         "first_s": round(face.first_s, ndigits),
@@ -226,7 +251,7 @@ def summary_to_dict(face: FaceSummary, *, ndigits: int = 6) -> dict[str, Any]:
         "dominant": face.dominant,
         "shares": {name: round(p, ndigits) for name, p in face.shares.items()},
         "segments": [
-            {"start_s": round(s.start_s, ndigits), "end_s": round(s.end_s, ndigits), "emotion": s.emotion}
+            {"start_s": round(s.start_s, ndigits), "end_s": round(s.end_s, ndigits), segment_key: s.emotion}
             for s in face.segments
         ],
     }
@@ -730,9 +755,10 @@ def _progress(info: VideoInfo, frame: Frame, read: int, analysed: int, started: 
 
 
 def summarise(
-    rows: Sequence[TimelineRow], *, smoothed: bool = False, frame_step_s: float | None = None, end_s: float | None = None
-) -> tuple[FaceSummary, ...]:
-    """Per face: time seen, share of it in each emotion, and the segments between changes.
+    rows: Sequence[TimelineRow], *, smoothed: bool = False, frame_step_s: float | None = None,
+    end_s: float | None = None, grouping: Grouping | None = None,
+) -> tuple[FaceSummary, ...]:  # fmt: skip
+    """Per face: time seen, share of it in each emotion (or group), and the segments between changes.
 
     Each analysed frame stands for the time until the next analysed frame (the last one for
     ``frame_step_s``, or the median step, clipped to ``end_s``). A segment ends where the face's
@@ -743,7 +769,20 @@ def summarise(
         smoothed: count ``smoothed_emotion`` instead of ``emotion``.
         frame_step_s: how long the last analysed frame lasts (default: the median step).
         end_s: the clip's duration, when known.
+        grouping: count each row's most probable group (of the probabilities counted: smoothed or
+            raw) instead of its emotion; ``shares``, ``dominant`` and the segments are then groups.
     """
+    names = EMOTIONS if grouping is None else grouping.names
+
+    def label_of(row: TimelineRow) -> str:
+        emotion = (row.smoothed_emotion if smoothed else None) or row.emotion
+        if grouping is None:
+            return emotion
+        probabilities = counted_probabilities(row, smoothed=smoothed)
+        if probabilities:
+            return grouping.group_of(probabilities)
+        return next(name for name, members in grouping.groups if emotion in members)
+
     times = sorted({row.time_s for row in rows})
     if not times:
         return ()
@@ -763,11 +802,11 @@ def summarise(
             per_face.setdefault(row.face, []).append(row)
     out = []
     for face_id in sorted(per_face):
-        seconds = dict.fromkeys(EMOTIONS, 0.0)
+        seconds = dict.fromkeys(names, 0.0)
         segments: list[list[Any]] = []
         previous = None
         for row in per_face[face_id]:
-            label = (row.smoothed_emotion if smoothed else None) or row.emotion
+            label = label_of(row)
             start, end = row.time_s, ends[row.time_s]
             seconds[label] += end - start
             continues = previous is not None and order[row.time_s] == order[previous] + 1
@@ -779,8 +818,8 @@ def summarise(
         total = sum(seconds.values())
         shares = {name: (value / total if total > 0 else 0.0) for name, value in seconds.items()}
         if total <= 0:  # one instant: count it whole
-            shares = {name: float(name == segments[0][2]) for name in EMOTIONS}
-        dominant = max(EMOTIONS, key=lambda name: shares[name])
+            shares = {name: float(name == segments[0][2]) for name in names}
+        dominant = max(names, key=lambda name: shares[name])
         out.append(
             FaceSummary(
                 face_id, per_face[face_id][0].time_s, ends[per_face[face_id][-1].time_s], total, shares, dominant,

@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from core.cli_common import (
     EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, add_model_option, isatty, make_detector, number_type, unique_name,
 )  # fmt: skip
+from core.groups import Grouping
 from core.readout import add_groups_argument, model_readout
 
 ANNOTATED_SUFFIX = ".annotated.mp4"
@@ -127,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
     if args.format == "csv":
         write_csv(reports, sys.stdout, smoothed=args.smooth is not None, readout=readout)
         if not args.quiet:
-            write_summary_text(reports, sys.stderr)
+            write_summary_text(reports, sys.stderr, grouping=readout.grouping)
     else:
         json.dump([_report_dict(r, readout) for r in reports], sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -206,14 +207,18 @@ def write_csv(
             writer.writerow([clip, *flat_row(row, smoothed=smoothed), *groups, ""])
 
 
-def write_summary_text(reports: Sequence[tuple[str, str | None, Any]], stream: TextIO) -> None:
-    """Per clip and face: seconds seen, the main emotions' shares, and how many segments."""
+def write_summary_text(
+    reports: Sequence[tuple[str, str | None, Any]], stream: TextIO, *, grouping: Grouping | None = None
+) -> None:  # fmt: skip
+    """Per clip and face: seconds seen, the main emotions' (or groups') shares, and how many segments."""
+    from core.video import face_summaries  # noqa: PLC0415
+
     for clip, _error, analysis in reports:
         if analysis is None:
             continue
         if not analysis.summary:
             stream.write(f"{clip}: no face found\n")
-        for face in analysis.summary:
+        for face in face_summaries(analysis, grouping):
             shares = sorted(face.shares.items(), key=lambda kv: -kv[1])
             top = ", ".join(f"{name} {share:.0%}" for name, share in shares if share >= 0.05)
             stream.write(f"{clip}: face {face.face}: {face.seconds:.1f} s, {top}; {len(face.segments)} segment(s)\n")

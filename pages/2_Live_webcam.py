@@ -89,6 +89,7 @@ if st.session_state.get("live_settings") != settings:
         smoother=FaceSmoother(alpha=1.0 - smoothing),
         recorder=recorder,
     )
+    recorder.use_rule(readout.rule)  # the rows it records are flagged as the faces are labelled
 processor: LiveProcessor = st.session_state["live_processor"]
 history: EmotionMixHistory = st.session_state["live_history"]
 history.window_s = float(window_s)

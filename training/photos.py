@@ -100,7 +100,8 @@ class PhotoSet:
 class PhotoResult:
     """What one model said about one photo (in one style).
 
-    ``face`` is a small BGR picture of the judged face (only when thumbnails were asked for).
+    ``face`` is a small BGR picture of the judged face and ``crop`` the ``uint8 (48, 48)`` gray input
+    the model judged, for its saliency map (both only when thumbnails were asked for).
     """
 
     name: str
@@ -113,6 +114,7 @@ class PhotoResult:
     box: tuple[int, int, int, int] | None = None
     error: str | None = None
     face: np.ndarray | None = None
+    crop: np.ndarray | None = None
 
     @property
     def correct(self) -> bool:
@@ -349,16 +351,32 @@ def _judge(
         else:
             said = [] if largest is None else recognizer.predict_faces(image, [largest], tta=tta.get(model))
         faces = 1 if finder is None else len(detections)
-        out.append((model, _result(photo, said[0] if said else None, faces, face)))
+        crop = _model_input(recognizer, image, largest, whole=finder is None) if thumbnails and said else None
+        out.append((model, _result(photo, said[0] if said else None, faces, face, crop)))
     return out
 
 
-def _result(photo: LabelledPhoto, said: Any, faces: int, face: np.ndarray | None) -> PhotoResult:
+def _model_input(recognizer: Any, image: np.ndarray, detection: Any, *, whole: bool) -> np.ndarray | None:
+    """The ``uint8 (48, 48)`` face the model judged (``None`` for a recognizer that cannot say)."""
+    from core.preprocess import prepare_crop  # noqa: PLC0415
+
+    if whole:
+        crop = prepare_crop(image)
+    elif hasattr(recognizer, "crop_detections"):
+        crop = recognizer.crop_detections(image, [detection])[0]
+    else:
+        return None
+    return np.clip(np.rint(crop[:, :, 0]), 0, 255).astype(np.uint8)
+
+
+def _result(
+    photo: LabelledPhoto, said: Any, faces: int, face: np.ndarray | None, crop: np.ndarray | None = None
+) -> PhotoResult:  # fmt: skip
     if said is None:
         return PhotoResult(photo.name, photo.label, photo.group, faces, face=face)
     return PhotoResult(
         photo.name, photo.label, photo.group, faces, said.emotion, float(said.confidence),
-        tuple(float(said.probabilities[e]) for e in EMOTIONS), tuple(int(v) for v in said.box), face=face,
+        tuple(float(said.probabilities[e]) for e in EMOTIONS), tuple(int(v) for v in said.box), face=face, crop=crop,
     )  # fmt: skip
 
 

@@ -8,7 +8,9 @@ from typing import NamedTuple
 import numpy as np
 import pytest
 
+from core.groups import parse_groups
 from core.labels import EMOTIONS
+from core.uncertainty import UncertaintyRule
 from app.live import DropQueue, EmotionMixHistory, LiveProcessor, LiveRecorder, LiveSample, RateMeter, draw_faces
 from app.video import segment_rows, summary_rows, timeline_json
 from core.tracking import FaceSmoother, SmoothedFace
@@ -279,3 +281,33 @@ def test_draw_faces_writes_each_faces_id() -> None:
     face = SmoothedFace(7, (20, 40, 60, 60), "happy", 0.9, probs("happy", 0.9))
     one, seven = draw_faces(frame, [face._replace(track_id=1)]), draw_faces(frame, [face])
     assert one.any() and not np.array_equal(one, seven)  # the label carries "7: " not "1: "
+
+
+def test_recorded_rows_carry_the_models_uncertainty_and_the_summary_regroups() -> None:
+    import json  # noqa: PLC0415
+
+    from core.readout import Readout  # noqa: PLC0415
+
+    clock = FakeClock()
+    recorder = LiveRecorder(max_seconds=60, clock=clock)
+    recorder.use_rule(UncertaintyRule(min_margin=0.05, min_confidence=0.5))
+    smoother = FaceSmoother(alpha=1.0)
+    recorder.start()
+    sure, unsure = probs("happy", 0.9), probs("sad", 0.3)  # 0.3 is below the rule's 0.5: weak
+    for i, face in enumerate([sure, sure, unsure, unsure]):
+        t = clock.now + i
+        recorder.add(t, smoother.update([Face((10, 10, 40, 40), face)], time_s=t))
+    clock.now += 4
+    recording = recorder.stop()
+    assert [(r.uncertain, r.label) for r in recording.rows] == [(None, "happy")] * 2 + [("weak", "uncertain")] * 2
+    assert [r.smoothed_uncertain for r in recording.rows] == [None, None, "weak", "weak"]
+    assert timeline_csv(recording).splitlines()[3].split(",")[TIMELINE_COLUMNS.index("uncertain")] == "weak"
+
+    grouping = parse_groups("default")
+    (face,) = recording.grouped_summary(grouping)
+    assert face.shares == pytest.approx({"positive": 0.5, "negative": 0.5, "neutral": 0.0, "surprise": 0.0})
+    rows = summary_rows(recording, grouping)
+    assert rows[0]["positive"] == pytest.approx(0.5) and "happy" not in rows[0]
+    assert [s["group"] for s in segment_rows(recording, grouping)] == ["positive", "negative"]
+    data = json.loads(timeline_json(recording, readout=Readout(grouping=grouping)))
+    assert [s["group"] for s in data["group_summary"][0]["segments"]] == ["positive", "negative"]

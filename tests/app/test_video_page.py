@@ -213,6 +213,11 @@ def test_video_page_uploads_analyses_and_shows_the_timeline(app_env, tmp_path: P
     assert not app.exception, [e.value for e in app.exception]
     traces = json.loads(app.get("plotly_chart")[0].proto.spec)["data"]
     assert [trace["name"] for trace in traces] == ["positive", "negative", "neutral", "surprise"]
+    summary = app.dataframe[0].value  # the summary counts the groups too, in the same order
+    assert [c for c in summary.columns if c in ("positive", "negative", "neutral", "surprise", *EMOTIONS)] == [
+        "positive", "negative", "neutral", "surprise"
+    ]  # fmt: skip
+    assert "Summary by group" in [h.value for h in app.subheader]
 
 
 def test_video_page_shows_a_bad_file_as_an_error(app_env) -> None:  # noqa: ANN001

@@ -50,6 +50,16 @@ def test_a_visitor_evaluates_a_zip_of_their_photos_and_compares_two_models(visit
     left_out = set(tables["why"]["file"])
     assert left_out == {"faces/contempt/5.jpg", "__MACOSX/faces/._1.jpg", "faces/notes.txt"}
 
+    # The tiny model says one emotion of the same face in happy and sad folders: at least one is wrong.
+    wrong = [r for r in app.session_state["own_photos_result"].results["tiny"] if r.predicted not in (None, r.label)]
+    assert wrong and all(r.crop.shape == (48, 48) and r.crop.dtype == "uint8" for r in wrong)
+    images = len(app.get("image"))
+    app.toggle(key="own_why_on").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert len(app.get("image")) == images + 2  # the two maps side by side
+    assert "Right: the same for the true label." in texts(app.caption)
+    assert app.selectbox(key="own_why_face").options[0].startswith(wrong[0].name)
+
     app.selectbox(key="own_compare").set_value("tiny-b").run()
     app.button(key="own_run").click().run()
     assert not app.exception, [e.value for e in app.exception]

@@ -11,6 +11,9 @@ import numpy as np
 import pytest
 
 from core.errors import FERError
+from core.groups import parse_groups
+from core.labels import EMOTIONS
+from core.readout import Readout
 from core.video import (
     TIMELINE_COLUMNS,
     AnnotatedWriter,
@@ -202,6 +205,35 @@ def test_summary_of_hand_written_rows() -> None:
     assert face.seconds == pytest.approx(1.0 + 1.5)
     assert [(s.start_s, s.end_s) for s in face.segments] == [(0.0, 1.0), (3.0, 4.5)]
     assert summarise([]) == ()
+
+
+def test_summary_by_group_counts_each_rows_most_probable_group() -> None:
+    # Neutral is the single most probable emotion, but sad and angry together outweigh it.
+    mixed = {**dict.fromkeys(EMOTIONS, 0.0), "neutral": 0.4, "sad": 0.3, "angry": 0.3}
+    happy = {**dict.fromkeys(EMOTIONS, 0.0), "happy": 1.0}
+    rows = [
+        TimelineRow(0.0, 0, 1, (0, 0, 9, 9), 1.0, "neutral", 0.4, mixed),
+        TimelineRow(1.0, 1, 1, (0, 0, 9, 9), 1.0, "neutral", 0.4, mixed),
+        TimelineRow(2.0, 2, 1, (0, 0, 9, 9), 1.0, "happy", 1.0, happy),
+    ]
+    (emotions,) = summarise(rows, end_s=3.0)
+    (groups,) = summarise(rows, end_s=3.0, grouping=parse_groups("default"))
+    assert emotions.dominant == "neutral" and emotions.shares["neutral"] == pytest.approx(2 / 3)
+    assert list(groups.shares) == ["positive", "negative", "neutral", "surprise"]
+    assert groups.shares == pytest.approx({"positive": 1 / 3, "negative": 2 / 3, "neutral": 0.0, "surprise": 0.0})
+    assert groups.dominant == "negative" and groups.seconds == emotions.seconds == pytest.approx(3.0)
+    assert [(s.start_s, s.end_s, s.emotion) for s in groups.segments] == [(0.0, 2.0, "negative"), (2.0, 3.0, "positive")]
+
+
+def test_to_dict_adds_the_group_summary_with_a_grouping(tmp_path: Path) -> None:
+    clip = write_clip(tmp_path / "a.mp4", [scene([(50, 50, HAPPY)])] * 3 + [scene([(50, 50, SAD)])] * 2)
+    analysis = analyse_video(clip, SquareRecognizer())
+    assert "group_summary" not in analysis.to_dict(readout=Readout())
+    data = analysis.to_dict(readout=Readout(grouping=parse_groups("joy=happy,other=angry+disgust+fear+sad+surprise+neutral")))
+    (face,) = data["group_summary"]
+    assert face["shares"] == pytest.approx({"joy": 0.6, "other": 0.4}) and face["dominant"] == "joy"
+    assert [s["group"] for s in face["segments"]] == ["joy", "other"]
+    assert data["summary"][0]["shares"]["happy"] == pytest.approx(0.6)  # the emotions' summary stays
 
 
 def test_to_dict_is_json_ready(tmp_path: Path) -> None:

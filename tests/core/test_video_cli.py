@@ -154,3 +154,19 @@ def test_timeline_adds_smoothed_flag_and_groups(
     assert row["group"] == max(summed, key=summed.get)
     empty = next(r for r in rows if r["face"] == "")
     assert empty["group"] == empty["uncertain"] == ""
+
+
+def test_summary_text_and_json_count_groups_with_a_grouping(
+    face_clip: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = "joy=happy,other=angry+disgust+fear+sad+surprise+neutral"
+    args = (str(face_clip), "--groups", spec, "--model", str(tiny_model_dir), "--detector", "haar", "--every", "2")
+    code, _out, err = _run(capsys, *args, "--format", "csv")
+    lines = [line for line in err.splitlines() if ": face 1: " in line]
+    assert code == 0 and len(lines) == 1, err
+    assert ("joy " in lines[0] or "other " in lines[0]) and not any(f" {e} " in lines[0] for e in EMOTIONS), lines
+    code, out, _err = _run(capsys, *args, "--quiet")
+    (report,) = json.loads(out)
+    (face,) = [f for f in report["group_summary"] if f["face"] == 1]
+    assert set(face["shares"]) == {"joy", "other"} and sum(face["shares"].values()) == pytest.approx(1.0, abs=1e-5)
+    assert face["seconds"] == pytest.approx(report["summary"][0]["seconds"])

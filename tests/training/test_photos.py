@@ -282,3 +282,21 @@ def test_posed_samples_are_all_found_in_both_looks(tmp_path: Path, capsys: pytes
         assert summary["found"] == 4, summary["rows"]
         assert summary["correct"] == sum(row["predicted"] == row["label"] for row in summary["rows"])
     assert "fast (TTA flip), ck: " in format_report(report)
+
+
+def test_thumbnails_keep_the_model_input_that_reproduces_the_answer(tiny_model_dir: Path) -> None:
+    from core.pipeline import still_detector  # noqa: PLC0415
+    from core.recognizer import EmotionRecognizer  # noqa: PLC0415
+
+    recognizer = EmotionRecognizer.from_dir(tiny_model_dir, detector=still_detector())
+    scene = cv2.imencode(".png", face_scene(width=400, height=300, faces=((120, 60),)))[1].tobytes()
+    photo_set = PhotoSet((LabelledPhoto("happy/1.png", "happy", None, scene),), (), (), False)
+    for crops in (False, True):
+        (result,) = evaluate_photos(photo_set, {"tiny": recognizer}, crops=crops, tta={"tiny": "flip"}, thumbnails=True)[
+            ("tiny", "original")
+        ]
+        assert result.crop.shape == (48, 48) and result.crop.dtype == np.uint8
+        again = recognizer.predict_batch(result.crop[None, :, :, None], tta="flip")[0]
+        np.testing.assert_allclose(again, result.probabilities, atol=1e-6)
+    (plain,) = evaluate_photos(photo_set, {"tiny": recognizer})[("tiny", "original")]
+    assert plain.crop is None and plain.face is None  # kept only when thumbnails are asked for
