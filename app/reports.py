@@ -12,6 +12,7 @@ from typing import Any
 
 from core.labels import EMOTIONS, FER2013_TERMS, NUM_CLASSES
 from core.model_store import ModelInfo
+from core.uncertainty import UncertaintyRule
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,45 @@ class EvaluationReport:
     ferplus_accuracy: float | None = None
     ferplus_n: int | None = None
     ferplus_agreement: float | None = None
+    grouped_accuracy: float | None = None
+    """Right when the most probable group is the label's, in the default groups (``grouped`` in the JSON)."""
+    grouped_spec: str | None = None
+    unsure: UnsureReport | None = None
+    """The model's uncertainty rule on these faces (``uncertainty`` in the JSON)."""
+
+
+@dataclass(frozen=True)
+class UnsureReport:
+    """How the model's uncertainty rule did on the faces of one evaluation."""
+
+    min_margin: float
+    min_confidence: float
+    chosen_on: str
+    marked_fraction: float
+    accuracy_unmarked: float | None
+    accuracy_marked: float | None
+
+    def rule_text(self) -> str:
+        """The rule in words, as the app applies it."""
+        return f"{rule_words(self.min_margin, self.min_confidence)} (chosen on {self.chosen_on})"
+
+
+def rule_words(min_margin: float, min_confidence: float) -> str:
+    """An uncertainty rule in words: “A or B” when ..., “uncertain” when ..."""
+    return (
+        f"“A or B” when the top two are within {min_margin * 100:.0f} points, “uncertain” when the top one is "
+        f"under {min_confidence:.0%}"
+    )
+
+
+def _unsure(data: Any) -> UnsureReport | None:
+    if not isinstance(data, Mapping) or data.get("marked_fraction") is None:
+        return None
+    return UnsureReport(
+        float(data["min_margin"]), float(data["min_confidence"]), str(data.get("split", "PublicTest")),
+        float(data["marked_fraction"]), _maybe_float(data.get("accuracy_unmarked")),
+        _maybe_float(data.get("accuracy_marked")),
+    )  # fmt: skip
 
 
 def _square(matrix: Any, name: str, cast: type) -> tuple[tuple[Any, ...], ...]:
@@ -104,6 +144,7 @@ def parse_evaluation(data: Mapping[str, Any]) -> EvaluationReport:
             )
         source = data.get("data") or {}
         ferplus = data.get("ferplus") if isinstance(data.get("ferplus"), Mapping) else {}
+        grouped = data.get("grouped") if isinstance(data.get("grouped"), Mapping) else {}
         return EvaluationReport(
             model=str(data.get("model", "")),
             architecture=data.get("architecture"),
@@ -125,6 +166,9 @@ def parse_evaluation(data: Mapping[str, Any]) -> EvaluationReport:
             ferplus_accuracy=_maybe_float(ferplus.get("accuracy")),
             ferplus_n=_maybe_int(ferplus.get("n")),
             ferplus_agreement=_maybe_float(ferplus.get("agreement_with_fer2013")),
+            grouped_accuracy=_maybe_float(grouped.get("accuracy")),
+            grouped_spec=grouped.get("groups"),
+            unsure=_unsure(data.get("uncertainty")),
         )
     except KeyError as exc:
         raise ValueError(f"evaluation report has no {exc.args[0]!r} field") from None
@@ -158,6 +202,9 @@ class ModelCard:
     error: str | None
     terms_of_use: str = FER2013_TERMS
     """What a user may do with the weights (every model here learns from FER2013)."""
+    uncertainty: str | None = None
+    """The model's uncertainty rule in words, with how it did on its evaluation when known."""
+    grouped_accuracy: float | None = None
 
     def facts(self) -> list[tuple[str, str]]:
         """``(label, value)`` rows for a table; unknown facts are left out."""
@@ -166,8 +213,13 @@ class ModelCard:
             rows.append((f"{self.accuracy_split or 'Test'} accuracy", f"{self.accuracy:.1%}"))
         if self.ferplus_accuracy is not None:
             rows.append((f"FER+ majority accuracy ({self.accuracy_split or 'test'})", f"{self.ferplus_accuracy:.1%}"))
+        if self.grouped_accuracy is not None:
+            groups = "positive, negative, neutral, surprise"
+            rows.append((f"{self.accuracy_split or 'Test'} accuracy in 4 groups ({groups})", f"{self.grouped_accuracy:.1%}"))
         if self.macro_f1 is not None:
             rows.append(("Macro-F1", f"{self.macro_f1:.3f}"))
+        if self.uncertainty:
+            rows.append(("When it says it is unsure", self.uncertainty))
         if self.public_test_accuracy is not None:
             rows.append(("PublicTest accuracy (model selection)", f"{self.public_test_accuracy:.1%}"))
         if self.parameters is not None:
@@ -254,7 +306,23 @@ def model_card(info: ModelInfo) -> ModelCard:
         error=info.error,
         # Models saved before the field existed were learnt from FER2013 too.
         terms_of_use=str(meta.get("terms_of_use") or FER2013_TERMS),
+        uncertainty=_uncertainty_text(meta, evaluation),
+        grouped_accuracy=_maybe_float((evaluation.get("grouped") or {}).get("accuracy")),
     )
+
+
+def _uncertainty_text(meta: Mapping[str, Any], evaluation: Mapping[str, Any]) -> str | None:
+    """The rule the app applies to the model (its own, else the default), and how it did where measured."""
+    rule = UncertaintyRule.from_metadata(meta)
+    chosen = f"chosen on {rule.source}" if rule.source != "default" else "the default rule; none was chosen for it"
+    text = f"{rule_words(rule.min_margin, rule.min_confidence)} ({chosen})"
+    report = _unsure(evaluation.get("uncertainty"))
+    if report is not None and report.accuracy_unmarked is not None:
+        text += (
+            f"; on {evaluation.get('split', 'the test split')} it marks {report.marked_fraction:.0%} of the faces, "
+            f"and the others are {report.accuracy_unmarked:.1%} right"
+        )
+    return text
 
 
 def _int_tuple(value: Any) -> tuple[int, ...] | None:

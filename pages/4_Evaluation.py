@@ -66,6 +66,26 @@ st.caption(
     f"{report.split} split, test-time augmentation: {report.tta}; data {report.data_source or 'unknown'}; "
     f"evaluated {report.created or 'at an unknown time'}."
 )
+if report.grouped_accuracy is not None or report.unsure is not None:
+    grouped_column, marked_column, rest_column = st.columns(3)
+    if report.grouped_accuracy is not None:
+        grouped_column.metric(
+            "Accuracy in 4 groups", f"{report.grouped_accuracy:.1%}",
+            help=f"Right when the most probable group is the label's group ({report.grouped_spec}): "
+            "the grouped view of the upload, webcam and video pages.",
+        )  # fmt: skip
+    if report.unsure is not None:
+        marked_column.metric(
+            "Marked unsure", f"{report.unsure.marked_fraction:.1%}",
+            help=f"Faces the app labels “A or B” or “uncertain”: {report.unsure.rule_text()}.",
+        )  # fmt: skip
+        rest = report.unsure.accuracy_unmarked
+        marked = report.unsure.accuracy_marked
+        rest_column.metric(
+            "Accuracy of the rest", "—" if rest is None else f"{rest:.1%}",
+            help="Accuracy of the faces not marked unsure"
+            + ("" if marked is None else f"; the marked ones are {marked:.1%} right") + ".",
+        )  # fmt: skip
 if report.absent_classes:
     st.warning(f"{report.split} has no {', '.join(report.absent_classes)} faces: their scores are 0 by definition.")
 

@@ -64,6 +64,11 @@ def fake_evaluation(model: str, *, accuracy: float, seed: int = 0) -> dict:
         "confusion_matrix": confusion.tolist(),
         "confusion_matrix_normalised": (confusion / support[:, None]).tolist(),
         "calibration": {"ece": 0.05, "bins": bins},
+        "uncertainty": {"min_confidence": 0.4, "min_margin": 0.1, "split": "default", "n": int(confusion.sum()),
+                        "marked": 50, "marked_fraction": 50 / int(confusion.sum()), "accuracy": accuracy,
+                        "accuracy_unmarked": min(1.0, accuracy + 0.05), "accuracy_marked": accuracy / 2},
+        "grouped": {"groups": "positive=happy,negative=angry+disgust+fear+sad,neutral=neutral,surprise=surprise",
+                    "accuracy": min(1.0, accuracy + 0.1)},
         "seconds": 1.0, "created": "2026-01-01T00:00:00+00:00",
     }  # fmt: skip
 

@@ -82,7 +82,7 @@ def test_model_card_names_averaged_epochs(tmp_path) -> None:  # noqa: ANN001
 def test_model_card_without_evaluation(tmp_path) -> None:  # noqa: ANN001
     card = model_card(ModelInfo("new", tmp_path, {"labels": list(EMOTIONS)}))
     assert card.accuracy is None and card.architecture == "unknown"
-    assert [label for label, _ in card.facts()] == ["Classes", "Architecture", "Use of the weights"]
+    assert [label for label, _ in card.facts()] == ["Classes", "Architecture", "When it says it is unsure", "Use of the weights"]
 
 
 def test_probability_bar_is_in_label_order() -> None:
@@ -179,3 +179,29 @@ def test_model_card_says_what_the_weights_may_be_used_for(tmp_path) -> None:  # 
     assert older.terms_of_use == FER2013_TERMS and dict(older.facts())["Use of the weights"] == FER2013_TERMS
     own = model_card(ModelInfo("own", tmp_path, {"labels": list(EMOTIONS), "terms_of_use": "research use only: mine"}))
     assert dict(own.facts())["Use of the weights"] == "research use only: mine"
+
+
+def test_uncertainty_rule_and_grouped_accuracy_reach_the_report_and_the_card(tmp_path, evaluation: dict) -> None:  # noqa: ANN001
+    evaluation = {k: v for k, v in evaluation.items() if k not in ("uncertainty", "grouped")}
+    plain = parse_evaluation(evaluation)
+    assert plain.unsure is None and plain.grouped_accuracy is None  # older reports have neither
+    rule = {"min_confidence": 0.43, "min_margin": 0.17, "split": "PublicTest"}
+    stats = {"n": 100, "marked": 20, "marked_fraction": 0.2, "accuracy": 0.6, "accuracy_unmarked": 0.7, "accuracy_marked": 0.2}
+    newer = {**evaluation, "uncertainty": {**rule, **stats}, "grouped": {"groups": DEFAULT_GROUPING.spec(), "accuracy": 0.8}}
+    report = parse_evaluation(newer)
+    assert report.grouped_accuracy == 0.8 and report.grouped_spec.startswith("positive=happy")
+    assert (report.unsure.marked_fraction, report.unsure.accuracy_unmarked, report.unsure.accuracy_marked) == (0.2, 0.7, 0.2)
+    assert report.unsure.rule_text() == (
+        "“A or B” when the top two are within 17 points, “uncertain” when the top one is under 43% (chosen on PublicTest)"
+    )
+    facts = dict(model_card(ModelInfo("fast", tmp_path, {"labels": list(EMOTIONS), "uncertainty": rule}, newer)).facts())
+    assert facts["When it says it is unsure"].endswith(
+        "(chosen on PublicTest); on PrivateTest it marks 20% of the faces, and the others are 70.0% right"
+    )
+    assert facts["PrivateTest accuracy in 4 groups (positive, negative, neutral, surprise)"] == "80.0%"
+    # A model without a rule of its own is read with the default one, and the card says so.
+    default = dict(model_card(ModelInfo("old", tmp_path, {"labels": list(EMOTIONS)}, evaluation)).facts())
+    assert default["When it says it is unsure"] == (
+        "“A or B” when the top two are within 10 points, “uncertain” when the top one is under 40% "
+        "(the default rule; none was chosen for it)"
+    )

@@ -293,7 +293,9 @@ def test_dataset_page_with_and_without_data(app_env, monkeypatch: pytest.MonkeyP
 
 def test_evaluation_page(app_env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     app = run_page("pages/4_Evaluation.py")
-    assert {m.label for m in app.metric} >= {"Accuracy", "Macro-F1", "ECE"}
+    assert {m.label for m in app.metric} >= {"Accuracy", "Macro-F1", "ECE", "Accuracy in 4 groups", "Marked unsure"}
+    rest = next(m for m in app.metric if m.label == "Accuracy of the rest")
+    assert rest.value.endswith("%") and "the marked ones are" in rest.proto.help
     # confusion matrix, per-class chart, reliability diagram, comparison (F1 + two matrices)
     assert len(app.get("plotly_chart")) == 6
     app.toggle(key="eval_gallery").set_value(True).run()
