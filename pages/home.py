@@ -5,6 +5,7 @@ Reads model metadata JSON only; TensorFlow is not loaded until a page needs the 
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from app import entry, ui
@@ -50,15 +51,8 @@ with left:
     st.caption(f"**Use of the weights:** {card.terms_of_use}.")
 with right:
     facts = card.facts()
-    st.dataframe(
-        {"fact": [label for label, _ in facts], "value": [value for _, value in facts]},
-        hide_index=True,
-        column_config={
-            "fact": st.column_config.TextColumn(width="medium"),
-            "value": st.column_config.TextColumn(width="large"),
-        },
-        key="home_model_card",
-    )
+    # A static table wraps long facts (the uncertainty rule, the augmentation) where a grid would cut them.
+    st.table(pd.DataFrame({"": [value for _, value in facts]}, index=pd.Index([label for label, _ in facts])))
 
 with st.expander("How it works"):
     st.markdown(

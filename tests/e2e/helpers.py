@@ -81,8 +81,8 @@ def open_home(page, url: str) -> None:  # noqa: ANN001
     page.goto(url, wait_until="domcontentloaded")
     expect(page.get_by_text("Model card")).to_be_visible(timeout=60_000)
     page.locator(HOME_LINKS).first.wait_for(timeout=60_000)
-    page.locator("[data-testid='stDataFrame']").first.wait_for(timeout=60_000)
-    page.wait_for_timeout(2500)  # the model card's grid draws on a canvas after it is attached
+    page.locator("[data-testid='stTable']").first.wait_for(timeout=60_000)
+    page.wait_for_timeout(1000)  # let the fonts and the layout settle
 
 
 def home_link_labels(page) -> dict[str, bool]:  # noqa: ANN001
