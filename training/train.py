@@ -550,6 +550,23 @@ def train(
     if restart_lr is not None and not restart_lr > 0:
         raise TrainingError(f"restart_lr must be a positive learning rate, not {restart_lr}")
     started = time.monotonic()
+    out = Path(out_dir)
+    ckpt_dir = out / CHECKPOINT_DIR
+    state_path = ckpt_dir / "state.json"
+    if resume_from is not None:
+        from training.checkpoint import install_checkpoint  # noqa: PLC0415 - it imports this module
+
+        _make_dir(ckpt_dir, out)
+        install_checkpoint(resume_from, ckpt_dir)
+        resume = True
+    if resume and state_path.is_file():
+        # The recipe (architecture, optimiser, augmentation, labels, batch size) comes from the
+        # checkpoint, before the data is prepared with it; the stopping rules (epochs, patience)
+        # from this call, so a resumed run can be given more room.
+        saved = TrainConfig.from_dict(json.loads(state_path.read_text())["config"])
+        if saved.arch != config.arch:
+            raise TrainingError(f"checkpoint in {ckpt_dir} is for {saved.arch!r}, not {config.arch!r}")
+        config = replace(saved, epochs=config.epochs, patience=config.patience)
     if not isinstance(data, FERData):
         data = load_fer2013(data)
     if config.ferplus:
@@ -572,33 +589,16 @@ def train(
     xv = val_split.x[..., None].astype("float32")
     yv = np.eye(NUM_CLASSES, dtype="float32")[val_split.y]
     steps = int(np.ceil(len(x) / config.batch_size))
-
-    out = Path(out_dir)
-    ckpt_dir = out / CHECKPOINT_DIR
-    try:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TrainingError(f"cannot write to {out}: {exc.strerror or exc}") from exc
-    state_path = ckpt_dir / "state.json"
+    _make_dir(ckpt_dir, out)
 
     def preparing(epoch: int, message: str) -> None:
         if on_progress is not None:
             on_progress(ProgressEvent("preparing", epoch, config.epochs, 0, steps, {}, time.monotonic() - started,
                                       None, state["history"], message))  # fmt: skip
 
-    if resume_from is not None:
-        from training.checkpoint import install_checkpoint  # noqa: PLC0415 - it imports this module
-
-        install_checkpoint(resume_from, ckpt_dir)
-        resume = True
     if resume and state_path.is_file():
         state = json.loads(state_path.read_text())
         saved = TrainConfig.from_dict(state["config"])
-        if saved.arch != config.arch:
-            raise TrainingError(f"checkpoint in {ckpt_dir} is for {saved.arch!r}, not {config.arch!r}")
-        # The recipe (architecture, optimiser, augmentation) comes from the checkpoint; the stopping
-        # rules (epochs, patience) from this call, so a resumed run can be given more room.
-        config = replace(saved, epochs=config.epochs, patience=config.patience)
         register_training_objects()  # before a checkpoint holding any of them is read
         if "compact" in state:
             from training.checkpoint import restore_compact  # noqa: PLC0415 - it imports this module
@@ -716,6 +716,13 @@ def train(
                           state["history"], status)
         )
     return result
+
+
+def _make_dir(path: Path, out: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise TrainingError(f"cannot write to {out}: {exc.strerror or exc}") from exc
 
 
 def _jitter_facts(path: str) -> dict[str, Any]:

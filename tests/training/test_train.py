@@ -122,6 +122,21 @@ def test_resume_continues_from_the_last_epoch(tmp_path: Path) -> None:
     assert result.history["loss"][-1] < result.history["loss"][0]
 
 
+def test_resume_takes_the_recipe_from_the_checkpoint_before_preparing_the_data(tmp_path: Path) -> None:
+    data = synthetic_data()
+    train(tiny_config(epochs=1, batch_size=10), data=data, out_dir=tmp_path / "m")
+    batches: set[int] = set()
+    # Resumed with another batch size and a limit on the command line: the run's own (10, no limit)
+    # decide the batches, so the learning-rate schedule's steps stay those the run was planned with.
+    result = train(
+        tiny_config(epochs=2, batch_size=64, limit=20), data=data, out_dir=tmp_path / "m", resume=True,
+        on_progress=lambda e: e.kind == "batch" and batches.add(e.batches),
+    )
+    assert result.epochs_run == 2 and batches == {int(np.ceil(len(data["Training"].x) / 10))}
+    state = json.loads((tmp_path / "m" / "checkpoint" / "state.json").read_text())
+    assert state["config"]["batch_size"] == 10 and state["config"]["limit"] == 0
+
+
 def test_a_kill_between_checkpoint_files_and_state_resumes_consistently(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
