@@ -25,8 +25,8 @@ from typing import Any, NamedTuple, Protocol
 import numpy as np
 
 from core.errors import FERError
-from core.labels import EMOTIONS
 from core.groups import Grouping
+from core.labels import EMOTIONS
 from core.readout import Readout
 from core.uncertainty import UncertaintyRule
 
