@@ -204,9 +204,11 @@ def results_ui(run: OwnPhotosRun) -> None:
         f"test-time augmentation {run.tta.get(model, 'none')}. "
         "The matrix, per-class scores and calibration are over the photos with a face."
     )
+    # Keyed, so the open tab stays open when a widget inside it reruns the page (the "Why?" toggle).
     tabs = st.tabs(
-        ["Confusion matrix", "Per class", "Calibration", "Groups", "Misclassified faces", "Compare models", "Files"]
-    )
+        ["Confusion matrix", "Per class", "Calibration", "Groups", "Misclassified faces", "Compare models", "Files"],
+        key="own_tabs", on_change="rerun",
+    )  # fmt: skip
     if report is None:
         tabs[0].info("No face was found in any photo: try “Face crops” if the photos are faces already.")
     else:

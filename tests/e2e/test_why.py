@@ -8,6 +8,7 @@ import cv2
 import pytest
 
 from tests.e2e.helpers import free_port, launch_chromium, streamlit_server, synthetic_photo
+from tests.real_data import REAL_FER2013, SKIP_REASON
 from tests.e2e.screenshots import take_why
 
 pytestmark = pytest.mark.e2e
@@ -41,5 +42,28 @@ def test_why_shows_the_map_over_the_face_and_in_the_photo(
             page.get_by_role("option", name="fear", exact=True).click()
             expect(page.get_by_text("lowers fear (").first).to_be_visible(timeout=60_000)
             page.screenshot(path=str(tmp_path / "why.png"), full_page=True)
+        finally:
+            context.close()
+
+
+@pytest.mark.skipif(REAL_FER2013 is None, reason=SKIP_REASON)
+def test_the_evaluation_gallery_stays_in_its_tab_and_explains_a_face(
+    chromium_ready: None, e2e_models: Path, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect, sync_playwright  # noqa: PLC0415
+
+    env = {"FER_MODELS_DIR": str(e2e_models), "FER2013_PATH": str(REAL_FER2013)}
+    with streamlit_server(port=free_port(), env=env, log=tmp_path / "streamlit.log") as server, \
+            sync_playwright() as playwright:  # fmt: skip
+        context = launch_chromium(playwright, user_data_dir=tmp_path / "profile")
+        try:
+            page = context.new_page()
+            page.goto(f"{server.url}/Evaluation", wait_until="domcontentloaded")
+            page.get_by_role("tab", name="Misclassified faces").click(timeout=120_000)
+            # Each toggle reruns the page: the tab it sits in must stay the one shown.
+            page.get_by_text("gets wrong").click()
+            expect(page.get_by_text("misclassified faces (of")).to_be_visible(timeout=120_000)
+            page.get_by_text("Why? Explain one of these faces").click()
+            expect(page.get_by_text("Right: the same for the true label.")).to_be_visible(timeout=60_000)
         finally:
             context.close()

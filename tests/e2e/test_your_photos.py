@@ -52,6 +52,12 @@ def test_your_photos_scores_a_zip_and_shows_every_view(chromium_ready: None, e2e
             page.get_by_role("tab", name="Groups").click()
             expect(page.get_by_text("Accuracy per group")).to_be_visible(timeout=30_000)
             expect(page.get_by_text("Groups with fewer than 30 photos")).to_be_visible()
+            # The same drawn face under five labels: some are read wrong; "Why?" maps one of them.
+            page.get_by_role("tab", name="Misclassified faces").click()
+            expect(page.get_by_text("photos with a face read wrong")).to_be_visible(timeout=30_000)
+            page.get_by_text("Why? Explain one of these faces").click()
+            expect(page.get_by_text("Right: the same for the true label.")).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("What held up")).to_be_visible()
             page.get_by_role("tab", name="Files").click()
             expect(page.get_by_role("button", name="Per-file CSV")).to_be_visible()
             page.get_by_role("tab", name="Confusion matrix").click()
