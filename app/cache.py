@@ -10,13 +10,15 @@ importing this module, as the home page does, stays fast.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import streamlit as st
 
-from core.model_store import EVALUATION_FILE, METADATA_FILE, MODELS_DIR, ModelInfo, list_models
+from core.model_store import EVALUATION_FILE, METADATA_FILE, MODELS_DIR, ModelInfo, ModelRoles, list_models
+from core.model_store import model_roles as core_model_roles
 
 if TYPE_CHECKING:
     from app.limits import HeavyWorkGate
@@ -56,6 +58,11 @@ def _models_signature(root: Path) -> tuple[tuple[str, float, float], ...]:
 def _list_models(root: str, signature: tuple[tuple[str, float, float], ...]) -> list[ModelInfo]:
     del signature  # part of the cache key only
     return list_models(root)
+
+
+def model_roles(usable: Sequence[str], root: Path | None = None) -> ModelRoles:
+    """Which of the ``usable`` models plays which role (``roles.json`` of the models folder, read each run: it is tiny)."""
+    return core_model_roles(models_root() if root is None else Path(root), usable)
 
 
 def available_models(root: Path | None = None) -> list[ModelInfo]:

@@ -20,7 +20,7 @@ import streamlit as st
 
 from app import cache
 from app.dataset_view import DatasetLocation, locate_dataset
-from core.model_store import DEFAULT_MODEL_NAME, ModelInfo
+from core.model_store import ROLES, ROLES_FILE, ModelInfo, ModelRoles
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -36,6 +36,9 @@ if TYPE_CHECKING:
     from training.augment import AugmentConfig
 
 MODEL_STATE_KEY = "model_name"
+AUTOMATIC = ""
+"""The selector's first choice: each page uses the model of its role (:func:`core.model_store.model_roles`)."""
+ROLE_WORDS = {"default": "photos and video", "live": "the webcam"}
 OWNER_ONLY_MESSAGE = (
     "This page is for the app's owner. Visitors can analyse photos, videos and the webcam, browse the "
     "dataset and read the evaluations. Owner? Sign in from the sidebar, or run the app on your own machine."
@@ -94,33 +97,57 @@ def dataset_problem(exc: Exception) -> str:
     return "the dataset the owner configured cannot be read; the owner can see why on this page"
 
 
-def model_label(info: ModelInfo) -> str:
-    """Selector text of a model: its name and accuracy."""
+def model_label(info: ModelInfo, roles: ModelRoles | None = None) -> str:
+    """Selector text of a model: its name and accuracy, and the roles it plays under Automatic."""
     if info.accuracy is None:
-        return f"{info.name} (not evaluated)"
-    split = (info.evaluation or {}).get("split", "test")
-    return f"{info.name}: {info.accuracy:.1%} {split}"
+        text = f"{info.name} (not evaluated)"
+    else:
+        text = f"{info.name}: {info.accuracy:.1%} {(info.evaluation or {}).get('split', 'test')}"
+    played = roles.roles_of(info.name) if roles is not None else ()
+    return text + (f" · {role_words(played)}" if played else "")
+
+
+def role_words(roles: Sequence[str]) -> str:
+    """``("default", "live")`` -> ``"photos and video, the webcam"``."""
+    return ", ".join(ROLE_WORDS[role] for role in roles)
+
+
+def automatic_label(roles: ModelRoles) -> str:
+    """The Automatic choice in words: which model serves what."""
+    if roles.default == roles.live:
+        return f"Automatic: {roles.default} for everything"
+    return f"Automatic: {roles.default} for {ROLE_WORDS['default']}, {roles.live} for {ROLE_WORDS['live']}"
 
 
 def _remember_model() -> None:
     st.session_state[MODEL_STATE_KEY] = st.session_state["sidebar_model"]
 
 
-def _models() -> tuple[list[ModelInfo], list[ModelInfo]]:
-    """``(usable, broken)`` models of the models folder, and the choice kept valid in session state."""
+def _models() -> tuple[list[ModelInfo], list[ModelInfo], ModelRoles]:
+    """``(usable, broken, roles)`` of the models folder, and the choice kept valid in session state."""
     models = cache.available_models()
     usable = [m for m in models if m.ok]
     names = [m.name for m in usable]
-    if names and st.session_state.get(MODEL_STATE_KEY) not in names:
-        st.session_state[MODEL_STATE_KEY] = DEFAULT_MODEL_NAME if DEFAULT_MODEL_NAME in names else names[0]
-    return usable, [m for m in models if not m.ok]
+    if st.session_state.get(MODEL_STATE_KEY) not in (AUTOMATIC, *names):
+        st.session_state[MODEL_STATE_KEY] = AUTOMATIC
+    return usable, [m for m in models if not m.ok], cache.model_roles(names)
 
 
-def current_model() -> ModelInfo | None:
-    """The model chosen in the sidebar (``Home.py`` draws it on every page), or ``None`` when none is usable."""
-    usable, _ = _models()
+def current_model(role: str = "default") -> ModelInfo | None:
+    """The model for this page's ``role`` (see :data:`core.model_store.ROLES`): the one picked in the
+    sidebar (``Home.py`` draws it on every page), or under Automatic the role's own; ``None`` when none
+    is usable."""
+    if role not in ROLES:
+        raise ValueError(f"unknown model role {role!r}; known: {', '.join(ROLES)}")
+    usable, _, roles = _models()
     by_name = {m.name: m for m in usable}
-    return by_name.get(st.session_state.get(MODEL_STATE_KEY, ""))
+    choice = st.session_state.get(MODEL_STATE_KEY, AUTOMATIC)
+    return by_name.get(roles.of(role) if choice == AUTOMATIC else choice)
+
+
+def automatic_models() -> bool:
+    """Whether the sidebar is on Automatic (each page uses its role's model)."""
+    return st.session_state.get(MODEL_STATE_KEY, AUTOMATIC) == AUTOMATIC
 
 
 def model_sidebar() -> ModelInfo | None:
@@ -129,25 +156,29 @@ def model_sidebar() -> ModelInfo | None:
     Every model in the models folder is listed; broken ones are shown with their error and
     cannot be chosen. The choice survives page switches (kept outside the widget's own state).
     """
-    usable, broken = _models()
+    usable, broken, roles = _models()
     with st.sidebar:
         st.subheader("Model")
         if not usable:
             st.warning("No usable model in the models folder. Train one on the Training page.")
             chosen = None
         else:
-            names = [m.name for m in usable]
+            options = [AUTOMATIC, *(m.name for m in usable)]
             by_name = {m.name: m for m in usable}
             st.selectbox(
                 "Emotion model",
-                names,
-                index=names.index(st.session_state[MODEL_STATE_KEY]),
-                format_func=lambda name: model_label(by_name[name]),
+                options,
+                index=options.index(st.session_state[MODEL_STATE_KEY]),
+                format_func=lambda name: automatic_label(roles) if name == AUTOMATIC else model_label(by_name[name], roles),
                 key="sidebar_model",
                 on_change=_remember_model,
-                help="Every model in the models folder, with its accuracy from evaluation.json.",
-            )
-            chosen = by_name[st.session_state[MODEL_STATE_KEY]]
+                help="Automatic: the default model reads photos, videos and snapshots, the live model the webcam "
+                f"(the models folder's {ROLES_FILE} says which is which). Pick a model to use it everywhere. "
+                "Each model's accuracy comes from its evaluation.json.",
+            )  # fmt: skip
+            if roles.problem:
+                st.caption(f"⚠ {roles.problem}.")
+            chosen = current_model()
         if broken:
             with st.expander(f"{len(broken)} model(s) skipped", expanded=False):
                 for info in broken:

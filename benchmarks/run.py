@@ -229,9 +229,10 @@ def load_subjects(models: Sequence[str] | None, keep: list[Any]) -> list[Any]:
 
 
 def default_subject(subjects: Sequence[Any]) -> Any:
-    from core.model_store import DEFAULT_MODEL_NAME  # noqa: PLC0415
+    from core.model_store import model_roles  # noqa: PLC0415
 
-    return next((s for s in subjects if s.name == DEFAULT_MODEL_NAME), subjects[0])
+    default = model_roles().default
+    return next((s for s in subjects if s.name == default), subjects[0])
 
 
 def load_fer(quick: bool) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -42,11 +42,12 @@ def number_type(kind: type, *, minimum: float, strict: bool = False, what: str) 
 
 def add_model_option(parser: argparse.ArgumentParser) -> None:
     """``--model``: a model directory or a name under ``models/``, the same for every command."""
-    from core.model_store import DEFAULT_MODEL_NAME  # noqa: PLC0415
+    from core.model_store import DEFAULT_MODEL_NAME, ROLES_FILE  # noqa: PLC0415
 
     parser.add_argument(
         "--model", metavar="PATH_OR_NAME",
-        help=f"model directory, or a name under models/ (default: models/{DEFAULT_MODEL_NAME})",
+        help=f"model directory, or a name under models/ (default: the default model that models/{ROLES_FILE} "
+        f"names, else models/{DEFAULT_MODEL_NAME})",
     )  # fmt: skip
 
 

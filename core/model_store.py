@@ -26,6 +26,7 @@ import tempfile
 import uuid
 import zipfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,12 @@ from core.labels import EMOTIONS, FACE_SIZE
 METADATA_FILE = "metadata.json"
 EVALUATION_FILE = "evaluation.json"
 MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
-# The model the app and CLI use when none is named.
+# The model the app and CLI use when none is named and the models folder assigns no roles.
 DEFAULT_MODEL_NAME = "fast"
+ROLES_FILE = "roles.json"
+"""``{"default": NAME, "live": NAME}`` in the models folder: which model plays which role."""
+ROLES: dict[str, str] = {"default": "photos, video and snapshots", "live": "the webcam"}
+"""Each role, and what it serves. The command line serves photos and video: the default role."""
 
 
 @dataclass(frozen=True)
@@ -379,6 +384,59 @@ def _declared_input_and_units(config: Any) -> tuple[tuple[Any, ...] | None, int 
     return shape, units if isinstance(units, int) else None
 
 
+@dataclass(frozen=True)
+class ModelRoles:
+    """Which model serves each role (see :data:`ROLES`), and what was wrong with ``roles.json`` if anything."""
+
+    default: str
+    live: str
+    problem: str | None = None
+
+    def of(self, role: str) -> str:
+        """The model name of ``role``."""
+        if role not in ROLES:
+            raise ValueError(f"unknown model role {role!r}; known: {', '.join(ROLES)}")
+        return str(getattr(self, role))
+
+    def roles_of(self, name: str) -> tuple[str, ...]:
+        """The roles ``name`` plays, in :data:`ROLES` order."""
+        return tuple(role for role in ROLES if self.of(role) == name)
+
+
+def model_roles(root: str | Path = MODELS_DIR, usable: Sequence[str] | None = None) -> ModelRoles:
+    """Which model plays which role, from ``roles.json`` in the models folder.
+
+    A role the file does not name, or names a model that is not usable, falls back: the default
+    role to :data:`DEFAULT_MODEL_NAME` (or the first usable model when that one is not), the live
+    role to the default role's model. ``problem`` then says what was ignored.
+
+    Args:
+        root: the models folder.
+        usable: the names of the usable models; by default every model of :func:`list_models` without an error.
+    """
+    root = Path(root)
+    names = list(usable) if usable is not None else [m.name for m in list_models(root) if m.ok]
+    fallback = DEFAULT_MODEL_NAME if DEFAULT_MODEL_NAME in names or not names else names[0]
+    chosen: dict[str, Any] = {}
+    problem = None
+    path = root / ROLES_FILE
+    if path.is_file():
+        try:
+            chosen = json.loads(path.read_text())
+            if not isinstance(chosen, dict):
+                raise ValueError("it is not a JSON object")
+        except (OSError, ValueError) as exc:
+            chosen, problem = {}, f"{ROLES_FILE} is unreadable ({exc}); the default model serves every role"
+    picks: dict[str, str] = {}
+    for role in ROLES:
+        name = chosen.get(role)
+        if name is not None and (not isinstance(name, str) or name not in names):
+            problem = problem or f"{ROLES_FILE} names {name!r} for the {role} role, which is not a usable model"
+            name = None
+        picks[role] = name or (fallback if role == "default" else picks["default"])
+    return ModelRoles(picks["default"], picks["live"], problem)
+
+
 def list_models(root: str | Path = MODELS_DIR) -> list[ModelInfo]:
     """Every model directory under ``root`` (sorted by name), including broken ones with ``error`` set."""
     root = Path(root)
@@ -387,10 +445,12 @@ def list_models(root: str | Path = MODELS_DIR) -> list[ModelInfo]:
     return [read_model_info(child) for child in sorted(root.iterdir()) if child.is_dir() and not child.name.startswith(".")]
 
 
-def resolve_model_dir(model: str | Path | None = None, *, root: str | Path = MODELS_DIR) -> Path:
-    """Turn a model name or path (or ``None`` for the default) into a model directory path."""
+def resolve_model_dir(
+    model: str | Path | None = None, *, root: str | Path = MODELS_DIR, role: str = "default"
+) -> Path:  # fmt: skip
+    """Turn a model name or path (or ``None``: the model of ``role``, see :func:`model_roles`) into a model directory path."""
     if model is None:
-        return Path(root) / DEFAULT_MODEL_NAME
+        return Path(root) / model_roles(root).of(role)
     candidate = Path(model)
     if candidate.is_dir() or candidate.is_absolute() or len(candidate.parts) > 1:
         return candidate

@@ -25,7 +25,7 @@ from core.tracking import FaceSmoother
 
 entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
 
-info = ui.current_model()
+info = ui.current_model(role="live")  # snapshots are photos: they use the default model (below)
 try:
     limits = current_limits()
 except ValueError as exc:  # a bad [limits] entry in the secrets or a FER_LIMIT_* variable
@@ -65,13 +65,20 @@ recognizer = ui.require_model(info)
 readout = model_readout(recognizer, grouping)
 
 if mode == SNAPSHOTS:
+    photo_info = ui.current_model()
+    photo_recognizer = ui.require_model(photo_info)
+    photo_readout = model_readout(photo_recognizer, grouping)
+    if ui.automatic_models() and photo_info is not None and info is not None and photo_info.name != info.name:
+        st.caption(f"Snapshots are read by **{photo_info.name}**, the default model for photos.")
     shot = st.camera_input("Take a snapshot", key="live_snapshot")
     if shot is None:
         st.info("Allow the camera and take a snapshot; its faces are analysed like an uploaded photo.")
         st.stop()
-    outcome = analyse_upload("snapshot.jpg", shot.getvalue(), recognizer, detector=detector, rule=readout.rule)
-    ui.outcome_ui(outcome, key="snapshot", readout=readout)
+    outcome = analyse_upload("snapshot.jpg", shot.getvalue(), photo_recognizer, detector=detector, rule=photo_readout.rule)
+    ui.outcome_ui(outcome, key="snapshot", readout=photo_readout)
     st.stop()
+if ui.automatic_models() and info is not None and info.name != (ui.current_model() or info).name:
+    st.caption(f"Live video is read by **{info.name}**, the live model (faster); pick a model in the sidebar to change it.")
 
 # Per-session state, created once; the worker thread only ever sees the processor and the queue.
 if "live_sink" not in st.session_state:

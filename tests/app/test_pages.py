@@ -47,8 +47,10 @@ def sidebar_model(app: AppTest):  # noqa: ANN201
 
 
 def model_names(app: AppTest) -> list[str]:
-    """Model names in the sidebar selector (its options read "name: accuracy split")."""
-    return [option.split(":")[0].split(" (")[0] for option in sidebar_model(app).options]
+    """Model names in the sidebar selector (its options read "name: accuracy split"), after Automatic."""
+    options = sidebar_model(app).options
+    assert options[0].startswith("Automatic: ")
+    return [option.split(":")[0].split(" (")[0] for option in options[1:]]
 
 
 def test_home_lists_pages_and_model_card(app_env) -> None:  # noqa: ANN001
@@ -154,7 +156,7 @@ def test_upload_page_small_faces_finds_the_tiny_faces_of_a_large_photo(app_env) 
 
 def test_upload_page_starts_from_the_models_own_tta_choice(app_env) -> None:  # noqa: ANN001
     app = run_page("pages/1_Upload_and_predict.py")
-    assert sidebar_model(app).value == "tiny"
+    assert sidebar_model(app).value == ""  # Automatic: with no roles.json and no "fast", the first model
     assert app.radio(key="upload_tta_tiny").value == "none"  # nothing recorded: off
     sidebar_model(app).select("tiny-b").run()
     tta = app.radio(key="upload_tta_tiny-b")
@@ -565,3 +567,34 @@ def test_upload_page_shows_the_boxes_the_face_checks_dropped_on_request(app_env)
     assert not app.exception, [e.value for e in app.exception]
     assert "Left out by the face checks (gray boxes): scales (0.72): not found at the 320-px pass" in texts(app.caption)
     assert "No face found" in texts(app.warning)
+
+
+def test_automatic_serves_each_page_with_its_roles_model_and_a_pick_overrides_both(
+    app_env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path  # noqa: ANN001
+) -> None:
+    import streamlit_webrtc  # noqa: PLC0415
+
+    from core.model_store import ROLES_FILE  # noqa: PLC0415
+
+    models = tmp_path / "models"
+    shutil.copytree(app_env["models"], models)
+    (models / ROLES_FILE).write_text(json.dumps({"default": "tiny", "live": "tiny-b"}))
+    monkeypatch.setenv("FER_MODELS_DIR", str(models))
+    monkeypatch.setattr(streamlit_webrtc, "webrtc_streamer", FakeStreamer())
+
+    app = run_page("Home.py")
+    options = sidebar_model(app).options
+    assert options[0] == "Automatic: tiny for photos and video, tiny-b for the webcam"
+    assert [o.split(" · ")[-1] for o in options[1:3]] == ["photos and video", "the webcam"]  # each model's role
+    assert "Model card: tiny" in texts(app.subheader)  # the default model's card
+    app.switch_page(str(REPO / "pages/2_Live_webcam.py")).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.session_state["live_settings"][0].name == "tiny-b"  # the live video's processor: the live model
+    assert "read by **tiny-b**, the live model" in texts(app.caption)
+    app.segmented_control(key="live_mode").set_value("Snapshots").run()
+    assert "Snapshots are read by **tiny**" in texts(app.caption)
+
+    sidebar_model(app).select("tiny").run()  # a pick overrides both roles
+    app.segmented_control(key="live_mode").set_value("Live video").run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.session_state["live_settings"][0].name == "tiny" and "the live model" not in texts(app.caption)

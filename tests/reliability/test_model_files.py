@@ -225,7 +225,7 @@ def test_the_app_starts_skips_broken_models_and_uses_the_good_one(
     home.run()
     assert not home.exception, [e.value for e in home.exception]
     selector = home.selectbox(key="sidebar_model")
-    usable = [option.split(":")[0].split(" (")[0] for option in selector.options]
+    usable = [option.split(":")[0].split(" (")[0] for option in selector.options[1:]]  # after Automatic
     assert usable == sorted([GOOD, *LOAD_REFUSES, *KERAS_FALLBACK])  # every broken model is skipped...
     skipped = _texts(home.sidebar.caption)
     for name, phrase in BROKEN.items():  # ...and listed with its reason
@@ -238,7 +238,8 @@ def test_the_app_starts_skips_broken_models_and_uses_the_good_one(
     upload.file_uploader(key="upload_files").set_value(("face.png", png_bytes(face_scene()), "image/png"))
     upload.run()
     assert not upload.exception, [e.value for e in upload.exception]
-    assert upload.selectbox(key="sidebar_model").value == GOOD
+    assert upload.selectbox(key="sidebar_model").value == ""  # Automatic: the first usable model, GOOD
+    assert upload.selectbox(key="sidebar_model").options[0] == f"Automatic: {GOOD} for everything"
     assert not upload.error and len(upload.get("plotly_chart")) == 1
 
     # A model that only loading can refuse gives a clear error on the page, not a crash.
