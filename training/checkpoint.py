@@ -13,7 +13,9 @@ served model. A compact copy keeps what a continuation needs, and nothing else::
     checkpoint/last-NNN.f16.npz    the served model's weights after the last epoch, as float16
     checkpoint/best-NNN.f16.npz    ... after the best epoch (no second file when that is the last)
     checkpoint/teacher.npy         a distilled run's teacher probabilities, as the run keeps them
-    checkpoint/epoch-NNN.f16.npz   the run's --snapshots, only when asked (``--snapshots``)
+    checkpoint/epoch-NNN.f16.npz   the run's --snapshots, only when asked (``--snapshots``; ``--snapshots
+                                   50``: those from epoch 50 on, the ones an average of the last
+                                   epochs needs, at 2.5 MB each)
 
 About 2.5 MB a model for ``fast`` (1.24 M weights). Resuming from it (``--resume-from``, or
 ``--resume`` on a folder holding a copy) rebuilds the training model from the recipe and loads the
@@ -140,19 +142,30 @@ def _read_state(ckpt: Path) -> dict[str, Any]:
         raise TrainingError(f"checkpoint state {ckpt / STATE_FILE} is unreadable: {exc}") from exc
 
 
-def _snapshot_files(ckpt: Path) -> list[Path]:
-    return sorted([*ckpt.glob("epoch-[0-9][0-9][0-9].keras"), *ckpt.glob(f"epoch-[0-9][0-9][0-9]{COMPACT_SUFFIX}")])
+def _snapshot_files(ckpt: Path, since: int = 1) -> list[Path]:
+    """The run's per-epoch snapshots (``.keras`` or compact) of epoch ``since`` and later."""
+    found = [*ckpt.glob("epoch-[0-9][0-9][0-9].keras"), *ckpt.glob(f"epoch-[0-9][0-9][0-9]{COMPACT_SUFFIX}")]
+    return sorted(path for path in found if int(path.name[6:9]) >= since)
 
 
-def _named_files(ckpt: Path, state: dict[str, Any], *, snapshots: bool) -> list[str]:
-    """The files a state needs (best, last, the teacher cache) and, if asked, the snapshots."""
+def _since(snapshots: bool | int) -> int | None:
+    """``snapshots`` as the first epoch whose snapshot travels (``None``: none; ``True``: all)."""
+    if not snapshots:
+        return None
+    return 1 if snapshots is True else max(1, int(snapshots))
+
+
+def _named_files(ckpt: Path, state: dict[str, Any], *, snapshots: bool | int) -> list[str]:
+    """The files a state needs (best, last, the teacher cache) and, if asked, the snapshots (all with
+    ``True``, from that epoch on with a number)."""
     names = [_checkpoint_file(state, "last")] if state.get("epoch") else []
     if state.get("best_epoch"):
         names.append(_checkpoint_file(state, "best"))
     if (ckpt / TEACHER_FILE).is_file():
         names.append(TEACHER_FILE)
-    if snapshots:
-        names += [p.name for p in _snapshot_files(ckpt)]
+    since = _since(snapshots)
+    if since is not None:
+        names += [p.name for p in _snapshot_files(ckpt, since)]
     return list(dict.fromkeys(names))
 
 
@@ -189,7 +202,9 @@ def _load_keras(path: Path, *, compile: bool) -> Any:
         raise TrainingError(f"checkpoint {path} is unusable: {exc}") from exc
 
 
-def _compact_files(src: Path, state: dict[str, Any], dst: Path, *, snapshots: bool) -> tuple[dict[str, Any], list[str]]:
+def _compact_files(
+    src: Path, state: dict[str, Any], dst: Path, *, snapshots: bool | int
+) -> tuple[dict[str, Any], list[str]]:  # fmt: skip
     """Write the compact files of ``state`` into ``dst``; return the compact state and its files."""
     import keras  # noqa: PLC0415
 
@@ -216,8 +231,9 @@ def _compact_files(src: Path, state: dict[str, Any], dst: Path, *, snapshots: bo
     if (src / TEACHER_FILE).is_file():
         _copy_atomic(src / TEACHER_FILE, dst / TEACHER_FILE)
         files.append(TEACHER_FILE)
-    if snapshots:
-        for path in _snapshot_files(src):
+    since = _since(snapshots)
+    if since is not None:
+        for path in _snapshot_files(src, since):
             name = path.name.replace(".keras", COMPACT_SUFFIX)
             if path.suffix == ".keras":
                 save_weights_f16(_load_keras(path, compile=False), dst / name)
@@ -233,8 +249,10 @@ def _compact_files(src: Path, state: dict[str, Any], dst: Path, *, snapshots: bo
     return compact, list(dict.fromkeys(files))
 
 
-def compact_checkpoint(run: str | Path, *, out: str | Path, snapshots: bool = False) -> CompactCheckpoint:
+def compact_checkpoint(run: str | Path, *, out: str | Path, snapshots: bool | int = False) -> CompactCheckpoint:
     """Write a compact copy of the checkpoint of ``run`` (a run folder) into ``out/checkpoint``.
+
+    ``snapshots``: also the run's per-epoch snapshots: all with ``True``, from that epoch on with a number.
 
     The run may be training meanwhile: a copy taken while it checkpoints another epoch starts again
     from the newer state. An older copy in ``out`` is replaced only once the new one is complete.
@@ -342,14 +360,18 @@ def build_parser() -> argparse.ArgumentParser:
     compact = commands.add_parser("compact", help="write a compact copy of a run's checkpoint")
     compact.add_argument("run", help="the run folder (its checkpoint/ holds state.json)")
     compact.add_argument("--out", required=True, help="folder for the copy (an older copy there is replaced)")
-    compact.add_argument("--snapshots", action="store_true", help="also copy the run's per-epoch snapshots")
+    compact.add_argument(
+        "--snapshots", nargs="?", type=int, const=1, default=None, metavar="FROM",
+        help="also copy the run's per-epoch snapshots; with FROM, only those of epoch FROM and later "
+        "(the ones an average of the last epochs needs)",
+    )  # fmt: skip
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        copy = compact_checkpoint(args.run, out=args.out, snapshots=args.snapshots)
+        copy = compact_checkpoint(args.run, out=args.out, snapshots=False if args.snapshots is None else args.snapshots)
     except FERError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

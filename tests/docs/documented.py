@@ -70,7 +70,7 @@ TESTED: dict[str, str] = {
     ),
     "export": "python -m training.export {run}",
     # training: compact checkpoints, the recipes of issue 22, the serving framing's errors
-    "checkpoint compact": "python -m training.checkpoint compact {run} --out {compact} --snapshots",
+    "checkpoint compact": "python -m training.checkpoint compact {run} --out {compact} --snapshots 1",
     "train resume from": (
         "python -m training.train --data {csv} --arch tiny --epochs 3 --out {continued} --resume-from {compact}"
         " --batch-size 16"

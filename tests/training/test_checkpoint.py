@@ -203,6 +203,9 @@ def test_snapshots_travel_only_when_asked_and_come_back_as_keras_files(tmp_path:
     assert checkpoint_main(["compact", str(run), "--out", str(tmp_path / "copy"), "--snapshots"]) == 0
     names = {p.name for p in (tmp_path / "copy" / "checkpoint").iterdir()}
     assert {"epoch-001.f16.npz", "epoch-002.f16.npz"} <= names
+    # Only the last epochs, the ones an average needs: --snapshots FROM.
+    assert checkpoint_main(["compact", str(run), "--snapshots", "2", "--out", str(tmp_path / "last")]) == 0
+    assert [p.name for p in sorted((tmp_path / "last" / "checkpoint").glob("epoch-*"))] == ["epoch-002.f16.npz"]
     train(tiny_config(epochs=3), data=synthetic_data(), out_dir=tmp_path / "fresh", resume_from=tmp_path / "copy",
           snapshots=True)  # fmt: skip
     ckpt = tmp_path / "fresh" / "checkpoint"
