@@ -38,6 +38,12 @@ if info is None:
 
 card = model_card(info)
 st.subheader(f"Model card: {card.name}")
+live = ui.current_model(role="live")
+if ui.automatic_models() and live is not None and live.name != info.name:
+    st.caption(
+        f"The default model, for photos, videos and snapshots. The webcam's live video uses **{live.name}**, "
+        "a faster one: pick it in the sidebar to see its card."
+    )
 left, right = st.columns([1, 2])
 with left:
     if card.accuracy is not None:

@@ -587,6 +587,7 @@ def test_automatic_serves_each_page_with_its_roles_model_and_a_pick_overrides_bo
     assert options[0] == "Automatic: tiny for photos and video, tiny-b for the webcam"
     assert [o.split(" · ")[-1] for o in options[1:3]] == ["photos and video", "the webcam"]  # each model's role
     assert "Model card: tiny" in texts(app.subheader)  # the default model's card
+    assert "live video uses **tiny-b**" in texts(app.caption)
     app.switch_page(str(REPO / "pages/2_Live_webcam.py")).run()
     assert not app.exception, [e.value for e in app.exception]
     assert app.session_state["live_settings"][0].name == "tiny-b"  # the live video's processor: the live model
