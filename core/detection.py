@@ -490,6 +490,7 @@ percentile of their scores is 0.83, and the one detection in the noisy backgroun
 YUNET_NMS_IOU: float = 0.3
 # A box this much inside a surer one is the same face seen at another scale (e.g. a mouth at 1280).
 _YUNET_CONTAINED = 0.7
+_YUNET_MIN_SIDE = 64  # YuNet's input sides: at 32 px or less it returns garbage (see _pad_to_stride)
 # small_faces: pixels shared by neighbouring full-resolution tiles, and the largest face taken from them.
 _YUNET_TILE_OVERLAP = 128
 
@@ -660,6 +661,29 @@ def _merge_boxes(
     return kept
 
 
+def _pad_to_stride(image: np.ndarray) -> np.ndarray:
+    """``image`` with black added below and to the right until each side is :data:`_YUNET_MIN_SIDE`.
+
+    YuNet's coarsest feature map has a stride of 32; with an input side of 32 px or less OpenCV's
+    ``FaceDetectorYN`` returns rows of garbage (infinite boxes scored 1.0, differently from run to
+    run; measured on flat and noise images from 1x5 to 320x32, none above 32). Padding at the far
+    edges leaves every coordinate where it was; an image with both sides of 64 or more is returned
+    as it is.
+    """
+    height, width = image.shape[:2]
+    if height >= _YUNET_MIN_SIDE and width >= _YUNET_MIN_SIDE:
+        return image
+    return cv2.copyMakeBorder(
+        image,
+        0,
+        max(0, _YUNET_MIN_SIDE - height),
+        0,
+        max(0, _YUNET_MIN_SIDE - width),
+        cv2.BORDER_CONSTANT,
+        value=(0, 0, 0),
+    )
+
+
 def _shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``INTER_AREA`` resize to ``(width, height)``, by a whole factor first where it can.
 
@@ -799,9 +823,11 @@ class YuNetDetector:
             if scale != 1.0:
                 small = _shrink(small, (max(1, round(width * scale)), max(1, round(height * scale))))
             passes.append((scale, max(small.shape[:2])))
-            _ok, faces = self._network((small.shape[1], small.shape[0])).detect(small)
+            padded = _pad_to_stride(small)
+            _ok, faces = self._network((padded.shape[1], padded.shape[0])).detect(padded)
             if faces is not None and len(faces):
                 faces = np.asarray(faces, dtype=np.float64).reshape(-1, 15)
+                faces = faces[np.isfinite(faces).all(axis=1)]
                 # x, y, w, h and the 10 landmark coordinates scale alike; the score does not.
                 faces[:, :14] *= np.array([width / small.shape[1], height / small.shape[0]] * 7)
                 rows.append(np.c_[faces, np.full(len(faces), len(passes) - 1)])
@@ -872,6 +898,7 @@ class YuNetDetector:
                 if faces is None or not len(faces):
                     continue
                 faces = np.asarray(faces, dtype=np.float64).reshape(-1, 15)
+                faces = faces[np.isfinite(faces).all(axis=1)]
                 faces = faces[np.maximum(faces[:, 2], faces[:, 3]) <= _YUNET_TILE_OVERLAP]
                 faces[:, :14] += np.array([left, top, 0, 0] + [left, top] * 5)  # x, y, w, h, 5 points
                 rows.append(faces)

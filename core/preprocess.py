@@ -100,9 +100,11 @@ def to_bgr(image: np.ndarray) -> np.ndarray:
 
 
 def clip_box(box: Sequence[float], image_shape: Sequence[int]) -> Box | None:
-    """Clip an ``(x, y, w, h)`` box to the image; ``None`` when nothing of it is inside."""
+    """Clip an ``(x, y, w, h)`` box to the image; ``None`` when nothing of it is inside, or it is not finite."""
     height, width = int(image_shape[0]), int(image_shape[1])
     x, y, w, h = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (x, y, w, h)):
+        return None
     x0, y0 = max(0, int(round(x))), max(0, int(round(y)))
     x1, y1 = min(width, int(round(x + w))), min(height, int(round(y + h)))
     if x1 <= x0 or y1 <= y0:

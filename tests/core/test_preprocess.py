@@ -44,6 +44,8 @@ def test_expand_box_errors() -> None:
 def test_clip_box() -> None:
     assert clip_box((-5, -5, 20, 20), (10, 10)) == (0, 0, 10, 10)
     assert clip_box((20, 20, 5, 5), (10, 10)) is None
+    assert clip_box((float("-inf"), 0, float("inf"), 5), (10, 10)) is None
+    assert clip_box((0, 0, float("nan"), 5), (10, 10)) is None
 
 
 def test_crop_is_raw_gray_float32_without_normalisation() -> None:

@@ -20,6 +20,7 @@ from core.detection import (
     FaceDetector,
     YuNetDetector,
     _merge_boxes,
+    _pad_to_stride,
     get_detector,
     video_detector,
 )
@@ -136,6 +137,40 @@ def test_gray_bgra_and_tiny_images(yunet: YuNetDetector) -> None:
     boxes = [[d.box for d in yunet.detect(image)] for image in (gray, bgr, bgra)]
     assert boxes[0] == boxes[1] == boxes[2] and len(boxes[0]) == 1
     assert yunet.detect(np.full((5, 7, 3), 60, np.uint8)) == []
+
+
+@pytest.mark.parametrize("shape", [(5, 7, 3), (10, 12, 3), (16, 100, 3), (100, 5, 3), (31, 200, 3), (32, 320, 3), (320, 32, 3)])
+def test_images_thinner_than_yunets_stride_give_no_garbage(shape: tuple[int, int, int]) -> None:
+    # On a side of 32 px or less OpenCV's YuNet returns infinite boxes scored 1.0, differently from run
+    # to run (CI crashed on a 5x7 image); such images are padded before the network sees them.
+    detector = YuNetDetector()  # a fresh one: its networks are made for these sizes
+    for image in (np.full(shape, 60, np.uint8), np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)):
+        padded = _pad_to_stride(image)
+        assert min(padded.shape[:2]) >= 64 and np.array_equal(padded[: shape[0], : shape[1]], image)
+        for _ in range(5):
+            _ok, rows = detector._network((padded.shape[1], padded.shape[0])).detect(padded)
+            assert rows is None or (np.isfinite(rows).all() and (rows[:, 14] < 0.3).all())
+            report = detector.examine(image)
+            assert report.faces == [] and report.dropped == []
+    big = face_scene()
+    assert _pad_to_stride(big) is big
+
+
+def test_non_finite_rows_from_the_network_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    detector = YuNetDetector(scales=(640,))  # one pass over the 640x480 scene: the rows below are its pixels
+    scene = face_scene(faces=((200, 100),))
+    real = detector.detect(scene)
+    assert len(real) == 1
+    good = np.array([[*real[0].box, *np.ravel(real[0].landmarks), 0.9]], dtype=np.float32)
+    bad = np.array([[-np.inf, 5e20, np.inf, 0.0] + [np.nan] * 10 + [1.0]], dtype=np.float32)
+
+    class Network:
+        def detect(self, image: np.ndarray) -> tuple[int, np.ndarray]:
+            return 1, np.concatenate([bad, good])
+
+    monkeypatch.setattr(detector, "_network", lambda size: Network())
+    report = detector.examine(scene)
+    assert [d.box for d in report.faces] == [real[0].box] and report.dropped == []
 
 
 def test_min_face_size_and_min_score_filter() -> None:
