@@ -309,6 +309,13 @@ def test_choose_tta_scores_every_mode_on_public_test_and_records_the_best(
     assert not (tmp_path / "m" / EVALUATION_FILE).exists()  # PublicTest scores are not the report
     assert evaluate_main(["--data", "unused", "--model", str(tmp_path / "none"), "--choose-tta"]) == 2
     assert "error:" in capsys.readouterr().err
+    # A model whose speed budget cannot pay ten crops chooses between the others only.
+    cheap = choose_tta(tmp_path / "m", data=data, modes=("flip", "none"))
+    assert cheap["accuracy"] == {mode: want[mode] for mode in ("none", "flip")}
+    assert cheap["chosen"] == ("flip" if want["flip"] > want["none"] else "none")
+    assert read_model_info(tmp_path / "m").metadata["tta"] == cheap
+    with pytest.raises(ValueError, match="no test-time augmentation"):
+        choose_tta(tmp_path / "m", data=data, modes=())
 
 
 def test_choose_uncertainty_records_the_rule_and_evaluate_reports_it(
