@@ -61,6 +61,7 @@ TESTED: dict[str, str] = {
         " --batch-size 16"
     ),
     "evaluate choose": "python -m training.evaluate --data {csv} --model {run} --choose-tta",
+    "evaluate choose cheap": "python -m training.evaluate --data {csv} --model {run} --choose-tta --tta-modes none flip",
     "evaluate uncertainty": "python -m training.evaluate --data {csv} --model {run} --choose-uncertainty",
     "evaluate split": "python -m training.evaluate --data {csv} --model {run} --split PrivateTest --tta flip",
     "evaluate ferplus": "python -m training.evaluate --data {csv} --model {run} --ferplus {ferplus}",

@@ -133,6 +133,9 @@ def test_training_commands(tiny_model_dir: Path, tmp_path: Path, capsys) -> None
     assert cli("evaluate choose", capsys, csv=data, run=run)[0] == 0
     chosen = metadata(run)["tta"]
     assert chosen["split"] == "PublicTest" and chosen["chosen"] in ("none", "flip", "tencrop")
+    assert cli("evaluate choose cheap", capsys, csv=data, run=run)[0] == 0
+    cheap = metadata(run)["tta"]
+    assert set(cheap["accuracy"]) == {"none", "flip"} and cheap["chosen"] in ("none", "flip")
     assert cli("evaluate split", capsys, csv=data, run=run)[0] == 0
     report = json.loads((run / "evaluation.json").read_text())
     assert report["split"] == "PrivateTest" and report["tta"] == "flip"
