@@ -205,6 +205,8 @@ class ModelCard:
     uncertainty: str | None = None
     """The model's uncertainty rule in words, with how it did on its evaluation when known."""
     grouped_accuracy: float | None = None
+    real_photos: tuple[str, ...] = ()
+    """Its accuracy on sets of real labelled photos, in words (``training.photos --record``)."""
 
     def facts(self) -> list[tuple[str, str]]:
         """``(label, value)`` rows for a table; unknown facts are left out."""
@@ -216,6 +218,7 @@ class ModelCard:
         if self.grouped_accuracy is not None:
             groups = "positive, negative, neutral, surprise"
             rows.append((f"{self.accuracy_split or 'Test'} accuracy in 4 groups ({groups})", f"{self.grouped_accuracy:.1%}"))
+        rows.extend(("Accuracy on real photos", text) for text in self.real_photos)
         if self.macro_f1 is not None:
             rows.append(("Macro-F1", f"{self.macro_f1:.3f}"))
         if self.uncertainty:
@@ -308,7 +311,30 @@ def model_card(info: ModelInfo) -> ModelCard:
         terms_of_use=str(meta.get("terms_of_use") or FER2013_TERMS),
         uncertainty=_uncertainty_text(meta, evaluation),
         grouped_accuracy=_maybe_float((evaluation.get("grouped") or {}).get("accuracy")),
+        real_photos=tuple(text for text in map(_real_photos_text, meta.get("real_photos") or []) if text),
     )
+
+
+_DETECTOR_NAMES = {"yunet": "YuNet", "haar": "the Haar cascade", "mtcnn": "MTCNN", "blazeface": "BlazeFace"}
+
+
+def _real_photos_text(entry: Any) -> str | None:
+    """One ``real_photos`` entry of ``metadata.json`` in words; ``None`` when it is not readable."""
+    if not isinstance(entry, Mapping):
+        return None
+    try:
+        accuracy, photos = _maybe_float(entry.get("accuracy")), _maybe_int(entry.get("photos"))
+    except (TypeError, ValueError):
+        return None
+    if accuracy is None or not photos:
+        return None
+    detector = _DETECTOR_NAMES.get(str(entry.get("detector")), entry.get("detector") or "the detector")
+    how = "face crops" if entry.get("crops") else f"whole photos through {detector}"
+    tta = entry.get("tta")
+    how += f", {tta} TTA" if tta and tta != "none" else ", no TTA"
+    if not entry.get("crops"):
+        how += "; a photo with no face found counts wrong"
+    return f"{accuracy:.1%} of {photos:,} photos in {entry.get('set') or 'a labelled set'} ({how})"
 
 
 def _uncertainty_text(meta: Mapping[str, Any], evaluation: Mapping[str, Any]) -> str | None:

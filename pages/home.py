@@ -58,7 +58,10 @@ with left:
 with right:
     facts = card.facts()
     # A static table wraps long facts (the uncertainty rule, the augmentation) where a grid would cut them.
-    st.table(pd.DataFrame({"": [value for _, value in facts]}, index=pd.Index([label for label, _ in facts])))
+    st.table(
+        pd.DataFrame({"": [value for _, value in facts]}, index=pd.Index([label for label, _ in facts])),
+        hide_header=True,  # the facts name themselves: an empty header row would only push them down
+    )
 
 with st.expander("How it works"):
     st.markdown(

@@ -40,6 +40,7 @@ import sys
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -501,6 +502,45 @@ def build_report(
     }
 
 
+PHOTOS_KEY = "real_photos"
+"""Where :func:`record_photo_scores` keeps a model's accuracy on a set of real photos in its ``metadata.json``."""
+
+
+def record_photo_scores(
+    model_dir: str | Path, report: Mapping[str, Any], model: str, *, set_name: str, detector: str | None
+) -> dict[str, Any]:
+    """Write one model's accuracy on a labelled photo set into its ``metadata.json``, for its model card.
+
+    Only the photos as they are (the ``original`` style) are recorded; a set scored again replaces
+    its earlier entry, other sets are kept.
+
+    Returns:
+        The entry written: ``{"set", "photos", "correct", "accuracy", "found", "crops", "tta",
+        "detector", "created"}``; ``accuracy`` counts a photo with no face found as wrong.
+    """
+    from core.model_store import METADATA_FILE, read_model_info, resolve_model_dir, write_json_atomic  # noqa: PLC0415
+
+    summary = report["models"][model]["styles"].get("original")
+    if summary is None or not summary["n"]:
+        raise ValueError(f"nothing to record for {model}: no readable photo scored as it is")
+    entry = {
+        "set": set_name,
+        "photos": summary["n"],
+        "correct": summary["correct"],
+        "accuracy": summary["accuracy"],
+        "found": summary["found"],
+        "crops": bool(report["crops"]),
+        "tta": report["models"][model]["tta"],
+        "detector": None if report["crops"] else detector,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    path = resolve_model_dir(model_dir)
+    metadata = read_model_info(path).metadata
+    kept = [e for e in metadata.get(PHOTOS_KEY) or [] if isinstance(e, dict) and e.get("set") != set_name]
+    write_json_atomic(path / METADATA_FILE, {**metadata, PHOTOS_KEY: [*kept, entry]})
+    return entry
+
+
 def format_report(report: Mapping[str, Any]) -> str:
     """The report as text: accuracy both ways, recall per class, groups, photos with no face, left out."""
     lines = []
@@ -566,31 +606,44 @@ def main(argv: Sequence[str] | None = None) -> int:
                         "(default: both; original with --crops)")
     parser.add_argument("--min-group", type=int, default=SMALL_GROUP, help="warn on groups with fewer photos than this")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--record", action="store_true",
+        help="write each model's accuracy on these photos (as they are) into its metadata.json, where its model "
+        "card shows it, under the name of the photos' folder or ZIP",
+    )
     args = parser.parse_args(argv)
     styles = args.styles or (["original"] if args.crops else ["original", "ck"])
     if args.crops and "ck" in styles:
         parser.error("the CK+ look is made from whole photos; with --crops use --styles original")
 
     from core.errors import FERError  # noqa: PLC0415
-    from core.pipeline import model_tta, still_detector  # noqa: PLC0415
+    from core.pipeline import STILL_DETECTOR, model_tta, still_detector  # noqa: PLC0415
+    from core.model_store import resolve_model_dir  # noqa: PLC0415
     from core.recognizer import EmotionRecognizer  # noqa: PLC0415
 
     try:
         photo_set = load_photo_set(args.photos)
         if not photo_set.photos:
             raise ValueError(f"no labelled photo in {args.photos} (name folders by emotion or add {LABELS_FILE})")
-        recognizers = {}
+        recognizers, folders = {}, {}
         for model in args.model:
             recognizer = EmotionRecognizer.from_dir(model, detector=still_detector())
             recognizer.tta = model_tta(recognizer.metadata)
             recognizers[recognizer.name] = recognizer
+            folders[recognizer.name] = resolve_model_dir(model)
         results = evaluate_photos(photo_set, recognizers, crops=args.crops, styles=styles)
+        report = build_report(photo_set, results, crops=args.crops, tta={n: r.tta for n, r in recognizers.items()},
+                              min_group=args.min_group)  # fmt: skip
+        if args.record:
+            set_name = Path(args.photos).name
+            for name, folder in folders.items():
+                record_photo_scores(folder, report, name, set_name=set_name, detector=STILL_DETECTOR)
     except (FileNotFoundError, ValueError, FERError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    report = build_report(photo_set, results, crops=args.crops, tta={n: r.tta for n, r in recognizers.items()},
-                          min_group=args.min_group)  # fmt: skip
     print(json.dumps(report, indent=2) if args.json else format_report(report))
+    if args.record:
+        print(f"recorded in the metadata.json of {', '.join(folders)} as {Path(args.photos).name!r}", file=sys.stderr)
     warning = next((small_group_warning(s["groups"], min_group=args.min_group)
                     for e in report["models"].values() for s in e["styles"].values() if s["groups"]), None)  # fmt: skip
     if warning:

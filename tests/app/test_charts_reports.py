@@ -205,3 +205,22 @@ def test_uncertainty_rule_and_grouped_accuracy_reach_the_report_and_the_card(tmp
         "“A or B” when the top two are within 10 points, “uncertain” when the top one is under 40% "
         "(the default rule; none was chosen for it)"
     )
+
+
+def test_model_card_gives_the_recorded_accuracy_on_real_photos(tmp_path) -> None:  # noqa: ANN001
+    meta = {
+        "labels": list(EMOTIONS),
+        "real_photos": [
+            {"set": "posed-photos-dev", "photos": 591, "correct": 359, "accuracy": 359 / 591, "found": 591,
+             "crops": False, "tta": "flip", "detector": "yunet"},
+            {"set": "my-crops", "photos": 1200, "accuracy": 0.5, "crops": True, "tta": "none"},
+            {"set": "broken", "accuracy": "n/a"},  # unreadable entries are left out, not shown as nonsense
+            "not an entry",
+        ],
+    }  # fmt: skip
+    rows = [value for label, value in model_card(ModelInfo("fast", tmp_path, meta)).facts() if label == "Accuracy on real photos"]
+    assert rows == [
+        "60.7% of 591 photos in posed-photos-dev (whole photos through YuNet, flip TTA; a photo with no face found counts wrong)",
+        "50.0% of 1,200 photos in my-crops (face crops, no TTA)",
+    ]
+    assert "Accuracy on real photos" not in dict(model_card(ModelInfo("m", tmp_path, {"labels": list(EMOTIONS)})).facts())

@@ -63,6 +63,7 @@ def test_home_lists_pages_and_model_card(app_env) -> None:  # noqa: ANN001
     assert "Model card: tiny" in texts(app.subheader)
     assert any("61.0%" in str(m.value) for m in app.metric)
     (card,) = app.table
+    assert card.proto.hide_header  # facts name themselves: no empty header row above them
     facts = dict(zip(card.value.index, card.value.iloc[:, 0]))
     assert facts["Use of the weights"].startswith("research use only")
     assert facts["When it says it is unsure"].startswith("“A or B” when the top two are within")

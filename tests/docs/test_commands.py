@@ -187,6 +187,12 @@ def test_photos_commands(media: dict[str, Path], tiny_model_dir: Path, tmp_path:
     (line,) = [x for x in out.splitlines() if x.strip().startswith("group studio:")]
     assert "/35 " in line and line.endswith("[too few photos]") and "ck: " not in out, out
 
+    own = tmp_path / "models" / "my-model"
+    shutil.copytree(tiny_model_dir, own)  # --record writes into the model's metadata.json
+    code, out = cli("photos record", capsys, photos=grouped, own=own)
+    (entry,) = json.loads((own / "metadata.json").read_text())["real_photos"]
+    assert code == 0 and (entry["set"], entry["photos"]) == ("grouped", 35)
+
 
 def test_detection_saliency_and_group_commands(media: dict[str, Path], tiny_model_dir: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     code, out = cli("predict show dropped", capsys, photo=media["photo"], model=tiny_model_dir)

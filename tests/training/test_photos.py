@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -13,10 +14,13 @@ import pytest
 from core.archive import read_photo_archive
 from core.detection import Detection
 from core.labels import EMOTIONS
+from core.model_store import load_model_dir, read_model_info
+from core.pipeline import STILL_DETECTOR
 from tests.core.archives import LIMITS, make_zip
 from tests.core.faces import face_scene
 from training.photos import (
     NO_GROUP,
+    PHOTOS_KEY,
     LabelledPhoto,
     PhotoResult,
     PhotoSet,
@@ -256,6 +260,38 @@ def test_cli_reads_folders_and_zips_and_reports_both_ways(tiny_model_dir: Path, 
     assert main(["--photos", str(zipped), "--model", str(tiny_model_dir), str(tiny_model_dir), "--crops"]) == 0
     text = capsys.readouterr().out
     assert text.startswith("tiny (TTA none), original: ") and "over the 4 with a face" in text  # crops: no detection
+
+
+def test_record_writes_each_models_score_into_its_metadata(
+    tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model = tmp_path / "models" / "mine"
+    shutil.copytree(tiny_model_dir, model)  # the shared tiny model is not written to
+    _drawn_set(tmp_path / "my-photos")
+    args = ["--photos", str(tmp_path / "my-photos"), "--model", str(model), "--styles", "original", "ck", "--json"]
+    assert main([*args, "--record"]) == 0
+    captured = capsys.readouterr()
+    summary = json.loads(captured.out)["models"]["mine"]["styles"]["original"]
+    (entry,) = read_model_info(model).metadata[PHOTOS_KEY]
+    assert entry["set"] == "my-photos" and (entry["photos"], entry["found"]) == (4, 3)  # never a path
+    assert (entry["correct"], entry["accuracy"]) == (summary["correct"], summary["accuracy"])  # the original look only
+    assert (entry["crops"], entry["tta"], entry["detector"]) == (False, "none", STILL_DETECTOR)
+    assert "recorded in the metadata.json of mine as 'my-photos'" in captured.err
+    load_model_dir(model)  # the metadata still describes the same model file
+
+    # The same set scored again replaces its entry; another set is added beside it.
+    assert main([*args, "--record"]) == 0
+    (tmp_path / "crops" / "happy").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "crops" / "happy" / "1.png"), np.full((48, 48), 120, np.uint8))
+    assert main(["--photos", str(tmp_path / "crops"), "--model", str(model), "--crops", "--record"]) == 0
+    entries = read_model_info(model).metadata[PHOTOS_KEY]
+    assert [(e["set"], e["photos"], e["crops"], e["detector"]) for e in entries] == [
+        ("my-photos", 4, False, STILL_DETECTOR), ("crops", 1, True, None)
+    ]
+    # Without --record nothing is written.
+    before = (model / "metadata.json").read_text()
+    assert main(args) == 0
+    assert (model / "metadata.json").read_text() == before
 
 
 def test_cli_refuses_what_it_cannot_score(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
