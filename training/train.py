@@ -84,6 +84,8 @@ class TrainConfig:
     equalize: bool = False
     # Training targets blended with FER+ votes (training.data.blend_ferplus) at this weight; 0 is off.
     ferplus_blend: float = 0.0
+    # Start from this trained model directory's weights (a fine-tune), not from random ones; "" is off.
+    init: str = ""
 
     def __post_init__(self) -> None:
         if self.arch not in list_architectures():
@@ -114,8 +116,9 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         """What is saved in checkpoints and metadata (a teacher outside the working folder by name only)."""
         data = asdict(self)
-        if data["teacher"]:
-            data["teacher"] = portable_path(data["teacher"])
+        for key in ("teacher", "init"):
+            if data[key]:
+                data[key] = portable_path(data[key])
         return data
 
     @classmethod
@@ -363,6 +366,35 @@ def _build_training_model(
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
     return model, trainer
+
+
+def _initialise_from(model: Any, config: TrainConfig) -> dict[str, Any]:
+    """Copy the weights of the trained model directory ``config.init`` into ``model`` (a new run's served model).
+
+    Returns:
+        What it started from, for the metadata: ``{"name", "architecture", "model_sha256"}``.
+
+    Raises:
+        TrainingError: the directory is unusable, or its model is not ``config``'s architecture.
+    """
+    from core.errors import ModelLoadError  # noqa: PLC0415
+    from core.model_store import load_model_dir  # noqa: PLC0415
+
+    try:
+        source, metadata = load_model_dir(config.init)
+    except ModelLoadError as exc:
+        raise TrainingError(f"cannot start from {config.init}: {exc}") from exc
+    architecture = metadata.get("architecture")
+    if architecture != config.arch:
+        raise TrainingError(
+            f"cannot start a {config.arch!r} run from {config.init}: its model is {architecture!r}"
+            + (" (an ensemble cannot be fine-tuned as one network)" if architecture == "ensemble" else "")
+        )
+    weights = source.get_weights()
+    if [w.shape for w in weights] != [tuple(v.shape) for v in model.weights]:
+        raise TrainingError(f"cannot start from {config.init}: its weights do not fit this run's model")
+    model.set_weights(weights)
+    return {"name": Path(config.init).name, "architecture": architecture, "model_sha256": metadata.get("model_sha256")}
 
 
 def _served_model(trainer: Any) -> Any:
@@ -623,12 +655,14 @@ def train(
     else:
         if restart_lr is not None:
             raise TrainingError("restart_lr continues a finished run: it needs resume and a checkpoint")
-        _, trainer = _build_training_model(config, steps)
+        served, trainer = _build_training_model(config, steps)
         state = {
             "config": config.to_dict(), "epoch": 0, "best_epoch": 0, "best_val_accuracy": None,
             "history": {}, "seconds": 0.0, "data_sha256": data.sha256, "started": _now(),
             "precision": resolve_precision(config.precision),
         }
+        if config.init:
+            state["init"] = _initialise_from(served, config)
     if config.distill_weight > 0:
         preparing(int(state["epoch"]), f"teacher {Path(config.teacher).name} classifies the Training faces")
         teacher, facts = cached_teacher_probabilities(config.teacher, x[..., 0], ckpt_dir)
@@ -698,6 +732,7 @@ def train(
             "train_seconds": round(float(state["seconds"]), 1),
             "precision": state.get("precision", "float32"),
             "teacher": state.get("teacher"),
+            "init": state.get("init"),
             "hardware": _hardware(),
             "history": state["history"],
             "created": _now(),
@@ -786,6 +821,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mixup", type=float, default=defaults.mixup, metavar="ALPHA", help="mixup Beta alpha, e.g. 0.2 (0: off)")
     parser.add_argument("--teacher", default="", metavar="MODEL_DIR", help="distil from this model directory (an ensemble, say)")
     parser.add_argument(
+        "--init", default="", metavar="MODEL_DIR",
+        help="start from this trained model's weights (same architecture): a fine-tune, e.g. of models/fast with "
+        "--serve-jitter and a small --lr, instead of a run from scratch",
+    )
+    parser.add_argument(
         "--distill-weight", type=float, default=None, metavar="W",
         help="share of the teacher's probabilities in the targets (default 0.5 with --teacher)",
     )  # fmt: skip
@@ -832,6 +872,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             photometric=args.photometric, equalize=args.equalize, limit=args.limit, precision=args.precision,
             mixup=args.mixup,
             teacher=args.teacher,
+            init=args.init,
             distill_weight=(0.5 if args.teacher else 0.0) if args.distill_weight is None else args.distill_weight,
             distill_temperature=args.distill_temperature,
         )

@@ -80,6 +80,10 @@ TESTED: dict[str, str] = {
         "python -m training.train --data {csv} --arch tiny --epochs 1 --out {run} --batch-size 16"
         " --serve-jitter --photometric 0.2 --equalize"
     ),
+    "train init": (
+        "python -m training.train --data {csv} --arch tiny --epochs 1 --lr 2e-4 --init {run} --out {tuned}"
+        " --batch-size 16 --snapshots --serve-jitter --photometric 0.2"
+    ),
     "train webcam jitter": (
         "python -m training.train --data {csv} --arch tiny --epochs 1 --out {run} --batch-size 16"
         " --serve-jitter webcam"

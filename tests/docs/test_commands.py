@@ -129,6 +129,9 @@ def test_training_commands(tiny_model_dir: Path, tmp_path: Path, capsys) -> None
     assert sorted(p.name for p in (run / "checkpoint").glob("epoch-*.keras")) == ["epoch-001.keras", "epoch-002.keras"]
     assert cli("train resume", capsys, csv=data, run=run)[0] == 0
     assert metadata(run)["epochs_run"] == 3 and metadata(run)["restarts"]
+    tuned = models / "my-tuned"
+    assert cli("train init", capsys, csv=data, run=run, tuned=tuned)[0] == 0
+    assert metadata(tuned)["init"]["name"] == "my-model" and metadata(tuned)["config"]["learning_rate"] == 2e-4
 
     assert cli("evaluate choose", capsys, csv=data, run=run)[0] == 0
     chosen = metadata(run)["tta"]

@@ -37,9 +37,12 @@ def test_doc_command_runs(command: str, tiny_model_dir: Path, tmp_path: Path, ca
     (tmp_path / "my-photos.zip").write_bytes(make_zip((p.relative_to(photos).as_posix(), p.read_bytes())
                                                       for p in sorted(photos.rglob("*")) if p.is_file()))  # fmt: skip
     shutil.copytree(tiny_model_dir, tmp_path / "my-other-model")
+    shutil.copytree(tiny_model_dir, tmp_path / "my-model")  # --record writes into it
     names = {"my-photos": photos, "my-photos.zip": tmp_path / "my-photos.zip", "my-crops": crops,
-             "fast": tiny_model_dir, "my-other-model": tmp_path / "my-other-model"}  # fmt: skip
+             "fast": tiny_model_dir, "my-other-model": tmp_path / "my-other-model", "my-model": tmp_path / "my-model"}  # fmt: skip
     argv = [str(names.get(arg, arg)) for arg in shlex.split(command)]
     assert main(argv) == 0, capsys.readouterr().err
     out = capsys.readouterr().out
-    assert "tiny" in out and ("right over all photos" in out or '"accuracy_found"' in out)
+    assert ("tiny" in out or "my-model" in out) and ("right over all photos" in out or '"accuracy_found"' in out)
+    if "--record" in command:
+        assert "real_photos" in (tmp_path / "my-model" / "metadata.json").read_text()

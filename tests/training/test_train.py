@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from pathlib import Path
 from unittest.mock import patch
@@ -343,3 +344,36 @@ def test_augment_preview_changes_faces_but_keeps_shape() -> None:
     out = augment_preview(faces, AugmentConfig(), seed=1, copies=3)
     assert out.shape == (3, 2, 48, 48) and out.dtype == np.uint8
     assert not np.array_equal(out[0], faces)
+
+
+def test_init_starts_a_run_from_a_trained_models_weights(tmp_path: Path) -> None:
+    data = synthetic_data()
+    first = train(tiny_config(), data=data, out_dir=tmp_path / "first")
+    source, source_metadata = load_model_dir(first.model_dir)
+    kernels = [w for w in source.get_weights() if w.ndim == 4]  # the convolutions: batch norm's statistics move anyway
+    # At a learning rate of almost nothing, a run from the model ends where the model was; one from scratch does not.
+    tuned = train(tiny_config(init=str(first.model_dir), learning_rate=1e-9, seed=5), data=data, out_dir=tmp_path / "tuned")
+    fresh = train(tiny_config(learning_rate=1e-9, seed=5), data=data, out_dir=tmp_path / "fresh")
+    for result, same in ((tuned, True), (fresh, False)):
+        model, _ = load_model_dir(result.model_dir)
+        after = [w for w in model.get_weights() if w.ndim == 4]
+        assert len(after) == len(kernels) > 0
+        assert all(np.allclose(a, b, atol=1e-4) for a, b in zip(after, kernels)) is same
+    metadata = read_model_info(tuned.model_dir).metadata
+    assert metadata["init"] == {"name": "first", "architecture": "tiny", "model_sha256": source_metadata["model_sha256"]}
+    assert Path(metadata["config"]["init"]).name == "first" and read_model_info(fresh.model_dir).metadata["init"] is None
+
+
+def test_init_refuses_what_it_cannot_start_from(tiny_model_dir: Path, tmp_path: Path) -> None:
+    data = synthetic_data(n_per_class=2)
+    with pytest.raises(TrainingError, match="cannot start from .*missing"):
+        train(tiny_config(init=str(tmp_path / "missing")), data=data, out_dir=tmp_path / "a")
+    with pytest.raises(TrainingError, match="cannot start a 'tiny' run from .*its model is 'tiny_fer'"):
+        train(tiny_config(init=str(tiny_model_dir)), data=data, out_dir=tmp_path / "b")
+    # A model that calls itself 'tiny' but is another network: its weights are refused, not forced in.
+    other = tmp_path / "models" / "other"
+    shutil.copytree(tiny_model_dir, other)
+    metadata = json.loads((other / "metadata.json").read_text())
+    (other / "metadata.json").write_text(json.dumps({**metadata, "architecture": "tiny"}))
+    with pytest.raises(TrainingError, match="its weights do not fit this run's model"):
+        train(tiny_config(init=str(other)), data=data, out_dir=tmp_path / "c")
