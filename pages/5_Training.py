@@ -122,7 +122,7 @@ with st.expander("Augmentation", expanded=False):
         "Equalise each face's histogram (inside the model)", value=False, key="train_equalize",
         help="The model's first layer: saved with it, so the app serves it as any other model.",
     )  # fmt: skip
-with st.expander("Recipe: precision, mixup, distillation", expanded=False):
+with st.expander("Recipe: precision, mixup, distillation, fine-tuning", expanded=False):
     auto = resolve_precision("auto")
     precision = st.selectbox(
         "Compute precision", list(PRECISIONS), key="train_precision",
@@ -141,6 +141,21 @@ with st.expander("Recipe: precision, mixup, distillation", expanded=False):
     )  # fmt: skip
     distill_weight = st.slider(
         "Teacher's share of the targets", 0.0, 1.0, 0.5, 0.05, key="train_distill_weight", disabled=teacher == "none",
+    )  # fmt: skip
+    RANDOM_START = "random weights (from scratch)"
+    starts = [info.name for info in list_models(root) if info.ok and info.metadata.get("architecture") == architecture]
+    start = st.selectbox(
+        "Start from", [RANDOM_START, *starts], key="train_init",
+        help="A trained model of the same architecture to fine-tune: a few epochs at a small learning rate try a "
+        "recipe (framing jitter, degradations, FER+ votes) in a fraction of a run from scratch.",
+    )  # fmt: skip
+    fine_tune = start != RANDOM_START
+    # A fine-tune starts from learnt weights: ten times smaller a rate than a run from scratch.
+    default_lr = TrainConfig.learning_rate / 10 if fine_tune else TrainConfig.learning_rate
+    learning_rate = st.number_input(
+        "Peak learning rate", min_value=1e-6, max_value=1.0, value=default_lr, format="%.0e",
+        key=f"train_lr_{'tune' if fine_tune else 'scratch'}",
+        help="Reached after a one-epoch warm-up, then lowered along a cosine to the last epoch.",
     )  # fmt: skip
 if augment is None:
     augment = AugmentConfig(
@@ -177,6 +192,7 @@ if st.button("Start training", type="primary", key="train_start", disabled=not l
             precision=precision, mixup=float(mixup), photometric=float(photometric_p), equalize=bool(equalize),
             teacher=str(root / teacher) if teacher != "none" else "",
             distill_weight=float(distill_weight) if teacher != "none" else 0.0,
+            init=str(root / start) if fine_tune else "", learning_rate=float(learning_rate),
         )  # fmt: skip
         if labels != LABELS_FER and ferplus_path is None:
             raise ValueError("FER+ labels need the FER+ label file (fer2013new.csv)")

@@ -366,6 +366,37 @@ def test_training_page_recipe_distils_from_a_listed_model_with_mixup(app_env, mo
     assert meta["teacher"]["name"] == "tiny" and meta["precision"] == "float32"
 
 
+def test_training_page_fine_tunes_a_model_of_the_same_architecture(app_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    from app import cache  # noqa: PLC0415
+
+    models = tmp_path / "models"
+    shutil.copytree(app_env["models"] / "tiny", models / "tiny")  # architecture tiny_fer: not offered for tiny
+    monkeypatch.setenv("FER_MODELS_DIR", str(models))
+
+    def start(name: str, init: str | None) -> None:
+        app = run_page("pages/5_Training.py")
+        app.text_input(key="train_name").input(name).run()
+        app.selectbox(key="train_arch").select("tiny").run()
+        app.number_input(key="train_epochs").set_value(1).run()
+        app.selectbox(key="train_batch").select(32).run()
+        options = app.selectbox(key="train_init").options
+        assert options[0].startswith("random weights") and "tiny" not in options
+        if init is not None:
+            app.selectbox(key="train_init").select(init).run()
+            assert app.number_input(key="train_lr_tune").value == pytest.approx(2e-4)  # a tenth of from scratch
+        else:
+            assert app.number_input(key="train_lr_scratch").value == pytest.approx(2e-3)
+        app.button(key="train_start").click().run()
+        assert not app.exception, [e.value for e in app.exception]
+        assert cache.training_job().join(timeout=TIMEOUT), "training did not finish"
+
+    start("base", None)
+    start("tuned", "base")
+    meta = json.loads((models / "tuned" / "metadata.json").read_text())
+    assert meta["init"]["name"] == "base" and meta["config"]["learning_rate"] == pytest.approx(2e-4)
+    assert json.loads((models / "base" / "metadata.json").read_text())["init"] is None
+
+
 def test_training_page_offers_the_serving_recipes_and_the_ferplus_blend(app_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
     from app import cache  # noqa: PLC0415
 
