@@ -490,7 +490,7 @@ percentile of their scores is 0.83, and the one detection in the noisy backgroun
 YUNET_NMS_IOU: float = 0.3
 # A box this much inside a surer one is the same face seen at another scale (e.g. a mouth at 1280).
 _YUNET_CONTAINED = 0.7
-_YUNET_MIN_SIDE = 64  # YuNet's input sides: at 32 px or less it returns garbage (see _pad_to_stride)
+_YUNET_MIN_SIDE = 64  # YuNet's input sides: at 32 px or less it returns garbage (see _pad_to_min_side)
 # small_faces: pixels shared by neighbouring full-resolution tiles, and the largest face taken from them.
 _YUNET_TILE_OVERLAP = 128
 
@@ -661,7 +661,7 @@ def _merge_boxes(
     return kept
 
 
-def _pad_to_stride(image: np.ndarray) -> np.ndarray:
+def _pad_to_min_side(image: np.ndarray) -> np.ndarray:
     """``image`` with black added below and to the right until each side is :data:`_YUNET_MIN_SIDE`.
 
     YuNet's coarsest feature map has a stride of 32; with an input side of 32 px or less OpenCV's
@@ -823,7 +823,7 @@ class YuNetDetector:
             if scale != 1.0:
                 small = _shrink(small, (max(1, round(width * scale)), max(1, round(height * scale))))
             passes.append((scale, max(small.shape[:2])))
-            padded = _pad_to_stride(small)
+            padded = _pad_to_min_side(small)
             _ok, faces = self._network((padded.shape[1], padded.shape[0])).detect(padded)
             if faces is not None and len(faces):
                 faces = np.asarray(faces, dtype=np.float64).reshape(-1, 15)

@@ -134,7 +134,8 @@ with st.expander("Recipe: precision, mixup, distillation, fine-tuning", expanded
         "Mixup alpha (0 = off)", min_value=0.0, max_value=2.0, value=0.0, step=0.1, key="train_mixup",
         help="Blend each training face and its target with another face of the batch (Beta(alpha, alpha)); 0.2 is usual.",
     )  # fmt: skip
-    teachers = [info.name for info in list_models(root) if info.ok]
+    usable = [info for info in list_models(root) if info.ok]  # read once: teachers and fine-tune starts
+    teachers = [info.name for info in usable]
     teacher = st.selectbox(
         "Distil from (teacher)", ["none", *teachers], key="train_teacher",
         help="The teacher classifies every training face once; its probabilities become part of the targets.",
@@ -143,7 +144,7 @@ with st.expander("Recipe: precision, mixup, distillation, fine-tuning", expanded
         "Teacher's share of the targets", 0.0, 1.0, 0.5, 0.05, key="train_distill_weight", disabled=teacher == "none",
     )  # fmt: skip
     RANDOM_START = "random weights (from scratch)"
-    starts = [info.name for info in list_models(root) if info.ok and info.metadata.get("architecture") == architecture]
+    starts = [info.name for info in usable if info.metadata.get("architecture") == architecture]
     start = st.selectbox(
         "Start from", [RANDOM_START, *starts], key="train_init",
         help="A trained model of the same architecture to fine-tune: a few epochs at a small learning rate try a "

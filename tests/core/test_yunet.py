@@ -20,7 +20,7 @@ from core.detection import (
     FaceDetector,
     YuNetDetector,
     _merge_boxes,
-    _pad_to_stride,
+    _pad_to_min_side,
     get_detector,
     video_detector,
 )
@@ -145,7 +145,7 @@ def test_images_thinner_than_yunets_stride_give_no_garbage(shape: tuple[int, int
     # to run (CI crashed on a 5x7 image); such images are padded before the network sees them.
     detector = YuNetDetector()  # a fresh one: its networks are made for these sizes
     for image in (np.full(shape, 60, np.uint8), np.random.default_rng(1).integers(0, 256, shape, dtype=np.uint8)):
-        padded = _pad_to_stride(image)
+        padded = _pad_to_min_side(image)
         assert min(padded.shape[:2]) >= 64 and np.array_equal(padded[: shape[0], : shape[1]], image)
         for _ in range(5):
             _ok, rows = detector._network((padded.shape[1], padded.shape[0])).detect(padded)
@@ -153,7 +153,7 @@ def test_images_thinner_than_yunets_stride_give_no_garbage(shape: tuple[int, int
             report = detector.examine(image)
             assert report.faces == [] and report.dropped == []
     big = face_scene()
-    assert _pad_to_stride(big) is big
+    assert _pad_to_min_side(big) is big
 
 
 def test_non_finite_rows_from_the_network_are_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
