@@ -207,10 +207,14 @@ class ModelCard:
     grouped_accuracy: float | None = None
     real_photos: tuple[str, ...] = ()
     """Its accuracy on sets of real labelled photos, in words (``training.photos --record``)."""
+    members: str | None = None
+    """An ensemble's members, their PublicTest accuracy and weights, in words."""
 
     def facts(self) -> list[tuple[str, str]]:
         """``(label, value)`` rows for a table; unknown facts are left out."""
         rows: list[tuple[str, str]] = [("Classes", ", ".join(self.classes)), ("Architecture", self.architecture)]
+        if self.members:
+            rows.append(("Members", self.members))
         if self.accuracy is not None:
             rows.append((f"{self.accuracy_split or 'Test'} accuracy", f"{self.accuracy:.1%}"))
         if self.ferplus_accuracy is not None:
@@ -239,7 +243,8 @@ class ModelCard:
         if self.augmentation:
             rows.append(("Augmentation", self.augmentation))
         if self.train_seconds is not None:
-            rows.append(("Training time", _duration(self.train_seconds)))
+            together = " (its members, one after another)" if self.members else ""
+            rows.append(("Training time", _duration(self.train_seconds) + together))
         if self.hardware:
             rows.append(("Trained on", self.hardware))
         if self.data_source:
@@ -312,7 +317,23 @@ def model_card(info: ModelInfo) -> ModelCard:
         uncertainty=_uncertainty_text(meta, evaluation),
         grouped_accuracy=_maybe_float((evaluation.get("grouped") or {}).get("accuracy")),
         real_photos=tuple(text for text in map(_real_photos_text, meta.get("real_photos") or []) if text),
+        members=_members_text(meta.get("members")),
     )
+
+
+def _members_text(members: Any) -> str | None:
+    """An ensemble's ``members`` entry in words: each with its PublicTest accuracy, then how they are weighted."""
+    if not isinstance(members, list) or not members or not all(isinstance(m, Mapping) for m in members):
+        return None
+    parts = []
+    for member in members:
+        accuracy = _maybe_float(member.get("public_test_accuracy"))
+        parts.append(f"{member.get('name', '?')}" + (f" ({accuracy:.1%} PublicTest)" if accuracy is not None else ""))
+    weights = [_maybe_float(m.get("weight")) for m in members]
+    how = "their probabilities averaged"
+    if None not in weights and max(weights) - min(weights) > 1e-9:
+        how += " with weights " + ", ".join(f"{w:.2f}" for w in weights)
+    return f"{len(members)}: " + ", ".join(parts) + f"; {how}"
 
 
 _DETECTOR_NAMES = {"yunet": "YuNet", "haar": "the Haar cascade", "mtcnn": "MTCNN", "blazeface": "BlazeFace"}

@@ -20,8 +20,8 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -177,6 +177,41 @@ class Member:
     name: str  # a model directory's name, or run/checkpoint/FILE for a .keras file: never an absolute path
     architecture: str | None
     model_sha256: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    """The member's own ``metadata.json`` (empty for a bare ``.keras`` file)."""
+
+
+# What an ensemble keeps of each member's training, so its model card can say how it was made.
+_TRAINED_KEYS: tuple[str, ...] = (
+    "train_seconds", "epochs_run", "averaged_epochs", "train_size", "parameters", "precision", "hardware",
+)  # fmt: skip
+_RECIPE_KEYS: tuple[str, ...] = ("seed", "teacher", "ferplus", "ferplus_blend", "photometric", "equalize", "init")
+
+
+def member_training(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """How a member was trained, from its metadata: time, epochs, hardware and the recipe's levers."""
+    out = {key: metadata[key] for key in _TRAINED_KEYS if metadata.get(key) is not None}
+    config = metadata.get("config") or {}
+    recipe = {key: config[key] for key in _RECIPE_KEYS if config.get(key) not in (None, False, 0, 0.0, "")}
+    if metadata.get("serve_jitter"):
+        recipe["serve_jitter"] = True
+    if recipe:
+        out["recipe"] = recipe
+    return out
+
+
+def ensemble_training(members: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The ensemble's own training facts: the members' time and parameters added up, their hardware if shared."""
+    trained = [m.get("trained") or {} for m in members]
+    out: dict[str, Any] = {}
+    for key in ("train_seconds", "parameters"):
+        values = [t.get(key) for t in trained]
+        if values and all(isinstance(v, (int, float)) for v in values):
+            out[key] = sum(values)
+    hardware = [t.get("hardware") for t in trained]
+    if hardware and hardware[0] and all(h == hardware[0] for h in hardware):
+        out["hardware"] = hardware[0]
+    return out
 
 
 def load_member(spec: str | Path) -> Member:
@@ -192,7 +227,9 @@ def load_member(spec: str | Path) -> Member:
     if not directory.is_dir():
         raise ModelLoadError(f"member {str(spec)!r} is not a model directory")
     model, metadata = load_model_dir(directory)
-    return Member(model, directory.name, metadata.get("architecture") or model.name, metadata.get("model_sha256"))
+    return Member(
+        model, directory.name, metadata.get("architecture") or model.name, metadata.get("model_sha256"), metadata
+    )
 
 
 def _load_keras_file(path: Path) -> Member:
@@ -291,13 +328,15 @@ def ensemble_models(
     score = _accuracy(predict_probs(model, val.x), val.y)
     described = [
         {"name": m.name, "model_sha256": m.model_sha256, "architecture": m.architecture,
-         "public_test_accuracy": a, "weight": w}
+         "public_test_accuracy": a, "weight": w, **({"trained": t} if (t := member_training(m.metadata)) else {})}
         for m, a, w in zip(members, alone, weights)
     ]  # fmt: skip
+    kept = [d for d in described if d["weight"] > 0]
     metadata = {
         "name": Path(out_dir).name,
         "architecture": "ensemble",
-        "members": [d for d in described if d["weight"] > 0],
+        "members": kept,
+        **ensemble_training(kept),
         "left_out": [{k: v for k, v in d.items() if k != "weight"} for d in described if d["weight"] == 0],
         "public_test_accuracy": score,
         "selection": {

@@ -79,6 +79,27 @@ def test_model_card_names_averaged_epochs(tmp_path) -> None:  # noqa: ANN001
     assert "Weights" not in dict(model_card(ModelInfo("m", tmp_path, {"labels": list(EMOTIONS)})).facts())
 
 
+def test_model_card_of_an_ensemble_names_its_members_and_their_time_together(tmp_path) -> None:  # noqa: ANN001
+    members = [
+        {"name": "fast", "public_test_accuracy": 0.6835, "weight": 1 / 3},
+        {"name": "fast-ba9", "public_test_accuracy": 0.6793, "weight": 1 / 3},
+        {"name": "fast-sj11", "public_test_accuracy": 0.6793, "weight": 1 / 3},
+    ]
+    meta = {"labels": list(EMOTIONS), "architecture": "ensemble", "members": members, "train_seconds": 36957}
+    facts = dict(model_card(ModelInfo("ensemble", tmp_path, meta)).facts())
+    assert facts["Members"] == (
+        "3: fast (68.3% PublicTest), fast-ba9 (67.9% PublicTest), fast-sj11 (67.9% PublicTest); "
+        "their probabilities averaged"
+    )
+    assert facts["Training time"] == "10 h 15 min (its members, one after another)"
+    weighted = {**meta, "members": [{**members[0], "weight": 0.5}, {**members[2], "weight": 0.5 / 2}, {**members[1], "weight": 0.25}]}
+    assert dict(model_card(ModelInfo("g", tmp_path, weighted)).facts())["Members"].endswith("with weights 0.50, 0.25, 0.25")
+    single = dict(model_card(ModelInfo("fast", tmp_path, {"labels": list(EMOTIONS), "train_seconds": 60})).facts())
+    assert "Members" not in single and single["Training time"] == "1 min 00 s"
+    broken = {**meta, "members": ["fast", 3]}  # a hand-edited file: no row rather than a crash
+    assert "Members" not in dict(model_card(ModelInfo("b", tmp_path, broken)).facts())
+
+
 def test_model_card_without_evaluation(tmp_path) -> None:  # noqa: ANN001
     card = model_card(ModelInfo("new", tmp_path, {"labels": list(EMOTIONS)}))
     assert card.accuracy is None and card.architecture == "unknown"

@@ -158,6 +158,16 @@ def test_cli_end_to_end_on_a_synthetic_csv(tmp_path: Path, capsys: pytest.Captur
     assert [m["model_sha256"] for m in meta["members"]] == [m["model_sha256"] for m in member_meta]
     assert [m["architecture"] for m in meta["members"]] == ["tiny", "tiny"]
     assert [m["weight"] for m in meta["members"]] == [0.5, 0.5]
+    # How each member was trained travels with it, and the ensemble's own time is theirs added up.
+    for recorded, source in zip(meta["members"], member_meta):
+        trained = recorded["trained"]
+        assert trained["train_seconds"] == source["train_seconds"] > 0
+        assert trained["epochs_run"] == 1 and trained["hardware"] == source["hardware"]
+        assert trained["recipe"]["seed"] == source["config"]["seed"]
+    assert [m["trained"]["recipe"]["seed"] for m in meta["members"]] == [1, 2]
+    assert meta["train_seconds"] == pytest.approx(sum(m["train_seconds"] for m in member_meta))
+    assert meta["parameters"] == sum(m["parameters"] for m in member_meta)
+    assert meta["hardware"] == member_meta[0]["hardware"]
     assert meta["data"]["source"] == "fer2013.csv" and len(meta["data"]["sha256"]) == 64
     assert meta["data"]["sha256"] != "0" * 64  # the real checksum of the csv, not the synthetic placeholder
     assert meta["created"] and "tflite_error" not in meta and meta["tflite_file"]
@@ -213,4 +223,7 @@ def test_a_served_checkpoint_file_is_a_member(tmp_path: Path) -> None:
     meta = read_model_info(tmp_path / "ens").metadata
     assert [m["name"] for m in meta["members"]] == ["run/checkpoint/epoch-001.keras", "other"]
     assert meta["members"][0]["architecture"] == "tiny" and len(meta["members"][0]["model_sha256"]) == 64
+    # A bare .keras file brings no training facts, so the ensemble claims no total time.
+    assert "trained" not in meta["members"][0] and meta["members"][1]["trained"]["epochs_run"] == 1
+    assert "train_seconds" not in meta
     assert result["public_test_accuracy"] == meta["public_test_accuracy"]
