@@ -3,8 +3,11 @@
 ``HistogramEqualization`` equalises each face's gray-level histogram, as OpenCV's ``equalizeHist``
 does, as a model's own first step (``training.train --equalize``): it travels inside the ``.keras``
 file and the ``.tflite`` export (built from TFLite's own operations: one-hot, sum, cumulative sum, gather),
-so serving needs nothing else. :func:`register_layers` must run before such a model is loaded;
-:func:`core.model_store.load_model_dir` does it.
+so serving needs nothing else. ``ProbabilityTemperature`` rescales a model's probabilities by a
+temperature fitted on held-out faces (temperature scaling, Guo et al., 2017, "On Calibration of
+Modern Neural Networks"): an ensemble's averaged probabilities come out too modest, and this makes
+its confidence mean what it says without changing which emotion wins. :func:`register_layers`
+must run before such a model is loaded; :func:`core.model_store.load_model_dir` does it.
 """
 
 from __future__ import annotations
@@ -18,6 +21,11 @@ LEVELS = 256
 def register_layers() -> dict[str, Any]:
     """Make this project's served-model layers known to Keras; returns them by class name."""
     return _layer_classes()
+
+
+def probability_temperature(temperature: float, **kwargs: Any) -> Any:
+    """A new ``ProbabilityTemperature`` layer dividing log-probabilities by ``temperature`` (> 0)."""
+    return _layer_classes()["ProbabilityTemperature"](temperature, **kwargs)
 
 
 def histogram_equalization(**kwargs: Any) -> Any:
@@ -62,4 +70,28 @@ def _layer_classes() -> dict[str, Any]:
         def compute_output_shape(self, input_shape: Any) -> Any:
             return input_shape
 
-    return {"HistogramEqualization": HistogramEqualization}
+    @keras.saving.register_keras_serializable(package="fer")
+    class ProbabilityTemperature(keras.layers.Layer):
+        """Probabilities (N, C) to ``softmax(log(p) / T)``: the same order, flatter above T = 1, sharper below.
+
+        ``p`` is floored at 1e-12 so a zero stays finite. No weights; float32.
+        """
+
+        def __init__(self, temperature: float, **kwargs: Any) -> None:
+            kwargs.setdefault("dtype", "float32")
+            super().__init__(**kwargs)
+            if not float(temperature) > 0:
+                raise ValueError(f"temperature must be positive, not {temperature!r}")
+            self.temperature = float(temperature)
+
+        def call(self, inputs: Any) -> Any:
+            logs = ops.log(ops.maximum(ops.cast(inputs, "float32"), 1e-12))
+            return ops.softmax(logs / self.temperature, axis=-1)
+
+        def compute_output_shape(self, input_shape: Any) -> Any:
+            return input_shape
+
+        def get_config(self) -> dict[str, Any]:
+            return {**super().get_config(), "temperature": self.temperature}
+
+    return {"HistogramEqualization": HistogramEqualization, "ProbabilityTemperature": ProbabilityTemperature}

@@ -12,7 +12,9 @@ replacement on PublicTest (``--select greedy``; Caruana et al., 2004, "Ensemble 
 Libraries of Models"), where a member picked twice counts twice. Everything is chosen on
 PublicTest; PrivateTest is never read here, so ``training.evaluate`` can still report it fairly.
 Unlike an average of weights (``training.average``), an ensemble costs the sum of its members at
-serving time.
+serving time. Averaged probabilities come out too modest (each member's are softened by label
+smoothing, and members disagree), so by default one temperature is fitted on PublicTest and built
+into the model (``--no-calibrate`` leaves it out); the winning emotion of a face does not change.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ import numpy as np
 
 from core.errors import FERError, ModelLoadError
 from core.labels import FACE_SIZE, FER2013_TERMS, NUM_CLASSES
-from core.layers import register_layers
+from core.layers import probability_temperature, register_layers
 from core.model_store import load_model_dir, read_model_info, resolve_model_dir, save_model_dir, sha256_file
 from training.batchnorm import BATCH_SIZE
 from training.data import FERData, load_fer2013
+from training.metrics import calibration
 from training.train import TrainingError
 
 SELECTIONS: tuple[str, ...] = ("all", "greedy")
@@ -87,7 +90,9 @@ def _renamed_copy(model: Any, name: str) -> Any:
     return copy
 
 
-def build_ensemble(members: Sequence[Any], weights: Sequence[float] | None = None, *, name: str = "ensemble") -> Any:
+def build_ensemble(
+    members: Sequence[Any], weights: Sequence[float] | None = None, *, name: str = "ensemble", temperature: float = 1.0
+) -> Any:
     """One Keras model whose output is the weighted mean of the members' probabilities.
 
     Each member is a copy nested under a unique name (``member_0_fast``, ...). Members with weight
@@ -98,6 +103,8 @@ def build_ensemble(members: Sequence[Any], weights: Sequence[float] | None = Non
         members: ``keras.Model`` objects taking (48, 48, 1) and giving 7 probabilities.
         weights: one weight >= 0 per member, normalised to sum 1; ``None`` weighs all alike.
         name: the Keras name of the ensemble model.
+        temperature: the mean is passed through ``core.layers``' ``ProbabilityTemperature`` with
+            this temperature (see :func:`fit_temperature`); 1 leaves it as it is.
 
     Raises:
         ValueError: no members, a member of another shape, or unusable weights.
@@ -121,7 +128,40 @@ def build_ensemble(members: Sequence[Any], weights: Sequence[float] | None = Non
     else:
         scaled = [layers.Rescaling(w, name=f"weight_{i}")(out) for (i, _, w), out in zip(kept, outputs)]
         probs = layers.Add(name="probabilities")(scaled)
+    if temperature != 1.0:
+        probs = probability_temperature(temperature, name="calibrated")(probs)
     return keras.Model(inputs, probs, name=name)
+
+
+def temperature_scaled(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """``softmax(log(p) / T)`` row by row, as the ``ProbabilityTemperature`` layer computes it."""
+    logs = np.log(np.maximum(np.asarray(probs, dtype=np.float64), 1e-12)) / temperature
+    logs -= logs.max(axis=1, keepdims=True)
+    out = np.exp(logs)
+    return out / out.sum(axis=1, keepdims=True)
+
+
+def _nll(probs: np.ndarray, labels: np.ndarray) -> float:
+    return float(-np.mean(np.log(np.maximum(probs[np.arange(len(labels)), labels], 1e-12))))
+
+
+def fit_temperature(probs: np.ndarray, labels: np.ndarray, *, bounds: tuple[float, float] = (0.2, 5.0)) -> float:
+    """The temperature that minimises the negative log-likelihood of ``labels`` (temperature scaling).
+
+    One number, fitted on held-out faces (PublicTest here): below 1 sharpens modest probabilities,
+    above 1 softens overconfident ones; the winning emotion of each face stays the same.
+    """
+    from scipy.optimize import minimize_scalar  # noqa: PLC0415
+
+    probs, labels = np.asarray(probs, dtype=np.float64), np.asarray(labels)
+    if probs.ndim != 2 or len(probs) != len(labels) or not len(labels):
+        raise ValueError(f"need (N, C) probabilities with N labels, got {probs.shape} and {labels.shape}")
+    low, high = np.log(bounds[0]), np.log(bounds[1])
+    result = minimize_scalar(
+        lambda log_t: _nll(temperature_scaled(probs, float(np.exp(log_t))), labels),
+        bounds=(low, high), method="bounded", options={"xatol": 1e-4},
+    )  # fmt: skip
+    return round(float(np.exp(result.x)), 4)
 
 
 def greedy_selection(member_probs: Sequence[np.ndarray], labels: np.ndarray, *, max_size: int) -> list[int]:
@@ -278,6 +318,7 @@ def ensemble_models(
     out_dir: str | Path,
     select: str = "all",
     max_members: int | None = None,
+    calibrate: bool = True,
 ) -> dict[str, Any]:
     """Load the members, score them on PublicTest, build the ensemble, score it and save it.
 
@@ -285,6 +326,8 @@ def ensemble_models(
         member_specs: model directories (or names under ``models/``) or served-model ``.keras`` files.
         select: ``"all"`` (uniform) or ``"greedy"`` (:func:`greedy_selection` on PublicTest).
         max_members: with ``"greedy"``, the most picks (repeats count); default the number of members.
+        calibrate: fit a temperature on PublicTest (:func:`fit_temperature`) and build it in, so the
+            ensemble's confidence means what it says; recorded under ``calibration``.
 
     Returns:
         ``{"public_test_accuracy": ..., "candidates": [every member with its accuracy and weight],
@@ -324,8 +367,11 @@ def ensemble_models(
         picks = list(range(len(members)))
         counts = np.ones(len(members))
     weights = normalise_weights(counts.tolist(), len(members))
-    model = build_ensemble([m.model for m in members], weights, name="ensemble")
-    score = _accuracy(predict_probs(model, val.x), val.y)
+    mean = sum(w * p for w, p in zip(weights, probs))
+    temperature = fit_temperature(mean, val.y) if calibrate else 1.0
+    model = build_ensemble([m.model for m in members], weights, name="ensemble", temperature=temperature)
+    served = predict_probs(model, val.x)
+    score = _accuracy(served, val.y)
     described = [
         {"name": m.name, "model_sha256": m.model_sha256, "architecture": m.architecture,
          "public_test_accuracy": a, "weight": w, **({"trained": t} if (t := member_training(m.metadata)) else {})}
@@ -348,6 +394,7 @@ def ensemble_models(
         "data": {
             "source": Path(data.source).name, "layout": data.layout, "sha256": data.sha256, "notes": list(data.notes),
         },
+        **({"calibration": _calibration_record(mean, served, val.y, temperature)} if calibrate else {}),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "terms_of_use": FER2013_TERMS,
     }
@@ -355,7 +402,20 @@ def ensemble_models(
     tflite_error = read_model_info(out_dir).metadata.get("tflite_error")
     return {
         "public_test_accuracy": score, "candidates": described, "model_dir": str(out_dir), "tflite_error": tflite_error,
+        "calibration": metadata.get("calibration"),
     }
+
+
+def _calibration_record(before: np.ndarray, after: np.ndarray, labels: np.ndarray, temperature: float) -> dict[str, Any]:
+    """What temperature scaling did on PublicTest: the temperature, and the ECE and NLL before and after."""
+
+    def ece(probs: np.ndarray) -> float:
+        return float(calibration(probs.max(axis=1), probs.argmax(axis=1) == labels)["ece"])
+
+    return {
+        "method": "temperature", "split": "PublicTest", "temperature": temperature,
+        "ece_before": ece(before), "ece_after": ece(after), "nll_before": _nll(before, labels), "nll_after": _nll(after, labels),
+    }  # fmt: skip
 
 
 def format_table(result: dict[str, Any]) -> str:
@@ -384,15 +444,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--max-members", type=int, metavar="N",
         help="with --select greedy: the most picks (repeats count); default the number of members",
     )
+    parser.add_argument(
+        "--no-calibrate", action="store_true",
+        help="keep the averaged probabilities as they are (default: a temperature fitted on PublicTest)",
+    )
     args = parser.parse_args(argv)
     try:
         result = ensemble_models(
-            args.members, data=args.data, out_dir=args.out, select=args.select, max_members=args.max_members
+            args.members, data=args.data, out_dir=args.out, select=args.select, max_members=args.max_members,
+            calibrate=not args.no_calibrate,
         )
     except (ValueError, FERError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(format_table(result))
+    if result["calibration"]:
+        c = result["calibration"]
+        print(f"temperature {c['temperature']:.3f} (PublicTest): ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}, "
+              f"NLL {c['nll_before']:.4f} -> {c['nll_after']:.4f}")  # fmt: skip
     print(f"model in {result['model_dir']}")
     if result["tflite_error"]:
         print(f"warning: saved without a .tflite file: {result['tflite_error']}", file=sys.stderr)

@@ -15,7 +15,14 @@ from tests.training.test_data import write_csv
 from tests.training.test_train import synthetic_data, tiny_config
 from training.architectures import build_model
 from training.data import FERData
-from training.ensemble import build_ensemble, ensemble_models, greedy_selection, normalise_weights
+from training.ensemble import (
+    build_ensemble,
+    ensemble_models,
+    fit_temperature,
+    greedy_selection,
+    normalise_weights,
+    temperature_scaled,
+)
 from training.ensemble import main as ensemble_main
 from training.train import train
 
@@ -55,6 +62,40 @@ def test_ensemble_saves_reloads_in_safe_mode_and_equals_the_hand_average(tmp_pat
     assert np.allclose(got, want, atol=1e-5) and np.allclose(got.sum(axis=1), 1.0, atol=1e-5)
     # The members' own names are untouched (the ensemble nests renamed copies).
     assert [m.name for m in members] == ["tiny", "tiny"]
+
+
+def test_a_calibrated_ensemble_serves_the_tempered_mean_and_keeps_each_faces_winner(tmp_path: Path) -> None:
+    members = tiny_members()
+    x = faces(8)
+    ensemble = build_ensemble(members, None, temperature=0.5)
+    save_model_dir(ensemble, {"name": "ens", "architecture": "ensemble"}, tmp_path / "ens")
+    meta = read_model_info(tmp_path / "ens").metadata
+    assert "tflite_error" not in meta and meta["tflite_file"]  # the layer exports to LiteRT
+    loaded, _ = load_model_dir(tmp_path / "ens")  # safe mode: the layer is registered
+    mean = by_hand(members, [1.0, 1.0], x)
+    got = np.asarray(loaded.predict(x, verbose=0))
+    assert np.allclose(got, temperature_scaled(mean, 0.5), atol=1e-5)
+    assert (got.argmax(1) == mean.argmax(1)).all() and np.allclose(got.sum(axis=1), 1.0, atol=1e-5)
+    assert (got.max(1) > mean.max(1)).all()  # below 1 it sharpens
+    assert np.allclose(temperature_scaled(mean, 1.0), mean)
+    zero = temperature_scaled(np.array([[1.0, 0, 0, 0, 0, 0, 0]]), 2.0)  # a zero probability stays finite
+    assert np.isfinite(zero).all() and zero[0, 0] > 0.99
+    with pytest.raises(ValueError, match="positive"):
+        build_ensemble(members, None, temperature=0.0)
+
+
+@pytest.mark.parametrize("true_t", [0.5, 2.0])
+def test_fit_temperature_finds_the_temperature_that_bent_the_probabilities(true_t: float) -> None:
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 2.0, (4000, 7))
+    calibrated = temperature_scaled(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), 1.0)
+    labels = np.array([rng.choice(7, p=p) for p in calibrated])
+    # Probabilities bent by 1/true_t: fitting must undo it, i.e. find true_t.
+    bent = temperature_scaled(calibrated, 1 / true_t)
+    assert fit_temperature(bent, labels) == pytest.approx(true_t, rel=0.08)
+    assert fit_temperature(calibrated, labels) == pytest.approx(1.0, rel=0.08)
+    with pytest.raises(ValueError, match="labels"):
+        fit_temperature(bent, labels[:-1])
 
 
 def test_weights_are_normalised_and_validated() -> None:
@@ -181,6 +222,19 @@ def test_cli_end_to_end_on_a_synthetic_csv(tmp_path: Path, capsys: pytest.Captur
             float(np.mean(member.predict(x, verbose=0).argmax(1) == public.y)))
     ensemble_accuracy = float(np.mean(model.predict(x, verbose=0).argmax(1) == public.y))
     assert meta["public_test_accuracy"] == pytest.approx(ensemble_accuracy)
+    # Calibrated by default: the temperature fitted on PublicTest's averaged probabilities is built in.
+    calibration = meta["calibration"]
+    assert calibration["method"] == "temperature" and calibration["split"] == "PublicTest"
+    mean = by_hand([load_model_dir(m)[0] for m in members], [1.0, 1.0], x)
+    assert calibration["temperature"] == pytest.approx(fit_temperature(mean, public.y), rel=1e-3)
+    assert np.allclose(model.predict(x, verbose=0), temperature_scaled(mean, calibration["temperature"]), atol=1e-4)
+    assert calibration["nll_after"] <= calibration["nll_before"] + 1e-9
+    assert f"temperature {calibration['temperature']:.3f}" in printed
+    plain = tmp_path / "models" / "plain"
+    assert ensemble_main(["--members", *members, "--data", str(csv), "--out", str(plain), "--no-calibrate"]) == 0
+    plain_model, plain_meta = load_model_dir(plain)
+    assert "calibration" not in plain_meta and "temperature" not in capsys.readouterr().out
+    assert np.allclose(plain_model.predict(x, verbose=0), mean, atol=1e-5)
 
     greedy = tmp_path / "models" / "greedy"
     args = ["--members", *members, "--data", str(csv), "--out", str(greedy), "--select", "greedy", "--max-members", "3"]
