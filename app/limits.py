@@ -8,8 +8,9 @@ waiting: a refused caller shows its message ("busy, try again").
 Memory budget (:func:`worst_case_mb`): Streamlit Community Cloud gives an app about 2.7 GB. The
 defaults keep 8 sessions, each uploading worst-case files at once, under it:
 
-- the process itself: :data:`BASELINE_MB` (228 MiB measured at the first prediction; 670 MiB once
-  TensorFlow is imported, which MTCNN does; plus the dataset cache);
+- the process itself: :data:`BASELINE_MB` (252 MiB measured at the first prediction with the default
+  model, the three-network ensemble; serving the webcam's live model too adds about 15 MiB; 670 MiB
+  once TensorFlow is imported, which MTCNN does; plus the dataset cache);
 - per session, what stays in memory after a run: its uploads (Streamlit holds each whole) plus the
   displayed and downloadable copies of its annotated images, :data:`RETAINED_MB_PER_MEGAPIXEL`
   per megapixel analysed; or, on the video page, the clip and its annotated copy; or a ZIP of

@@ -68,11 +68,11 @@ def classify_section(
         baseline = next((r["median_ms"] for r in fer_rows if r["pipeline"] == f"fer ({DEFAULT_MODE})"), None)
         for subject in subjects:
             run = subject.recognizer.predict_batch
-            own = model_tta(subject.recognizer.metadata)
+            # A candidate export (benchmarks.candidates) is a bare classifier: one pass, no TTA of its own.
+            own = model_tta(getattr(subject.recognizer, "metadata", None))
             for tta in dict.fromkeys(("none", own)):
-                timing = summarize(time_calls(
-                    lambda r=run, x=ours_in, t=tta: r(x, tta=t), repeats=repeats.classify, warmup=repeats.warmup
-                ))  # fmt: skip
+                call = (lambda r=run, x=ours_in: r(x)) if tta == "none" else (lambda r=run, x=ours_in, t=tta: r(x, tta=t))
+                timing = summarize(time_calls(call, repeats=repeats.classify, warmup=repeats.warmup))
                 name = f"ours: {subject.name}" + (" (stand-in)" if subject.stand_in else "")
                 rows.append(
                     _row(

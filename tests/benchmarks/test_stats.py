@@ -163,18 +163,25 @@ def test_classify_section_times_each_model_in_one_pass_and_with_its_own_tta(tiny
     shutil.copytree(tiny_model_dir, flipped)
     meta = json.loads((flipped / "metadata.json").read_text())
     (flipped / "metadata.json").write_text(json.dumps({**meta, "tta": {"chosen": "flip", "split": "PublicTest"}}))
+    from benchmarks.candidates import tflite_subjects  # noqa: PLC0415
+
     subjects = [
-        Subject("plain", EmotionRecognizer.from_dir(tiny_model_dir), False),
-        Subject("flipped", EmotionRecognizer.from_dir(flipped), False),
+        Subject("plain", EmotionRecognizer.from_dir(tiny_model_dir), False, tiny_model_dir),
+        Subject("flipped", EmotionRecognizer.from_dir(flipped), False, flipped),
     ]
+    # A candidate export is a bare classifier (no metadata, no TTA): timed in one pass only.
+    subjects += tflite_subjects(subjects[1:], kinds=("int8",))
     faces = np.random.default_rng(0).integers(0, 256, (16, 48, 48)).astype(np.uint8)
     repeats = Repeats(classify=3, frame=1, frame_slow=1, warmup=1, webcam_seconds=0.1)
     rows = classify_section(subjects, {}, faces, repeats=repeats)
+    candidate = subjects[2].name
     got = sorted((r["model"], r["tta"], r["own_tta"], r["batch"]) for r in rows)
     assert got == sorted([
         ("plain", "none", True, 1), ("plain", "none", True, 16),
         ("flipped", "none", False, 1), ("flipped", "none", False, 16),
         ("flipped", "flip", True, 1), ("flipped", "flip", True, 16),
+        (candidate, "none", True, 1), (candidate, "none", True, 16),
     ])  # fmt: skip
-    assert {r["pipeline"] for r in rows} == {"ours: plain", "ours: flipped", "ours: flipped, TTA flip"}
+    pipelines = {"ours: plain", "ours: flipped", "ours: flipped, TTA flip", f"ours: {candidate}"}
+    assert {r["pipeline"] for r in rows} == pipelines
     assert all(r["median_ms"] > 0 and r["per_face_ms"] == r["median_ms"] / r["batch"] for r in rows)
