@@ -209,12 +209,16 @@ class ModelCard:
     """Its accuracy on sets of real labelled photos, in words (``training.photos --record``)."""
     members: str | None = None
     """An ensemble's members, their PublicTest accuracy and weights, in words."""
+    calibration: str | None = None
+    """How its probabilities were calibrated (an ensemble's temperature), in words."""
 
     def facts(self) -> list[tuple[str, str]]:
         """``(label, value)`` rows for a table; unknown facts are left out."""
         rows: list[tuple[str, str]] = [("Classes", ", ".join(self.classes)), ("Architecture", self.architecture)]
         if self.members:
             rows.append(("Members", self.members))
+        if self.calibration:
+            rows.append(("Calibration", self.calibration))
         if self.accuracy is not None:
             rows.append((f"{self.accuracy_split or 'Test'} accuracy", f"{self.accuracy:.1%}"))
         if self.ferplus_accuracy is not None:
@@ -318,7 +322,23 @@ def model_card(info: ModelInfo) -> ModelCard:
         grouped_accuracy=_maybe_float((evaluation.get("grouped") or {}).get("accuracy")),
         real_photos=tuple(text for text in map(_real_photos_text, meta.get("real_photos") or []) if text),
         members=_members_text(meta.get("members")),
+        calibration=_calibration_text(meta.get("calibration")),
     )
+
+
+def _calibration_text(calibration: Any) -> str | None:
+    """``metadata["calibration"]`` (``training.ensemble``'s temperature scaling) in words."""
+    if not isinstance(calibration, Mapping) or calibration.get("method") != "temperature":
+        return None
+    try:
+        temperature = float(calibration["temperature"])
+        before, after = _maybe_float(calibration.get("ece_before")), _maybe_float(calibration.get("ece_after"))
+    except (KeyError, TypeError, ValueError):
+        return None
+    text = f"temperature {temperature:.2f}, fitted on {calibration.get('split') or 'held-out faces'}"
+    if before is not None and after is not None:
+        text += f" (calibration error there {before:.3f} before, {after:.3f} after)"
+    return text
 
 
 def _members_text(members: Any) -> str | None:
@@ -328,7 +348,12 @@ def _members_text(members: Any) -> str | None:
     parts = []
     for member in members:
         accuracy = _maybe_float(member.get("public_test_accuracy"))
-        parts.append(f"{member.get('name', '?')}" + (f" ({accuracy:.1%} PublicTest)" if accuracy is not None else ""))
+        trained = member.get("trained") if isinstance(member.get("trained"), Mapping) else {}
+        seconds = trained.get("train_seconds")
+        facts = ([f"{accuracy:.1%} PublicTest"] if accuracy is not None else []) + (
+            [f"trained {_duration(float(seconds))}"] if isinstance(seconds, (int, float)) else []
+        )
+        parts.append(f"{member.get('name', '?')}" + (f" ({', '.join(facts)})" if facts else ""))
     weights = [_maybe_float(m.get("weight")) for m in members]
     how = "their probabilities averaged"
     if None not in weights and max(weights) - min(weights) > 1e-9:

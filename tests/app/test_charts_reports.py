@@ -81,16 +81,21 @@ def test_model_card_names_averaged_epochs(tmp_path) -> None:  # noqa: ANN001
 
 def test_model_card_of_an_ensemble_names_its_members_and_their_time_together(tmp_path) -> None:  # noqa: ANN001
     members = [
-        {"name": "fast", "public_test_accuracy": 0.6835, "weight": 1 / 3},
+        {"name": "fast", "public_test_accuracy": 0.6835, "weight": 1 / 3, "trained": {"train_seconds": 12061.5}},
         {"name": "fast-ba9", "public_test_accuracy": 0.6793, "weight": 1 / 3},
         {"name": "fast-sj11", "public_test_accuracy": 0.6793, "weight": 1 / 3},
     ]
-    meta = {"labels": list(EMOTIONS), "architecture": "ensemble", "members": members, "train_seconds": 36957}
+    calibration = {"method": "temperature", "split": "PublicTest", "temperature": 0.8104, "ece_before": 0.0553,
+                   "ece_after": 0.032}  # fmt: skip
+    meta = {"labels": list(EMOTIONS), "architecture": "ensemble", "members": members, "train_seconds": 36957,
+            "calibration": calibration}  # fmt: skip
     facts = dict(model_card(ModelInfo("ensemble", tmp_path, meta)).facts())
     assert facts["Members"] == (
-        "3: fast (68.3% PublicTest), fast-ba9 (67.9% PublicTest), fast-sj11 (67.9% PublicTest); "
+        "3: fast (68.3% PublicTest, trained 3 h 21 min), fast-ba9 (67.9% PublicTest), fast-sj11 (67.9% PublicTest); "
         "their probabilities averaged"
     )
+    assert facts["Calibration"] == "temperature 0.81, fitted on PublicTest (calibration error there 0.055 before, 0.032 after)"
+    assert "Calibration" not in dict(model_card(ModelInfo("e", tmp_path, {**meta, "calibration": {"method": "x"}})).facts())
     assert facts["Training time"] == "10 h 15 min (its members, one after another)"
     weighted = {**meta, "members": [{**members[0], "weight": 0.5}, {**members[2], "weight": 0.5 / 2}, {**members[1], "weight": 0.25}]}
     assert dict(model_card(ModelInfo("g", tmp_path, weighted)).facts())["Members"].endswith("with weights 0.50, 0.25, 0.25")
