@@ -124,3 +124,14 @@ def test_shipped_ensemble_reads_posed_photos_dev_as_its_metadata_says(capsys: py
     summary = entry["styles"]["original"]
     assert entry["tta"] == recorded["tta"] == "flip" and summary["n"] == recorded["photos"] == 591
     assert abs(summary["correct"] - recorded["correct"]) <= 2  # int8 kernels may round differently on another CPU
+
+
+def test_the_command_line_serves_the_default_role_and_the_webcam_the_live_one() -> None:
+    from core.cli import build_recognizer  # noqa: PLC0415
+    from core.model_store import resolve_model_dir  # noqa: PLC0415
+    from core.recognizer import EmotionRecognizer  # noqa: PLC0415
+
+    predict = build_recognizer()  # `python -m core predict` without --model
+    assert (predict.metadata["name"], predict.tta) == ("ensemble", "flip")
+    assert EmotionRecognizer.from_dir(None).metadata["name"] == "ensemble"  # `python -m core video` without --model
+    assert EmotionRecognizer.from_dir(resolve_model_dir(None, role="live")).metadata["name"] == DEFAULT_MODEL_NAME
