@@ -113,10 +113,17 @@ def role_words(roles: Sequence[str]) -> str:
 
 
 def automatic_label(roles: ModelRoles) -> str:
-    """The Automatic choice in words: which model serves what."""
+    """The Automatic choice, short enough for the sidebar's selector: ``"Automatic (ensemble, fast)"``."""
     if roles.default == roles.live:
-        return f"Automatic: {roles.default} for everything"
-    return f"Automatic: {roles.default} for {ROLE_WORDS['default']}, {roles.live} for {ROLE_WORDS['live']}"
+        return f"Automatic ({roles.default})"
+    return f"Automatic ({roles.default}, {roles.live})"
+
+
+def roles_caption(roles: ModelRoles) -> str:
+    """Under the selector on Automatic, which model serves what, in full (the selector cuts long text)."""
+    if roles.default == roles.live:
+        return f"**{roles.default}** reads everything."
+    return f"**{roles.default}** reads {ROLE_WORDS['default']}; **{roles.live}** reads {ROLE_WORDS['live']}."
 
 
 def _remember_model() -> None:
@@ -176,9 +183,13 @@ def model_sidebar() -> ModelInfo | None:
                 f"(the models folder's {ROLES_FILE} says which is which). Pick a model to use it everywhere. "
                 "Each model's accuracy comes from its evaluation.json.",
             )  # fmt: skip
+            chosen = current_model()
+            if automatic_models():
+                st.caption(roles_caption(roles))
+            elif chosen is not None:
+                st.caption(f"**{chosen.name}** reads everything: photos, video and the webcam.")
             if roles.problem:
                 st.caption(f"⚠ {roles.problem}.")
-            chosen = current_model()
         if broken:
             with st.expander(f"{len(broken)} model(s) skipped", expanded=False):
                 for info in broken:

@@ -49,7 +49,7 @@ def sidebar_model(app: AppTest):  # noqa: ANN201
 def model_names(app: AppTest) -> list[str]:
     """Model names in the sidebar selector (its options read "name: accuracy split"), after Automatic."""
     options = sidebar_model(app).options
-    assert options[0].startswith("Automatic: ")
+    assert options[0].startswith("Automatic")
     return [option.split(":")[0].split(" (")[0] for option in options[1:]]
 
 
@@ -616,7 +616,8 @@ def test_automatic_serves_each_page_with_its_roles_model_and_a_pick_overrides_bo
 
     app = run_page("Home.py")
     options = sidebar_model(app).options
-    assert options[0] == "Automatic: tiny for photos and video, tiny-b for the webcam"
+    assert options[0] == "Automatic (tiny, tiny-b)"  # short: the sidebar's selector cuts long text
+    assert "**tiny** reads photos and video; **tiny-b** reads the webcam." in texts(app.sidebar.caption)
     assert [o.split(" · ")[-1] for o in options[1:3]] == ["photos and video", "the webcam"]  # each model's role
     assert "Model card: tiny" in texts(app.subheader)  # the default model's card
     assert "live video uses **tiny-b**" in texts(app.caption)
@@ -631,3 +632,4 @@ def test_automatic_serves_each_page_with_its_roles_model_and_a_pick_overrides_bo
     app.segmented_control(key="live_mode").set_value("Live video").run()
     assert not app.exception, [e.value for e in app.exception]
     assert app.session_state["live_settings"][0].name == "tiny" and "the live model" not in texts(app.caption)
+    assert "**tiny** reads everything: photos, video and the webcam." in texts(app.sidebar.caption)

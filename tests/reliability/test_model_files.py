@@ -239,7 +239,7 @@ def test_the_app_starts_skips_broken_models_and_uses_the_good_one(
     upload.run()
     assert not upload.exception, [e.value for e in upload.exception]
     assert upload.selectbox(key="sidebar_model").value == ""  # Automatic: the first usable model, GOOD
-    assert upload.selectbox(key="sidebar_model").options[0] == f"Automatic: {GOOD} for everything"
+    assert upload.selectbox(key="sidebar_model").options[0] == f"Automatic ({GOOD})"
     assert not upload.error and len(upload.get("plotly_chart")) == 1
 
     # A model that only loading can refuse gives a clear error on the page, not a crash.
