@@ -65,7 +65,7 @@ def test_unknown_architecture_lists_known_ones() -> None:
         TrainConfig(arch="nope")
 
 
-@pytest.mark.parametrize("name", ["fast", "vgg", "tiny"])
+@pytest.mark.parametrize("name", ["fast", "wide", "vgg", "tiny"])
 def test_architectures_take_raw_pixels_and_output_probabilities(name: str) -> None:
     model = build_model(name)
     assert model.input_shape == (None, 48, 48, 1) and model.output_shape == (None, 7)
