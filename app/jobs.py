@@ -10,11 +10,19 @@ or :data:`FAILED` with the time it ended. Nothing here calls ``st.*``.
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 from core.errors import FERError
@@ -28,6 +36,10 @@ Outcome = dict[str, Any]
 
 class JobBusyError(FERError):
     """A job of this kind is already running; wait for it or cancel it."""
+
+
+class JobError(FERError):
+    """A job run in a child process failed (the message says how)."""
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,8 @@ class BackgroundJob(Generic[S]):
     """Snapshot fields set when a cancel is requested, beside ``cancel_requested``."""
     on_end: ClassVar[dict[str, Any]] = {}
     """Snapshot fields set when the run ends, unless the outcome sets them."""
+    on_stop: ClassVar[dict[str, Any]] = {}
+    """Snapshot fields set when a graceful stop is requested (:meth:`ProcessJob.request_stop`)."""
 
     def __init__(self, idle: S) -> None:
         self._idle = idle
@@ -166,3 +180,251 @@ class BackgroundJob(Generic[S]):
         if thread is not None:
             thread.join(timeout)
         return self.snapshot().state != RUNNING
+
+
+# --- Heavy jobs in a child process ------------------------------------------------------------
+
+JOBS_DIR = ".jobs"
+"""The job folders, under the models folder (hidden from the model list; same file system, so a
+finished model is moved into place by a rename)."""
+JOB_NICE = 10
+"""How much lower the child's CPU priority is than the server's (``nice``)."""
+KILL_GRACE_S = 3.0
+"""How long a cancelled child gets to end after ``SIGTERM`` before it is killed."""
+POLL_S = 0.2
+"""How often the job's thread reads the child's status and checks for a cancel."""
+_REPO = Path(__file__).resolve().parent.parent
+
+
+def jobs_root(models_root: Path) -> Path:
+    """Where ``models_root``'s job folders live."""
+    return Path(models_root) / JOBS_DIR
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def sweep_stale_jobs(models_root: Path) -> list[str]:
+    """Remove the job folders whose server is gone (a restart mid-run); their children are ended too.
+
+    A child ends itself within a second of its server's death (:mod:`training.worker`); this is the
+    backstop for a child killed with its server. Returns the removed folders' names.
+    """
+    from training.worker import SPEC_FILE, read_json  # noqa: PLC0415
+
+    root = jobs_root(models_root)
+    removed: list[str] = []
+    if not root.is_dir():
+        return removed
+    for folder in sorted(root.iterdir()):
+        spec = read_json(folder / SPEC_FILE) or {}
+        parent, child = spec.get("parent_pid"), spec.get("child_pid")
+        if isinstance(parent, int) and _alive(parent) and parent != os.getpid():
+            continue  # another live server's job
+        if isinstance(parent, int) and parent == os.getpid():
+            continue  # ours: its thread removes it
+        if isinstance(child, int) and _alive(child):
+            _end_process_group(child, grace_s=0.5)
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder.name)
+    return removed
+
+
+def _end_process_group(pid: int, *, grace_s: float) -> None:
+    """``SIGTERM`` the child's process group, then ``SIGKILL`` after ``grace_s``."""
+    kill = getattr(os, "killpg", None)
+    try:
+        if kill is not None:
+            kill(pid, signal.SIGTERM)
+        else:  # Windows: no process groups
+            os.kill(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.05)
+    if _alive(pid) and kill is not None:
+        try:
+            kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+class ProcessJob(BackgroundJob[S]):
+    """A :class:`BackgroundJob` whose work runs in a child process (:mod:`training.worker`).
+
+    The job's thread only starts the child, polls its ``status.json`` every :data:`POLL_S` into
+    the snapshot (:meth:`_on_status`) and turns its ``result.json`` into the outcome
+    (:meth:`_outcome`). :meth:`cancel` ends the child within seconds (``SIGTERM``, then ``SIGKILL``
+    after :data:`KILL_GRACE_S`) and the job folder, with whatever the run wrote, is removed however
+    the run ends. :meth:`request_stop` asks the child to stop gracefully instead (it keeps what it
+    has, e.g. a training's best epoch so far).
+    """
+
+    def __init__(self, idle: S) -> None:
+        super().__init__(idle)
+        self._job_dir: Path | None = None
+        self.child_pid: int | None = None
+
+    def _on_status(self, status: dict[str, Any]) -> None:
+        """Fold the child's latest status into the snapshot (subclasses; called from the job's thread)."""
+
+    def _outcome(self, result: dict[str, Any]) -> Outcome:
+        """The outcome of a child that returned ``result`` (subclasses)."""
+        return {"state": FINISHED}
+
+    def _begin_process(self, running: S, *, target: str, args: dict[str, Any], models_root: Path, thread_name: str) -> None:
+        """Start ``target(args, job)`` in a child process, with ``running`` as the snapshot.
+
+        Raises:
+            JobBusyError: a run is in progress.
+            OSError: the job folder cannot be made.
+        """
+        root = jobs_root(models_root)
+        root.mkdir(parents=True, exist_ok=True)
+
+        def work(stop: threading.Event) -> Outcome:
+            return self._run_child(stop, root=root, target=target, args=args)
+
+        self._begin(running, work, thread_name=thread_name)
+
+    def _run_child(self, stop: threading.Event, *, root: Path, target: str, args: dict[str, Any]) -> Outcome:
+        from training.worker import STATUS_FILE, read_json  # noqa: PLC0415
+
+        job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=root))
+        self._job_dir = job_dir
+        process: subprocess.Popen[bytes] | None = None
+        try:
+            process = _spawn(job_dir, target, args)
+            self.child_pid = process.pid
+            seen = 0.0
+            while process.poll() is None:
+                if stop.is_set():
+                    _end_process_group(process.pid, grace_s=KILL_GRACE_S)
+                    process.wait()
+                    return {"state": CANCELLED}
+                seen = self._read_status(job_dir / STATUS_FILE, seen, read_json)
+                time.sleep(POLL_S)
+            self._read_status(job_dir / STATUS_FILE, seen, read_json)
+            if stop.is_set():
+                return {"state": CANCELLED}
+            ok, result = _child_result(job_dir, process.returncode, self.crash_label)
+            return self._outcome(result) if ok else {"state": FAILED, "error": result}
+        finally:
+            if process is not None and process.poll() is None:  # the thread itself failed: leave no orphan
+                _end_process_group(process.pid, grace_s=KILL_GRACE_S)
+            self.child_pid = None
+            self._job_dir = None
+            shutil.rmtree(job_dir, ignore_errors=True)
+
+    def _read_status(self, path: Path, seen: float, read: Callable[[Path], Any]) -> float:
+        try:
+            mtime = path.stat().st_mtime_ns
+        except OSError:
+            return seen
+        if mtime == seen:
+            return seen
+        status = read(path)
+        if isinstance(status, dict):
+            with self._lock:
+                running = self._snapshot.state == RUNNING
+            if running:
+                self._on_status(status)
+        return mtime
+
+    def request_stop(self) -> bool:
+        """Ask the child to stop gracefully (it keeps what it has); ``False`` if nothing runs."""
+        from training.worker import STOP_FILE  # noqa: PLC0415
+
+        job_dir = self._job_dir
+        with self._lock:
+            if self._snapshot.state != RUNNING or job_dir is None:
+                return False
+            self._snapshot = replace(self._snapshot, cancel_requested=True, **self.on_stop)
+        try:
+            (job_dir / STOP_FILE).touch()
+        except OSError:
+            return False
+        return True
+
+
+def _spawn(job_dir: Path, target: str, args: dict[str, Any]) -> subprocess.Popen[bytes]:
+    """Start :mod:`training.worker` on ``job_dir`` for ``target(args)``, in a session of its own."""
+    from training.worker import LOG_FILE, SPEC_FILE  # noqa: PLC0415
+
+    spec = {"target": target, "args": args, "parent_pid": os.getpid(), "nice": JOB_NICE}
+    (job_dir / SPEC_FILE).write_text(json.dumps(spec))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_REPO), os.environ.get("PYTHONPATH")]))}
+    with open(job_dir / LOG_FILE, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "training.worker", str(job_dir)], stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, cwd=_REPO, env=env, start_new_session=True,
+        )  # fmt: skip
+    (job_dir / SPEC_FILE).write_text(json.dumps({**spec, "child_pid": process.pid}))
+    return process
+
+
+def _child_result(job_dir: Path, returncode: int | None, label: str) -> tuple[bool, Any]:
+    """``(True, result)`` when the child's target returned, else ``(False, the error in words)``."""
+    from training.worker import LOG_FILE, RESULT_FILE, read_json  # noqa: PLC0415
+
+    result = read_json(job_dir / RESULT_FILE)
+    if not isinstance(result, dict):
+        return False, f"{label} stopped unexpectedly (exit code {returncode}){_log_tail(job_dir / LOG_FILE)}"
+    if not result.get("ok"):
+        return False, str(result.get("error") or f"{label} failed")
+    return True, dict(result.get("result") or {})
+
+
+T = TypeVar("T")
+
+
+def run_in_child(
+    target: str, args: dict[str, Any], *, collect: Callable[[Path], T], prepare: Callable[[Path], None] | None = None,
+    timeout_s: float = 300.0, label: str = "the job",
+) -> T:  # fmt: skip
+    """Run ``target(args, job)`` in a child process and wait for it: a short heavy task (it imports
+    Keras) kept out of the server's process.
+
+    Args:
+        prepare: writes the task's input files into its folder before it starts.
+        collect: reads what the task wrote into its folder, once it has returned.
+        timeout_s: the child is ended after this long.
+
+    Raises:
+        JobError: the task failed, crashed or ran out of time (the message says which).
+    """
+    job_dir = Path(tempfile.mkdtemp(prefix="fer-job-"))
+    process: subprocess.Popen[bytes] | None = None
+    try:
+        if prepare is not None:
+            prepare(job_dir)
+        process = _spawn(job_dir, target, args)
+        try:
+            process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            raise JobError(f"{label} took more than {timeout_s:.0f} s and was stopped") from None
+        ok, result = _child_result(job_dir, process.returncode, label)
+        if not ok:
+            raise JobError(result)
+        return collect(job_dir)
+    finally:
+        if process is not None and process.poll() is None:
+            _end_process_group(process.pid, grace_s=KILL_GRACE_S)
+        shutil.rmtree(job_dir, ignore_errors=True)
+
+
+def _log_tail(path: Path, lines: int = 3) -> str:
+    """The last lines of a child's log, for a crash message (never a path of the server's)."""
+    try:
+        tail = [line for line in path.read_text(errors="replace").splitlines() if line.strip()][-lines:]
+    except OSError:
+        return ""
+    return (": " + " | ".join(line.strip() for line in tail)) if tail else ""

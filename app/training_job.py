@@ -1,8 +1,9 @@
-"""A background training run for the app: one run at a time per process (:mod:`app.jobs`' pattern).
+"""A training run for the app: one at a time per server, in a child process (:class:`app.jobs.ProcessJob`).
 
 The training page keeps one :class:`TrainingJob` per process (in ``st.cache_resource``), so every
-browser session sees the same run. The thread runs exactly the command line's routines
-(:func:`training.train.train`, then :func:`training.evaluate.evaluate`); the page only reads
+browser session sees the same run. The child runs exactly the command line's routines
+(:func:`training.tasks.train_model`: :func:`training.train.train`, then the evaluation), at a lower
+CPU priority, and TensorFlow is imported there, never in the server. The page only reads
 :meth:`TrainingJob.snapshot`, which is safe to call from any thread.
 """
 
@@ -10,16 +11,17 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from core.model_store import read_model_info
+
 # The states ("running" covers loading data, training and evaluating: see ``phase``) and the
 # busy error are the shared job pattern's; the page imports them from here.
-from app.jobs import CANCELLED, FAILED, FINISHED, IDLE, RUNNING, BackgroundJob, JobBusyError, JobState, Outcome
+from app.jobs import CANCELLED, FAILED, FINISHED, IDLE, RUNNING, JobBusyError, JobState, Outcome, ProcessJob
 
 MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")
 
@@ -29,7 +31,8 @@ def validate_model_name(name: str, *, models_root: Path) -> str:
 
     Raises:
         ValueError: the name is empty, has characters other than letters, digits, ``_ . -``, is
-            longer than 48 characters, or a model of that name exists already.
+            longer than 48 characters, or a servable model holds it already (an unusable folder of
+            that name, e.g. one a killed run left, does not hold it: the new model replaces it).
     """
     cleaned = (name or "").strip()
     if not cleaned:
@@ -39,8 +42,8 @@ def validate_model_name(name: str, *, models_root: Path) -> str:
             f"model name {cleaned!r} is not allowed: use 1-48 letters, digits, '_', '.' or '-', "
             "starting with a letter or digit"
         )
-    if (Path(models_root) / cleaned).exists():
-        raise ValueError(f"a model named {cleaned!r} already exists in {models_root}; choose another name")
+    if read_model_info(Path(models_root) / cleaned).ok:
+        raise ValueError(f"a model named {cleaned!r} already exists; choose another name")
     return cleaned
 
 
@@ -109,6 +112,16 @@ def detect_resources(*, read: Callable[[str], str | None] = _read) -> Resources:
 
 
 @dataclass(frozen=True)
+class TrainOutcome:
+    """How the child's run ended (:func:`training.tasks.train_model`'s result)."""
+
+    status: str  # completed, early_stopped or cancelled (a graceful stop)
+    epochs_run: int
+    best_epoch: int | None
+    model: str | None  # the published model's name; None when no epoch finished
+
+
+@dataclass(frozen=True)
 class JobSnapshot(JobState):
     """A consistent copy of a training job's state, for rendering."""
 
@@ -116,7 +129,7 @@ class JobSnapshot(JobState):
     config: Any = None
     event: Any = None
     history: dict[str, list[float]] = field(default_factory=dict)
-    result: Any = None
+    result: TrainOutcome | None = None
     evaluation: dict[str, Any] | None = None
 
     @property
@@ -130,29 +143,24 @@ class JobSnapshot(JobState):
         return None if self.event is None or not self.active else self.event.eta_s
 
 
-class TrainingJob(BackgroundJob[JobSnapshot]):
-    """Runs one training at a time in a background thread; thread-safe.
+TRAIN_TARGET = "training.tasks:train_model"
 
-    The routines are injectable so tests can run the job logic without Keras.
+
+class TrainingJob(ProcessJob[JobSnapshot]):
+    """Runs one training at a time in a child process; thread-safe.
+
+    Args:
+        target: the child's routine (``"module:function"``); tests give a fake one.
     """
 
     crash_label = "training"
     on_cancel = {"phase": "cancelling"}
+    on_stop = {"phase": "stopping"}
     on_end = {"phase": ""}
 
-    def __init__(
-        self,
-        *,
-        train_fn: Callable[..., Any] | None = None,
-        evaluate_fn: Callable[..., Any] | None = None,
-        load_data_fn: Callable[[Any], Any] | None = None,
-        choose_tta_fn: Callable[..., Any] | None = None,
-    ) -> None:
+    def __init__(self, *, target: str = TRAIN_TARGET) -> None:
         super().__init__(JobSnapshot())
-        self._train_fn = train_fn
-        self._evaluate_fn = evaluate_fn
-        self._load_data_fn = load_data_fn
-        self._choose_tta_fn = choose_tta_fn
+        self._target = target
         self.runs = 0
 
     def _busy_message(self, running: JobSnapshot) -> str:
@@ -163,82 +171,64 @@ class TrainingJob(BackgroundJob[JobSnapshot]):
         *,
         name: str,
         config: Any,
-        data: Any,
+        data: str | Path,
         models_root: Path,
         ferplus_path: Path | None = None,
         evaluate_split: str = "PrivateTest",
     ) -> None:
-        """Start training ``config`` into ``models_root/name`` in a background thread.
+        """Start training ``config`` into ``models_root/name`` in a child process.
 
         Args:
             name: the new model's name (checked with :func:`validate_model_name`).
             config: a :class:`training.train.TrainConfig`.
-            data: a dataset path (or loaded ``FERData``) for :func:`training.data.load_fer2013`.
+            data: the dataset's path (the child loads it: :func:`training.data.load_fer2013`).
             models_root: the models folder the model selector lists.
-            ferplus_path: FER+ label file when ``config.ferplus`` is set.
+            ferplus_path: FER+ label file when ``config.ferplus`` or a blend is set.
             evaluate_split: split scored after training for ``evaluation.json``.
 
         Raises:
             JobBusyError: a run is already in progress.
             ValueError: a bad model name.
         """
-        name = validate_model_name(name, models_root=Path(models_root))
-        out_dir = Path(models_root) / name
+        from training.tasks import train_config_args  # noqa: PLC0415 - a dataclass to a dict; no Keras
 
-        def work(stop: threading.Event) -> Outcome:
-            return self._run(
-                config=config, data=data, out_dir=out_dir, ferplus_path=ferplus_path,
-                evaluate_split=evaluate_split, stop=stop,
-            )  # fmt: skip
-
-        running = JobSnapshot(state=RUNNING, phase="loading data", name=name, config=config, started=time.monotonic())
-        self._begin(running, work, thread_name=f"training-{name}")
+        root = Path(models_root).resolve()
+        name = validate_model_name(name, models_root=root)
+        args = {
+            "name": name, "models_root": str(root), "config": train_config_args(config),
+            "data": str(Path(data).expanduser().resolve()),
+            "ferplus_path": str(Path(ferplus_path).expanduser().resolve()) if ferplus_path else None,
+            "evaluate_split": evaluate_split,
+        }  # fmt: skip
+        running = JobSnapshot(state=RUNNING, phase="starting", name=name, config=config, started=time.monotonic())
+        self._begin_process(running, target=self._target, args=args, models_root=root, thread_name=f"training-{name}")
         self.runs += 1
 
-    def _on_progress(self, event: Any) -> None:
+    def stop_early(self) -> bool:
+        """Stop after the current batch and keep the best epoch so far as the model."""
+        return self.request_stop()
+
+    def _on_status(self, status: dict[str, Any]) -> None:
+        from training.train import ProgressEvent  # noqa: PLC0415 - a dataclass; no Keras
+
+        event = status.get("event")
         with self._lock:
             if self._snapshot.state != RUNNING:
                 return
-            phase = self._snapshot.phase if self._snapshot.cancel_requested else "training"
-            if getattr(event, "kind", None) in ("preparing", "finishing"):
-                phase = str(event.message or event.kind)
-            self._snapshot = replace(
-                self._snapshot, event=event, history=dict(event.history) or self._snapshot.history, phase=phase
-            )
+            changes: dict[str, Any] = {}
+            if not self._snapshot.cancel_requested:
+                changes["phase"] = str(status.get("phase") or self._snapshot.phase)
+            if isinstance(event, dict):
+                parsed = ProgressEvent(**event)
+                changes["event"] = parsed
+                changes["history"] = dict(parsed.history) or self._snapshot.history
+            self._snapshot = replace(self._snapshot, **changes)
 
-    def _run(
-        self, *, config: Any, data: Any, out_dir: Path, ferplus_path: Path | None, evaluate_split: str,
-        stop: threading.Event,
-    ) -> Outcome:  # fmt: skip
-        train_fn, evaluate_fn, load_data_fn, choose_tta_fn = self._routines()
-        if not hasattr(data, "splits"):
-            data = load_data_fn(data)
-        if stop.is_set():
-            return {"state": CANCELLED}
-        self._update(phase="training")
-        result = train_fn(
-            config, data=data, out_dir=out_dir, ferplus_path=ferplus_path,
-            on_progress=self._on_progress, stop_event=stop,
+    def _outcome(self, result: dict[str, Any]) -> Outcome:
+        outcome = TrainOutcome(
+            status=str(result.get("status", "completed")), epochs_run=int(result.get("epochs_run") or 0),
+            best_epoch=result.get("best_epoch"), model=result.get("model"),
         )  # fmt: skip
-        evaluation = None
-        splits = getattr(data, "splits", {})
-        if result.model_dir is not None and result.status != "cancelled" and "PublicTest" in splits:
-            # The upload page starts from the test-time augmentation recorded here.
-            self._update(phase="choosing test-time augmentation on PublicTest")
-            choose_tta_fn(result.model_dir, data=data)
-        if result.model_dir is not None and evaluate_split in splits:
-            self._update(phase=f"evaluating on {evaluate_split}")
-            evaluation = evaluate_fn(result.model_dir, data=data, split=evaluate_split)
-        state = CANCELLED if result.status == "cancelled" else FINISHED
-        return {"state": state, "result": result, "evaluation": evaluation, "history": dict(result.history)}
-
-    def _routines(self) -> tuple[Callable[..., Any], Callable[..., Any], Callable[[Any], Any], Callable[..., Any]]:
-        # Imported here: the training modules (and Keras through them) load only when a run starts.
-        from training.data import load_fer2013  # noqa: PLC0415
-        from training.evaluate import choose_tta, evaluate  # noqa: PLC0415
-        from training.train import train  # noqa: PLC0415
-
-        return (
-            self._train_fn or train, self._evaluate_fn or evaluate, self._load_data_fn or load_fer2013,
-            self._choose_tta_fn or choose_tta,
-        )
+        state = CANCELLED if outcome.status == "cancelled" else FINISHED
+        return {"state": state, "result": outcome, "evaluation": result.get("evaluation"),
+                "history": dict(result.get("history") or {})}  # fmt: skip

@@ -285,12 +285,14 @@ def read_model_info(path: str | Path) -> ModelInfo:
     name = path.name
     meta_path = path / METADATA_FILE
     if not meta_path.is_file():
-        return ModelInfo(name, path, error=f"no {METADATA_FILE} in {path}")
+        return ModelInfo(name, path, error=f"no {METADATA_FILE} in the folder")
     try:
         metadata = json.loads(meta_path.read_text(encoding="utf-8"))
         if not isinstance(metadata, dict):
             raise ValueError("top level is not an object")
-    except (OSError, ValueError) as exc:
+    except OSError as exc:  # the reason only: the message may reach a page, and a path must not
+        return ModelInfo(name, path, error=f"unreadable {METADATA_FILE}: {exc.strerror or type(exc).__name__}")
+    except ValueError as exc:
         return ModelInfo(name, path, error=f"unreadable {METADATA_FILE}: {exc}")
     problem = _check_metadata(metadata, path)
     evaluation = None
@@ -443,6 +445,30 @@ def list_models(root: str | Path = MODELS_DIR) -> list[ModelInfo]:
     if not root.is_dir():
         return []
     return [read_model_info(child) for child in sorted(root.iterdir()) if child.is_dir() and not child.name.startswith(".")]
+
+
+def publish_model_dir(staging: str | Path, target: str | Path) -> Path:
+    """Move a complete model directory into place as ``target`` (a rename: readers never see half of it).
+
+    A name is held only by a servable model: an unusable folder at ``target`` (a run killed before
+    this existed, an empty ``checkpoint/``) is removed first. ``staging`` must be on the same file
+    system as ``target`` (jobs stage under the models folder).
+
+    Raises:
+        ModelLoadError: a servable model already holds the name, or ``staging`` is not a usable model.
+    """
+    import shutil  # noqa: PLC0415
+
+    staging, target = Path(staging), Path(target)
+    made = read_model_info(staging)
+    if not made.ok:
+        raise ModelLoadError(f"the new model {target.name!r} is not usable: {made.error}")
+    if target.exists():
+        if read_model_info(target).ok:
+            raise ModelLoadError(f"a model named {target.name!r} appeared while this one was made; it was not replaced")
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    os.replace(staging, target)
+    return target
 
 
 def resolve_model_dir(

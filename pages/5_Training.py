@@ -1,7 +1,8 @@
-"""Training: run the command line's training routine in the background and watch it learn.
+"""Training: run the command line's training routine in a process of its own and watch it learn.
 
 One training runs at a time per app process; every session sees it (the job lives in
-``st.cache_resource``). The finished model is evaluated and joins the model selector.
+``st.cache_resource``). The training runs in a child process (:class:`app.training_job.TrainingJob`),
+so the server never imports TensorFlow. The finished model is evaluated and joins the model selector.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from core.model_store import list_models
 from training.architectures import list_architectures
 from training.augment import AugmentConfig
 from training.precision import PRECISIONS, resolve_precision
+from training.progress import progress_line
 from training.train import TrainConfig
 
 entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
@@ -42,11 +44,11 @@ if warning:
 
 
 def progress_text(snapshot: JobSnapshot) -> str:
+    """The command line's progress line (:func:`training.progress.progress_line`), with the run's phase."""
     event = snapshot.event
-    if event is None or snapshot.phase not in ("training", "cancelling"):
+    if event is None or snapshot.phase not in ("training", "cancelling", "stopping"):
         return snapshot.phase.capitalize() + "..."
-    where = f"epoch {event.epoch + 1} of {event.epochs}, batch {event.batch} of {event.batches}"
-    return f"{snapshot.phase.capitalize()}: {where}"
+    return f"{snapshot.phase.capitalize()}: {progress_line(event)}"
 
 
 @st.fragment(run_every=1.0)
@@ -65,9 +67,19 @@ def progress_panel() -> None:
     accuracy.metric("Accuracy (this epoch)", f"{logs['accuracy']:.1%}" if "accuracy" in logs else "—")
     live = logs if snapshot.event is not None and snapshot.event.kind == "batch" else None
     st.plotly_chart(charts.training_curves(snapshot.history, live=live), key="train_live_curves")
-    if st.button("Cancel training", key="train_cancel", disabled=snapshot.cancel_requested):
+    stop_column, cancel_column = st.columns(2)
+    if stop_column.button(
+        "Stop and keep the best epoch", key="train_stop", disabled=snapshot.cancel_requested,
+        help="Stops after the current batch; the best epoch so far becomes the model.",
+    ):  # fmt: skip
+        job.stop_early()
+        st.toast("Stopping after the current batch; the best epoch so far is kept.")
+    if cancel_column.button(
+        "Cancel training", key="train_cancel", disabled=snapshot.cancel_requested and snapshot.phase == "cancelling",
+        help="Ends the run within seconds; nothing it wrote is kept.",
+    ):  # fmt: skip
         job.cancel()
-        st.toast("Cancelling after the current batch; the best epoch so far is kept.")
+        st.toast("Cancelled: the run is ended and nothing it wrote is kept.")
 
 
 snapshot = job.snapshot()
@@ -78,13 +90,21 @@ if snapshot.active:
 if snapshot.state == FINISHED:
     accuracy = (snapshot.evaluation or {}).get("accuracy")
     score = f", {accuracy:.1%} on PrivateTest" if accuracy is not None else ""
-    st.success(
-        f"Model **{snapshot.name}** is saved ({snapshot.result.status.replace('_', ' ')}, "
-        f"{snapshot.result.epochs_run} epochs{score}). Choose it in the sidebar's model selector."
-    )
+    if snapshot.result.model:
+        st.success(
+            f"Model **{snapshot.name}** is saved ({snapshot.result.status.replace('_', ' ')}, "
+            f"{snapshot.result.epochs_run} epochs{score}). Choose it in the sidebar's model selector."
+        )
+    else:
+        st.warning(f"Training of {snapshot.name} ended before its first epoch finished: no model was saved.")
 elif snapshot.state == CANCELLED:
-    kept = " The best epoch so far was saved as a model." if snapshot.result and snapshot.result.model_dir else ""
-    st.warning(f"Training of {snapshot.name} was cancelled.{kept}")
+    if snapshot.result is not None and snapshot.result.model:
+        st.warning(
+            f"Training of {snapshot.name} was stopped after {snapshot.result.epochs_run} epoch(s); "
+            f"the best epoch ({snapshot.result.best_epoch}) was saved as a model."
+        )
+    else:
+        st.warning(f"Training of {snapshot.name} was cancelled; nothing was saved.")
 elif snapshot.state == FAILED:
     st.error(f"Training of {snapshot.name} failed: {snapshot.error}")
 if snapshot.state in (FINISHED, CANCELLED) and snapshot.history:
@@ -201,8 +221,7 @@ if st.button("Start training", type="primary", key="train_start", disabled=not l
         st.error(str(exc))
         st.stop()
     try:
-        data = cache.dataset(location.path)
-        job.start(name=model_name, config=config, data=data, models_root=root, ferplus_path=ferplus_path)
+        job.start(name=model_name, config=config, data=location.path, models_root=root, ferplus_path=ferplus_path)
     except (JobBusyError, ValueError, FERError) as exc:
         st.error(str(exc))
         st.stop()

@@ -31,6 +31,7 @@ from core.errors import DatasetError, FERError
 from core.labels import FER2013_TERMS, NUM_CLASSES
 from core.layers import register_layers
 from core.model_store import save_model_dir, write_json_atomic
+from training.progress import printer as progress_printer
 from training.architectures import build_model, list_architectures
 from training.augment import AugmentConfig, build_augmenter, register_augment_layers, training_batches
 from training.batchnorm import recalibrate_if_better
@@ -148,6 +149,7 @@ class ProgressEvent:
     eta_s: float | None
     history: dict[str, list[float]] = field(default_factory=dict)
     message: str = ""
+    rate: float | None = None  # batches a second so far in this run
 
     @property
     def fraction(self) -> float:
@@ -452,11 +454,14 @@ class _Monitor:
                 if self.on_progress is None:
                     return
                 clean = {k: float(v) for k, v in (logs or {}).items() if np.isscalar(v) or np.ndim(v) == 0}
+                spent = time.monotonic() - self.t0
+                rate = self.batches_done / spent if self.batches_done and spent > 0 else None
                 self.on_progress(
                     ProgressEvent(
                         kind, self.epoch, self.config.epochs, batch, self.steps, clean,
                         time.monotonic() - self.t0 + self.state.get("seconds", 0.0),
                         self._eta(self.epoch, batch), {k: list(v) for k, v in self.state["history"].items()}, message,
+                        rate,
                     )
                 )
 
@@ -853,11 +858,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _print_preparing(event: ProgressEvent) -> None:
-    if event.kind == "preparing":
-        print(event.message, file=sys.stderr, flush=True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     augment = AugmentConfig(rotation_degrees=0, zoom=0, shift=0, horizontal_flip=False, erasing=0, brightness=0, contrast=0) if args.no_augment else replace(AugmentConfig(), erasing=args.erasing)
@@ -879,7 +879,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         result = train(
             config, data=args.data, out_dir=args.out, resume=args.resume, ferplus_path=args.ferplus,
             restart_lr=args.restart_lr, snapshots=args.snapshots, resume_from=args.resume_from,
-            on_progress=_print_preparing, verbose=1 if sys.stdout.isatty() else 2,
+            on_progress=progress_printer(), verbose=0,
         )
     except (ValueError, FERError) as exc:
         print(f"error: {exc}", file=sys.stderr)

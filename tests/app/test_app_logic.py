@@ -5,10 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
+import os
+import shutil
+import time
 import urllib.error
 from pathlib import Path
-from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -26,6 +27,7 @@ from app.training_job import (
     detect_resources,
     validate_model_name,
 )
+from training.train import TrainConfig
 from app.upload import (
     UploadOutcome, analyse_upload, analyse_uploads, annotated_name, dominant_emotion, emotion_counts, encode_png,
     photo_rows, results_csv, results_json, results_rows, tta_label,
@@ -319,11 +321,13 @@ def test_fetch_twilio_ice_servers_errors() -> None:
 # --- training_job ----------------------------------------------------------------------------
 
 
-def test_validate_model_name(tmp_path: Path) -> None:
-    (tmp_path / "fast").mkdir()
+def test_validate_model_name(app_env, tmp_path: Path) -> None:  # noqa: ANN001
+    shutil.copytree(app_env["models"] / "tiny", tmp_path / "fast")
+    (tmp_path / "left-over" / "checkpoint").mkdir(parents=True)  # what a killed run once left: holds no name
     assert validate_model_name("  my-model_2.1 ", models_root=tmp_path) == "my-model_2.1"
+    assert validate_model_name("left-over", models_root=tmp_path) == "left-over"
     for bad, message in (("", "give the model a name"), ("../evil", "not allowed"), (".hidden", "not allowed"),
-                         ("a" * 49, "not allowed"), ("fast", "already exists")):  # fmt: skip
+                         ("a" * 49, "not allowed"), ("fast", "already exists; choose another name$")):  # fmt: skip
         with pytest.raises(ValueError, match=message):
             validate_model_name(bad, models_root=tmp_path)
 
@@ -344,70 +348,52 @@ def test_detect_resources_reads_cgroup_limits() -> None:
     assert unlimited.cpus >= 1 and unlimited.memory_bytes == 1024 * 1024
 
 
-def _event(kind: str, epoch: int, batch: int, history: dict) -> SimpleNamespace:
-    return SimpleNamespace(kind=kind, epoch=epoch, epochs=2, batch=batch, batches=4, logs={"loss": 1.0},
-                           eta_s=5.0, history=history, fraction=(epoch + batch / 4) / 2)  # fmt: skip
+FAKE_TRAIN = "tests.app.fake_tasks:fake_train"
 
 
-def test_training_job_runs_one_at_a_time_and_cancels(tmp_path: Path) -> None:
-    started, release = threading.Event(), threading.Event()
-    calls = {}
+def _until(check, within: float = 30) -> bool:  # noqa: ANN001
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
 
-    def fake_train(config, *, data, out_dir, ferplus_path, on_progress, stop_event):  # noqa: ANN001, ANN202
-        on_progress(_event("batch", 0, 1, {}))
-        started.set()
-        release.wait(5)
-        on_progress(_event("epoch", 0, 4, {"loss": [1.0]}))
-        on_progress(SimpleNamespace(**{**vars(_event("finishing", 0, 4, {"loss": [1.0]})), "message": "measuring"}))
-        calls["phase"] = job.snapshot().phase  # what the page shows while the model is finished
-        calls["stopped"] = stop_event.is_set()
-        status = "cancelled" if stop_event.is_set() else "completed"
-        return SimpleNamespace(status=status, model_dir=out_dir, history={"loss": [1.0]}, epochs_run=1)
 
-    def fake_evaluate(model_dir, *, data, split):  # noqa: ANN001, ANN202
-        calls["evaluated"] = (model_dir, split)
-        return {"accuracy": 0.5}
-
-    data = SimpleNamespace(splits={"Training": 1, "PublicTest": 1, "PrivateTest": 1})
-    def fake_choose(model_dir, *, data):  # noqa: ANN001, ANN202
-        calls.setdefault("chose", []).append(model_dir)
-
-    job = TrainingJob(
-        train_fn=fake_train, evaluate_fn=fake_evaluate, load_data_fn=lambda path: data, choose_tta_fn=fake_choose
-    )
+def test_training_job_runs_one_at_a_time_in_a_child_and_cancels(tmp_path: Path) -> None:
+    job = TrainingJob(target=FAKE_TRAIN)
     assert job.snapshot().state == "idle" and not job.cancel()
-    job.start(name="first", config="cfg", data="fer.csv", models_root=tmp_path)
-    assert started.wait(5)
+    job.start(name="first", config=TrainConfig(arch="tiny", epochs=3), data=tmp_path / "fer.csv", models_root=tmp_path)
+    assert _until(lambda: job.snapshot().event is not None), "no progress reached the snapshot"
     snapshot = job.snapshot()
-    assert snapshot.active and snapshot.phase == "training" and snapshot.fraction == pytest.approx(0.125)
+    assert snapshot.active and snapshot.phase == "training" and snapshot.fraction == pytest.approx(0.5)
+    assert snapshot.eta_s == 75.0 and snapshot.history["val_accuracy"] == [0.35] and snapshot.event.rate == 2.5
+    assert job.child_pid is not None and job.child_pid != os.getpid()
     with pytest.raises(JobBusyError, match="'first' is still training"):
-        job.start(name="second", config="cfg", data="fer.csv", models_root=tmp_path)
-    release.set()
-    assert job.join(5)
+        job.start(name="second", config=TrainConfig(), data=tmp_path / "fer.csv", models_root=tmp_path)
+    (tmp_path / "first.release").touch()
+    assert job.join(30)
     done = job.snapshot()
-    assert done.state == FINISHED and done.evaluation == {"accuracy": 0.5} and done.fraction == 1.0
-    assert calls["evaluated"] == (tmp_path / "first", "PrivateTest") and calls["phase"] == "measuring"
-    assert calls["chose"] == [tmp_path / "first"]  # the TTA is chosen on PublicTest for a finished run
+    assert done.state == FINISHED and done.fraction == 1.0 and done.result.status == "completed"
 
-    started.clear(), release.clear()
-    job.start(name="second", config="cfg", data=data, models_root=tmp_path)
-    assert started.wait(5)
-    assert job.cancel() and job.snapshot().cancel_requested
-    release.set()
-    assert job.join(5)
-    assert job.snapshot().state == CANCELLED and calls["stopped"]
-    assert calls["chose"] == [tmp_path / "first"]  # ...and not for a cancelled one
+    job.start(name="second", config=TrainConfig(), data=tmp_path / "fer.csv", models_root=tmp_path)
+    assert _until(lambda: job.snapshot().event is not None)
+    pid = job.child_pid
+    started = time.monotonic()
+    assert job.cancel() and job.snapshot().cancel_requested and job.snapshot().phase == "cancelling"
+    assert job.join(15) and time.monotonic() - started < 10
+    assert job.snapshot().state == CANCELLED and job.snapshot().result is None
+    assert _until(lambda: not Path(f"/proc/{pid}").exists() or "Z" in Path(f"/proc/{pid}/stat").read_text().split()[2])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".jobs", "first.release"]  # no models/second
+    assert list((tmp_path / ".jobs").iterdir()) == []
 
 
 def test_training_job_reports_failures(tmp_path: Path) -> None:
-    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
-        raise ZeroDivisionError("boom")
-
-    job = TrainingJob(train_fn=broken, evaluate_fn=broken, load_data_fn=lambda p: SimpleNamespace(splits={}))
-    job.start(name="x", config=None, data="p", models_root=tmp_path)
-    assert job.join(5)
+    job = TrainingJob(target="tests.app.fake_tasks:fails")
+    job.start(name="x", config=TrainConfig(), data=tmp_path / "p", models_root=tmp_path)
+    assert job.join(30)
     snapshot = job.snapshot()
-    assert snapshot.state == FAILED and "ZeroDivisionError: boom" in snapshot.error
+    assert snapshot.state == FAILED and snapshot.error == "bad input"
     with pytest.raises(ValueError, match="not allowed"):
         job.start(name="bad name!", config=None, data="p", models_root=tmp_path)
 

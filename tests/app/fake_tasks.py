@@ -1,0 +1,58 @@
+"""Job targets for the child-process tests (:class:`app.jobs.ProcessJob` runs them through
+:mod:`training.worker`): tiny, without Keras, controlled through files the test writes."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from training.worker import Job
+
+
+def _wait_for(path: Path, job: Job, seconds: float) -> bool:
+    """Wait until ``path`` exists (``True``) or the job is asked to stop (``False``)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists():
+            return True
+        if job.stop.is_set():
+            return False
+        time.sleep(0.05)
+    return False
+
+
+def sleeper(args: dict[str, Any], job: Job) -> dict[str, Any]:
+    """Writes a file into its folder, says its pid, then runs until stopped or released."""
+    (job.dir / "partial.bin").write_bytes(b"half a model")
+    Path(args["pid_file"]).write_text(str(os.getpid()))
+    job.report(phase="working", step=1)
+    released = _wait_for(Path(args["release"]), job, float(args.get("seconds", 60)))
+    return {"released": released, "stopped": job.stop.is_set(), "nice": os.nice(0)}
+
+
+def fails(args: dict[str, Any], job: Job) -> dict[str, Any]:
+    raise ValueError(args.get("message", "bad input"))
+
+
+def dies(args: dict[str, Any], job: Job) -> dict[str, Any]:
+    print("about to die", flush=True)
+    os._exit(9)
+
+
+def echo(args: dict[str, Any], job: Job) -> dict[str, Any]:
+    (job.dir / "out.txt").write_text((job.dir / "in.txt").read_text().upper())
+    return {"args": args}
+
+
+def fake_train(args: dict[str, Any], job: Job) -> dict[str, Any]:
+    """What :func:`training.tasks.train_model` reports and returns, without training anything."""
+    history = {"loss": [1.9], "val_loss": [1.8], "accuracy": [0.3], "val_accuracy": [0.35]}
+    event = {"kind": "batch", "epoch": 1, "epochs": 3, "batch": 2, "batches": 4, "logs": {"loss": 1.7, "accuracy": 0.4},
+             "elapsed_s": 10.0, "eta_s": 75.0, "history": history, "message": "", "rate": 2.5}  # fmt: skip
+    job.report(phase="training", event=event)
+    control = Path(args["models_root"]) / f"{args['name']}.release"
+    released = _wait_for(control, job, 60)
+    status = "completed" if released else "cancelled"
+    return {"status": status, "epochs_run": 1, "best_epoch": 1, "history": history, "model": None, "evaluation": None}
