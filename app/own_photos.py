@@ -269,7 +269,7 @@ def _misclassified_ui(results: Sequence[PhotoResult], tta: str, model: str) -> N
             st.caption(f"The first {len(shown)} are shown; the CSV under Files lists them all.")
         info = next((m for m in cache.available_models() if m.name == model and m.ok), None)
         if info is not None:
-            explain.photos_why_ui(cache.recognizer(info), shown, tta=tta, key="own_why")
+            explain.photos_why_ui(info, shown, tta=tta, key="own_why")
 
 
 def _compare_ui(run: OwnPhotosRun) -> None:

@@ -109,7 +109,7 @@ if len(outcomes) > 1:
 for number, outcome in enumerate(outcomes):
     with st.container(border=True):
         st.subheader(outcome.name)
-        ui.outcome_ui(outcome, key=f"upload_{number}", readout=readout, why=explain.upload_why(recognizer, tta=tta))
+        ui.outcome_ui(outcome, key=f"upload_{number}", readout=readout, why=explain.upload_why(info, tta=tta))
 
 st.subheader("Results")
 st.caption(f"When the model is unsure it says so: {readout.rule.describe()}. The downloads keep every probability.")

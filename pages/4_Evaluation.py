@@ -187,4 +187,4 @@ with gallery_tab:
                 ],
                 width=96,
             )
-            explain.gallery_why_ui(cache.recognizer(info), split.x, split.y, predicted, shown, key="eval_why")
+            explain.gallery_why_ui(info, split.x, split.y, predicted, shown, key="eval_why")
