@@ -21,6 +21,7 @@ import streamlit as st
 from app import cache
 from app.dataset_view import DatasetLocation, locate_dataset
 from core.model_store import ROLES, ROLES_FILE, ModelInfo, ModelRoles
+from training.progress import format_seconds  # noqa: F401 - the pages format times through ui
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -190,7 +191,7 @@ def model_sidebar() -> ModelInfo | None:
                 st.caption(f"**{chosen.name}** reads everything: photos, video and the webcam.")
             if roles.problem:
                 st.caption(f"⚠ {roles.problem}.")
-        if broken:
+        if broken and is_owner():  # a visitor needs no list of the server's unusable folders
             with st.expander(f"{len(broken)} model(s) skipped", expanded=False):
                 for info in broken:
                     st.caption(f"**{info.name}**: {info.error}")
@@ -335,20 +336,6 @@ def photos_summary_ui(outcomes: Sequence[UploadOutcome], *, key: str) -> None:
     st.caption("The downloads at the bottom of the page hold every face of every photo.")
 
 
-def format_seconds(seconds: float | None) -> str:
-    """``1 h 02 min``, ``3 min 05 s`` or ``12 s``; an em dash when unknown."""
-    if seconds is None:
-        return "—"
-    total = int(round(max(0.0, seconds)))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
-
-
 def grouping_ui(*, key: str) -> Grouping | None:
     """A "Grouped view" toggle and, when on, the groups (the default, or typed); ``None`` when off.
 
@@ -421,7 +408,7 @@ def outcome_ui(
         if download:
             st.download_button(
                 "Annotated PNG",
-                encode_png(outcome.annotated_bgr),
+                lambda: encode_png(outcome.annotated_bgr),  # encoded on a click, not on every rerun
                 file_name=annotated_name(outcome.name),
                 mime="image/png",
                 key=f"{key}_png",

@@ -27,7 +27,7 @@ from core.errors import FERError
 from core.model_store import list_models
 from training.architectures import list_architectures
 from training.augment import AugmentConfig
-from training.precision import PRECISIONS, resolve_precision
+from training.precision import PRECISIONS, gpu_device_visible, resolve_precision
 from training.progress import progress_line
 from training.train import TrainConfig
 
@@ -143,7 +143,7 @@ with st.expander("Augmentation", expanded=False):
         help="The model's first layer: saved with it, so the app serves it as any other model.",
     )  # fmt: skip
 with st.expander("Recipe: precision, mixup, distillation, fine-tuning", expanded=False):
-    auto = resolve_precision("auto")
+    auto = resolve_precision("auto", gpu=gpu_device_visible())  # the child decides; TensorFlow stays out of here
     precision = st.selectbox(
         "Compute precision", list(PRECISIONS), key="train_precision",
         format_func=lambda p: f"auto (here: {auto})" if p == "auto" else p,

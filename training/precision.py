@@ -1,8 +1,7 @@
 """Mixed precision for training: bfloat16 compute where the hardware has it, float32 weights always.
 
 The policy is set per model (each layer's ``dtype``), never with ``keras.config.set_dtype_policy``:
-the Training page trains in a thread of the app process, and a global policy would change every
-model the app builds meanwhile. Saved models are float32 whatever they were trained in
+a global policy would change every model the process builds meanwhile. Saved models are float32 whatever they were trained in
 (:func:`core.model_store.float32_model`), so serving never depends on the training hardware.
 """
 
@@ -38,6 +37,13 @@ def accelerator_present() -> bool:
         return bool(tf.config.list_physical_devices("GPU"))
     except Exception:  # noqa: BLE001 - no TensorFlow, or it cannot list devices: no GPU to use
         return False
+
+
+def gpu_device_visible() -> bool:
+    """An NVIDIA GPU's device file is there (``/dev/nvidia0``): what :func:`accelerator_present` would
+    most likely say, without importing TensorFlow (the app's server never does; a page that only shows
+    what ``auto`` would pick asks this)."""
+    return Path("/dev/nvidia0").exists()
 
 
 def resolve_precision(requested: str, *, flags: frozenset[str] | None = None, gpu: bool | None = None) -> str:

@@ -94,6 +94,25 @@ class Job:
             replace_json(self.dir / STATUS_FILE, self._status)
 
 
+def lower_priority(nice: int) -> None:
+    """Take ``nice`` more niceness, for this process and for its scheduling autogroup.
+
+    On Linux with autogroups (``/proc/sys/kernel/sched_autogroup_enabled``), a process in a session
+    of its own (the job's child is, so that it can be ended as a group) is scheduled as a group of
+    its own, and its niceness counts only inside that group: against the server it would still get
+    half of a 2-core machine. The group's own niceness (``/proc/self/autogroup``) is what the
+    server competes with. Best effort: neither exists on every system.
+    """
+    try:
+        os.nice(nice)
+    except (AttributeError, OSError):  # Windows has no nice; a refused renice is not fatal
+        pass
+    try:
+        Path("/proc/self/autogroup").write_text(str(min(19, max(0, nice))))
+    except OSError:  # no autogroups here (or not Linux): the process's niceness is all there is
+        pass
+
+
 def _load_target(target: str) -> Callable[[dict[str, Any], Job], dict[str, Any]]:
     module_name, _, function = target.partition(":")
     if not module_name or not function:
@@ -121,10 +140,7 @@ def run(job_dir: Path) -> int:
         print(f"error: no job spec in {job.dir}", file=sys.stderr)
         return 2
     if spec.get("nice"):
-        try:
-            os.nice(int(spec["nice"]))
-        except (AttributeError, OSError):  # Windows has no nice; a refused renice is not fatal
-            pass
+        lower_priority(int(spec["nice"]))
     threading.Thread(target=_watch, args=(job, spec.get("parent_pid")), name="job-watch", daemon=True).start()
     try:
         result = _load_target(spec["target"])(dict(spec.get("args") or {}), job)
