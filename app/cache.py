@@ -19,6 +19,7 @@ import streamlit as st
 
 from core.model_store import EVALUATION_FILE, METADATA_FILE, MODELS_DIR, ModelInfo, ModelRoles, list_models
 from core.model_store import model_roles as core_model_roles
+from core.paths import app_cache_dir
 
 if TYPE_CHECKING:
     from app.limits import HeavyWorkGate
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from training.data import FERData
 
 MODELS_DIR_ENV = "FER_MODELS_DIR"
+DATASET_CACHE = "datasets"
+"""The folder of the app's cache folder (:func:`core.paths.app_cache_dir`) that holds parsed datasets."""
 
 
 def models_root() -> Path:
@@ -91,16 +94,28 @@ def recognizer(info: ModelInfo) -> EmotionRecognizer:
     return _recognizer(str(info.path), str(meta.get("model_sha256", "")), str(meta.get("tflite_sha256", "")))
 
 
-@st.cache_resource(show_spinner="Reading FER2013 (once per app process)...", max_entries=1)
+@st.cache_resource(show_spinner="Reading FER2013...", max_entries=1)
 def _dataset(path: str, mtime: float) -> FERData:
     del mtime
     from training.data import load_fer2013  # noqa: PLC0415
 
-    return load_fer2013(path)
+    return load_fer2013(path, cache_dir=dataset_cache_dir())
+
+
+def dataset_cache_dir() -> Path | None:
+    """Where parsed datasets are kept between app starts: ``datasets/`` of the app's cache folder.
+
+    ``None`` when there is no cache folder (no home folder): the dataset is then parsed in every process.
+    """
+    root = app_cache_dir()
+    return None if root is None else root / DATASET_CACHE
 
 
 def dataset(path: Path) -> FERData:
     """FER2013 loaded from ``path``, kept in memory for the process (the arrays are read-only).
+
+    The first load ever parses the file (seconds) and keeps its splits in :func:`dataset_cache_dir`;
+    a new process (an app restart) memory-maps them from there in milliseconds.
 
     Raises:
         DatasetError: unreadable or malformed data.
@@ -124,13 +139,26 @@ def split_predictions(
     return probs.argmax(axis=1).astype(np.int64), probs.max(axis=1)
 
 
-@st.cache_data(show_spinner="Augmenting...", max_entries=16)
+@st.cache_data(show_spinner="Augmenting (in a process of its own: Keras stays out of the server)...", max_entries=16)
 def augment_preview(data_path: str, split: str, index: int, config: Any, copies: int, seed: int) -> np.ndarray:
-    """``copies`` augmented versions (uint8 ``(copies, 48, 48)``) of one dataset face."""
-    from training.augment import augment_preview as preview  # noqa: PLC0415 - loads Keras
+    """``copies`` augmented versions (uint8 ``(copies, 48, 48)``) of one dataset face.
 
-    face = dataset(Path(data_path))[split].x[index : index + 1]
-    return preview(face, config, seed=seed, copies=copies)[:, 0]
+    The augmentation is Keras layers (what training runs), so it runs in a child process
+    (:func:`app.jobs.run_in_child`); the server never imports TensorFlow.
+
+    Raises:
+        JobError: the child failed.
+    """
+    from dataclasses import asdict  # noqa: PLC0415
+
+    from app.jobs import run_in_child  # noqa: PLC0415
+
+    face = np.ascontiguousarray(dataset(Path(data_path))[split].x[index : index + 1])
+    return run_in_child(
+        "training.tasks:augment_faces", {"config": asdict(config), "copies": copies, "seed": seed},
+        prepare=lambda folder: np.save(folder / "faces.npy", face),
+        collect=lambda folder: np.load(folder / "variants.npy")[:, 0], timeout_s=120, label="the augmentation preview",
+    )  # fmt: skip
 
 
 @st.cache_resource
@@ -143,9 +171,14 @@ def small_faces_detector() -> FaceDetector:
 
 @st.cache_resource
 def training_job() -> TrainingJob:
-    """The process-wide training job (one training at a time per process)."""
+    """The process-wide training job (one training at a time per process, in a child process).
+
+    Job folders a previous server left (it was stopped mid-run) are removed first, with their children.
+    """
+    from app.jobs import sweep_stale_jobs  # noqa: PLC0415
     from app.training_job import TrainingJob  # noqa: PLC0415
 
+    sweep_stale_jobs(models_root())
     return TrainingJob()
 
 

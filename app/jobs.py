@@ -10,7 +10,6 @@ or :data:`FAILED` with the time it ended. Nothing here calls ``st.*``.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import signal
@@ -358,17 +357,18 @@ class ProcessJob(BackgroundJob[S]):
 
 def _spawn(job_dir: Path, target: str, args: dict[str, Any]) -> subprocess.Popen[bytes]:
     """Start :mod:`training.worker` on ``job_dir`` for ``target(args)``, in a session of its own."""
-    from training.worker import LOG_FILE, SPEC_FILE  # noqa: PLC0415
+    from training.worker import LOG_FILE, SPEC_FILE, replace_json  # noqa: PLC0415
 
     spec = {"target": target, "args": args, "parent_pid": os.getpid(), "nice": JOB_NICE}
-    (job_dir / SPEC_FILE).write_text(json.dumps(spec))
+    replace_json(job_dir / SPEC_FILE, spec)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_REPO), os.environ.get("PYTHONPATH")]))}
     with open(job_dir / LOG_FILE, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "training.worker", str(job_dir)], stdin=subprocess.DEVNULL, stdout=log,
             stderr=subprocess.STDOUT, cwd=_REPO, env=env, start_new_session=True,
         )  # fmt: skip
-    (job_dir / SPEC_FILE).write_text(json.dumps({**spec, "child_pid": process.pid}))
+    # Replaced, never rewritten in place: the child may be reading it this very moment.
+    replace_json(job_dir / SPEC_FILE, {**spec, "child_pid": process.pid})
     return process
 
 

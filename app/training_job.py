@@ -175,6 +175,7 @@ class TrainingJob(ProcessJob[JobSnapshot]):
         models_root: Path,
         ferplus_path: Path | None = None,
         evaluate_split: str = "PrivateTest",
+        dataset_cache: Path | None = None,
     ) -> None:
         """Start training ``config`` into ``models_root/name`` in a child process.
 
@@ -185,6 +186,8 @@ class TrainingJob(ProcessJob[JobSnapshot]):
             models_root: the models folder the model selector lists.
             ferplus_path: FER+ label file when ``config.ferplus`` or a blend is set.
             evaluate_split: split scored after training for ``evaluation.json``.
+            dataset_cache: the app's parsed-dataset cache (:func:`training.data.load_fer2013`'s
+                ``cache_dir``), so the child reads the dataset in milliseconds; ``None``: it parses it.
 
         Raises:
             JobBusyError: a run is already in progress.
@@ -198,7 +201,7 @@ class TrainingJob(ProcessJob[JobSnapshot]):
             "name": name, "models_root": str(root), "config": train_config_args(config),
             "data": str(Path(data).expanduser().resolve()),
             "ferplus_path": str(Path(ferplus_path).expanduser().resolve()) if ferplus_path else None,
-            "evaluate_split": evaluate_split,
+            "evaluate_split": evaluate_split, "dataset_cache": str(dataset_cache) if dataset_cache else None,
         }  # fmt: skip
         running = JobSnapshot(state=RUNNING, phase="starting", name=name, config=config, started=time.monotonic())
         self._begin_process(running, target=self._target, args=args, models_root=root, thread_name=f"training-{name}")

@@ -40,6 +40,21 @@ def memory_bytes(pid: int) -> tuple[int, int]:
     return rss, hwm
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far (``/proc/PID/stat``)."""
+    import os  # noqa: PLC0415
+
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_share(pid: int, seconds: float) -> float:
+    """The share of one core the process used over the next ``seconds``."""
+    before = cpu_seconds(pid)
+    time.sleep(seconds)
+    return (cpu_seconds(pid) - before) / seconds
+
+
 def tensorflow_loaded(pid: int) -> bool:
     """Whether TensorFlow's own libraries are mapped into the process (LiteRT's are not TensorFlow's)."""
     maps = Path(f"/proc/{pid}/maps").read_text()
@@ -126,7 +141,7 @@ class ServerSession:
         """Press Cancel; seconds until the page says the run was cancelled."""
         started = time.perf_counter()
         self.page.get_by_role("button", name="Cancel training").click()
-        self.page.get_by_text("was cancelled; nothing was saved").wait_for(timeout=self.timeout_ms)
+        self.page.get_by_text(re.compile(r"was cancelled")).first.wait_for(timeout=self.timeout_ms)
         return time.perf_counter() - started
 
 
@@ -144,12 +159,16 @@ class SessionFigures:
     rss_before_run: int = 0
     rss_after_cancel: int = 0
     peak_rss: int = 0
+    panel_cpu: float = 0.0  # share of a core the server spends with the Training page's progress panel open
+    idle_cpu: float = 0.0  # ... and with the Home page open instead, the same run going
     tensorflow_in_server: bool = False
     model_left: bool = False
     notes: list[str] = field(default_factory=list)
 
 
-def one_session(clip: Path, photos: list[Path], *, dataset: str, models: Path, gc: bool, work: Path) -> SessionFigures:
+def one_session(
+    clip: Path, photos: list[Path], *, dataset: str, models: Path, gc: bool, work: Path, timeout_s: float = 180.0
+) -> SessionFigures:  # fmt: skip
     """The whole session on a fresh server with ``runner.postScriptGC`` set to ``gc``."""
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
@@ -162,7 +181,7 @@ def one_session(clip: Path, photos: list[Path], *, dataset: str, models: Path, g
             sync_playwright() as playwright:  # fmt: skip
         context = launch_chromium(playwright, user_data_dir=work / f"profile-{gc}")
         try:
-            session = ServerSession(context.new_page(), server.url)
+            session = ServerSession(context.new_page(), server.url, int(timeout_s * 1000))
             session.open()
             figures.video_fresh_s = session.analyse_video(clip)
             figures.upload_idle_s = session.upload_photos(photos)
@@ -170,7 +189,11 @@ def one_session(clip: Path, photos: list[Path], *, dataset: str, models: Path, g
             figures.rss_before_run = memory_bytes(server.process.pid)[0]
             name = f"bench-cancel-{int(time.time())}"
             session.start_training(name)
-            visitor = ServerSession(context.new_page(), server.url)
+            figures.panel_cpu = server_cpu_share(server.process.pid, 10.0)
+            session.open()  # the panel stops; the run goes on
+            figures.idle_cpu = server_cpu_share(server.process.pid, 10.0)
+            session.open("Training")
+            visitor = ServerSession(context.new_page(), server.url, int(timeout_s * 1000))
             figures.upload_training_s = visitor.upload_photos(photos)
             figures.cancel_s = session.cancel_training()
             figures.model_left = (models / name).exists()
@@ -190,8 +213,9 @@ def _table(rows: list[SessionFigures]) -> str:
 
     lines = [
         "| postScriptGC | video fresh | video after training | ratio | 3 photos idle | during training | ratio "
-        "| 2 Why? maps | cancel answered | memory before run | after cancel | peak | TensorFlow in server |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| 2 Why? maps | cancel answered | memory before run | after cancel | peak | server CPU, progress panel open "
+        "| without it | TensorFlow in server |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for gc in sorted({r.gc for r in rows}, reverse=True):
         runs = [r for r in rows if r.gc == gc]
@@ -202,6 +226,7 @@ def _table(rows: list[SessionFigures]) -> str:
             f"| {idle:.1f} s | {busy:.1f} s | {busy / idle:.2f}x | {median([r.why_s for r in runs]):.1f} s "
             f"| {median([r.cancel_s for r in runs]):.1f} s | {median([r.rss_before_run for r in runs]) / MB:.0f} MiB "
             f"| {median([r.rss_after_cancel for r in runs]) / MB:.0f} MiB | {max(r.peak_rss for r in runs) / MB:.0f} MiB "
+            f"| {median([r.panel_cpu for r in runs]):.1%} | {median([r.idle_cpu for r in runs]):.1%} "
             f"| {'yes' if any(r.tensorflow_in_server for r in runs) else 'no'} |"
         )
     return "\n".join(lines)
@@ -214,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", default="", help="FER2013 for the training run (default: $FER2013_PATH)")
     parser.add_argument("--gc", choices=("on", "off", "both"), default="on", help="Streamlit's runner.postScriptGC")
     parser.add_argument("--repeats", type=int, default=1, help="sessions per setting, on fresh servers")
+    parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for any one step")
     args = parser.parse_args(argv)
     import os  # noqa: PLC0415
 
@@ -230,7 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copytree(MODELS_DIR, models)  # the run must not touch the shipped folder
         for repeat in range(args.repeats):
             for gc in settings:
-                figures = one_session(args.clip, list(args.photos), dataset=dataset, models=models, gc=gc, work=work)
+                figures = one_session(
+                    args.clip, list(args.photos), dataset=dataset, models=models, gc=gc, work=work, timeout_s=args.timeout
+                )  # fmt: skip
                 rows.append(figures)
                 print(f"run {repeat + 1}, postScriptGC {'on' if gc else 'off'}: {figures}", flush=True)
     print(_table(rows))

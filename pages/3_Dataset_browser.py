@@ -53,11 +53,19 @@ if len(chosen) == 0:
     st.info(f"{split_name} has no {emotion} faces.")
     st.stop()
 page_count = paginate(len(chosen), page=1, per_page=per_page).count
-page_number = st.number_input(
-    f"Page (of {page_count:,})", min_value=1, max_value=page_count, value=1, step=1,
-    key=f"dataset_page_{split_name}_{emotion}_{per_page}"
+# No max_value: Streamlit would clamp a page past the end without a word; the page says so instead.
+page_number = int(
+    st.number_input(
+        f"Page (of {page_count:,})", min_value=1, value=1, step=1, key=f"dataset_page_{split_name}_{emotion}_{per_page}"
+    )
 )
-page = paginate(len(chosen), page=int(page_number), per_page=per_page)
+page = paginate(len(chosen), page=page_number, per_page=per_page)
+if page_number > page.count:
+    faces = f"{split_name}'s faces" if emotion == "all" else f"{split_name}'s {emotion} faces"
+    st.warning(
+        f"Page {page_number:,} is past the end: {faces} fill {page.count:,} page{'s' if page.count != 1 else ''} "
+        f"of {per_page}; showing the last page."
+    )
 shown = chosen[page.start : page.stop]
 st.image(
     upscale_faces(split.x[shown]),
@@ -78,7 +86,11 @@ position = st.number_input(
 )  # fmt: skip
 with st.expander("Augmentation settings", expanded=False):
     config = ui.augment_config_ui(key="dataset_augment")
-variants = cache.augment_preview(str(location.path), split_name, int(position), config, 8, 0)
+try:
+    variants = cache.augment_preview(str(location.path), split_name, int(position), config, 8, 0)
+except FERError as exc:  # the preview runs Keras in a process of its own; it may fail without the page failing
+    st.error(f"The augmentation preview could not be made: {exc}")
+    st.stop()
 original_column, variants_column = st.columns([1, 6])
 original_column.image(upscale_faces(split.x[int(position) : int(position) + 1]), caption=["original"], width=96)
 variants_column.image(upscale_faces(variants), caption=[f"variant {i + 1}" for i in range(len(variants))], width=96)

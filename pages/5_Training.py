@@ -221,7 +221,10 @@ if st.button("Start training", type="primary", key="train_start", disabled=not l
         st.error(str(exc))
         st.stop()
     try:
-        job.start(name=model_name, config=config, data=location.path, models_root=root, ferplus_path=ferplus_path)
+        job.start(
+            name=model_name, config=config, data=location.path, models_root=root, ferplus_path=ferplus_path,
+            dataset_cache=cache.dataset_cache_dir(),
+        )  # fmt: skip
     except (JobBusyError, ValueError, FERError) as exc:
         st.error(str(exc))
         st.stop()

@@ -11,9 +11,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 # libraries clash); load it first so no test order can crash the run (ui.py does the same).
 import pylibsrtp  # noqa: E402, F401
 
+from collections.abc import Iterator  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session", autouse=True)
+def app_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The app's disk cache (``FER_CACHE_DIR``: parsed datasets) in a temporary folder for the whole run.
+
+    No test writes into the user's own cache folder; subprocesses the tests start inherit it too.
+    """
+    folder = tmp_path_factory.mktemp("app-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FER_CACHE_DIR", str(folder))
+        yield folder
 
 
 def make_tiny_model(*, seed: int = 0):  # noqa: ANN201 - keras is imported lazily

@@ -2,15 +2,29 @@
 
 Every loader returns a :class:`FERData` with the three FER2013 splits as uint8 ``(N, 48, 48)``
 arrays and integer labels in :data:`core.labels.EMOTIONS` order.
+
+Parsing the CSV takes seconds (tens of seconds on a busy machine). Given a ``cache_dir``,
+:func:`load_fer2013` keeps each parsed file's splits there as plain ``.npy`` files, keyed by the
+file's resolved path, size and modification time, and later loads (in any process) memory-map them
+read-only instead of parsing again. The cache is only ever a shortcut: a cache folder that cannot be
+written, or a damaged entry, means parsing the file as without one.
 """
 
 from __future__ import annotations
 
 import csv
 import gzip
+import hashlib
 import io
+import json
+import logging
 import lzma
+import os
+import re
+import shutil
 import stat
+import tempfile
+import time
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +43,14 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff")
 # Validation carved from train/ in the folder layout, which has no PublicTest.
 FOLDER_VAL_FRACTION = 0.1
 FOLDER_VAL_SEED = 2013
+CACHE_FORMAT = 1
+"""Version of the parse cache's layout: entries written with another version are never read."""
+CACHE_META = "meta.json"
+CACHE_ARRAYS: tuple[str, ...] = ("x", "y", "index")
+# A temporary entry this old was left by a killed process (a write takes seconds), so it is removed.
+_STALE_TEMPORARY_S = 3600
+
+_log = logging.getLogger(__name__)
 
 # FER+ vote columns, mapped onto the FER2013 classes. Contempt has no FER2013 class.
 FERPLUS_TO_FER = {
@@ -84,27 +106,200 @@ class FERData:
         return out
 
 
-def load_fer2013(path: str | Path, *, with_checksum: bool = True) -> FERData:
+def load_fer2013(path: str | Path, *, with_checksum: bool = True, cache_dir: str | Path | None = None) -> FERData:
     """Load FER2013 from a CSV (``.csv``/``.csv.gz``), a folder layout, or the trainval ``.npz.xz`` pack.
+
+    Args:
+        path: the dataset file or folder.
+        with_checksum: record the file's SHA-256 (``FERData.sha256``); a cached load always has it.
+        cache_dir: a folder for the parse cache of a dataset *file* (see :func:`load_fer2013_cached`);
+            ``None`` parses the file every time. A folder layout is always read afresh.
 
     Raises:
         DatasetError: missing path, wrong columns, a malformed row, an unknown label.
     """
     path = Path(path).expanduser()
     try:
-        mode = path.stat().st_mode
+        info = path.stat()
     except FileNotFoundError:
         raise DatasetError(
             f"no dataset at {path}: point to fer2013.csv(.gz) or to a folder with train/ and test/ subfolders"
         ) from None
     except OSError as exc:
         raise DatasetError(f"{path} cannot be read ({_reason(exc)})") from None
-    if stat.S_ISDIR(mode):
+    if stat.S_ISDIR(info.st_mode):
         return load_fer2013_folder(path)
-    _require_regular_file(path, mode)
+    _require_regular_file(path, info.st_mode)
+    if cache_dir is not None:
+        return load_fer2013_cached(path, cache_dir)
+    return _parse_file(path, with_checksum=with_checksum)
+
+
+def _parse_file(path: Path, *, with_checksum: bool) -> FERData:
     if path.name.endswith(".npz.xz") or path.suffix == ".npz":
         return load_fer2013_npz(path)
     return load_fer2013_csv(path, with_checksum=with_checksum)
+
+
+def load_fer2013_cached(path: str | Path, cache_dir: str | Path) -> FERData:
+    """A FER2013 file (CSV or array pack) through the parse cache in ``cache_dir``.
+
+    The first load parses the file and writes its splits to ``cache_dir/<file name>-<key>/``: one
+    uncompressed ``.npy`` per array (``<split>.x.npy`` uint8 ``(N, 48, 48)``, ``<split>.y.npy`` and
+    ``<split>.index.npy`` int64) and ``meta.json`` (layout, SHA-256, notes, and the key: the file's
+    resolved path, size, modification time in nanoseconds and :data:`CACHE_FORMAT`). The entry is
+    written in a temporary folder and renamed into place, so a half-written entry is never read.
+    Later loads, in this process or another, memory-map the arrays read-only, which takes
+    milliseconds; a changed file (size or modification time) gets a new entry and the old one is
+    removed. An entry that cannot be read is removed and rebuilt, and a ``cache_dir`` that cannot be
+    written means the file is parsed as without a cache: the cache never makes a load fail.
+
+    The arrays of a cached load are read-only; the checksum is always recorded.
+
+    Raises:
+        DatasetError: as :func:`load_fer2013` (the file itself is missing or malformed).
+    """
+    path = Path(path).expanduser()
+    cache_dir = Path(cache_dir).expanduser()
+    try:
+        info = path.stat()
+    except OSError:
+        info = None
+    if info is None or not stat.S_ISREG(info.st_mode):
+        return load_fer2013(path)  # a folder layout (always read afresh), or the error that says what is wrong
+    key = _cache_key(path, info)
+    entry = cache_dir / _entry_name(path, key)
+    cached = _read_cache(entry, key, source=str(path))
+    if cached is not None:
+        return cached
+    data = _parse_file(path, with_checksum=True)
+    try:
+        unchanged = _cache_key(path, path.stat()) == key
+    except OSError:
+        unchanged = False
+    if unchanged and _write_cache(data, cache_dir, entry, key):
+        # Served from the cache from now on: read-only arrays, their pages shared by every process.
+        return _read_cache(entry, key, source=str(path)) or data
+    return data
+
+
+def _cache_key(path: Path, info: os.stat_result) -> dict[str, object]:
+    return {
+        "format": CACHE_FORMAT, "path": str(path.resolve()), "size": info.st_size, "mtime_ns": info.st_mtime_ns,
+    }  # fmt: skip
+
+
+def _entry_name(path: Path, key: dict[str, object]) -> str:
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:24]
+    stem = re.sub(r"[^A-Za-z0-9_.-]", "_", path.name).lstrip(".")[:40] or "dataset"
+    return f"{stem}-{digest}"
+
+
+def _discard(entry: Path) -> None:
+    shutil.rmtree(entry, ignore_errors=True)
+
+
+def _read_cache(entry: Path, key: dict[str, object], *, source: str) -> FERData | None:
+    """The cached splits of ``entry`` (memory-mapped, read-only), or ``None`` when it is absent or unusable.
+
+    An unusable entry (damaged, truncated, another key or format) is removed so that it is rebuilt.
+    """
+    try:
+        meta = json.loads((entry / CACHE_META).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        if entry.is_dir():  # an entry without its metadata was not written by this module: rebuild it
+            _discard(entry)
+        return None
+    except (OSError, ValueError):
+        _discard(entry)
+        return None
+    try:
+        if meta["key"] != key:
+            raise ValueError("another file or format")
+        splits = {}
+        for name, size in meta["splits"].items():
+            if name not in SPLITS:
+                raise ValueError(f"unknown split {name!r}")
+            x, y, index = (
+                np.load(entry / f"{name}.{array}.npy", mmap_mode="r", allow_pickle=False) for array in CACHE_ARRAYS
+            )
+            if (
+                x.dtype != np.uint8 or x.shape != (size, FACE_SIZE, FACE_SIZE)
+                or y.dtype != np.int64 or y.shape != (size,)
+                or index.dtype != np.int64 or index.shape != (size,)
+                or (size and not (0 <= int(y.min()) and int(y.max()) < NUM_CLASSES))
+            ):  # fmt: skip
+                raise ValueError(f"split {name} does not match its metadata")
+            # Plain read-only ndarray views of the mappings: np.memmap's subclass quirks stay out of callers.
+            splits[name] = Split(x.view(np.ndarray), y.view(np.ndarray), index.view(np.ndarray))
+        if not splits:
+            raise ValueError("no splits")
+        sha256 = meta["sha256"]
+        notes = tuple(str(note) for note in meta["notes"])
+        return FERData(splits, source, str(meta["layout"]), None if sha256 is None else str(sha256), notes)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        _discard(entry)
+        return None
+
+
+def _save_array(path: Path, array: np.ndarray) -> None:
+    with open(path, "xb") as handle:
+        np.save(handle, np.ascontiguousarray(array), allow_pickle=False)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _write_cache(data: FERData, cache_dir: Path, entry: Path, key: dict[str, object]) -> bool:
+    """Write ``data`` as the cache entry ``entry``; ``False`` (and nothing left behind) when it cannot be."""
+    if any(split.soft is not None for split in data.splits.values()):
+        return False  # the loaders never make soft targets; FER+ blends are made from a cached load
+    temporary: Path | None = None
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        temporary = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", suffix=".tmp", dir=cache_dir))
+        for name, split in data.splits.items():
+            for array in CACHE_ARRAYS:
+                _save_array(temporary / f"{name}.{array}.npy", getattr(split, array))
+        meta = {
+            "key": key, "source": data.source, "layout": data.layout, "sha256": data.sha256,
+            "notes": list(data.notes), "splits": {name: len(split) for name, split in data.splits.items()},
+        }  # fmt: skip
+        with open(temporary / CACHE_META, "x", encoding="utf-8") as handle:
+            json.dump(meta, handle, indent=1)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.rename(temporary, entry)  # fails when another process has just written the same entry
+        temporary = None
+    except OSError as exc:
+        if temporary is not None:
+            _discard(temporary)
+        if not (entry / CACHE_META).is_file():
+            _log.warning(
+                "FER2013 parse cache not written in %s (%s): the next load parses the file again; "
+                "set FER_CACHE_DIR to a writable folder to keep the cache", cache_dir, _reason(exc),
+            )  # fmt: skip
+        return (entry / CACHE_META).is_file()
+    _remove_stale_entries(cache_dir, keep=entry, path=str(key["path"]))
+    return True
+
+
+def _remove_stale_entries(cache_dir: Path, *, keep: Path, path: str) -> None:
+    """Remove entries of older versions of the file at ``path``, and temporary entries of killed writes."""
+    try:
+        children = list(cache_dir.iterdir())
+    except OSError:
+        return
+    for child in children:
+        if child == keep or not child.is_dir():
+            continue
+        try:
+            if child.name.startswith("."):
+                if child.name.endswith(".tmp") and time.time() - child.stat().st_mtime > _STALE_TEMPORARY_S:
+                    _discard(child)
+            elif json.loads((child / CACHE_META).read_text(encoding="utf-8"))["key"]["path"] == path:
+                _discard(child)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
 
 
 # Error messages name what is wrong, never what was read: a typed path may point at any server file
@@ -161,7 +356,7 @@ def load_fer2013_csv(path: str | Path, *, with_checksum: bool = True) -> FERData
                 if usage not in SPLITS:
                     raise DatasetError(f"row {row_no + 1}: Usage is not one of {', '.join(SPLITS)}")
                 label = _parse_label(row[i_emotion], row_no)
-                pixels = np.array(row[i_pixels].split(), dtype=np.int64)
+                pixels = _parse_pixels(row[i_pixels])
                 if pixels.size != PIXELS_PER_FACE:
                     raise DatasetError(
                         f"row {row_no + 1}: pixels has {pixels.size} values; expected {PIXELS_PER_FACE} (48x48)"
@@ -185,6 +380,8 @@ def load_fer2013_csv(path: str | Path, *, with_checksum: bool = True) -> FERData
             raise
         # The row is not named: ``exc`` quotes the field, and the field is the file's content.
         raise DatasetError(f"{path}: a pixels field holds something that is not an integer") from None
+    except OverflowError:  # a token too large for int64 on the strict path (e.g. a tab-separated field)
+        raise DatasetError(f"{path}: a pixels field holds a number far outside 0..255") from None
     if not rows:
         raise DatasetError(f"{path} has a header but no rows")
     splits = {
@@ -198,6 +395,19 @@ def load_fer2013_csv(path: str | Path, *, with_checksum: bool = True) -> FERData
     }
     digest = sha256_file(path) if with_checksum else None
     return FERData(splits, str(path), "csv", digest)
+
+
+def _parse_pixels(field: str) -> np.ndarray:
+    """The integers of a ``pixels`` field (int64), as ``np.array(field.split(), dtype=np.int64)`` reads them.
+
+    A field of ASCII digits and spaces (every row of the real file) is read by ``np.fromstring``, about
+    five times faster: it then sees exactly the tokens ``split()`` does. Anything else takes the slow,
+    strict path, which raises ``ValueError`` on a token that is not an integer.
+    """
+    if field.isascii() and field.replace(" ", "").isdigit():
+        # An integer too large for int64 comes back as the int64 maximum, which the 0..255 check refuses.
+        return np.fromstring(field, dtype=np.int64, sep=" ")
+    return np.array(field.split(), dtype=np.int64)
 
 
 def _parse_label(value: str, row_no: int) -> int:

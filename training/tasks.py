@@ -41,7 +41,8 @@ def train_model(args: dict[str, Any], job: Job) -> dict[str, Any]:
     """Train, choose the TTA on PublicTest, evaluate, and publish ``models_root/name``.
 
     Args (a dict): ``name``, ``models_root``, ``config`` (:func:`train_config_args`), ``data`` (the
-    dataset's path), ``ferplus_path`` (or ``None``), ``evaluate_split``.
+    dataset's path), ``ferplus_path`` (or ``None``), ``evaluate_split``, ``dataset_cache`` (the
+    parsed-dataset cache folder, or ``None``).
 
     Returns:
         ``status``, ``epochs_run``, ``best_epoch``, ``history``, ``model`` (the published name, or
@@ -55,7 +56,7 @@ def train_model(args: dict[str, Any], job: Job) -> dict[str, Any]:
     config = _config(args["config"])
     split = str(args.get("evaluate_split") or "PrivateTest")
     job.report(phase="loading data")
-    data = load_fer2013(args["data"])
+    data = load_fer2013(args["data"], cache_dir=args.get("dataset_cache"))
     if job.stop.is_set():
         return {"status": "cancelled", "epochs_run": 0, "best_epoch": None, "history": {}, "model": None, "evaluation": None}
     job.report(phase="training")

@@ -298,6 +298,39 @@ def test_dataset_page_with_and_without_data(app_env, monkeypatch: pytest.MonkeyP
     assert not app.error
 
 
+def test_a_dataset_page_past_the_end_says_so_and_shows_the_last(app_env) -> None:  # noqa: ANN001
+    app = run_page("pages/3_Dataset_browser.py")
+    app.selectbox(key="dataset_class").select("happy").run()
+    app.select_slider(key="dataset_per_page").set_value(24).run()
+    assert not app.warning
+    app.number_input(key="dataset_page_Training_happy_24").set_value(120).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert texts(app.warning) == (
+        "Page 120 is past the end: Training's happy faces fill 1 page of 24; showing the last page."
+    )
+    assert "Faces 1-2 of 2" in texts(app.caption)
+
+    app.selectbox(key="dataset_class").select("all").run()
+    app.number_input(key="dataset_page_Training_all_24").set_value(2).run()
+    assert "Training's faces fill 1 page of 24" in texts(app.warning)
+    app.number_input(key="dataset_page_Training_all_24").set_value(1).run()
+    assert not app.warning
+
+
+def test_the_dataset_pages_keep_the_parsed_dataset_in_the_cache_folder(
+    app_env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path  # noqa: ANN001
+) -> None:
+    from app import cache  # noqa: PLC0415
+    from training.data import CACHE_META  # noqa: PLC0415
+
+    monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
+    cache._dataset.clear()  # AppTest runs in this process: an earlier test's load would answer
+    run_page("pages/3_Dataset_browser.py")
+    (entry,) = (tmp_path / "cache" / cache.DATASET_CACHE).iterdir()
+    assert entry.name.startswith(app_env["dataset"].name) and (entry / CACHE_META).is_file()
+    cache._dataset.clear()
+
+
 def test_evaluation_page(app_env, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
     app = run_page("pages/4_Evaluation.py")
     assert {m.label for m in app.metric} >= {"Accuracy", "Macro-F1", "ECE", "Accuracy in 4 groups", "Marked unsure"}
@@ -361,6 +394,7 @@ def test_training_page_recipe_distils_from_a_listed_model_with_mixup(app_env, mo
     assert not app.exception, [e.value for e in app.exception]
     job = cache.training_job()
     assert job.join(timeout=TIMEOUT), "training did not finish"
+    assert job.snapshot().state == "finished", job.snapshot().error
     meta = json.loads((models / "student" / "metadata.json").read_text())
     assert meta["config"]["mixup"] == pytest.approx(0.2) and meta["config"]["distill_weight"] == pytest.approx(0.3)
     assert meta["teacher"]["name"] == "tiny" and meta["precision"] == "float32"
@@ -389,6 +423,7 @@ def test_training_page_fine_tunes_a_model_of_the_same_architecture(app_env, monk
         app.button(key="train_start").click().run()
         assert not app.exception, [e.value for e in app.exception]
         assert cache.training_job().join(timeout=TIMEOUT), "training did not finish"
+        assert cache.training_job().snapshot().state == "finished", cache.training_job().snapshot().error
 
     start("base", None)
     start("tuned", "base")
@@ -426,6 +461,7 @@ def test_training_page_offers_the_serving_recipes_and_the_ferplus_blend(app_env,
     assert not app.exception, [e.value for e in app.exception]
     job = cache.training_job()
     assert job.join(timeout=TIMEOUT), "training did not finish"
+    assert job.snapshot().state == "finished", (job.snapshot().state, job.snapshot().error)
     meta = json.loads((models / "served" / "metadata.json").read_text())
     config = meta["config"]
     assert config["augment"]["serve_jitter"] and config["equalize"] and config["photometric"] == pytest.approx(0.2)
@@ -433,47 +469,52 @@ def test_training_page_offers_the_serving_recipes_and_the_ferplus_blend(app_env,
 
 
 def test_training_page_shows_progress_and_cancels(app_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
-    import threading  # noqa: PLC0415
-
     from app import cache  # noqa: PLC0415
     from app.training_job import TrainingJob  # noqa: PLC0415
 
-    running, release = threading.Event(), threading.Event()
-
-    def fake_train(config, *, data, out_dir, ferplus_path, on_progress, stop_event):  # noqa: ANN001, ANN202
-        history = {"loss": [1.9], "val_loss": [1.8], "accuracy": [0.3], "val_accuracy": [0.35]}
-        logs = {"loss": 1.7, "accuracy": 0.4}
-        on_progress(
-            SimpleNamespace(
-                kind="batch", epoch=1, epochs=3, batch=2, batches=4, logs=logs, eta_s=75.0, history=history,
-                fraction=0.5,
-            )
-        )
-        running.set()
-        release.wait(30)
-        status = "cancelled" if stop_event.is_set() else "completed"
-        return SimpleNamespace(status=status, model_dir=None, history=history, epochs_run=1)
-
-    job = TrainingJob(train_fn=fake_train, evaluate_fn=lambda *a, **k: None)
+    job = TrainingJob(target="tests.app.fake_tasks:fake_train")  # the child reports as training.tasks does
     monkeypatch.setattr(cache, "training_job", lambda: job)
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
     app = run_page("pages/5_Training.py")
     app.text_input(key="train_name").input("watch-me").run()
     app.button(key="train_start").click().run()
-    assert running.wait(30)
+    deadline = time.monotonic() + 30
+    while job.snapshot().event is None and time.monotonic() < deadline:
+        time.sleep(0.05)
     app.run()
     assert not app.exception, [e.value for e in app.exception]
+    assert job.snapshot().active, (job.snapshot(), texts(app.error))
     (bar,) = app.get("progress")
-    assert "epoch 2 of 3, batch 2 of 4" in bar.proto.text
+    assert "Training: epoch 2 of 3, batch 2 of 4, 2.5 batches/s, 1 min 15 s left, loss 1.700" in bar.proto.text
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Time left"] == "1 min 15 s" and metrics["Loss (this epoch)"] == "1.700"
     assert app.get("plotly_chart"), "live curves"
     app.button(key="train_cancel").click().run()
     assert job.snapshot().cancel_requested
-    release.set()
-    assert job.join(30)
+    assert job.join(15)
     app.run()
-    assert "watch-me was cancelled" in texts(app.warning)
+    assert "watch-me was cancelled; nothing was saved" in texts(app.warning)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".jobs"] and not list((tmp_path / ".jobs").iterdir())
+
+
+def test_training_page_stops_early_on_request(app_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    from app import cache  # noqa: PLC0415
+    from app.training_job import TrainingJob  # noqa: PLC0415
+
+    job = TrainingJob(target="tests.app.fake_tasks:fake_train")
+    monkeypatch.setattr(cache, "training_job", lambda: job)
+    monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
+    app = run_page("pages/5_Training.py")
+    app.text_input(key="train_name").input("stop-me").run()
+    app.button(key="train_start").click().run()
+    deadline = time.monotonic() + 30
+    while job.snapshot().event is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    app.run()
+    app.button(key="train_stop").click().run()
+    assert job.snapshot().phase == "stopping"
+    assert job.join(15)
+    assert job.snapshot().state == "cancelled" and job.snapshot().result.status == "cancelled"
 
 
 # --- roles ---------------------------------------------------------------------------------------

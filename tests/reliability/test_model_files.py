@@ -219,10 +219,24 @@ def _texts(elements) -> str:  # noqa: ANN001 - AppTest element lists
 def test_the_app_starts_skips_broken_models_and_uses_the_good_one(
     models_dir: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from streamlit import config  # noqa: PLC0415
+
     root, marker = models_dir
     monkeypatch.setenv("FER_MODELS_DIR", str(root))
-    home = AppTest.from_file(str(REPO / "Home.py"), default_timeout=APP_TIMEOUT)
-    home.run()
+    monkeypatch.setenv("FER_APP_PUBLIC", "1")  # a visitor: sees no list of the server's unusable folders
+    visitor = AppTest.from_file(str(REPO / "Home.py"), default_timeout=APP_TIMEOUT)
+    visitor.run()
+    assert not visitor.exception, [e.value for e in visitor.exception]
+    assert "skipped" not in str([e.proto.label for e in visitor.sidebar.get("expander")])
+    assert not any(f"**{name}**" in _texts(visitor.sidebar.caption) for name in BROKEN)
+    monkeypatch.delenv("FER_APP_PUBLIC")
+    before = config.get_option("server.address")
+    config.set_option("server.address", "127.0.0.1")  # the owner on this machine
+    try:
+        home = AppTest.from_file(str(REPO / "Home.py"), default_timeout=APP_TIMEOUT)
+        home.run()
+    finally:
+        config.set_option("server.address", before)
     assert not home.exception, [e.value for e in home.exception]
     selector = home.selectbox(key="sidebar_model")
     usable = [option.split(":")[0].split(" (")[0] for option in selector.options[1:]]  # after Automatic

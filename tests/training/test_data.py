@@ -79,6 +79,32 @@ def test_csv_errors_are_clear(tmp_path: Path, rows, header: str, message: str) -
         load_fer2013(path)
 
 
+@pytest.mark.parametrize(
+    "field",
+    [" ".join(["7"] * 2304), " " + " ".join(["7"] * 2304) + " ", "  ".join(["007"] * 2304),
+     "\t".join(["7"] * 2304), " ".join(["7"] * 2303), " ".join(["7"] * 2303 + ["x"]), " ".join(["7"] * 2304 + ["x"]),
+     " ".join(["7"] * 2303 + ["٣"]), " ".join(["7"] * 2303 + ["+7"]), ""],
+)  # fmt: skip
+def test_the_fast_pixel_reader_reads_what_the_strict_one_does(field: str) -> None:
+    from training.data import _parse_pixels  # noqa: PLC0415
+
+    try:
+        strict = np.array(field.split(), dtype=np.int64)
+    except ValueError:
+        with pytest.raises(ValueError):
+            _parse_pixels(field)
+    else:
+        got = _parse_pixels(field)
+        assert got.dtype == np.int64 and np.array_equal(got, strict)
+
+
+@pytest.mark.parametrize("spacing", [" ", "\t"])
+def test_a_huge_pixel_value_is_a_clear_error(tmp_path: Path, spacing: str) -> None:
+    path = write_csv(tmp_path / "huge.csv", [("1", spacing.join(["1"] * 2303 + ["9" * 30]), "Training")])
+    with pytest.raises(DatasetError, match="0..255"):
+        load_fer2013(path)
+
+
 def test_missing_path_explains_what_to_give(tmp_path: Path) -> None:
     with pytest.raises(DatasetError, match="fer2013.csv"):
         load_fer2013(tmp_path / "nope.csv")
