@@ -179,7 +179,7 @@ def training_job() -> TrainingJob:
     from app.training_job import TrainingJob  # noqa: PLC0415
 
     sweep_stale_jobs(models_root())
-    return TrainingJob()
+    return TrainingJob(yield_to=heavy_work_gate().busy)  # visitors' uploads and videos go first
 
 
 @st.cache_data(ttl=3000, show_spinner="Fetching TURN credentials from Twilio...")

@@ -266,11 +266,17 @@ class ProcessJob(BackgroundJob[S]):
     after :data:`KILL_GRACE_S`) and the job folder, with whatever the run wrote, is removed however
     the run ends. :meth:`request_stop` asks the child to stop gracefully instead (it keeps what it
     has, e.g. a training's best epoch so far).
+
+    Args:
+        idle: the snapshot of a job that has not run.
+        yield_to: polled with the status; while it says ``True`` (the server is analysing a
+            visitor's upload) the child is asked to pause between its steps.
     """
 
-    def __init__(self, idle: S) -> None:
+    def __init__(self, idle: S, *, yield_to: Callable[[], bool] | None = None) -> None:
         super().__init__(idle)
         self._job_dir: Path | None = None
+        self._yield_to = yield_to
         self.child_pid: int | None = None
 
     def _on_status(self, status: dict[str, Any]) -> None:
@@ -311,6 +317,7 @@ class ProcessJob(BackgroundJob[S]):
                     process.wait()
                     return {"state": CANCELLED}
                 seen = self._read_status(job_dir / STATUS_FILE, seen, read_json)
+                self._pause_if_busy(job_dir)
                 time.sleep(POLL_S)
             self._read_status(job_dir / STATUS_FILE, seen, read_json)
             if stop.is_set():
@@ -323,6 +330,20 @@ class ProcessJob(BackgroundJob[S]):
             self.child_pid = None
             self._job_dir = None
             shutil.rmtree(job_dir, ignore_errors=True)
+
+    def _pause_if_busy(self, job_dir: Path) -> None:
+        from training.worker import PAUSE_FILE  # noqa: PLC0415
+
+        if self._yield_to is None:
+            return
+        pause = job_dir / PAUSE_FILE
+        try:
+            if self._yield_to():
+                pause.touch()
+            else:
+                pause.unlink(missing_ok=True)
+        except OSError:  # the folder went with a cancel; nothing to pause
+            pass
 
     def _read_status(self, path: Path, seen: float, read: Callable[[Path], Any]) -> float:
         try:

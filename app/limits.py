@@ -260,6 +260,11 @@ class HeavyWorkGate:
             self._running[session_id] = self._running.get(session_id, 0) + 1
         return Admission(True)
 
+    def busy(self) -> bool:
+        """Whether any heavy analysis is running now (a training in the background waits meanwhile)."""
+        with self._lock:
+            return bool(self._running)
+
     def try_acquire(self, session_id: str) -> bool:
         """:meth:`admit`, as a bool."""
         return self.admit(session_id).granted

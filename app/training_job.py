@@ -151,6 +151,8 @@ class TrainingJob(ProcessJob[JobSnapshot]):
 
     Args:
         target: the child's routine (``"module:function"``); tests give a fake one.
+        yield_to: while it says ``True`` (visitors' analyses are running) the training waits
+            between batches (:class:`app.jobs.ProcessJob`).
     """
 
     crash_label = "training"
@@ -158,8 +160,8 @@ class TrainingJob(ProcessJob[JobSnapshot]):
     on_stop = {"phase": "stopping"}
     on_end = {"phase": ""}
 
-    def __init__(self, *, target: str = TRAIN_TARGET) -> None:
-        super().__init__(JobSnapshot())
+    def __init__(self, *, target: str = TRAIN_TARGET, yield_to: Callable[[], bool] | None = None) -> None:
+        super().__init__(JobSnapshot(), yield_to=yield_to)
         self._target = target
         self.runs = 0
 

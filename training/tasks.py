@@ -64,6 +64,8 @@ def train_model(args: dict[str, Any], job: Job) -> dict[str, Any]:
     def on_progress(event: Any) -> None:
         phase = str(event.message or event.kind) if event.kind in ("preparing", "finishing") else "training"
         job.report(throttle=event.kind == "batch", phase=phase, event=asdict(event))
+        if event.kind == "batch":  # between two batches: the app's visitors go first
+            job.wait_while_paused()
 
     staging = job.dir / STAGING_DIR
     result = train(

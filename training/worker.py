@@ -12,6 +12,9 @@ channel between the two:
   at once for anything but a batch): the latest progress, for the page to poll.
 - ``result.json`` (written here when the target returns or raises): ``{"ok": true, "result": ...}``
   or ``{"ok": false, "error": "..."}``.
+- ``pause`` (present while the server analyses a visitor's photos or video): a target that calls
+  :meth:`Job.wait_while_paused` between its steps waits, so on a 2-core machine (where the two
+  "cores" may be one physical core's two threads, and niceness cannot help) the visitor gets the CPU.
 - ``stop`` (written by the parent): ask the target to stop gracefully (its stop event is set);
   a *cancel* does not ask: the parent terminates this process and removes the folder.
 
@@ -39,6 +42,9 @@ from typing import Any
 from core.errors import FERError
 
 SPEC_FILE, STATUS_FILE, RESULT_FILE, STOP_FILE, LOG_FILE = "spec.json", "status.json", "result.json", "stop", "worker.log"
+PAUSE_FILE = "pause"
+"""Present while the parent wants the CPU back (a visitor's analysis): a target that calls
+:meth:`Job.wait_while_paused` between steps waits."""
 STATUS_INTERVAL_S = 0.25
 """Batch progress is written at most this often; other reports at once."""
 WATCH_INTERVAL_S = 0.5
@@ -82,6 +88,13 @@ class Job:
         self._last_write = float("-inf")
         self._status: dict[str, Any] = {}
         self._lock = threading.Lock()
+
+    def wait_while_paused(self, *, poll_s: float = 0.05) -> float:
+        """Wait while the parent asks for a pause (or until a stop); the seconds waited."""
+        started = self._clock()
+        while (self.dir / PAUSE_FILE).exists() and not self.stop.is_set():
+            time.sleep(poll_s)
+        return self._clock() - started
 
     def report(self, *, throttle: bool = False, **fields: Any) -> None:
         """Merge ``fields`` into the status and write it (``throttle``: at most every :data:`STATUS_INTERVAL_S`)."""

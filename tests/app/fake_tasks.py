@@ -56,3 +56,14 @@ def fake_train(args: dict[str, Any], job: Job) -> dict[str, Any]:
     released = _wait_for(control, job, 60)
     status = "completed" if released else "cancelled"
     return {"status": status, "epochs_run": 1, "best_epoch": 1, "history": history, "model": None, "evaluation": None}
+
+
+def counter(args: dict[str, Any], job: Job) -> dict[str, Any]:
+    """Counts steps into ``count`` (a file), pausing between steps when asked, until stopped."""
+    count, paused = 0, 0.0
+    while not job.stop.is_set():
+        paused += job.wait_while_paused(poll_s=0.01)
+        count += 1
+        Path(args["count"]).write_text(str(count))
+        time.sleep(0.01)
+    return {"count": count, "paused_s": paused}

@@ -314,3 +314,24 @@ def test_sweep_removes_the_folders_of_dead_servers_only(tmp_path: Path) -> None:
             (root / name / "spec.json").write_text(json.dumps({"parent_pid": parent}))
     assert sorted(sweep_stale_jobs(tmp_path)) == ["job-dead", "job-nospec"]
     assert [p.name for p in root.iterdir()] == ["job-live"]
+
+
+def test_the_child_pauses_between_steps_while_the_server_is_busy(tmp_path: Path) -> None:
+    busy = threading.Event()
+    job = ChildJob()
+    job._yield_to = busy.is_set  # what the training job gets: the heavy-work gate's busy()
+    count = tmp_path / "count"
+    job.start("counter", {"count": str(count)}, tmp_path / "m")
+    _wait_file(count)
+    busy.set()
+    time.sleep(1.0)  # the job's thread sees it within POLL_S; the child within one step
+    held = count.read_text()
+    time.sleep(1.0)
+    assert count.read_text() == held, "the child kept working while the server was busy"
+    busy.clear()
+    deadline = time.monotonic() + 10
+    while count.read_text() == held and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert count.read_text() != held, "the child did not resume"
+    assert job.request_stop() and job.join(15)
+    assert job.snapshot().result["paused_s"] >= 0.9

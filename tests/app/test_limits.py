@@ -192,3 +192,11 @@ def test_archive_limits_are_set_like_the_others_and_read_zips_within_them() -> N
         read_archive("three.zip", make_zip([(f"{i}.jpg", jpeg()) for i in range(3)]), limits=limits)
     with pytest.raises(LimitError, match="big.zip is 2.0 MB; the limit for a ZIP of photos here is 1 MB"):
         read_archive("big.zip", bytes(2 * 1024**2), limits=limits)
+
+
+def test_the_gate_says_when_heavy_work_runs() -> None:
+    gate = HeavyWorkGate(per_process=2)
+    assert not gate.busy()
+    with gate.slot("a") as admission:
+        assert admission.granted and gate.busy()
+    assert not gate.busy()
