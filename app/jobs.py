@@ -191,9 +191,10 @@ JOB_NICE = 19
 takes only the CPU time the server leaves (at nice 19 it weighs 15 against the server's 1024)."""
 KILL_GRACE_S = 3.0
 """How long a cancelled child gets to end after ``SIGTERM`` before it is killed."""
-POLL_S = 0.2
-"""How often the job's thread reads the child's status and checks for a cancel."""
+POLL_S = 0.1
+"""How often the job's thread reads the child's status, checks for a cancel and whether to pause the child."""
 _REPO = Path(__file__).resolve().parent.parent
+_OWN_PROCESS_GROUP: dict[str, Any] = {"process_group": 0} if hasattr(os, "setpgid") else {}
 
 
 def jobs_root(models_root: Path) -> Path:
@@ -243,6 +244,7 @@ def _end_process_group(pid: int, *, grace_s: float) -> None:
     try:
         if kill is not None:
             kill(pid, signal.SIGTERM)
+            kill(pid, signal.SIGCONT)  # a paused child (SIGSTOP) only acts on its SIGTERM once it runs
         else:  # Windows: no process groups
             os.kill(pid, signal.SIGTERM)
     except (ProcessLookupError, PermissionError):
@@ -277,6 +279,7 @@ class ProcessJob(BackgroundJob[S]):
         super().__init__(idle)
         self._job_dir: Path | None = None
         self._yield_to = yield_to
+        self._paused = False
         self.child_pid: int | None = None
 
     def _on_status(self, status: dict[str, Any]) -> None:
@@ -306,6 +309,7 @@ class ProcessJob(BackgroundJob[S]):
 
         job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=root))
         self._job_dir = job_dir
+        self._paused = False
         process: subprocess.Popen[bytes] | None = None
         try:
             process = _spawn(job_dir, target, args)
@@ -317,7 +321,7 @@ class ProcessJob(BackgroundJob[S]):
                     process.wait()
                     return {"state": CANCELLED}
                 seen = self._read_status(job_dir / STATUS_FILE, seen, read_json)
-                self._pause_if_busy(job_dir)
+                self._pause_if_busy(job_dir, process.pid)
                 time.sleep(POLL_S)
             self._read_status(job_dir / STATUS_FILE, seen, read_json)
             if stop.is_set():
@@ -331,18 +335,32 @@ class ProcessJob(BackgroundJob[S]):
             self._job_dir = None
             shutil.rmtree(job_dir, ignore_errors=True)
 
-    def _pause_if_busy(self, job_dir: Path) -> None:
+    def _pause_if_busy(self, job_dir: Path, pid: int) -> None:
+        """Hold the child while :attr:`_yield_to` says the server is busy, and let it go on after.
+
+        Where there are job-control signals the whole child process group is stopped at once
+        (``SIGSTOP``; ``SIGCONT`` after), wherever it is in a batch; elsewhere a ``pause`` file asks
+        it to wait at its next step. If the server dies meanwhile, the kernel sends a stopped,
+        orphaned process group ``SIGHUP`` and ``SIGCONT``, which ends the child.
+        """
         from training.worker import PAUSE_FILE  # noqa: PLC0415
 
         if self._yield_to is None:
             return
-        pause = job_dir / PAUSE_FILE
+        want = bool(self._yield_to())
+        if want == self._paused:
+            return
+        self._paused = want
+        stop_sig, cont_sig = getattr(signal, "SIGSTOP", None), getattr(signal, "SIGCONT", None)
+        kill = getattr(os, "killpg", None)
         try:
-            if self._yield_to():
-                pause.touch()
+            if kill is not None and stop_sig is not None and cont_sig is not None:
+                kill(pid, stop_sig if want else cont_sig)
+            elif want:
+                (job_dir / PAUSE_FILE).touch()
             else:
-                pause.unlink(missing_ok=True)
-        except OSError:  # the folder went with a cancel; nothing to pause
+                (job_dir / PAUSE_FILE).unlink(missing_ok=True)
+        except (OSError, ProcessLookupError):  # the child is gone, or its folder went with a cancel
             pass
 
     def _read_status(self, path: Path, seen: float, read: Callable[[Path], Any]) -> float:
@@ -377,7 +395,7 @@ class ProcessJob(BackgroundJob[S]):
 
 
 def _spawn(job_dir: Path, target: str, args: dict[str, Any]) -> subprocess.Popen[bytes]:
-    """Start :mod:`training.worker` on ``job_dir`` for ``target(args)``, in a session of its own."""
+    """Start :mod:`training.worker` on ``job_dir`` for ``target(args)``, in a process group of its own."""
     from training.worker import LOG_FILE, SPEC_FILE, replace_json  # noqa: PLC0415
 
     spec = {"target": target, "args": args, "parent_pid": os.getpid(), "nice": JOB_NICE}
@@ -386,7 +404,9 @@ def _spawn(job_dir: Path, target: str, args: dict[str, Any]) -> subprocess.Popen
     with open(job_dir / LOG_FILE, "wb") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "training.worker", str(job_dir)], stdin=subprocess.DEVNULL, stdout=log,
-            stderr=subprocess.STDOUT, cwd=_REPO, env=env, start_new_session=True,
+            # A process group of its own (ended as one: _end_process_group) in the server's session: when the
+            # server dies, the group is orphaned and the kernel sends a stopped (paused) child SIGHUP and SIGCONT.
+            stderr=subprocess.STDOUT, cwd=_REPO, env=env, **_OWN_PROCESS_GROUP,
         )  # fmt: skip
     # Replaced, never rewritten in place: the child may be reading it this very moment.
     replace_json(job_dir / SPEC_FILE, {**spec, "child_pid": process.pid})

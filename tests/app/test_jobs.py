@@ -277,15 +277,19 @@ def test_run_in_child_prepares_collects_and_reports_errors() -> None:
         run_in_child("tests.app.fake_tasks:fails", {"message": "no good"}, collect=lambda d: None)
 
 
-def test_a_dead_server_leaves_no_orphan_and_no_job_folder(tmp_path: Path) -> None:
-    """The server is killed mid-run: its child ends itself and removes its folder."""
+@pytest.mark.parametrize("paused", [False, True])
+def test_a_dead_server_leaves_no_orphan_and_no_job_folder(tmp_path: Path, paused: bool) -> None:
+    """The server is killed mid-run: its child ends itself and removes its folder; a child the server
+    had paused (stopped) is ended by the kernel (an orphaned, stopped process group gets SIGHUP)."""
     models = tmp_path / "models"
+    flag = tmp_path / "busy"
     server = (
         "import sys, time\n"
         "from pathlib import Path\n"
         "sys.path.insert(0, '.')\n"
         "from tests.app.test_jobs import ChildJob\n"
         "job = ChildJob()\n"
+        f"job._yield_to = Path({str(flag)!r}).exists\n"
         f"job.start('sleeper', {{'pid_file': {str(tmp_path / 'pid')!r}, 'release': {str(tmp_path / 'never')!r}}}, "
         f"Path({str(models)!r}))\n"
         "time.sleep(60)\n"
@@ -294,10 +298,18 @@ def test_a_dead_server_leaves_no_orphan_and_no_job_folder(tmp_path: Path) -> Non
     try:
         child = int(_wait_file(tmp_path / "pid"))
         assert list(jobs_root(models).iterdir())
+        if paused:
+            flag.touch()
+            deadline = time.monotonic() + 10
+            while Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[0] != "T":
+                assert time.monotonic() < deadline, "the child was not paused"
+                time.sleep(0.05)
     finally:
         process.kill()
         process.wait()
     assert _gone(child, 10), "the child outlived its server"
+    if paused:  # killed by the kernel's SIGHUP, it removed nothing: the next server's sweep does
+        assert sweep_stale_jobs(models)
     deadline = time.monotonic() + 10
     while list(jobs_root(models).iterdir()) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -316,7 +328,10 @@ def test_sweep_removes_the_folders_of_dead_servers_only(tmp_path: Path) -> None:
     assert [p.name for p in root.iterdir()] == ["job-live"]
 
 
-def test_the_child_pauses_between_steps_while_the_server_is_busy(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["signals", "pause file"])
+def test_the_child_pauses_while_the_server_is_busy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
+    if how == "pause file":  # where there are no process groups (Windows): the child waits at its next step
+        monkeypatch.delattr(os, "killpg")
     busy = threading.Event()
     job = ChildJob()
     job._yield_to = busy.is_set  # what the training job gets: the heavy-work gate's busy()
@@ -324,7 +339,7 @@ def test_the_child_pauses_between_steps_while_the_server_is_busy(tmp_path: Path)
     job.start("counter", {"count": str(count)}, tmp_path / "m")
     _wait_file(count)
     busy.set()
-    time.sleep(1.0)  # the job's thread sees it within POLL_S; the child within one step
+    time.sleep(0.5)  # the job's thread sees it within POLL_S
     held = count.read_text()
     time.sleep(1.0)
     assert count.read_text() == held, "the child kept working while the server was busy"
@@ -334,4 +349,19 @@ def test_the_child_pauses_between_steps_while_the_server_is_busy(tmp_path: Path)
         time.sleep(0.05)
     assert count.read_text() != held, "the child did not resume"
     assert job.request_stop() and job.join(15)
-    assert job.snapshot().result["paused_s"] >= 0.9
+    if how == "pause file":
+        assert job.snapshot().result["paused_s"] >= 0.9
+
+
+def test_a_paused_child_is_still_cancelled_within_seconds(tmp_path: Path) -> None:
+    busy = threading.Event()
+    job = ChildJob()
+    job._yield_to = busy.is_set
+    job.start("sleeper", {"pid_file": str(tmp_path / "pid"), "release": str(tmp_path / "never")}, tmp_path / "m")
+    pid = int(_wait_file(tmp_path / "pid"))
+    busy.set()  # from now on the server stays busy: the child is held
+    time.sleep(0.5)
+    assert Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "T"  # stopped
+    started = time.monotonic()
+    assert job.cancel() and job.join(15) and time.monotonic() - started < 5
+    assert _gone(pid, 5) and list(jobs_root(tmp_path / "m").iterdir()) == []
