@@ -8,8 +8,8 @@ the one routine behind this command line and the Evaluation page's "Your photos"
 
 Labels, first match wins:
 
-- ``labels.csv`` at the top (columns ``path,label[,group]``; ``file,emotion`` also read): paths
-  relative to the file's folder, or bare file names when unique;
+- ``labels.csv`` at the top (columns ``path,label[,group][,person]``; ``file,emotion`` also read):
+  paths relative to the file's folder, or bare file names when unique;
 - the nearest folder that names an emotion (``happy/``, ``Happiness/``, ``02-scared/``: see
   :func:`core.labels.parse_emotion`); folders that name none of ours are listed and left out;
 - an emotion word or code in the file name (``posed_disgust.jpg``, ``45-m7-di-ph.jpg``).
@@ -18,7 +18,8 @@ A photo with several faces is judged on its largest. Accuracy is given both ways
 a photo with no face counting wrong, and over the photos with a face (the confusion matrix,
 per-class scores and calibration are over those). An optional ``group`` column (pose, lighting,
 age band, camera...) breaks accuracy and per-class recall down by group, with a warning on groups
-too small to say much.
+too small to say much. An optional ``person`` column says who is in each photo (used by
+:mod:`training.adapt` to keep a person's photos on one side of a split; scoring ignores it).
 
 ``styles`` also scores each photo made over in another look, for example ``ck``: the way CK+'s lab
 frames are (gray, 640x490, the face frontal and central), made from the same photos because the
@@ -70,12 +71,14 @@ _LABEL_COLUMNS = ("label", "emotion")
 
 @dataclass(frozen=True)
 class LabelledPhoto:
-    """One photo to score: its path in the set (``/``-separated), label, group, and where its bytes are."""
+    """One photo to score: its path in the set (``/``-separated), label, group, where its bytes are,
+    and who is in it (``labels.csv``'s ``person`` column; ``None`` when not given)."""
 
     name: str
     label: str
     group: str | None
     source: Path | bytes
+    person: str | None = None
 
 
 LeftOut = SkippedMember
@@ -89,12 +92,14 @@ class PhotoSet:
     Attributes:
         unknown_folders: folders whose photos were left out because their name is no emotion of ours.
         has_groups: ``labels.csv`` has a ``group`` column.
+        has_persons: ``labels.csv`` has a ``person`` column.
     """
 
     photos: tuple[LabelledPhoto, ...]
     left_out: tuple[LeftOut, ...]
     unknown_folders: tuple[str, ...]
     has_groups: bool
+    has_persons: bool = False
 
 
 @dataclass(frozen=True)
@@ -203,7 +208,7 @@ def label_photos(
     Raises:
         ValueError: ``labels_csv`` lacks a path or a label column.
     """
-    table, has_groups = _read_labels(labels_csv) if labels_csv is not None else ({}, False)
+    table, has_groups, has_persons = _read_labels(labels_csv) if labels_csv is not None else ({}, False, False)
     by_base = Counter(PurePosixPath(name).name for name, _ in photos)
     out, dropped, unknown, used = [], list(left_out), set(), set()
     for name, source in photos:
@@ -212,12 +217,12 @@ def label_photos(
         key = relative if relative in table else base if base in table and by_base[base] == 1 else None
         if key is not None:
             used.add(key)
-            label, group = table[key]
+            label, group, person = table[key]
             emotion = parse_emotion(label)
             if emotion is None:
                 dropped.append(LeftOut(name, f"its label {label!r} in {LABELS_FILE} names no emotion of ours"))
             else:
-                out.append(LabelledPhoto(name, emotion, group or (NO_GROUP if has_groups else None), source))
+                out.append(LabelledPhoto(name, emotion, group or (NO_GROUP if has_groups else None), source, person))
             continue
         folders = PurePosixPath(name).parts[:-1]
         emotion = next((e for e in map(parse_emotion, reversed(folders)) if e), None) or label_from_name(base)
@@ -229,28 +234,30 @@ def label_photos(
         else:
             dropped.append(LeftOut(name, "no label: not in a folder named by emotion, nor in labels.csv"))
     dropped.extend(LeftOut(key, f"listed in {LABELS_FILE} but not found") for key in table if key not in used)
-    return PhotoSet(tuple(out), tuple(dropped), tuple(sorted(unknown)), has_groups)
+    return PhotoSet(tuple(out), tuple(dropped), tuple(sorted(unknown)), has_groups, has_persons)
 
 
-def _read_labels(text: str) -> tuple[dict[str, tuple[str, str | None]], bool]:
-    """``{path: (label, group)}`` from ``labels.csv`` text, and whether it has a group column."""
+def _read_labels(text: str) -> tuple[dict[str, tuple[str, str | None, str | None]], bool, bool]:
+    """``{path: (label, group, person)}`` from ``labels.csv`` text, and whether it has a group and a person column."""
     reader = csv.DictReader(io.StringIO(text))
     columns = {(c or "").strip().lower(): c for c in reader.fieldnames or ()}
     path_column = next((columns[c] for c in _PATH_COLUMNS if c in columns), None)
     label_column = next((columns[c] for c in _LABEL_COLUMNS if c in columns), None)
     if path_column is None or label_column is None:
         raise ValueError(
-            f"{LABELS_FILE} needs a header row with path and label columns (and optionally group); "
+            f"{LABELS_FILE} needs a header row with path and label columns (and optionally group, person); "
             f"its columns are: {', '.join(columns) or 'none'}"
         )
     group_column = columns.get("group")
+    person_column = columns.get("person")
     table = {}
     for row in reader:
         path = _clean(row.get(path_column))
         if path:
             group = _clean(row.get(group_column)) if group_column else None
-            table[path] = (_clean(row.get(label_column)), group or None)
-    return table, group_column is not None
+            person = str(row.get(person_column) or "").strip() if person_column else None
+            table[path] = (_clean(row.get(label_column)), group or None, person or None)
+    return table, group_column is not None, person_column is not None
 
 
 def _clean(value: Any) -> str:

@@ -100,6 +100,10 @@ TESTED: dict[str, str] = {
     "photos crops two models": "python -m training.photos --photos {crops} --model fast {model} --crops",
     "photos min group": "python -m training.photos --photos {photos} --model {model} --styles original --min-group 50",
     "photos record": "python -m training.photos --photos {photos} --model {own} --styles original --record",
+    "adapt": (
+        r"python -m training.adapt --photos {photos} --out {out} --base {model} --person-from '^(\d{{4}})'"
+        " --epochs 1 --holdout-people 0.34"
+    ),
     # batch: the archive job on a local Ray (a child process: it starts and stops its own Ray)
     "batch": "python -m batch {photo} {clip} --out {out} --model {model} --workers 1 --quiet",
     "batch resume": "python -m batch {photo} {clip} --out {out} --model {model} --workers 1 --quiet --resume",

@@ -299,6 +299,16 @@ def test_every_install_line_names_a_requirements_file() -> None:
     assert "requirements-ray.txt" in installs and all((REPO / name).is_file() for name in installs), installs
 
 
+def test_adapt_to_your_photos(tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.training.test_adapt import write_drawn_people  # noqa: PLC0415
+
+    photos = write_drawn_people(tmp_path / "photos")
+    out = tmp_path / "models" / "mine"
+    code, text = cli("adapt", capsys, photos=photos, out=out, model=tiny_model_dir)
+    assert "held-out" in text.lower() and (out / "metadata.json").is_file()
+    assert json.loads((out / "metadata.json").read_text())["adapted"]["split"] == "person"
+
+
 # --- the documentation and the commands above ---------------------------------------------------
 
 

@@ -1,0 +1,571 @@
+"""Fine-tune a shipped model on your own labelled photos, split by person, into a new model folder.
+
+    python -m training.adapt --photos DIR_OR_ZIP --out models/NAME [--base MODEL] [--epochs 15]
+        [--lr 1e-4] [--holdout-people 0.25] [--person-from REGEX] [--seed 0] [--json]
+
+The photos are read as :mod:`training.photos` reads them (emotion folders, emotion words in file
+names, or ``labels.csv`` with an optional ``person`` column) and each photo's largest face is found
+and framed exactly as the photo default serves it (:func:`training.photos.evaluate_photos` with the
+base model): the model learns from the very crops it will be shown. Photos with no face are listed
+and not used; labels outside the 7 emotions are left out with the reason.
+
+Photos are split by person, never by photo (``GroupShuffleSplit``): the held-out people are never
+seen in training, so their accuracy says how the model does on new people. The person comes from
+``labels.csv``'s ``person`` column or from the file name (``--person-from '^(\\d{4})'``: the first
+group of the regex, else its whole match). Without person ids the split is by photo and the
+held-out figures are optimistic (the same person's other photos were learnt). The held-out people
+also choose the epoch kept, which makes the "after" figure somewhat optimistic in any case.
+
+Training: AdamW at a low learning rate, cross-entropy with label smoothing 0.1, each crop mirrored
+at random; batch-normalisation statistics stay those of the base model (a few hundred photos would
+only make them noisy). Held-out accuracy is measured with flip TTA (a crop and its mirror averaged)
+after every epoch, and the best epoch's weights are kept.
+
+The new model folder (``core.model_store`` format, with its LiteRT ``.tflite``) is written beside
+``--out`` under a hidden name and renamed into place once complete, so a failed or interrupted run
+leaves nothing at ``--out``. Its ``metadata.json`` keeps what describes the base model (labels,
+input size, test-time augmentation, uncertainty rule, terms of use) and adds ``adapted``: the base,
+the photos, people and classes trained on, and the held-out accuracy, recall and confusion matrices
+before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import numpy as np
+
+from core.errors import FERError
+from core.labels import EMOTIONS, FER2013_TERMS, NUM_CLASSES
+from training.photos import LabelledPhoto, PhotoSet, load_photo_set
+
+MIN_PEOPLE = 4
+MIN_PHOTOS = 20
+DEFAULT_EPOCHS = 15
+DEFAULT_LR = 1e-4
+DEFAULT_HOLDOUT = 0.25
+DEFAULT_BATCH_SIZE = 32
+LABEL_SMOOTHING = 0.1
+WEIGHT_DECAY = 1e-4
+
+# Metadata of the base that describes the model itself (not how it was trained), carried over.
+# ``tta``, ``uncertainty`` and ``calibration`` were measured on the base model: see ``adapted.inherited``.
+CARRIED_KEYS: tuple[str, ...] = (
+    "architecture", "labels", "input_size", "channels", "parameters", "tta", "uncertainty", "calibration",
+)  # fmt: skip
+MEASURED_ON_BASE: tuple[str, ...] = ("tta", "uncertainty", "calibration")
+
+
+class AdaptError(FERError, ValueError):
+    """The photos cannot make an adapted model (too few, no person matched, ``--out`` exists...)."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Indices into the usable photos: training and held out, how the split was made, and by whom."""
+
+    train: np.ndarray
+    held_out: np.ndarray
+    by: str  # "person" or "photo"
+    people: tuple[str, ...]  # one per photo ("" when split by photo)
+
+
+# -- person ids -----------------------------------------------------------------------------------
+
+
+def person_from_name(name: str, pattern: re.Pattern[str]) -> str | None:
+    """The person a file name gives by ``pattern`` (searched in the base name): its first group when
+    it has one, else the whole match; ``None`` when it does not match (or the group is empty)."""
+    match = pattern.search(PurePosixPath(name).name)
+    if match is None:
+        return None
+    found = match.group(1) if pattern.groups else match.group(0)
+    return found or None
+
+
+def compile_person_pattern(text: str) -> re.Pattern[str]:
+    """``--person-from`` as a regex.
+
+    Raises:
+        AdaptError: not a valid regular expression.
+    """
+    try:
+        return re.compile(text)
+    except re.error as exc:
+        raise AdaptError(f"--person-from '{text}' is not a valid regular expression: {exc}") from None
+
+
+def with_persons(photo_set: PhotoSet, person_from: str | None) -> tuple[PhotoSet, list[dict[str, str]]]:
+    """The photo set with each photo's person from ``person_from`` (else from ``labels.csv``), and the
+    photos left out for having none while others have one (``{"file", "reason"}``).
+
+    Raises:
+        AdaptError: ``person_from`` matches no file name.
+    """
+    photos = list(photo_set.photos)
+    if person_from is not None:
+        pattern = compile_person_pattern(person_from)
+        named = [(p, person_from_name(p.name, pattern)) for p in photos]
+        if photos and not any(person for _, person in named):
+            examples = ", ".join(PurePosixPath(p.name).name for p in photos[:3])
+            raise AdaptError(
+                f"--person-from '{person_from}' matches none of the {len(photos)} file names (for example {examples}); "
+                "it is searched in each file's name, its first group (or whole match) naming the person"
+            )
+        photos = [LabelledPhoto(p.name, p.label, p.group, p.source, person) for p, person in named]
+        reason = f"its file name does not match --person-from '{person_from}'"
+    else:
+        reason = "no person in labels.csv while other photos have one"
+    if not any(p.person for p in photos):
+        return PhotoSet(tuple(photos), photo_set.left_out, photo_set.unknown_folders, photo_set.has_groups), []
+    left = [{"file": p.name, "reason": reason} for p in photos if not p.person]
+    kept = tuple(p for p in photos if p.person)
+    return PhotoSet(kept, photo_set.left_out, photo_set.unknown_folders, photo_set.has_groups, True), left
+
+
+# -- the split ------------------------------------------------------------------------------------
+
+
+def split_photos(people: Sequence[str | None], *, holdout: float = DEFAULT_HOLDOUT, seed: int = 0) -> Split:
+    """Split photos into training and held-out sides by person (every photo of a person on one side).
+
+    Args:
+        people: each usable photo's person; all ``None``: split by photo.
+        holdout: the fraction of people (or photos) held out.
+
+    Raises:
+        AdaptError: fewer than :data:`MIN_PHOTOS` photos, or fewer than :data:`MIN_PEOPLE` people.
+    """
+    from sklearn.model_selection import GroupShuffleSplit  # noqa: PLC0415
+
+    if not 0 < holdout < 1:
+        raise AdaptError(f"--holdout-people must be a fraction between 0 and 1, not {holdout}")
+    n = len(people)
+    if n < MIN_PHOTOS:
+        raise AdaptError(f"only {n} photos with a face; at least {MIN_PHOTOS} are needed to adapt and to measure it")
+    by_person = any(p is not None for p in people)
+    if by_person:
+        if any(p is None for p in people):
+            raise AdaptError("some photos have a person and some do not")
+        distinct = sorted(set(people))  # type: ignore[type-var]
+        if len(distinct) < MIN_PEOPLE:
+            raise AdaptError(
+                f"only {len(distinct)} {'person' if len(distinct) == 1 else 'people'} in {n} photos "
+                f"({', '.join(distinct)}); at least {MIN_PEOPLE} people are needed "
+                "so that some can be held out to measure the adapted model on people it never saw"
+            )
+        groups = np.array([distinct.index(p) for p in people])
+    else:
+        groups = np.arange(n)
+    splitter = GroupShuffleSplit(n_splits=1, test_size=holdout, random_state=seed)
+    train, held_out = next(splitter.split(np.zeros(n), groups=groups))
+    if not len(train) or not len(held_out):
+        raise AdaptError(f"--holdout-people {holdout} leaves one side of the split empty")
+    return Split(
+        np.sort(train), np.sort(held_out), "person" if by_person else "photo",
+        tuple(str(p) for p in people) if by_person else ("",) * n,
+    )  # fmt: skip
+
+
+# -- scores ---------------------------------------------------------------------------------------
+
+
+def flip_tta_probabilities(model: Any, x: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+    """The model's probabilities for ``(N, 48, 48, 1)`` crops, each averaged with its mirror's."""
+    if not len(x):
+        return np.zeros((0, NUM_CLASSES), np.float32)
+    both = np.concatenate([x, x[:, :, ::-1]])
+    probs = np.asarray(model.predict(both, batch_size=batch_size, verbose=0), dtype=np.float64)
+    return (probs[: len(x)] + probs[len(x) :]) / 2
+
+
+def scores(y_true: np.ndarray, probs: np.ndarray) -> dict[str, Any]:
+    """Accuracy, recall per class (``None`` for a class with no photo) and the 7x7 confusion matrix
+    (rows: true emotion, columns: predicted) of predictions against labels."""
+    predicted = np.argmax(probs, axis=1) if len(probs) else np.zeros(0, int)
+    confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), int)
+    np.add.at(confusion, (y_true, predicted), 1)
+    support = confusion.sum(axis=1)
+    recall = {e: (float(confusion[i, i] / support[i]) if support[i] else None) for i, e in enumerate(EMOTIONS)}
+    return {
+        "accuracy": float(np.mean(predicted == y_true)) if len(y_true) else None,
+        "recall": recall,
+        "confusion": confusion.tolist(),
+    }
+
+
+# -- fine-tuning ----------------------------------------------------------------------------------
+
+
+def _all_layers(layer: Any) -> list[Any]:
+    out = [layer]
+    for inner in getattr(layer, "layers", []) or []:
+        out.extend(_all_layers(inner))
+    return out
+
+
+def freeze_batchnorm(model: Any) -> int:
+    """Make every batch-normalisation layer (nested models too) non-trainable: Keras 3 then runs them
+    in inference mode, keeping the base model's statistics. Returns how many were frozen."""
+    import keras  # noqa: PLC0415
+
+    frozen = 0
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.trainable = False
+            frozen += 1
+    return frozen
+
+
+def fine_tune(
+    model: Any,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_held: np.ndarray,
+    y_held: np.ndarray,
+    *,
+    epochs: int = DEFAULT_EPOCHS,
+    learning_rate: float = DEFAULT_LR,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    seed: int = 0,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[int, list[dict[str, Any]]]:
+    """Train ``model`` in place on the crops, keeping the weights of the epoch best on the held-out ones.
+
+    Returns:
+        The best epoch (1-based) and the history: ``{"epoch", "loss", "train_accuracy",
+        "held_out_accuracy", "seconds"}`` per epoch.
+    """
+    import keras  # noqa: PLC0415
+
+    keras.utils.set_random_seed(seed)
+    rng = np.random.default_rng(seed)
+    freeze_batchnorm(model)
+    model.compile(
+        optimizer=keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=WEIGHT_DECAY),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=LABEL_SMOOTHING),
+        metrics=["accuracy"],
+    )
+    targets = np.eye(NUM_CLASSES, dtype=np.float32)[y_train]
+    best_epoch, best_accuracy, best_weights, history = 0, -1.0, None, []
+    for epoch in range(1, epochs + 1):
+        started = time.monotonic()
+        flip = rng.random(len(x_train)) < 0.5
+        x = np.where(flip[:, None, None, None], x_train[:, :, ::-1], x_train)
+        logs = model.fit(x, targets, batch_size=batch_size, epochs=1, shuffle=True, verbose=0).history
+        held = scores(y_held, flip_tta_probabilities(model, x_held))["accuracy"]
+        row = {
+            "epoch": epoch, "loss": float(logs["loss"][-1]), "train_accuracy": float(logs["accuracy"][-1]),
+            "held_out_accuracy": held, "seconds": round(time.monotonic() - started, 2),
+        }  # fmt: skip
+        if held > best_accuracy:
+            best_epoch, best_accuracy, best_weights = epoch, held, model.get_weights()
+        row["best"] = best_epoch == epoch
+        history.append(row)
+        if on_epoch is not None:
+            on_epoch({**row, "epochs": epochs})
+    if best_weights is not None:
+        model.set_weights(best_weights)
+    return best_epoch, history
+
+
+# -- the whole run --------------------------------------------------------------------------------
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _terms(base: dict[str, Any]) -> str | None:
+    if base.get("terms_of_use"):
+        return str(base["terms_of_use"])
+    learnt = json.dumps([base.get("data"), base.get("members")]).lower()
+    return FER2013_TERMS if "fer2013" in learnt else None
+
+
+def adapt(
+    photos: str | Path,
+    out: str | Path,
+    *,
+    base: str | Path | None = None,
+    epochs: int = DEFAULT_EPOCHS,
+    learning_rate: float = DEFAULT_LR,
+    holdout: float = DEFAULT_HOLDOUT,
+    person_from: str | None = None,
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    on_progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Fine-tune ``base`` on the labelled photos and write the adapted model folder at ``out``.
+
+    Args:
+        photos: a folder or ZIP of labelled photos (see :mod:`training.photos`).
+        out: the new model folder; must not exist.
+        base: the model to start from, a name under ``models/`` or a folder (``None``: the default role's).
+        holdout: the fraction of people held out to measure the adapted model.
+        person_from: a regex giving each photo's person from its file name (else ``labels.csv``'s ``person``).
+        on_progress: called with a line of progress at each step and epoch.
+
+    Returns:
+        The report (see :func:`format_report`); ``report["metadata"]`` is the ``adapted`` entry written.
+
+    Raises:
+        AdaptError: unusable options or photos (the message says why).
+        FERError, OSError: the base model or the photos cannot be read, or ``out`` cannot be written.
+    """
+    from core.model_store import load_model_dir, publish_model_dir, resolve_model_dir, save_model_dir  # noqa: PLC0415
+    from core.pipeline import model_tta, still_detector  # noqa: PLC0415
+    from core.recognizer import EmotionRecognizer  # noqa: PLC0415
+    from training.photos import evaluate_photos  # noqa: PLC0415
+    from training.train import _hardware, portable_path  # noqa: PLC0415
+
+    say = on_progress or (lambda line: None)
+    started = time.monotonic()
+    out = Path(out)
+    if out.exists() or out.is_symlink():
+        raise AdaptError(f"{out} already exists; name a new model folder (nothing was written)")
+    if epochs < 1:
+        raise AdaptError(f"--epochs must be at least 1, not {epochs}")
+    if not learning_rate > 0:
+        raise AdaptError(f"--lr must be positive, not {learning_rate}")
+    if not 0 < holdout < 1:
+        raise AdaptError(f"--holdout-people must be a fraction between 0 and 1, not {holdout}")
+    base_dir = resolve_model_dir(base)
+
+    photo_set = load_photo_set(photos)
+    if not photo_set.photos:
+        raise AdaptError(f"no labelled photo in {photos} (name folders by emotion or add a labels.csv)")
+    photo_set, no_person = with_persons(photo_set, person_from)
+
+    recognizer = EmotionRecognizer.from_dir(base_dir, detector=still_detector())
+    recognizer.tta = model_tta(recognizer.metadata)
+    say(f"finding the faces in {len(photo_set.photos)} photos with {recognizer.name}'s photo default")
+    last = [time.monotonic()]
+
+    def finding(done: int, total: int, name: str) -> None:
+        if time.monotonic() - last[0] >= 5 or done == total:
+            last[0] = time.monotonic()
+            say(f"faces: {done} of {total} photos")
+
+    results = next(iter(evaluate_photos(photo_set, {recognizer.name: recognizer}, thumbnails=True,
+                                        on_progress=finding).values()))  # fmt: skip
+    persons = {p.name: p.person for p in photo_set.photos}
+    usable = [r for r in results if r.error is None and r.crop is not None]
+    no_face = [r.name for r in results if r.error is None and r.crop is None]
+    unreadable = [{"file": r.name, "error": r.error} for r in results if r.error is not None]
+
+    split = split_photos([persons[r.name] for r in usable], holdout=holdout, seed=seed)
+    x = np.stack([r.crop for r in usable]).astype(np.float32)[..., None]
+    y = np.array([EMOTIONS.index(r.label) for r in usable])
+    x_train, y_train, x_held, y_held = x[split.train], y[split.train], x[split.held_out], y[split.held_out]
+    train_classes = Counter(EMOTIONS[i] for i in y_train)
+    held_classes = Counter(EMOTIONS[i] for i in y_held)
+    missing = [e for e in EMOTIONS if not train_classes[e]]
+    train_people = sorted({split.people[i] for i in split.train}) if split.by == "person" else []
+    held_people = sorted({split.people[i] for i in split.held_out}) if split.by == "person" else []
+
+    model, base_meta = load_model_dir(base_dir)
+    before = scores(y_held, flip_tta_probabilities(model, x_held))
+    say(
+        f"training on {len(y_train)} photos" + (f" of {len(train_people)} people" if train_people else "")
+        + f", holding out {len(y_held)}" + (f" of {len(held_people)} people" if held_people else " (split by photo)")
+        + f"; held-out accuracy before: {before['accuracy']:.1%}"
+    )  # fmt: skip
+
+    def epoch_line(row: dict[str, Any]) -> None:
+        say(
+            f"epoch {row['epoch']} of {row['epochs']}: loss {row['loss']:.3f}, training accuracy "
+            f"{row['train_accuracy']:.1%}, held out {row['held_out_accuracy']:.1%}"
+            + (" (best so far)" if row["best"] else "") + f", {row['seconds']:.0f} s"
+        )  # fmt: skip
+
+    best_epoch, history = fine_tune(
+        model, x_train, y_train, x_held, y_held, epochs=epochs, learning_rate=learning_rate,
+        batch_size=batch_size, seed=seed, on_epoch=epoch_line,
+    )  # fmt: skip
+    after = scores(y_held, flip_tta_probabilities(model, x_held))
+    seconds = round(time.monotonic() - started, 1)
+
+    notes = ["the held-out photos chose the epoch kept, so the 'after' accuracy is somewhat optimistic"]
+    if split.by == "photo":
+        notes.insert(0, "no person ids: split by photo, so the held-out figures are optimistic (the same people "
+                        "were learnt from their other photos); add a person column or use --person-from")  # fmt: skip
+    if missing:
+        notes.append(f"no training photo of {', '.join(missing)}: trained on the other classes only")
+    inherited = [k for k in MEASURED_ON_BASE if k in base_meta]
+    if inherited:
+        notes.append(f"{', '.join(inherited)} in the metadata were measured on the base model, not on this one")
+    adapted = {
+        "base": recognizer.name,
+        "base_model_sha256": base_meta.get("model_sha256"),
+        "photos": int(len(y_train)),
+        "people": len(train_people) if split.by == "person" else None,
+        "classes": {e: int(train_classes[e]) for e in EMOTIONS},
+        "missing_classes": missing,
+        "held_out": {
+            "photos": int(len(y_held)),
+            "people": len(held_people) if split.by == "person" else None,
+            "classes": {e: int(held_classes[e]) for e in EMOTIONS},
+            "accuracy_before": before["accuracy"],
+            "accuracy_after": after["accuracy"],
+            "per_class_recall_before": before["recall"],
+            "per_class_recall_after": after["recall"],
+            "confusion_before": before["confusion"],
+            "confusion_after": after["confusion"],
+            "tta": "flip",
+            "chose_epoch": True,
+        },
+        "split": split.by,
+        "holdout": holdout,
+        "seed": seed,
+        "epochs": epochs,
+        "best_epoch": best_epoch,
+        "learning_rate": learning_rate,
+        "weight_decay": WEIGHT_DECAY,
+        "label_smoothing": LABEL_SMOOTHING,
+        "batch_size": batch_size,
+        "batchnorm": "frozen at the base model's statistics",
+        "source": portable_path(photos),
+        "detector": "photo default (core.pipeline.still_detector)",
+        "inherited": inherited,
+        "history": history,
+        "seconds": seconds,
+    }
+    metadata: dict[str, Any] = {k: base_meta[k] for k in CARRIED_KEYS if k in base_meta}
+    metadata.update({
+        "name": out.name, "status": "completed", "adapted": adapted, "hardware": _hardware(), "created": _now(),
+    })  # fmt: skip
+    terms = _terms(base_meta)
+    if terms:
+        metadata["terms_of_use"] = terms
+
+    say(f"saving the adapted model (epoch {best_epoch}) to {out}")
+    staging = out.parent / f".{out.name}.adapt-{uuid.uuid4().hex[:8]}"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        save_model_dir(model, metadata, staging)
+        publish_model_dir(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+    from core.model_store import read_model_info  # noqa: PLC0415
+
+    written = read_model_info(out).metadata
+    if written.get("tflite_error"):
+        notes.append(f"no LiteRT file: {written['tflite_error']} (the Keras model serves instead)")
+    return {
+        "base": recognizer.name,
+        "out": str(out),
+        "photos": len(results),
+        "with_face": len(usable),
+        "no_face": no_face,
+        "unreadable": unreadable,
+        "left_out": [{"file": i.name, "reason": i.reason} for i in photo_set.left_out] + no_person,
+        "unknown_folders": list(photo_set.unknown_folders),
+        "split": split.by,
+        "train": {"photos": int(len(y_train)), "people": train_people, "classes": adapted["classes"]},
+        "held_out": {"people_ids": held_people, **adapted["held_out"]},
+        "missing_classes": missing,
+        "epochs": epochs,
+        "best_epoch": best_epoch,
+        "learning_rate": learning_rate,
+        "history": history,
+        "seconds": seconds,
+        "notes": notes,
+        "metadata": adapted,
+    }
+
+
+# -- the report -----------------------------------------------------------------------------------
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1%}"
+
+
+def _confusion_lines(matrix: Sequence[Sequence[int]]) -> list[str]:
+    head = " " * 10 + "".join(f"{e[:5]:>7}" for e in EMOTIONS)
+    return [head, *(f"  {e:<8}" + "".join(f"{v:>7}" for v in row) for e, row in zip(EMOTIONS, matrix))]
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The report as text: held-out accuracy before and after, recall per class side by side, both confusions."""
+    held = report["held_out"]
+    people = f" of {held['people']} people" if held["people"] else ""
+    train_people = f" of {len(report['train']['people'])} people" if report["train"]["people"] else ""
+    lines = [
+        f"adapted {report['base']} -> {report['out']}: trained on {report['train']['photos']} photos{train_people}, "
+        f"{report['epochs']} epochs at lr {report['learning_rate']:g}, kept epoch {report['best_epoch']} "
+        f"({report['seconds']:.0f} s)",
+        f"held out: {held['photos']} photos{people} (split by {report['split']})",
+        f"accuracy on the held-out photos (flip TTA): {_pct(held['accuracy_before'])} before -> "
+        f"{_pct(held['accuracy_after'])} after",
+        "",
+        f"  {'recall':<10}{'before':>8}{'after':>8}{'held out':>10}{'trained':>9}",
+    ]
+    for e in EMOTIONS:
+        lines.append(
+            f"  {e:<10}{_pct(held['per_class_recall_before'][e]):>8}{_pct(held['per_class_recall_after'][e]):>8}"
+            f"{held['classes'][e]:>10}{report['train']['classes'][e]:>9}"
+        )
+    lines += ["", "confusion before (rows: true, columns: predicted)", *_confusion_lines(held["confusion_before"])]
+    lines += ["", "confusion after", *_confusion_lines(held["confusion_after"]), ""]
+    lines += [f"note: {n}" for n in report["notes"]]
+    if report["no_face"]:
+        lines.append(f"no face found, not used ({len(report['no_face'])}): {', '.join(report['no_face'][:20])}"
+                     + (" ..." if len(report["no_face"]) > 20 else ""))  # fmt: skip
+    for item in report["unreadable"]:
+        lines.append(f"unreadable: {item['file']}: {item['error']}")
+    if report["left_out"]:
+        items = [f"{i['file']} ({i['reason']})" for i in report["left_out"]]
+        lines.append(f"left out ({len(items)}): " + "; ".join(items[:20]) + (" ..." if len(items) > 20 else ""))
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.adapt", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", required=True, help="folder or ZIP of labelled photos (as training.photos reads them)")
+    parser.add_argument("--out", required=True, help="the new model folder, e.g. models/mine (must not exist)")
+    parser.add_argument("--base", default=None, help="model to start from: a name under models/ or a folder "
+                        "(default: the default model)")  # fmt: skip
+    parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
+    parser.add_argument("--lr", type=float, default=DEFAULT_LR, help="AdamW learning rate")
+    parser.add_argument("--holdout-people", type=float, default=DEFAULT_HOLDOUT,
+                        help="fraction of the people held out to measure the adapted model")  # fmt: skip
+    parser.add_argument("--person-from", default=None, metavar="REGEX",
+                        help="regex giving each photo's person from its file name (its first group, else the "
+                        r"whole match), e.g. '^(\d{4})'; default: labels.csv's person column")  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    args = parser.parse_args(argv)
+    try:
+        report = adapt(
+            args.photos, args.out, base=args.base, epochs=args.epochs, learning_rate=args.lr,
+            holdout=args.holdout_people, person_from=args.person_from, seed=args.seed, batch_size=args.batch_size,
+            on_progress=lambda line: print(line, file=sys.stderr, flush=True),
+        )  # fmt: skip
+    except (FERError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted: nothing was written at {args.out}", file=sys.stderr)
+        return 130
+    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
