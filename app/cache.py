@@ -139,16 +139,28 @@ def split_predictions(
     return probs.argmax(axis=1).astype(np.int64), probs.max(axis=1)
 
 
-@st.cache_data(show_spinner="Augmenting (in a process of its own: Keras stays out of the server)...", max_entries=16)
 def augment_preview(data_path: str, split: str, index: int, config: Any, copies: int, seed: int) -> np.ndarray:
     """``copies`` augmented versions (uint8 ``(copies, 48, 48)``) of one dataset face.
 
     The augmentation is Keras layers (what training runs), so it runs in a child process
-    (:func:`app.jobs.run_in_child`); the server never imports TensorFlow.
+    (:func:`app.jobs.run_in_child`, a few seconds); the server never imports TensorFlow. Previews
+    are kept on disk (Streamlit's ``persist="disk"``), so the page's default preview is there at
+    once after a restart too.
 
     Raises:
         JobError: the child failed.
     """
+    return _augment_preview(data_path, _mtime(Path(data_path)), split, index, config, copies, seed)
+
+
+@st.cache_data(
+    show_spinner="Augmenting (in a process of its own: Keras stays out of the server)...", max_entries=64,
+    persist="disk",
+)  # fmt: skip
+def _augment_preview(
+    data_path: str, data_mtime: float, split: str, index: int, config: Any, copies: int, seed: int
+) -> np.ndarray:  # fmt: skip
+    del data_mtime  # part of the cache key only: a replaced dataset gets new previews
     from dataclasses import asdict  # noqa: PLC0415
 
     from app.jobs import run_in_child  # noqa: PLC0415
