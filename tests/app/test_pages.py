@@ -468,7 +468,8 @@ def test_training_page_offers_the_serving_recipes_and_the_ferplus_blend(app_env,
     assert config["ferplus_blend"] == pytest.approx(0.4) and not config["ferplus"]
 
 
-def test_training_page_shows_progress_and_cancels(app_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+def _fake_training_started(name: str, monkeypatch, tmp_path: Path):  # noqa: ANN001, ANN202
+    """The Training page with a run of ``name`` started on the fake child routine and reporting; ``(app, job)``."""
     from app import cache  # noqa: PLC0415
     from app.training_job import TrainingJob  # noqa: PLC0415
 
@@ -476,7 +477,7 @@ def test_training_page_shows_progress_and_cancels(app_env, monkeypatch, tmp_path
     monkeypatch.setattr(cache, "training_job", lambda: job)
     monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
     app = run_page("pages/5_Training.py")
-    app.text_input(key="train_name").input("watch-me").run()
+    app.text_input(key="train_name").input(name).run()
     app.button(key="train_start").click().run()
     deadline = time.monotonic() + 30
     while job.snapshot().event is None and time.monotonic() < deadline:
@@ -484,6 +485,11 @@ def test_training_page_shows_progress_and_cancels(app_env, monkeypatch, tmp_path
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     assert job.snapshot().active, (job.snapshot(), texts(app.error))
+    return app, job
+
+
+def test_training_page_shows_progress_and_cancels(app_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
+    app, job = _fake_training_started("watch-me", monkeypatch, tmp_path)
     (bar,) = app.get("progress")
     assert "Training: epoch 2 of 3, batch 2 of 4, 2.5 batches/s, 1 min 15 s left, loss 1.700" in bar.proto.text
     metrics = {m.label: m.value for m in app.metric}
@@ -498,19 +504,7 @@ def test_training_page_shows_progress_and_cancels(app_env, monkeypatch, tmp_path
 
 
 def test_training_page_stops_early_on_request(app_env, monkeypatch, tmp_path: Path) -> None:  # noqa: ANN001
-    from app import cache  # noqa: PLC0415
-    from app.training_job import TrainingJob  # noqa: PLC0415
-
-    job = TrainingJob(target="tests.app.fake_tasks:fake_train")
-    monkeypatch.setattr(cache, "training_job", lambda: job)
-    monkeypatch.setenv("FER_MODELS_DIR", str(tmp_path))
-    app = run_page("pages/5_Training.py")
-    app.text_input(key="train_name").input("stop-me").run()
-    app.button(key="train_start").click().run()
-    deadline = time.monotonic() + 30
-    while job.snapshot().event is None and time.monotonic() < deadline:
-        time.sleep(0.05)
-    app.run()
+    app, job = _fake_training_started("stop-me", monkeypatch, tmp_path)
     app.button(key="train_stop").click().run()
     assert job.snapshot().phase == "stopping"
     assert job.join(15)
