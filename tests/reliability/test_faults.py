@@ -83,7 +83,8 @@ def test_sigkill_mid_epoch_keeps_the_saved_model_and_resume_continues(
     state_path = out / "checkpoint" / "state.json"
     deadline = time.monotonic() + 120
     try:
-        while not any(line.startswith("Epoch 3/8") for line in lines):
+        # The command line's progress: epoch 2's line ends it, and epoch 3 starts at once.
+        while not any(line.startswith("epoch 2 of 8, done") for line in lines):
             assert process.poll() is None, "".join(lines)[-3000:]
             assert time.monotonic() < deadline, "the run never reached epoch 3: " + "".join(lines)[-3000:]
             time.sleep(0.02)
@@ -108,8 +109,8 @@ def test_sigkill_mid_epoch_keeps_the_saved_model_and_resume_continues(
     # 3. --resume continues the killed run from its last complete epoch (epoch 3 of 4), not from 0.
     capsys.readouterr()
     assert train_module.main(train_args(data, out, 4, "--resume")) == 0
-    printed = capsys.readouterr().out
-    assert "Epoch 3/4" in printed and "Epoch 1/4" not in printed and "Epoch 2/4" not in printed
+    printed = capsys.readouterr().err  # the command line's progress lines
+    assert "epoch 3 of 4" in printed and "epoch 1 of 4" not in printed and "epoch 2 of 4" not in printed
     resumed = read_model_info(out)
     assert resumed.ok and resumed.metadata["epochs_run"] == 4
     assert resumed.metadata["history"]["loss"][:2] == state["history"]["loss"]  # the first two epochs kept
@@ -190,7 +191,8 @@ def test_full_disk_during_training_exits_with_a_message_and_keeps_the_model(
     assert train_module.main(train_args(data, out, 2)) == 2
     monkeypatch.undo()
     err = capsys.readouterr().err
-    assert err.startswith("error: cannot write") and "No space left on device" in err and "Traceback" not in err
+    last = err.strip().splitlines()[-1]  # after the progress lines
+    assert last.startswith("error: cannot write") and "No space left on device" in err and "Traceback" not in err
     if target == "checkpoint":
         assert "--resume" in err
     assert model_snapshot(out) == before
