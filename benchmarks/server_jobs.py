@@ -184,7 +184,11 @@ def one_session(
             session = ServerSession(context.new_page(), server.url, int(timeout_s * 1000))
             session.open()
             figures.video_fresh_s = session.analyse_video(clip)
-            figures.upload_idle_s = session.upload_photos(photos)
+            # A visitor's upload, each time in a new browser tab (a new session), idle and during the run.
+            idle_visitor = ServerSession(context.new_page(), server.url, int(timeout_s * 1000))
+            figures.upload_idle_s = idle_visitor.upload_photos(photos)
+            idle_visitor.page.close()
+            session.upload_photos(photos)
             figures.why_s = session.open_why_maps(2)
             figures.rss_before_run = memory_bytes(server.process.pid)[0]
             name = f"bench-cancel-{int(time.time())}"
