@@ -211,10 +211,14 @@ class ModelCard:
     """An ensemble's members, their PublicTest accuracy and weights, in words."""
     calibration: str | None = None
     """How its probabilities were calibrated (an ensemble's temperature), in words."""
+    adapted: str | None = None
+    """What an adapted model (``training.adapt``) learnt from, and how it did on held-out people, in words."""
 
     def facts(self) -> list[tuple[str, str]]:
         """``(label, value)`` rows for a table; unknown facts are left out."""
         rows: list[tuple[str, str]] = [("Classes", ", ".join(self.classes)), ("Architecture", self.architecture)]
+        if self.adapted:
+            rows.append(("Adapted to your photos", self.adapted))
         if self.members:
             rows.append(("Members", self.members))
         if self.calibration:
@@ -323,6 +327,7 @@ def model_card(info: ModelInfo) -> ModelCard:
         real_photos=tuple(text for text in map(_real_photos_text, meta.get("real_photos") or []) if text),
         members=_members_text(meta.get("members")),
         calibration=_calibration_text(meta.get("calibration")),
+        adapted=_adapted_text(meta.get("adapted")),
     )
 
 
@@ -362,6 +367,27 @@ def _members_text(members: Any) -> str | None:
 
 
 _DETECTOR_NAMES = {"yunet": "YuNet", "haar": "the Haar cascade", "mtcnn": "MTCNN", "blazeface": "BlazeFace"}
+
+
+def _adapted_text(adapted: Any) -> str | None:
+    """``metadata["adapted"]`` (``training.adapt``) in words; ``None`` when absent or not readable."""
+    if not isinstance(adapted, Mapping):
+        return None
+    photos, people = _maybe_int(adapted.get("photos")), _maybe_int(adapted.get("people"))
+    if not photos:
+        return None
+    classes = adapted.get("classes") if isinstance(adapted.get("classes"), Mapping) else {}
+    taught = ", ".join(f"{name} {int(n)}" for name, n in classes.items() if n)
+    who = f" of {people} people" if people else ""
+    text = f"from {adapted.get('base') or 'a base model'}, on {photos:,} photos{who} ({taught})"
+    held = adapted.get("held_out") if isinstance(adapted.get("held_out"), Mapping) else {}
+    before, after = _maybe_float(held.get("accuracy_before")), _maybe_float(held.get("accuracy_after"))
+    if before is not None and after is not None:
+        kept = f"{held.get('photos')} photos of {held.get('people')} other people" if held.get("people") else (
+            f"{held.get('photos')} held-out photos (split by photo: optimistic)"
+        )  # fmt: skip
+        text += f"; on {kept}: {before:.1%} before, {after:.1%} after"
+    return text
 
 
 def _real_photos_text(entry: Any) -> str | None:

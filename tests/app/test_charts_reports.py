@@ -79,6 +79,23 @@ def test_model_card_names_averaged_epochs(tmp_path) -> None:  # noqa: ANN001
     assert "Weights" not in dict(model_card(ModelInfo("m", tmp_path, {"labels": list(EMOTIONS)})).facts())
 
 
+def test_model_card_says_what_an_adapted_model_learnt_from(tmp_path) -> None:  # noqa: ANN001
+    adapted = {
+        "base": "fast", "photos": 440, "people": 42, "split": "person",
+        "classes": {"angry": 60, "disgust": 0, "happy": 80},
+        "held_out": {"photos": 151, "people": 14, "accuracy_before": 0.606, "accuracy_after": 0.701},
+    }  # fmt: skip
+    facts = dict(model_card(ModelInfo("mine", tmp_path, {"labels": list(EMOTIONS), "adapted": adapted})).facts())
+    assert facts["Adapted to your photos"] == (
+        "from fast, on 440 photos of 42 people (angry 60, happy 80); on 151 photos of 14 other people: "
+        "60.6% before, 70.1% after"
+    )
+    by_photo = {**adapted, "people": 0, "held_out": {**adapted["held_out"], "people": 0}}
+    text = dict(model_card(ModelInfo("m", tmp_path, {"labels": list(EMOTIONS), "adapted": by_photo})).facts())
+    assert "split by photo: optimistic" in text["Adapted to your photos"]
+    assert "Adapted to your photos" not in dict(model_card(ModelInfo("m", tmp_path, {"labels": list(EMOTIONS)})).facts())
+
+
 def test_model_card_of_an_ensemble_names_its_members_and_their_time_together(tmp_path) -> None:  # noqa: ANN001
     members = [
         {"name": "fast", "public_test_accuracy": 0.6835, "weight": 1 / 3, "trained": {"train_seconds": 12061.5}},
