@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
 import sys
@@ -241,8 +242,13 @@ def fine_tune(
     batch_size: int = DEFAULT_BATCH_SIZE,
     seed: int = 0,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    replay: tuple[np.ndarray, np.ndarray] | None = None,
+    replay_per_epoch: int = 0,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Train ``model`` in place on the crops, keeping the weights of the epoch best on the held-out ones.
+
+    ``replay`` (FER2013 Training faces ``(N, 48, 48, 1)`` and their labels): ``replay_per_epoch`` of
+    them, drawn anew each epoch, are trained on beside the crops, so the model keeps what it knew.
 
     Returns:
         The best epoch (1-based) and the history: ``{"epoch", "loss", "train_accuracy",
@@ -264,7 +270,14 @@ def fine_tune(
         started = time.monotonic()
         flip = rng.random(len(x_train)) < 0.5
         x = np.where(flip[:, None, None, None], x_train[:, :, ::-1], x_train)
-        logs = model.fit(x, targets, batch_size=batch_size, epochs=1, shuffle=True, verbose=0).history
+        y = targets
+        if replay is not None and replay_per_epoch > 0:
+            chosen = rng.choice(len(replay[1]), size=min(replay_per_epoch, len(replay[1])), replace=False)
+            old_x = np.asarray(replay[0][chosen], dtype=np.float32)
+            old_flip = rng.random(len(chosen)) < 0.5
+            x = np.concatenate([x, np.where(old_flip[:, None, None, None], old_x[:, :, ::-1], old_x)])
+            y = np.concatenate([targets, np.eye(NUM_CLASSES, dtype=np.float32)[replay[1][chosen]]])
+        logs = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=True, verbose=0).history
         held = scores(y_held, flip_tta_probabilities(model, x_held))["accuracy"]
         row = {
             "epoch": epoch, "loss": float(logs["loss"][-1]), "train_accuracy": float(logs["accuracy"][-1]),
@@ -307,6 +320,8 @@ def adapt(
     seed: int = 0,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_progress: Callable[[str], None] | None = None,
+    replay: int = 0,
+    data: str | Path | None = None,
 ) -> dict[str, Any]:
     """Fine-tune ``base`` on the labelled photos and write the adapted model folder at ``out``.
 
@@ -317,6 +332,9 @@ def adapt(
         holdout: the fraction of people held out to measure the adapted model.
         person_from: a regex giving each photo's person from its file name (else ``labels.csv``'s ``person``).
         on_progress: called with a line of progress at each step and epoch.
+        replay: FER2013 Training faces drawn anew each epoch and trained on beside the photos, so the
+            model keeps what it learnt from FER2013 (0: none).
+        data: FER2013 for ``replay`` (a path :func:`training.data.load_fer2013` reads).
 
     Returns:
         The report (see :func:`format_report`); ``report["metadata"]`` is the ``adapted`` entry written.
@@ -391,9 +409,20 @@ def adapt(
             + (" (best so far)" if row["best"] else "") + f", {row['seconds']:.0f} s"
         )  # fmt: skip
 
+    replayed = None
+    if replay > 0:
+        if not data:
+            raise AdaptError("--replay needs FER2013: --data or FER2013_PATH")
+        from core.paths import app_cache_dir  # noqa: PLC0415
+        from training.data import load_fer2013  # noqa: PLC0415
+
+        cache = app_cache_dir()
+        training_split = load_fer2013(data, cache_dir=None if cache is None else cache / "datasets")["Training"]
+        replayed = (training_split.x[..., None], training_split.y)
+        say(f"replaying {replay:,} of FER2013's {len(training_split):,} Training faces each epoch")
     best_epoch, history = fine_tune(
         model, x_train, y_train, x_held, y_held, epochs=epochs, learning_rate=learning_rate,
-        batch_size=batch_size, seed=seed, on_epoch=epoch_line,
+        batch_size=batch_size, seed=seed, on_epoch=epoch_line, replay=replayed, replay_per_epoch=replay,
     )  # fmt: skip
     after = scores(y_held, flip_tta_probabilities(model, x_held))
     seconds = round(time.monotonic() - started, 1)
@@ -433,6 +462,7 @@ def adapt(
         "epochs": epochs,
         "best_epoch": best_epoch,
         "learning_rate": learning_rate,
+        "replay": replay,
         "weight_decay": WEIGHT_DECAY,
         "label_smoothing": LABEL_SMOOTHING,
         "batch_size": batch_size,
@@ -481,6 +511,7 @@ def adapt(
         "epochs": epochs,
         "best_epoch": best_epoch,
         "learning_rate": learning_rate,
+        "replay": replay,
         "history": history,
         "seconds": seconds,
         "notes": notes,
@@ -549,12 +580,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         r"whole match), e.g. '^(\d{4})'; default: labels.csv's person column")  # fmt: skip
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--replay", type=int, default=0, metavar="N",
+                        help="FER2013 Training faces trained on beside the photos each epoch, so the model keeps "
+                        "what it knew (0: none; needs --data or FER2013_PATH)")  # fmt: skip
+    parser.add_argument("--data", default=os.environ.get("FER2013_PATH") or None, help="FER2013, for --replay")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     try:
         report = adapt(
             args.photos, args.out, base=args.base, epochs=args.epochs, learning_rate=args.lr,
             holdout=args.holdout_people, person_from=args.person_from, seed=args.seed, batch_size=args.batch_size,
+            replay=args.replay, data=args.data,
             on_progress=lambda line: print(line, file=sys.stderr, flush=True),
         )  # fmt: skip
     except (FERError, ValueError, OSError) as exc:

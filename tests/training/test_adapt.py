@@ -206,3 +206,29 @@ def test_too_few_people_is_refused_with_the_numbers(
     assert "only 1 person in 42 photos (0); at least 4 people" in capsys.readouterr().err
     assert not out.exists()
     assert adapt_module.MIN_PEOPLE == MIN_PEOPLE
+
+
+def test_replays_fer2013_faces_beside_the_photos(
+    drawn_photos: Path, tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from tests.app.conftest import write_fake_fer_csv  # noqa: PLC0415
+
+    seen: list[int] = []
+    real_fit = adapt_module.fine_tune
+
+    def counting(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        seen.append(len(kwargs["replay"][1]) if kwargs.get("replay") is not None else 0)
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(adapt_module, "fine_tune", counting)
+    data = write_fake_fer_csv(tmp_path / "fer2013.csv.gz", per_class=3)
+    argv = ["--photos", str(drawn_photos), "--base", str(tiny_model_dir), "--epochs", "1", "--person-from", r"^(\d{4})"]
+    monkeypatch.delenv("FER2013_PATH", raising=False)
+    assert main([*argv, "--out", str(tmp_path / "no-data"), "--replay", "10"]) == 2
+    assert "--replay needs FER2013" in capsys.readouterr().err and not (tmp_path / "no-data").exists()
+    out = tmp_path / "replayed"
+    assert main([*argv, "--out", str(out), "--replay", "10", "--data", str(data)]) == 0
+    assert "replaying 10 of FER2013's 21 Training faces each epoch" in capsys.readouterr().err
+    assert seen == [21]  # every Training face offered; 10 drawn each epoch
+    assert read_model_info(out).metadata["adapted"]["replay"] == 10
