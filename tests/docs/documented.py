@@ -104,6 +104,10 @@ TESTED: dict[str, str] = {
         r"python -m training.adapt --photos {photos} --out {out} --base {model} --person-from '^(\d{{4}})'"
         " --epochs 1 --holdout-people 0.34"
     ),
+    "adapt replay": (
+        r"python -m training.adapt --photos {photos} --out {out} --base {model} --person-from '^(\d{{4}})'"
+        " --epochs 1 --replay 20 --data {csv}"
+    ),
     # batch: the archive job on a local Ray (a child process: it starts and stops its own Ray)
     "batch": "python -m batch {photo} {clip} --out {out} --model {model} --workers 1 --quiet",
     "batch resume": "python -m batch {photo} {clip} --out {out} --model {model} --workers 1 --quiet --resume",

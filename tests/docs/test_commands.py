@@ -307,6 +307,10 @@ def test_adapt_to_your_photos(tiny_model_dir: Path, tmp_path: Path, capsys: pyte
     code, text = cli("adapt", capsys, photos=photos, out=out, model=tiny_model_dir)
     assert "held-out" in text.lower() and (out / "metadata.json").is_file()
     assert json.loads((out / "metadata.json").read_text())["adapted"]["split"] == "person"
+    csv = write_fer_csv(tmp_path / "fer2013.csv")
+    replayed = tmp_path / "models" / "replayed"
+    cli("adapt replay", capsys, photos=photos, out=replayed, model=tiny_model_dir, csv=csv)
+    assert json.loads((replayed / "metadata.json").read_text())["adapted"]["replay"] == 20
 
 
 # --- the documentation and the commands above ---------------------------------------------------
