@@ -601,7 +601,9 @@ def load_photo_set(path: str | Path) -> PhotoSet:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Accuracy on your own labelled photos through the photo default.")
+    parser = argparse.ArgumentParser(
+        prog="python -m training.photos", description="Accuracy on your own labelled photos through the photo default."
+    )
     parser.add_argument(
         "--photos", required=True, help=f"folder or ZIP of photos in emotion folders, or with a {LABELS_FILE}"
     )
