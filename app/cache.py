@@ -19,7 +19,7 @@ import streamlit as st
 
 from core.model_store import EVALUATION_FILE, METADATA_FILE, MODELS_DIR, ModelInfo, ModelRoles, list_models
 from core.model_store import model_roles as core_model_roles
-from core.paths import app_cache_dir
+from core.paths import dataset_cache_dir
 
 if TYPE_CHECKING:
     from app.limits import HeavyWorkGate
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
     from training.data import FERData
 
 MODELS_DIR_ENV = "FER_MODELS_DIR"
-DATASET_CACHE = "datasets"
-"""The folder of the app's cache folder (:func:`core.paths.app_cache_dir`) that holds parsed datasets."""
 
 
 def models_root() -> Path:
@@ -102,19 +100,10 @@ def _dataset(path: str, mtime: float) -> FERData:
     return load_fer2013(path, cache_dir=dataset_cache_dir())
 
 
-def dataset_cache_dir() -> Path | None:
-    """Where parsed datasets are kept between app starts: ``datasets/`` of the app's cache folder.
-
-    ``None`` when there is no cache folder (no home folder): the dataset is then parsed in every process.
-    """
-    root = app_cache_dir()
-    return None if root is None else root / DATASET_CACHE
-
-
 def dataset(path: Path) -> FERData:
     """FER2013 loaded from ``path``, kept in memory for the process (the arrays are read-only).
 
-    The first load ever parses the file (seconds) and keeps its splits in :func:`dataset_cache_dir`;
+    The first load ever parses the file (seconds) and keeps its splits in :func:`core.paths.dataset_cache_dir`;
     a new process (an app restart) memory-maps them from there in milliseconds.
 
     Raises:

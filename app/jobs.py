@@ -314,7 +314,7 @@ class ProcessJob(BackgroundJob[S]):
         try:
             process = _spawn(job_dir, target, args)
             self.child_pid = process.pid
-            seen = 0.0
+            seen = 0
             while process.poll() is None:
                 if stop.is_set():
                     _end_process_group(process.pid, grace_s=KILL_GRACE_S)
@@ -363,7 +363,7 @@ class ProcessJob(BackgroundJob[S]):
         except (OSError, ProcessLookupError):  # the child is gone, or its folder went with a cancel
             pass
 
-    def _read_status(self, path: Path, seen: float, read: Callable[[Path], Any]) -> float:
+    def _read_status(self, path: Path, seen: int, read: Callable[[Path], Any]) -> int:
         try:
             mtime = path.stat().st_mtime_ns
         except OSError:

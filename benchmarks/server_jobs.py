@@ -17,6 +17,7 @@ tiny inputs; the figures written in ``docs/reliability.md`` come from this modul
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import shutil
 import statistics
@@ -42,8 +43,6 @@ def memory_bytes(pid: int) -> tuple[int, int]:
 
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time the process has used so far (``/proc/PID/stat``)."""
-    import os  # noqa: PLC0415
-
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
@@ -245,8 +244,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=int, default=1, help="sessions per setting, on fresh servers")
     parser.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for any one step")
     args = parser.parse_args(argv)
-    import os  # noqa: PLC0415
-
     from core.model_store import MODELS_DIR  # noqa: PLC0415
 
     dataset = args.data or os.environ.get("FER2013_PATH", "")

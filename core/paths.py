@@ -15,6 +15,8 @@ CACHE_DIR_ENV = "FER_CACHE_DIR"
 """Environment variable that names the app's cache folder (tests, deployments)."""
 CACHE_NAME = "facial-emotion"
 """The app's folder inside the user's cache folder."""
+DATASET_CACHE = "datasets"
+"""The folder of the app's cache folder that holds parsed datasets (:func:`dataset_cache_dir`)."""
 
 
 def app_cache_dir() -> Path | None:
@@ -34,3 +36,12 @@ def app_cache_dir() -> Path | None:
         return Path.home() / ".cache" / CACHE_NAME
     except (RuntimeError, KeyError):  # no $HOME and no password entry (some containers)
         return None
+
+
+def dataset_cache_dir() -> Path | None:
+    """Where parsed datasets are kept between runs: ``datasets/`` of :func:`app_cache_dir`.
+
+    ``None`` when there is no cache folder (no home folder): a dataset is then parsed in every process.
+    """
+    root = app_cache_dir()
+    return None if root is None else root / DATASET_CACHE

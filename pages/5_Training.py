@@ -25,6 +25,7 @@ from app.training_job import (
 )
 from core.errors import FERError
 from core.model_store import list_models
+from core.paths import dataset_cache_dir
 from training.architectures import list_architectures
 from training.augment import AugmentConfig
 from training.precision import PRECISIONS, gpu_device_visible, resolve_precision
@@ -223,7 +224,7 @@ if st.button("Start training", type="primary", key="train_start", disabled=not l
     try:
         job.start(
             name=model_name, config=config, data=location.path, models_root=root, ferplus_path=ferplus_path,
-            dataset_cache=cache.dataset_cache_dir(),
+            dataset_cache=dataset_cache_dir(),
         )  # fmt: skip
     except (JobBusyError, ValueError, FERError) as exc:
         st.error(str(exc))

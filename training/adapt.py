@@ -413,11 +413,10 @@ def adapt(
     if replay > 0:
         if not data:
             raise AdaptError("--replay needs FER2013: --data or FER2013_PATH")
-        from core.paths import app_cache_dir  # noqa: PLC0415
+        from core.paths import dataset_cache_dir  # noqa: PLC0415
         from training.data import load_fer2013  # noqa: PLC0415
 
-        cache = app_cache_dir()
-        training_split = load_fer2013(data, cache_dir=None if cache is None else cache / "datasets")["Training"]
+        training_split = load_fer2013(data, cache_dir=dataset_cache_dir())["Training"]
         replayed = (training_split.x[..., None], training_split.y)
         say(f"replaying {replay:,} of FER2013's {len(training_split):,} Training faces each epoch")
     best_epoch, history = fine_tune(

@@ -108,23 +108,15 @@ class Job:
 
 
 def lower_priority(nice: int) -> None:
-    """Take ``nice`` more niceness, and the same for this process's scheduling autogroup if it leads it.
+    """Take ``nice`` more niceness (best effort).
 
-    On Linux with autogroups (``/proc/sys/kernel/sched_autogroup_enabled``) every session is
-    scheduled as a group of its own, and niceness counts only inside a group: a child in a session
-    of its own would still get half of a 2-core machine against the server. The app starts its
-    child in the server's session (a process group of its own), where niceness works; a child that
-    was started as a session leader lowers its own autogroup instead (never the server's). Best
-    effort: neither exists on every system.
+    On Linux with autogroups every session is scheduled as a group of its own and niceness counts
+    only inside a group, so the app starts this process in the server's session (a process group of
+    its own: :func:`app.jobs._spawn`), where its niceness does count against the server.
     """
     try:
         os.nice(nice)
     except (AttributeError, OSError):  # Windows has no nice; a refused renice is not fatal
-        pass
-    try:
-        if os.getsid(0) == os.getpid():  # this process leads its session: the autogroup is its own
-            Path("/proc/self/autogroup").write_text(str(min(19, max(0, nice))))
-    except (AttributeError, OSError):  # no autogroups here (or not Linux): the process's niceness is all there is
         pass
 
 

@@ -19,6 +19,7 @@ import cv2
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core.paths import DATASET_CACHE
 from tests.app.conftest import REPO, app_test
 from tests.core.faces import face_scene
 
@@ -326,7 +327,7 @@ def test_the_dataset_pages_keep_the_parsed_dataset_in_the_cache_folder(
     monkeypatch.setenv("FER_CACHE_DIR", str(tmp_path / "cache"))
     cache._dataset.clear()  # AppTest runs in this process: an earlier test's load would answer
     run_page("pages/3_Dataset_browser.py")
-    (entry,) = (tmp_path / "cache" / cache.DATASET_CACHE).iterdir()
+    (entry,) = (tmp_path / "cache" / DATASET_CACHE).iterdir()
     assert entry.name.startswith(app_env["dataset"].name) and (entry / CACHE_META).is_file()
     cache._dataset.clear()
 

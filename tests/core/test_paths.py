@@ -38,3 +38,10 @@ def test_no_home_folder_means_no_cache(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(Path, "home", staticmethod(no_home))
     assert app_cache_dir() is None
+
+
+def test_datasets_are_cached_in_the_apps_cache_folder(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from core.paths import DATASET_CACHE, dataset_cache_dir  # noqa: PLC0415
+
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "mine"))
+    assert dataset_cache_dir() == tmp_path / "mine" / DATASET_CACHE
