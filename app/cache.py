@@ -22,6 +22,8 @@ from core.model_store import model_roles as core_model_roles
 from core.paths import dataset_cache_dir
 
 if TYPE_CHECKING:
+    from app.adapt_job import AdaptJob
+    from app.jobs import JobSlot
     from app.limits import HeavyWorkGate
     from core.recognizer import EmotionRecognizer
     from app.training_job import TrainingJob
@@ -180,7 +182,24 @@ def training_job() -> TrainingJob:
     from app.training_job import TrainingJob  # noqa: PLC0415
 
     sweep_stale_jobs(models_root())
-    return TrainingJob(yield_to=heavy_work_gate().busy)  # visitors' uploads and videos go first
+    return TrainingJob(yield_to=heavy_work_gate().busy, slot=heavy_job_slot())  # visitors' uploads and videos go first
+
+
+@st.cache_resource
+def adapt_job() -> AdaptJob:
+    """The process-wide adaptation job: one at a time, never beside a training (they share a slot)."""
+    from app.adapt_job import AdaptJob  # noqa: PLC0415
+
+    training_job()  # sweeps the job folders a previous server left, once
+    return AdaptJob(yield_to=heavy_work_gate().busy, slot=heavy_job_slot())
+
+
+@st.cache_resource
+def heavy_job_slot() -> JobSlot:
+    """The slot a training and an adaptation share: one heavy job at a time per server."""
+    from app.jobs import JobSlot  # noqa: PLC0415
+
+    return JobSlot()
 
 
 @st.cache_data(ttl=3000, show_spinner="Fetching TURN credentials from Twilio...")

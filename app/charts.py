@@ -131,8 +131,17 @@ def class_distribution(counts_by_split: Mapping[str, Sequence[int]], *, share: b
 
 def confusion_heatmap(report: EvaluationReport, *, normalised: bool) -> go.Figure:
     """The confusion matrix (rows: true class, columns: predicted class) as a heatmap."""
-    matrix = np.asarray(report.confusion_normalised if normalised else report.confusion, dtype=np.float64)
-    counts = np.asarray(report.confusion, dtype=np.int64)
+    return confusion_matrix_figure(report.confusion, normalised=normalised)
+
+
+def confusion_matrix_figure(
+    confusion: Sequence[Sequence[int]], *, normalised: bool, title: str | None = None, height: int = 460
+) -> go.Figure:  # fmt: skip
+    """A 7x7 confusion matrix of counts (rows: true class, columns: predicted) as a heatmap;
+    ``normalised``: each row as shares of its true class (an empty row stays at 0)."""
+    counts = np.asarray(confusion, dtype=np.int64)
+    totals = counts.sum(axis=1, keepdims=True)
+    matrix = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0) if normalised else counts.astype(float)
     text = [[f"{v:.0%}" if normalised else f"{int(v):,}" for v in row] for row in matrix]
     fig = go.Figure(
         go.Heatmap(
@@ -144,10 +153,50 @@ def confusion_heatmap(report: EvaluationReport, *, normalised: bool) -> go.Figur
         )
     )  # fmt: skip
     fig.update_layout(
-        title=f"Confusion matrix{' (each row sums to 100%)' if normalised else ' (counts)'}",
-        height=460, margin=_MARGIN,
+        title=title or f"Confusion matrix{' (each row sums to 100%)' if normalised else ' (counts)'}",
+        height=height, margin=_MARGIN,
         xaxis={"title": "predicted", "side": "bottom"},
         yaxis={"title": "true", "autorange": "reversed"},
+    )  # fmt: skip
+    return fig
+
+
+def recall_before_after(before: Mapping[str, float | None], after: Mapping[str, float | None]) -> go.Figure:
+    """Recall per class before and after adapting, side by side (a class with no photo is left blank)."""
+    fig = go.Figure()
+    for name, values, color in (("before", before, "#9aa5b1"), ("after", after, "#1f77b4")):
+        fig.add_trace(
+            go.Bar(
+                name=name, x=list(EMOTIONS), y=[values.get(e) for e in EMOTIONS], marker_color=color,
+                hovertemplate="%{x}: %{y:.0%}<extra>" + name + "</extra>",
+            )
+        )  # fmt: skip
+    fig.update_layout(
+        barmode="group", height=340, margin=_MARGIN, title="Recall per class on the held-out people",
+        yaxis={"range": [0, 1], "tickformat": ".0%"}, legend={"orientation": "h", "y": -0.15},
+    )  # fmt: skip
+    return fig
+
+
+def adapt_curve(history: Sequence[Mapping[str, Any]], *, before: float | None = None) -> go.Figure:
+    """Accuracy per epoch while adapting: on the held-out people (which choose the epoch kept) and
+    on the photos learnt, with the held-out accuracy before adapting as a dotted line."""
+    epochs = [int(row["epoch"]) for row in history]
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(
+        x=epochs, y=[row.get("held_out_accuracy") for row in history], mode="lines+markers", name="held-out people",
+        hovertemplate="epoch %{x}: %{y:.1%}<extra>held out</extra>",
+    ))  # fmt: skip
+    fig.add_trace(go.Scatter(
+        x=epochs, y=[row.get("train_accuracy") for row in history], mode="lines+markers", name="photos learnt",
+        line={"dash": "dot"}, hovertemplate="epoch %{x}: %{y:.1%}<extra>learnt</extra>",
+    ))  # fmt: skip
+    if before is not None:
+        fig.add_hline(y=before, line_dash="dash", line_color="#9aa5b1", annotation_text=f"before: {before:.1%}")
+    fig.update_layout(
+        height=320, margin=_MARGIN, title="Accuracy per epoch",
+        xaxis={"title": "epoch", "dtick": 1, "range": [0.5, max([*epochs, 1]) + 0.5]},
+        yaxis={"range": [0, 1], "tickformat": ".0%"}, legend={"orientation": "h", "y": -0.2},
     )  # fmt: skip
     return fig
 

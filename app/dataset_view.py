@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 
 from core.labels import EMOTIONS, NUM_CLASSES
+from training.data import CSV_NAMES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = REPO_ROOT / "data"
-CSV_NAMES: tuple[str, ...] = ("fer2013.csv.gz", "fer2013.csv")
 FERPLUS_NAMES: tuple[str, ...] = ("fer2013new.csv", "ferplus_labels.csv")
 FERPLUS_ENV = "FERPLUS_PATH"
 DEFAULT_CANDIDATES: tuple[Path, ...] = (

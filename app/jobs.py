@@ -259,6 +259,42 @@ def _end_process_group(pid: int, *, grace_s: float) -> None:
             pass
 
 
+class JobSlot:
+    """One heavy job at a time across several kinds of job (a training and an adaptation); thread-safe.
+
+    A job that is given the slot takes it when it starts (refused with :class:`JobBusyError` naming
+    the job that holds it) and gives it back when its run ends, however it ends.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._holder: str | None = None
+
+    @property
+    def holder(self) -> str | None:
+        """What holds the slot (the busy message of the running job), or ``None``."""
+        with self._lock:
+            return self._holder
+
+    def admitter(self, message: str) -> Callable[[], Callable[[], None]]:
+        """An ``admit`` for :meth:`BackgroundJob._begin`: takes the slot (``message`` says, to a job refused
+        meanwhile, what holds it), or raises :class:`JobBusyError`."""
+
+        def admit() -> Callable[[], None]:
+            with self._lock:
+                if self._holder is not None:
+                    raise JobBusyError(f"one heavy job at a time: {self._holder}")
+                self._holder = message
+
+            def release() -> None:
+                with self._lock:
+                    self._holder = None
+
+            return release
+
+        return admit
+
+
 class ProcessJob(BackgroundJob[S]):
     """A :class:`BackgroundJob` whose work runs in a child process (:mod:`training.worker`).
 
@@ -273,12 +309,15 @@ class ProcessJob(BackgroundJob[S]):
         idle: the snapshot of a job that has not run.
         yield_to: polled with the status; while it says ``True`` (the server is analysing a
             visitor's upload) the child is asked to pause between its steps.
+        slot: shared by the jobs of which only one may run at a time (a training and an
+            adaptation): a job refuses to start while another holds it.
     """
 
-    def __init__(self, idle: S, *, yield_to: Callable[[], bool] | None = None) -> None:
+    def __init__(self, idle: S, *, yield_to: Callable[[], bool] | None = None, slot: JobSlot | None = None) -> None:
         super().__init__(idle)
         self._job_dir: Path | None = None
         self._yield_to = yield_to
+        self._slot = slot
         self._paused = False
         self.child_pid: int | None = None
 
@@ -289,22 +328,32 @@ class ProcessJob(BackgroundJob[S]):
         """The outcome of a child that returned ``result`` (subclasses)."""
         return {"state": FINISHED}
 
-    def _begin_process(self, running: S, *, target: str, args: dict[str, Any], models_root: Path, thread_name: str) -> None:
+    def _begin_process(
+        self, running: S, *, target: str, args: dict[str, Any], models_root: Path, thread_name: str,
+        prepare: Callable[[Path], None] | None = None,
+    ) -> None:  # fmt: skip
         """Start ``target(args, job)`` in a child process, with ``running`` as the snapshot.
 
+        Args:
+            prepare: writes the job's input files into its folder before the child starts.
+
         Raises:
-            JobBusyError: a run is in progress.
+            JobBusyError: a run is in progress, or another job holds the shared slot.
             OSError: the job folder cannot be made.
         """
         root = jobs_root(models_root)
         root.mkdir(parents=True, exist_ok=True)
 
         def work(stop: threading.Event) -> Outcome:
-            return self._run_child(stop, root=root, target=target, args=args)
+            return self._run_child(stop, root=root, target=target, args=args, prepare=prepare)
 
-        self._begin(running, work, thread_name=thread_name)
+        admit = self._slot.admitter(self._busy_message(running)) if self._slot else None
+        self._begin(running, work, thread_name=thread_name, admit=admit)
 
-    def _run_child(self, stop: threading.Event, *, root: Path, target: str, args: dict[str, Any]) -> Outcome:
+    def _run_child(
+        self, stop: threading.Event, *, root: Path, target: str, args: dict[str, Any],
+        prepare: Callable[[Path], None] | None = None,
+    ) -> Outcome:  # fmt: skip
         from training.worker import STATUS_FILE, read_json  # noqa: PLC0415
 
         job_dir = Path(tempfile.mkdtemp(prefix="job-", dir=root))
@@ -312,6 +361,8 @@ class ProcessJob(BackgroundJob[S]):
         self._paused = False
         process: subprocess.Popen[bytes] | None = None
         try:
+            if prepare is not None:
+                prepare(job_dir)
             process = _spawn(job_dir, target, args)
             self.child_pid = process.pid
             seen = 0

@@ -21,7 +21,7 @@ from core.model_store import read_model_info
 
 # The states ("running" covers loading data, training and evaluating: see ``phase``) and the
 # busy error are the shared job pattern's; the page imports them from here.
-from app.jobs import CANCELLED, FAILED, FINISHED, IDLE, RUNNING, JobBusyError, JobState, Outcome, ProcessJob
+from app.jobs import CANCELLED, FAILED, FINISHED, IDLE, RUNNING, JobBusyError, JobSlot, JobState, Outcome, ProcessJob
 
 MODEL_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$")
 
@@ -153,6 +153,7 @@ class TrainingJob(ProcessJob[JobSnapshot]):
         target: the child's routine (``"module:function"``); tests give a fake one.
         yield_to: while it says ``True`` (visitors' analyses are running) the training waits
             between batches (:class:`app.jobs.ProcessJob`).
+        slot: shared with the adaptation job (:mod:`app.adapt_job`): one heavy job at a time.
     """
 
     crash_label = "training"
@@ -160,8 +161,10 @@ class TrainingJob(ProcessJob[JobSnapshot]):
     on_stop = {"phase": "stopping"}
     on_end = {"phase": ""}
 
-    def __init__(self, *, target: str = TRAIN_TARGET, yield_to: Callable[[], bool] | None = None) -> None:
-        super().__init__(JobSnapshot(), yield_to=yield_to)
+    def __init__(
+        self, *, target: str = TRAIN_TARGET, yield_to: Callable[[], bool] | None = None, slot: JobSlot | None = None
+    ) -> None:
+        super().__init__(JobSnapshot(), yield_to=yield_to, slot=slot)
         self._target = target
         self.runs = 0
 

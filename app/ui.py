@@ -427,3 +427,28 @@ def outcome_ui(
 def format_milliseconds(ms: float) -> str:
     """``85 ms`` below a second, ``1.4 s`` above."""
     return f"{ms:.0f} ms" if ms < 1000 else f"{ms / 1000:.1f} s"
+
+
+def stop_and_cancel_buttons(job: Any, *, key: str, what: str, step: str, stop_disabled: bool = False) -> None:
+    """A running job's two buttons: stop gracefully (the best epoch so far is kept) and cancel (nothing kept).
+
+    Args:
+        job: an :class:`app.jobs.ProcessJob` with ``stop_early()``.
+        key: the widget keys' prefix (``<key>_stop``, ``<key>_cancel``).
+        what: the cancel button's object, e.g. "training".
+        step: where a graceful stop happens, e.g. "batch" or "epoch".
+    """
+    snapshot = job.snapshot()
+    stop_column, cancel_column = st.columns(2)
+    if stop_column.button(
+        "Stop and keep the best epoch", key=f"{key}_stop", disabled=snapshot.cancel_requested or stop_disabled,
+        help=f"Stops after the current {step}; the best epoch so far becomes the model.",
+    ):  # fmt: skip
+        job.stop_early()
+        st.toast(f"Stopping after the current {step}; the best epoch so far is kept.")
+    if cancel_column.button(
+        f"Cancel {what}", key=f"{key}_cancel", disabled=snapshot.cancel_requested and snapshot.phase == "cancelling",
+        help="Ends the run within seconds; nothing it wrote is kept.",
+    ):  # fmt: skip
+        job.cancel()
+        st.toast("Cancelled: the run is ended and nothing it wrote is kept.")

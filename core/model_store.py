@@ -13,6 +13,9 @@ Saving is atomic: the new ``.keras`` and ``.tflite`` files are written under fre
 leaves the previous model and its metadata intact; files that no metadata names are removed by the
 next save.
 
+A model folder travels as one ZIP (download, upload back: :func:`export_model_archive`,
+:func:`import_model_archive`); :func:`delete_model_dir` removes one.
+
 Keras itself is imported lazily so that reading metadata (the model selector, the CLI's ``--help``)
 stays fast.
 """
@@ -20,8 +23,12 @@ stays fast.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
+import re
+import shutil
+import stat
 import tempfile
 import uuid
 import zipfile
@@ -510,3 +517,319 @@ def load_model_dir(path: str | Path) -> tuple[Any, dict[str, Any]]:
             f"expected {(*size, 1)} and {len(EMOTIONS)}"
         )
     return model, info.metadata
+
+
+# --- One model folder as one file: download, upload back, delete -----------------------------------
+
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,47}$"
+"""What a model's name (its folder's name) may be; the app's ``training_job.MODEL_NAME_RE`` is the same rule."""
+MAX_ARCHIVE_MEMBERS = 10
+"""Members a model archive may hold: its folder, metadata, the Keras and ``.tflite`` files, the evaluation."""
+_MB = 1024**2
+_CHUNK = 1 << 20
+_MAX_METADATA_BYTES = 4 * _MB  # metadata.json is kilobytes (its training history included)
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same model gives the same archive bytes
+_EOCD = b"PK\x05\x06"
+_AS_EXPORTED = "upload the ZIP this app exported, unchanged"
+
+
+def export_model_archive(model_dir: str | Path) -> bytes:
+    """A servable model folder as the bytes of one ZIP archive, for download (:func:`import_model_archive` reverses it).
+
+    The archive holds one folder named like the model with ``metadata.json``, the Keras file that
+    ``metadata["model_file"]`` names, the ``.tflite`` file that ``metadata["tflite_file"]`` names
+    (when there is one) and ``evaluation.json`` (when there is one); nothing else. Members come in
+    that order with fixed times, so the same model gives the same bytes. The JSON files are
+    deflated, the ``.keras`` file (a ZIP already) is stored.
+
+    Raises:
+        ModelLoadError: the folder is not a servable model, or changed or became unreadable while
+            it was read (export it again).
+    """
+    info = read_model_info(model_dir)
+    if not info.ok:
+        raise ModelLoadError(f"model {info.name!r} cannot be exported: {info.error}")
+    buffer = io.BytesIO()
+    try:
+        meta_bytes = (info.path / METADATA_FILE).read_bytes()
+        if json.loads(meta_bytes) != info.metadata:
+            raise ModelLoadError(f"model {info.name!r} was replaced while it was exported; export it again")
+        files = [(METADATA_FILE, zipfile.ZIP_DEFLATED), (info.metadata["model_file"], zipfile.ZIP_STORED)]
+        if isinstance(info.metadata.get("tflite_file"), str):
+            files.append((info.metadata["tflite_file"], zipfile.ZIP_DEFLATED))
+        if (info.path / EVALUATION_FILE).is_file():
+            files.append((EVALUATION_FILE, zipfile.ZIP_DEFLATED))
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for file_name, compression in files:
+                member = zipfile.ZipInfo(f"{info.name}/{file_name}", date_time=_ZIP_EPOCH)
+                member.compress_type = compression
+                member.external_attr = (stat.S_IFREG | 0o644) << 16
+                if file_name == METADATA_FILE:
+                    archive.writestr(member, meta_bytes)
+                    continue
+                with open(info.path / file_name, "rb") as source, archive.open(member, "w") as target:
+                    shutil.copyfileobj(source, target, _CHUNK)
+    except (OSError, ValueError) as exc:  # a save replaced the files under us, or the disk failed
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise ModelLoadError(f"model {info.name!r} could not be read for export ({reason}); export it again") from exc
+    return buffer.getvalue()
+
+
+def import_model_archive(
+    data: bytes,
+    models_root: str | Path,
+    *,
+    name: str | None = None,
+    max_mb: int = 200,
+    max_unpacked_mb: int | None = None,
+) -> Path:
+    """Add the model of an uploaded archive (made by :func:`export_model_archive`) to ``models_root``.
+
+    The archive is untrusted: it must be one folder holding exactly the files its ``metadata.json``
+    names (see :func:`export_model_archive`), with no absolute or climbing paths, links, encryption
+    or deeper folders, and at most :data:`MAX_ARCHIVE_MEMBERS` members. Members are unpacked into a
+    hidden staging folder under ``models_root``, counting every byte as it comes (headers may lie),
+    so the upload never unpacks past ``max_unpacked_mb``. Only ``metadata["name"]`` is rewritten;
+    the Keras file must still match ``metadata["model_sha256"]`` and the ``.tflite`` file
+    ``metadata["tflite_sha256"]``. The staging folder then becomes ``models_root/name`` in one
+    rename (:func:`publish_model_dir`), and is removed whenever the import fails.
+
+    Args:
+        data: the archive's bytes.
+        models_root: the models folder (created if missing).
+        name: the new model's name; by default the archive's folder name. Must match
+            :data:`MODEL_NAME_PATTERN`.
+        max_mb: the largest archive accepted, in MB.
+        max_unpacked_mb: the most its members may unpack to together, in MB; by default twice
+            ``max_mb`` (model weights barely compress, so more means a zip bomb).
+
+    Returns:
+        The published model folder.
+
+    Raises:
+        ModelLoadError: the upload is not a ZIP, is over a limit, is hostile or is not a model
+            archive, the name is invalid or taken by a servable model, the model is unusable, or
+            the folder cannot be written. The message names no path on this machine.
+    """
+    root = Path(models_root)
+    if len(data) > max_mb * _MB:
+        raise ModelLoadError(
+            f"the archive is {len(data) / _MB:.1f} MB; at most {max_mb} MB is accepted: {_AS_EXPORTED}."
+        )
+    declared = _declared_members(data)
+    if declared is not None and declared > MAX_ARCHIVE_MEMBERS:
+        raise ModelLoadError(_too_many(declared))
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, *_ARCHIVE_ERRORS) as exc:
+        raise ModelLoadError(
+            f"the upload is not a readable ZIP archive ({type(exc).__name__}): {_AS_EXPORTED}."
+        ) from None
+    with archive:
+        top, files = _model_archive_members(archive.infolist())
+        final = name if name is not None else top
+        target = _free_model_name(root, final)
+        budget = [(max_unpacked_mb if max_unpacked_mb is not None else 2 * max_mb) * _MB]
+        if sum(info.file_size for info in files.values()) > budget[0]:
+            raise ModelLoadError(_bomb())
+        if METADATA_FILE not in files:
+            raise ModelLoadError(f"the archive holds no {METADATA_FILE}, so it is not a model: {_AS_EXPORTED}.")
+        metadata = _archive_metadata(archive, files[METADATA_FILE], budget)
+        wanted = _named_files(metadata)
+        missing = [file_name for file_name in wanted if file_name not in files]
+        if missing:
+            raise ModelLoadError(
+                f"the archive lacks {missing[0]!r}, which its {METADATA_FILE} names: export the model again and "
+                "upload that ZIP."
+            )
+        extra = sorted(set(files) - {METADATA_FILE, EVALUATION_FILE, *wanted})
+        if extra:
+            raise ModelLoadError(
+                f"the archive holds {_shown(extra[0])}, which is not part of a model: {_AS_EXPORTED}."
+            )
+        metadata["name"] = final
+        staging = root / f".import-{uuid.uuid4().hex}"
+        try:
+            try:
+                staging.mkdir(parents=True)
+                digests = {}
+                for file_name, info in files.items():
+                    if file_name != METADATA_FILE:
+                        digests[file_name] = _unpack_member(archive, info, staging / file_name, budget)
+                write_json_atomic(staging / METADATA_FILE, metadata)
+            except OSError as exc:
+                raise ModelLoadError(
+                    f"the model could not be written ({exc.strerror or type(exc).__name__}): free some disk space "
+                    "and upload it again."
+                ) from None
+            tflite_file, tflite_sha256 = metadata.get("tflite_file"), metadata.get("tflite_sha256")
+            if isinstance(tflite_file, str) and tflite_sha256 and digests.get(tflite_file) != tflite_sha256:
+                raise ModelLoadError(
+                    f"{tflite_file} does not match the checksum in {METADATA_FILE} (damaged or replaced): "
+                    f"{_AS_EXPORTED}."
+                )
+            made = read_model_info(staging)  # the Keras file's checksum, labels and shapes
+            if not made.ok:
+                raise ModelLoadError(f"the archive's model is not usable: {made.error}.")
+            _free_model_name(root, final)  # a model may have taken the name while this one unpacked
+            try:
+                return publish_model_dir(staging, target)
+            except OSError as exc:
+                raise ModelLoadError(
+                    f"the model could not be put in place ({exc.strerror or type(exc).__name__}): upload it again."
+                ) from None
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+
+
+def delete_model_dir(model_dir: str | Path, *, models_root: str | Path) -> None:
+    """Delete a model folder of ``models_root`` (a servable model or a broken one).
+
+    The folder is first renamed to a hidden ``.deleting-...`` sibling, so the model list never
+    shows half of it, then removed. Files that cannot be removed stay in that hidden folder, which
+    the model list skips.
+
+    Raises:
+        ModelLoadError: ``model_dir`` is a link, is not a folder directly in ``models_root``, is a
+            hidden folder, or cannot be renamed.
+    """
+    root = Path(models_root).resolve()
+    path = Path(model_dir)
+    label = path.name
+    if path.is_symlink():
+        raise ModelLoadError(f"{label!r} is a link, not a model folder; it was not deleted")
+    resolved = path.resolve()
+    if resolved.parent != root or resolved.name.startswith(".") or not resolved.is_dir():
+        raise ModelLoadError(f"{label!r} is not a model folder of the models folder; it was not deleted")
+    doomed = root / f".deleting-{uuid.uuid4().hex}"
+    try:
+        os.rename(resolved, doomed)
+    except OSError as exc:
+        raise ModelLoadError(f"model {label!r} could not be deleted: {exc.strerror or type(exc).__name__}") from None
+    shutil.rmtree(doomed, ignore_errors=True)
+
+
+def _declared_members(data: bytes) -> int | None:
+    """Members the end-of-central-directory record declares, read before ``ZipFile`` parses them all."""
+    at = data.rfind(_EOCD, max(0, len(data) - (22 + 0xFFFF)))
+    if at < 0 or at + 22 > len(data):
+        return None
+    return int.from_bytes(data[at + 10 : at + 12], "little")  # 0xFFFF (ZIP64) is over the limit too
+
+
+def _model_archive_members(infos: list[zipfile.ZipInfo]) -> tuple[str, dict[str, zipfile.ZipInfo]]:
+    """The archive's one folder and its files by name; raise on anything else or anything hostile."""
+    if len(infos) > MAX_ARCHIVE_MEMBERS:
+        raise ModelLoadError(_too_many(len(infos)))
+    tops: set[str] = set()
+    files: dict[str, zipfile.ZipInfo] = {}
+    for info in infos:
+        raw = info.filename.replace("\\", "/")
+        shown = _shown(info.filename)
+        if raw.startswith("/") or re.match(r"^[A-Za-z]:", raw):
+            raise ModelLoadError(f"the archive holds an absolute path ({shown}): {_AS_EXPORTED}.")
+        parts = [part for part in raw.split("/") if part not in ("", ".")]
+        if ".." in parts:
+            raise ModelLoadError(f"the archive holds a path that climbs out of it ({shown}): {_AS_EXPORTED}.")
+        if stat.S_ISLNK(info.external_attr >> 16):
+            raise ModelLoadError(f"the archive holds a link ({shown}): {_AS_EXPORTED}.")
+        if info.flag_bits & 0x1:
+            raise ModelLoadError(f"the archive is encrypted ({shown} needs a password): {_AS_EXPORTED}.")
+        if not parts or len(parts) != (1 if info.is_dir() else 2):  # only `NAME/` and `NAME/FILE`
+            raise ModelLoadError(
+                f"the archive holds {shown}; a model archive is one folder of files, without subfolders: "
+                f"{_AS_EXPORTED}."
+            )
+        tops.add(parts[0])
+        if len(tops) > 1:
+            raise ModelLoadError(f"the archive holds more than one folder; it should hold one model: {_AS_EXPORTED}.")
+        if len(parts) == 2:
+            if parts[1] in files:
+                raise ModelLoadError(f"the archive holds {shown} twice: {_AS_EXPORTED}.")
+            files[parts[1]] = info
+    if not files:
+        raise ModelLoadError(f"the archive holds no files: {_AS_EXPORTED}.")
+    return tops.pop(), files
+
+
+def _free_model_name(root: Path, name: str) -> Path:
+    """``root / name`` when ``name`` is a valid model name that no servable model holds; raise otherwise."""
+    if not isinstance(name, str) or not re.fullmatch(MODEL_NAME_PATTERN, name) or name == ROLES_FILE:
+        raise ModelLoadError(
+            f"{_shown(str(name))} is not a valid model name: use up to 48 letters, digits, '_', '-' or '.', "
+            "starting with a letter or digit."
+        )
+    target = root / name
+    if target.is_symlink() or (target.exists() and not target.is_dir()):
+        raise ModelLoadError(f"the name {name!r} is taken by something that is not a model: choose another name.")
+    if read_model_info(target).ok:
+        raise ModelLoadError(f"a model named {name!r} already exists: rename this one or delete that one first.")
+    return target
+
+
+def _archive_metadata(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: list[int]) -> dict[str, Any]:
+    if info.file_size > _MAX_METADATA_BYTES:
+        raise ModelLoadError(f"the archive's {METADATA_FILE} is implausibly large: {_AS_EXPORTED}.")
+    sink = io.BytesIO()
+    _copy_member(archive, info, sink, [min(budget[0], _MAX_METADATA_BYTES)])
+    try:
+        metadata = json.loads(sink.getvalue())
+        if not isinstance(metadata, dict):
+            raise ValueError("its top level is not an object")
+    except ValueError as exc:
+        raise ModelLoadError(f"the archive's {METADATA_FILE} is unreadable ({exc}): {_AS_EXPORTED}.") from None
+    return metadata
+
+
+def _named_files(metadata: dict[str, Any]) -> list[str]:
+    """The Keras file and, when named, the ``.tflite`` file that the metadata names; raise on a bad name."""
+    wanted = []
+    for key in ("model_file", "tflite_file"):
+        value = metadata.get(key)
+        if value is None and key == "tflite_file":
+            continue
+        if not isinstance(value, str) or not value or value.startswith(".") or "/" in value or "\\" in value:
+            raise ModelLoadError(f"the archive's {METADATA_FILE} names no valid {key}: {_AS_EXPORTED}.")
+        wanted.append(value)
+    return wanted
+
+
+def _unpack_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, dest: Path, budget: list[int]) -> str:
+    """Write a member to ``dest`` (a new file), counting bytes against ``budget[0]``; its hex SHA-256."""
+    with open(dest, "xb") as handle:
+        digest = _copy_member(archive, info, handle, budget)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return digest
+
+
+def _copy_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, sink: Any, budget: list[int]) -> str:
+    """Stream a member into ``sink``: never more than it declares nor than ``budget[0]`` bytes left."""
+    digest, total = hashlib.sha256(), 0
+    try:
+        with archive.open(info) as stream:
+            while chunk := stream.read(_CHUNK):
+                total += len(chunk)
+                if total > info.file_size or total > budget[0]:
+                    raise ModelLoadError(_bomb())
+                digest.update(chunk)
+                sink.write(chunk)
+    except (zipfile.BadZipFile, RuntimeError, NotImplementedError, zlib.error, EOFError, ValueError) as exc:
+        raise ModelLoadError(
+            f"{_shown(info.filename)} in the archive is damaged ({type(exc).__name__}): {_AS_EXPORTED}."
+        ) from None
+    budget[0] -= total
+    return digest.hexdigest()
+
+
+def _shown(member: str) -> str:
+    return repr(member if len(member) <= 80 else member[:77] + "...")
+
+
+def _too_many(count: int) -> str:
+    return f"the archive holds {count:,} members; a model archive holds at most {MAX_ARCHIVE_MEMBERS}: {_AS_EXPORTED}."
+
+
+def _bomb() -> str:
+    return f"the archive unpacks to far more than a model (a zip bomb?): {_AS_EXPORTED}."

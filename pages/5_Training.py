@@ -1,7 +1,8 @@
-"""Training: run the command line's training routine in a process of its own and watch it learn.
+"""Training: run the command line's training routine in a process of its own and watch it learn,
+or adapt a model to the owner's own labelled photos (``app.adapt_ui``, ``python -m training.adapt``).
 
-One training runs at a time per app process; every session sees it (the job lives in
-``st.cache_resource``). The training runs in a child process (:class:`app.training_job.TrainingJob`),
+One heavy job (a training or an adaptation) runs at a time per app process; every session sees it
+(the jobs live in ``st.cache_resource``). It runs in a child process (:class:`app.jobs.ProcessJob`),
 so the server never imports TensorFlow. The finished model is evaluated and joins the model selector.
 """
 
@@ -12,7 +13,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from app import cache, charts, entry, ui
+from app import adapt_ui, cache, charts, entry, ui
 from app.dataset_view import FERPLUS_ENV, GET_DATASET_HELP, locate_ferplus
 from app.training_job import (
     CANCELLED,
@@ -68,24 +69,32 @@ def progress_panel() -> None:
     accuracy.metric("Accuracy (this epoch)", f"{logs['accuracy']:.1%}" if "accuracy" in logs else "—")
     live = logs if snapshot.event is not None and snapshot.event.kind == "batch" else None
     st.plotly_chart(charts.training_curves(snapshot.history, live=live), key="train_live_curves")
-    stop_column, cancel_column = st.columns(2)
-    if stop_column.button(
-        "Stop and keep the best epoch", key="train_stop", disabled=snapshot.cancel_requested,
-        help="Stops after the current batch; the best epoch so far becomes the model.",
-    ):  # fmt: skip
-        job.stop_early()
-        st.toast("Stopping after the current batch; the best epoch so far is kept.")
-    if cancel_column.button(
-        "Cancel training", key="train_cancel", disabled=snapshot.cancel_requested and snapshot.phase == "cancelling",
-        help="Ends the run within seconds; nothing it wrote is kept.",
-    ):  # fmt: skip
-        job.cancel()
-        st.toast("Cancelled: the run is ended and nothing it wrote is kept.")
+    ui.stop_and_cancel_buttons(job, key="train", what="training", step="batch")
 
 
+@st.fragment(run_every=1.0)
+def adapt_panel() -> None:
+    """The running adaptation (refreshed every second)."""
+    adapt_ui.progress_panel_body(adapt_job)
+
+
+adapt_job = cache.adapt_job()
+if adapt_job.snapshot().active:
+    adapt_panel()
+    st.stop()
 snapshot = job.snapshot()
 if snapshot.active:
     progress_panel()
+    st.stop()
+
+TRAIN, ADAPT = "Train on FER2013", "Adapt to your photos"
+if st.segmented_control("Task", [TRAIN, ADAPT], default=TRAIN, key="training_task", label_visibility="collapsed") == ADAPT:
+    root = cache.models_root()
+    models = cache.available_models(root)
+    adapt_ui.outcome_ui(adapt_job.snapshot())
+    st.subheader("Adapt to your photos")
+    adapt_ui.form_ui(adapt_job, root=root, models=models, dataset=ui.current_dataset_location().path)
+    adapt_ui.adapted_models_ui(root=root, models=models)
     st.stop()
 
 if snapshot.state == FINISHED:

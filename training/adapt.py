@@ -230,6 +230,22 @@ def freeze_batchnorm(model: Any) -> int:
     return frozen
 
 
+def freeze_early_layers(model: Any, fraction: float) -> int:
+    """Leave the first ``fraction`` of the layers that have weights (input side first) as they are;
+    in a model made of member networks (an ensemble), the first ``fraction`` of each member's.
+    Returns how many layers were frozen."""
+    if fraction <= 0:
+        return 0
+    members = [layer for layer in model.layers if getattr(layer, "layers", None)]
+    if members:
+        return sum(freeze_early_layers(member, fraction) for member in members)
+    weighted = [layer for layer in model.layers if layer.weights]
+    count = int(round(len(weighted) * fraction))
+    for layer in weighted[:count]:
+        layer.trainable = False
+    return count
+
+
 def fine_tune(
     model: Any,
     x_train: np.ndarray,
@@ -244,11 +260,18 @@ def fine_tune(
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
     replay: tuple[np.ndarray, np.ndarray] | None = None,
     replay_per_epoch: int = 0,
+    freeze: float = 0.0,
+    distill: float = 0.0,
+    should_stop: Callable[[], bool] | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Train ``model`` in place on the crops, keeping the weights of the epoch best on the held-out ones.
 
     ``replay`` (FER2013 Training faces ``(N, 48, 48, 1)`` and their labels): ``replay_per_epoch`` of
     them, drawn anew each epoch, are trained on beside the crops, so the model keeps what it knew.
+    ``freeze``: the fraction of the layers with weights, from the input on, left as they are.
+    ``distill``: the weight of the base model's own probabilities in each target (the rest is the
+    label): the model is pulled towards what it answered before, on the photos and the replayed faces.
+    ``should_stop``: asked after each epoch; ``True`` ends training there (the best epoch so far is kept).
 
     Returns:
         The best epoch (1-based) and the history: ``{"epoch", "loss", "train_accuracy",
@@ -258,7 +281,16 @@ def fine_tune(
 
     keras.utils.set_random_seed(seed)
     rng = np.random.default_rng(seed)
+    if not 0 <= freeze < 1:
+        raise AdaptError(f"--freeze must be a fraction from 0 up to (not including) 1, not {freeze}")
+    if not 0 <= distill < 1:
+        raise AdaptError(f"--distill must be a weight from 0 up to (not including) 1, not {distill}")
+    teacher = None
+    if distill > 0:
+        teacher = keras.models.clone_model(model)
+        teacher.set_weights(model.get_weights())
     freeze_batchnorm(model)
+    freeze_early_layers(model, freeze)
     model.compile(
         optimizer=keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=WEIGHT_DECAY),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=LABEL_SMOOTHING),
@@ -277,6 +309,8 @@ def fine_tune(
             old_flip = rng.random(len(chosen)) < 0.5
             x = np.concatenate([x, np.where(old_flip[:, None, None, None], old_x[:, :, ::-1], old_x)])
             y = np.concatenate([targets, np.eye(NUM_CLASSES, dtype=np.float32)[replay[1][chosen]]])
+        if teacher is not None:
+            y = (1 - distill) * y + distill * np.asarray(teacher.predict(x, batch_size=256, verbose=0), np.float32)
         logs = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=True, verbose=0).history
         held = scores(y_held, flip_tta_probabilities(model, x_held))["accuracy"]
         row = {
@@ -289,6 +323,8 @@ def fine_tune(
         history.append(row)
         if on_epoch is not None:
             on_epoch({**row, "epochs": epochs})
+        if should_stop is not None and should_stop():
+            break
     if best_weights is not None:
         model.set_weights(best_weights)
     return best_epoch, history
@@ -308,6 +344,126 @@ def _terms(base: dict[str, Any]) -> str | None:
     return FER2013_TERMS if "fer2013" in learnt else None
 
 
+@dataclass(frozen=True)
+class Faces:
+    """The labelled photos' faces, framed as the base model's photo default serves them."""
+
+    base_dir: Path
+    base_name: str
+    x: np.ndarray  # (N, 48, 48, 1) float32 crops of the photos with a face
+    y: np.ndarray  # (N,) label indices
+    people: list[str | None]  # each crop's person (all None: no person ids)
+    names: list[str]
+    photos: int  # photos read (with or without a face)
+    no_face: list[str]
+    unreadable: list[dict[str, str]]
+    left_out: list[dict[str, str]]
+    unknown_folders: list[str]
+
+
+def find_faces(
+    photos: str | Path,
+    *,
+    base: str | Path | None = None,
+    person_from: str | None = None,
+    on_progress: Callable[[str], None] | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+) -> Faces:
+    """Read the labelled photos and frame each one's largest face with the base model's photo default.
+
+    Raises:
+        AdaptError: no labelled photo, or ``person_from`` matches no file name.
+        FERError, OSError: the base model or the photos cannot be read.
+    """
+    from core.model_store import resolve_model_dir  # noqa: PLC0415
+    from core.pipeline import model_tta, still_detector  # noqa: PLC0415
+    from core.recognizer import EmotionRecognizer  # noqa: PLC0415
+    from training.photos import evaluate_photos  # noqa: PLC0415
+
+    say = on_progress or (lambda line: None)
+    base_dir = resolve_model_dir(base)
+    photo_set = load_photo_set(photos)
+    if not photo_set.photos:
+        raise AdaptError(f"no labelled photo in {photos} (name folders by emotion or add a labels.csv)")
+    photo_set, no_person = with_persons(photo_set, person_from)
+
+    recognizer = EmotionRecognizer.from_dir(base_dir, detector=still_detector())
+    recognizer.tta = model_tta(recognizer.metadata)
+    say(f"finding the faces in {len(photo_set.photos)} photos with {recognizer.name}'s photo default")
+    last = [time.monotonic()]
+
+    def finding(done: int, total: int, name: str) -> None:
+        if on_event is not None:
+            on_event({"kind": "faces", "done": done, "total": total})
+        if time.monotonic() - last[0] >= 5 or done == total:
+            last[0] = time.monotonic()
+            say(f"faces: {done} of {total} photos")
+
+    results = next(iter(evaluate_photos(photo_set, {recognizer.name: recognizer}, thumbnails=True,
+                                        on_progress=finding).values()))  # fmt: skip
+    persons = {p.name: p.person for p in photo_set.photos}
+    usable = [r for r in results if r.error is None and r.crop is not None]
+    x = np.stack([r.crop for r in usable]).astype(np.float32)[..., None] if usable else np.zeros((0, 48, 48, 1), np.float32)
+    return Faces(
+        base_dir=base_dir,
+        base_name=recognizer.name,
+        x=x,
+        y=np.array([EMOTIONS.index(r.label) for r in usable], dtype=int),
+        people=[persons[r.name] for r in usable],
+        names=[r.name for r in usable],
+        photos=len(results),
+        no_face=[r.name for r in results if r.error is None and r.crop is None],
+        unreadable=[{"file": r.name, "error": r.error} for r in results if r.error is not None],
+        left_out=[{"file": i.name, "reason": i.reason} for i in photo_set.left_out] + no_person,
+        unknown_folders=list(photo_set.unknown_folders),
+    )
+
+
+def _replay_faces(replay: int, data: str | Path | None, say: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray] | None:
+    if replay <= 0:
+        return None
+    if not data:
+        raise AdaptError("--replay needs FER2013: --data or FER2013_PATH")
+    from core.paths import dataset_cache_dir  # noqa: PLC0415
+    from training.data import load_fer2013  # noqa: PLC0415
+
+    training_split = load_fer2013(data, cache_dir=dataset_cache_dir())["Training"]
+    say(f"replaying {replay:,} of FER2013's {len(training_split):,} Training faces each epoch")
+    return training_split.x[..., None], training_split.y
+
+
+def _public_test(data: str | Path | None) -> tuple[np.ndarray, np.ndarray] | None:
+    if not data:
+        return None
+    from core.paths import dataset_cache_dir  # noqa: PLC0415
+    from training.data import load_fer2013  # noqa: PLC0415
+
+    part = load_fer2013(data, cache_dir=dataset_cache_dir())["PublicTest"]
+    return part.x[..., None].astype(np.float32), part.y
+
+
+def public_test_accuracy(model: Any, public: tuple[np.ndarray, np.ndarray]) -> float:
+    """FER2013 PublicTest accuracy as the shipped models are served (flip TTA, a crop and its mirror)."""
+    return float(scores(public[1], flip_tta_probabilities(model, public[0]))["accuracy"])
+
+
+def _base_public_test(base_meta: dict[str, Any], model: Any, public: tuple[np.ndarray, np.ndarray]) -> float:
+    """The base's PublicTest accuracy with flip TTA: from its metadata when it measured it, else measured."""
+    measured = (base_meta.get("tta") or {}).get("accuracy", {})
+    if (base_meta.get("tta") or {}).get("split") == "PublicTest" and "flip" in measured:
+        return float(measured["flip"])
+    return public_test_accuracy(model, public)
+
+
+def _check_options(epochs: int, learning_rate: float, holdout: float = DEFAULT_HOLDOUT) -> None:
+    if epochs < 1:
+        raise AdaptError(f"--epochs must be at least 1, not {epochs}")
+    if not learning_rate > 0:
+        raise AdaptError(f"--lr must be positive, not {learning_rate}")
+    if not 0 < holdout < 1:
+        raise AdaptError(f"--holdout-people must be a fraction between 0 and 1, not {holdout}")
+
+
 def adapt(
     photos: str | Path,
     out: str | Path,
@@ -322,6 +478,11 @@ def adapt(
     on_progress: Callable[[str], None] | None = None,
     replay: int = 0,
     data: str | Path | None = None,
+    freeze: float = 0.0,
+    distill: float = 0.0,
+    should_stop: Callable[[], bool] | None = None,
+    on_event: Callable[[dict[str, Any]], None] | None = None,
+    source: str | None = None,
 ) -> dict[str, Any]:
     """Fine-tune ``base`` on the labelled photos and write the adapted model folder at ``out``.
 
@@ -334,7 +495,14 @@ def adapt(
         on_progress: called with a line of progress at each step and epoch.
         replay: FER2013 Training faces drawn anew each epoch and trained on beside the photos, so the
             model keeps what it learnt from FER2013 (0: none).
-        data: FER2013 for ``replay`` (a path :func:`training.data.load_fer2013` reads).
+        data: FER2013 (a path :func:`training.data.load_fer2013` reads): for ``replay``, and to measure
+            PublicTest before and after (``None``: not measured).
+        freeze, distill: see :func:`fine_tune`.
+        should_stop: asked after each epoch; ``True`` stops there and keeps the best epoch so far.
+        on_event: called with ``{"kind": "faces", "done", "total"}`` as faces are found, ``{"kind":
+            "epoch", ...}`` (a :func:`fine_tune` history row and ``epochs``) after each epoch, and
+            ``{"kind": "phase", "phase"}`` at each other step, for a progress bar.
+        source: how ``metadata.json`` names the photos (e.g. an uploaded file's name); default: their path.
 
     Returns:
         The report (see :func:`format_report`); ``report["metadata"]`` is the ``adapted`` entry written.
@@ -343,87 +511,61 @@ def adapt(
         AdaptError: unusable options or photos (the message says why).
         FERError, OSError: the base model or the photos cannot be read, or ``out`` cannot be written.
     """
-    from core.model_store import load_model_dir, publish_model_dir, resolve_model_dir, save_model_dir  # noqa: PLC0415
-    from core.pipeline import model_tta, still_detector  # noqa: PLC0415
-    from core.recognizer import EmotionRecognizer  # noqa: PLC0415
-    from training.photos import evaluate_photos  # noqa: PLC0415
+    from core.model_store import load_model_dir, publish_model_dir, read_model_info, save_model_dir  # noqa: PLC0415
     from training.train import _hardware, portable_path  # noqa: PLC0415
 
-    say = on_progress or (lambda line: None)
+    lines = on_progress or (lambda line: None)
+    event = on_event or (lambda e: None)
+
+    def say(line: str) -> None:
+        lines(line)
+        event({"kind": "phase", "phase": line})
+
     started = time.monotonic()
     out = Path(out)
     if out.exists() or out.is_symlink():
         raise AdaptError(f"{out} already exists; name a new model folder (nothing was written)")
-    if epochs < 1:
-        raise AdaptError(f"--epochs must be at least 1, not {epochs}")
-    if not learning_rate > 0:
-        raise AdaptError(f"--lr must be positive, not {learning_rate}")
-    if not 0 < holdout < 1:
-        raise AdaptError(f"--holdout-people must be a fraction between 0 and 1, not {holdout}")
-    base_dir = resolve_model_dir(base)
-
-    photo_set = load_photo_set(photos)
-    if not photo_set.photos:
-        raise AdaptError(f"no labelled photo in {photos} (name folders by emotion or add a labels.csv)")
-    photo_set, no_person = with_persons(photo_set, person_from)
-
-    recognizer = EmotionRecognizer.from_dir(base_dir, detector=still_detector())
-    recognizer.tta = model_tta(recognizer.metadata)
-    say(f"finding the faces in {len(photo_set.photos)} photos with {recognizer.name}'s photo default")
-    last = [time.monotonic()]
-
-    def finding(done: int, total: int, name: str) -> None:
-        if time.monotonic() - last[0] >= 5 or done == total:
-            last[0] = time.monotonic()
-            say(f"faces: {done} of {total} photos")
-
-    results = next(iter(evaluate_photos(photo_set, {recognizer.name: recognizer}, thumbnails=True,
-                                        on_progress=finding).values()))  # fmt: skip
-    persons = {p.name: p.person for p in photo_set.photos}
-    usable = [r for r in results if r.error is None and r.crop is not None]
-    no_face = [r.name for r in results if r.error is None and r.crop is None]
-    unreadable = [{"file": r.name, "error": r.error} for r in results if r.error is not None]
-
-    split = split_photos([persons[r.name] for r in usable], holdout=holdout, seed=seed)
-    x = np.stack([r.crop for r in usable]).astype(np.float32)[..., None]
-    y = np.array([EMOTIONS.index(r.label) for r in usable])
-    x_train, y_train, x_held, y_held = x[split.train], y[split.train], x[split.held_out], y[split.held_out]
+    _check_options(epochs, learning_rate, holdout)
+    if replay > 0 and not data:
+        raise AdaptError("--replay needs FER2013: --data or FER2013_PATH")
+    faces = find_faces(photos, base=base, person_from=person_from, on_progress=lines, on_event=on_event)
+    split = split_photos(faces.people, holdout=holdout, seed=seed)
+    x_train, y_train = faces.x[split.train], faces.y[split.train]
+    x_held, y_held = faces.x[split.held_out], faces.y[split.held_out]
     train_classes = Counter(EMOTIONS[i] for i in y_train)
     held_classes = Counter(EMOTIONS[i] for i in y_held)
     missing = [e for e in EMOTIONS if not train_classes[e]]
     train_people = sorted({split.people[i] for i in split.train}) if split.by == "person" else []
     held_people = sorted({split.people[i] for i in split.held_out}) if split.by == "person" else []
 
-    model, base_meta = load_model_dir(base_dir)
+    model, base_meta = load_model_dir(faces.base_dir)
     before = scores(y_held, flip_tta_probabilities(model, x_held))
     say(
         f"training on {len(y_train)} photos" + (f" of {len(train_people)} people" if train_people else "")
         + f", holding out {len(y_held)}" + (f" of {len(held_people)} people" if held_people else " (split by photo)")
         + f"; held-out accuracy before: {before['accuracy']:.1%}"
     )  # fmt: skip
+    public = _public_test(data)
+    public_before = _base_public_test(base_meta, model, public) if public is not None else None
 
     def epoch_line(row: dict[str, Any]) -> None:
-        say(
+        event({"kind": "epoch", **row})
+        lines(
             f"epoch {row['epoch']} of {row['epochs']}: loss {row['loss']:.3f}, training accuracy "
             f"{row['train_accuracy']:.1%}, held out {row['held_out_accuracy']:.1%}"
             + (" (best so far)" if row["best"] else "") + f", {row['seconds']:.0f} s"
         )  # fmt: skip
 
-    replayed = None
-    if replay > 0:
-        if not data:
-            raise AdaptError("--replay needs FER2013: --data or FER2013_PATH")
-        from core.paths import dataset_cache_dir  # noqa: PLC0415
-        from training.data import load_fer2013  # noqa: PLC0415
-
-        training_split = load_fer2013(data, cache_dir=dataset_cache_dir())["Training"]
-        replayed = (training_split.x[..., None], training_split.y)
-        say(f"replaying {replay:,} of FER2013's {len(training_split):,} Training faces each epoch")
     best_epoch, history = fine_tune(
         model, x_train, y_train, x_held, y_held, epochs=epochs, learning_rate=learning_rate,
-        batch_size=batch_size, seed=seed, on_epoch=epoch_line, replay=replayed, replay_per_epoch=replay,
+        batch_size=batch_size, seed=seed, on_epoch=epoch_line, replay=_replay_faces(replay, data, say),
+        replay_per_epoch=replay, freeze=freeze, distill=distill, should_stop=should_stop,
     )  # fmt: skip
     after = scores(y_held, flip_tta_probabilities(model, x_held))
+    public_after = None
+    if public is not None:
+        say("measuring FER2013 PublicTest with the adapted model")
+        public_after = public_test_accuracy(model, public)
     seconds = round(time.monotonic() - started, 1)
 
     notes = ["the held-out photos chose the epoch kept, so the 'after' accuracy is somewhat optimistic"]
@@ -432,11 +574,13 @@ def adapt(
                         "were learnt from their other photos); add a person column or use --person-from")  # fmt: skip
     if missing:
         notes.append(f"no training photo of {', '.join(missing)}: trained on the other classes only")
+    if len(history) < epochs:
+        notes.append(f"stopped after epoch {len(history)} of {epochs}, as asked")
     inherited = [k for k in MEASURED_ON_BASE if k in base_meta]
     if inherited:
         notes.append(f"{', '.join(inherited)} in the metadata were measured on the base model, not on this one")
     adapted = {
-        "base": recognizer.name,
+        "base": faces.base_name,
         "base_model_sha256": base_meta.get("model_sha256"),
         "photos": int(len(y_train)),
         "people": len(train_people) if split.by == "person" else None,
@@ -455,18 +599,25 @@ def adapt(
             "tta": "flip",
             "chose_epoch": True,
         },
+        "public_test": (
+            {"accuracy_before": public_before, "accuracy_after": public_after, "n": int(len(public[1])), "tta": "flip"}
+            if public is not None else None
+        ),  # fmt: skip
         "split": split.by,
         "holdout": holdout,
         "seed": seed,
         "epochs": epochs,
+        "epochs_run": len(history),
         "best_epoch": best_epoch,
         "learning_rate": learning_rate,
         "replay": replay,
+        "freeze": freeze,
+        "distill": distill,
         "weight_decay": WEIGHT_DECAY,
         "label_smoothing": LABEL_SMOOTHING,
         "batch_size": batch_size,
         "batchnorm": "frozen at the base model's statistics",
-        "source": portable_path(photos),
+        "source": source or portable_path(photos),
         "detector": "photo default (core.pipeline.still_detector)",
         "inherited": inherited,
         "history": history,
@@ -489,23 +640,23 @@ def adapt(
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-    from core.model_store import read_model_info  # noqa: PLC0415
 
     written = read_model_info(out).metadata
     if written.get("tflite_error"):
         notes.append(f"no LiteRT file: {written['tflite_error']} (the Keras model serves instead)")
     return {
-        "base": recognizer.name,
+        "base": faces.base_name,
         "out": str(out),
-        "photos": len(results),
-        "with_face": len(usable),
-        "no_face": no_face,
-        "unreadable": unreadable,
-        "left_out": [{"file": i.name, "reason": i.reason} for i in photo_set.left_out] + no_person,
-        "unknown_folders": list(photo_set.unknown_folders),
+        "photos": faces.photos,
+        "with_face": len(faces.y),
+        "no_face": faces.no_face,
+        "unreadable": faces.unreadable,
+        "left_out": faces.left_out,
+        "unknown_folders": faces.unknown_folders,
         "split": split.by,
         "train": {"photos": int(len(y_train)), "people": train_people, "classes": adapted["classes"]},
         "held_out": {"people_ids": held_people, **adapted["held_out"]},
+        "public_test": adapted["public_test"],
         "missing_classes": missing,
         "epochs": epochs,
         "best_epoch": best_epoch,
@@ -518,11 +669,151 @@ def adapt(
     }
 
 
+# -- cross-validation -----------------------------------------------------------------------------
+
+
+def cross_validate(
+    photos: str | Path,
+    *,
+    folds: int = 2,
+    base: str | Path | None = None,
+    epochs: int = DEFAULT_EPOCHS,
+    learning_rate: float = DEFAULT_LR,
+    person_from: str | None = None,
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    replay: int = 0,
+    data: str | Path | None = None,
+    freeze: float = 0.0,
+    distill: float = 0.0,
+    train_people: int | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """What adapting would gain on these photos, by person-wise k-fold cross-validation; writes no model.
+
+    Each fold adapts a fresh copy of the base on the other folds' people (or ``train_people`` of them,
+    drawn at random, to see how many people are needed) and scores the fold's people before and after
+    (flip TTA); with ``data``, PublicTest before and after too. The epoch kept is the one best on the
+    fold's people, as :func:`adapt` keeps it.
+
+    Raises:
+        AdaptError: no person ids, fewer than ``folds`` people, or unusable options.
+    """
+    from sklearn.model_selection import GroupKFold  # noqa: PLC0415
+
+    from core.model_store import load_model_dir  # noqa: PLC0415
+
+    say = on_progress or (lambda line: None)
+    started = time.monotonic()
+    _check_options(epochs, learning_rate)
+    if folds < 2:
+        raise AdaptError(f"--cv needs at least 2 folds, not {folds}")
+    if replay > 0 and not data:
+        raise AdaptError("--replay needs FER2013: --data or FER2013_PATH")
+    faces = find_faces(photos, base=base, person_from=person_from, on_progress=say)
+    if not faces.people or any(p is None for p in faces.people):
+        raise AdaptError("cross-validation splits by person: give person ids (labels.csv's person column or --person-from)")
+    distinct = sorted(set(faces.people))  # type: ignore[type-var]
+    if len(distinct) < max(folds, MIN_PEOPLE):
+        raise AdaptError(f"only {len(distinct)} people; {max(folds, MIN_PEOPLE)} are needed for {folds} folds")
+    groups = np.array([distinct.index(p) for p in faces.people])
+    order = np.random.default_rng(seed).permutation(len(distinct))  # GroupKFold is deterministic: shuffle people
+    replayed = _replay_faces(replay, data, say)
+    public = _public_test(data)
+    rng = np.random.default_rng(seed)
+    rows: list[dict[str, Any]] = []
+    public_before = None
+    for fold, (train, held) in enumerate(GroupKFold(n_splits=folds).split(faces.x, faces.y, order[groups]), 1):
+        people_train = sorted({int(g) for g in groups[train]})
+        if train_people is not None:
+            if train_people > len(people_train):
+                raise AdaptError(f"--train-people {train_people}: a fold has only {len(people_train)} people to learn from")
+            chosen = set(rng.choice(people_train, size=train_people, replace=False).tolist())
+            train = np.array([i for i in train if groups[i] in chosen])
+        model, base_meta = load_model_dir(faces.base_dir)
+        before = scores(faces.y[held], flip_tta_probabilities(model, faces.x[held]))
+        if public is not None and public_before is None:
+            public_before = _base_public_test(base_meta, model, public)
+        say(f"fold {fold} of {folds}: adapting on {len(train)} photos of {len({int(g) for g in groups[train]})} people, "
+            f"scoring {len(held)} photos of {len({int(g) for g in groups[held]})}; before {before['accuracy']:.1%}")  # fmt: skip
+        fold_started = time.monotonic()
+        best_epoch, history = fine_tune(
+            model, faces.x[train], faces.y[train], faces.x[held], faces.y[held], epochs=epochs,
+            learning_rate=learning_rate, batch_size=batch_size, seed=seed + fold, replay=replayed,
+            replay_per_epoch=replay, freeze=freeze, distill=distill,
+        )  # fmt: skip
+        after = scores(faces.y[held], flip_tta_probabilities(model, faces.x[held]))
+        row = {
+            "fold": fold,
+            "train_photos": int(len(train)),
+            "train_people": len({int(g) for g in groups[train]}),
+            "held_photos": int(len(held)),
+            "held_people": len({int(g) for g in groups[held]}),
+            "accuracy_before": before["accuracy"],
+            "accuracy_after": after["accuracy"],
+            "accuracy_last_epoch": history[-1]["held_out_accuracy"],
+            "best_epoch": best_epoch,
+            "public_test_after": public_test_accuracy(model, public) if public is not None else None,
+            "seconds": round(time.monotonic() - fold_started, 1),
+        }
+        rows.append(row)
+        say(f"fold {fold}: {row['accuracy_before']:.1%} -> {row['accuracy_after']:.1%} (epoch {best_epoch})"
+            + (f", PublicTest {row['public_test_after']:.2%}" if public is not None else "") + f", {row['seconds']:.0f} s")  # fmt: skip
+
+    def mean(key: str) -> float | None:
+        values = [r[key] for r in rows if r[key] is not None]
+        return float(np.mean(values)) if values else None
+
+    return {
+        "base": faces.base_name,
+        "folds": rows,
+        "people": len(distinct),
+        "photos_with_face": int(len(faces.y)),
+        "no_face": faces.no_face,
+        "accuracy_before": mean("accuracy_before"),
+        "accuracy_after": mean("accuracy_after"),
+        "accuracy_last_epoch": mean("accuracy_last_epoch"),
+        "public_test_before": public_before,
+        "public_test_after": mean("public_test_after"),
+        "options": {
+            "epochs": epochs, "learning_rate": learning_rate, "replay": replay, "freeze": freeze, "distill": distill,
+            "train_people": train_people, "seed": seed, "batch_size": batch_size,
+        },  # fmt: skip
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def format_cross_validation(report: dict[str, Any]) -> str:
+    """The cross-validation as text: a line per fold and the means."""
+    o = report["options"]
+    lines = [
+        f"{report['base']}, {len(report['folds'])}-fold person-wise cross-validation over {report['people']} people "
+        f"({report['photos_with_face']} photos with a face): {o['epochs']} epochs, lr {o['learning_rate']:g}, "
+        f"replay {o['replay']}, freeze {o['freeze']:g}, distill {o['distill']:g}"
+        + (f", {o['train_people']} people learnt a fold" if o["train_people"] else ""),
+        f"  {'fold':<6}{'learnt':>14}{'scored':>14}{'before':>9}{'after':>9}{'last':>9}{'PublicTest':>12}{'time':>8}",
+    ]
+    for r in report["folds"]:
+        lines.append(
+            f"  {r['fold']:<6}{r['train_photos']:>6} ({r['train_people']:>2} p.){r['held_photos']:>6} ({r['held_people']:>2} p.)"
+            f"{_pct(r['accuracy_before']):>9}{_pct(r['accuracy_after']):>9}{_pct(r['accuracy_last_epoch']):>9}"
+            f"{_pct(r['public_test_after'], 2):>12}{r['seconds']:>7.0f}s"
+        )
+    lines.append(
+        f"  {'mean':<34}{_pct(report['accuracy_before']):>9}{_pct(report['accuracy_after']):>9}"
+        f"{_pct(report['accuracy_last_epoch']):>9}{_pct(report['public_test_after'], 2):>12}"
+    )
+    if report["public_test_before"] is not None:
+        lines.append(f"PublicTest before (flip TTA): {report['public_test_before']:.2%}")
+    lines.append("'after' keeps the epoch best on the fold's own people (somewhat optimistic); 'last' is the last epoch's")
+    return "\n".join(lines)
+
+
 # -- the report -----------------------------------------------------------------------------------
 
 
-def _pct(value: float | None) -> str:
-    return "—" if value is None else f"{value:.1%}"
+def _pct(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:.{digits}%}"
 
 
 def _confusion_lines(matrix: Sequence[Sequence[int]]) -> list[str]:
@@ -542,9 +833,12 @@ def format_report(report: dict[str, Any]) -> str:
         f"held out: {held['photos']} photos{people} (split by {report['split']})",
         f"accuracy on the held-out photos (flip TTA): {_pct(held['accuracy_before'])} before -> "
         f"{_pct(held['accuracy_after'])} after",
-        "",
-        f"  {'recall':<10}{'before':>8}{'after':>8}{'held out':>10}{'trained':>9}",
     ]
+    public = report.get("public_test")
+    if public:
+        lines.append(f"FER2013 PublicTest (flip TTA, {public['n']} faces): {_pct(public['accuracy_before'], 2)} before -> "
+                     f"{_pct(public['accuracy_after'], 2)} after")  # fmt: skip
+    lines += ["", f"  {'recall':<10}{'before':>8}{'after':>8}{'held out':>10}{'trained':>9}"]
     for e in EMOTIONS:
         lines.append(
             f"  {e:<10}{_pct(held['per_class_recall_before'][e]):>8}{_pct(held['per_class_recall_after'][e]):>8}"
@@ -567,7 +861,8 @@ def format_report(report: dict[str, Any]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.adapt", description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", required=True, help="folder or ZIP of labelled photos (as training.photos reads them)")
-    parser.add_argument("--out", required=True, help="the new model folder, e.g. models/mine (must not exist)")
+    parser.add_argument("--out", default=None, help="the new model folder, e.g. models/mine (must not exist; "
+                        "required unless --cv)")  # fmt: skip
     parser.add_argument("--base", default=None, help="model to start from: a name under models/ or a folder "
                         "(default: the default model)")  # fmt: skip
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
@@ -582,23 +877,41 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--replay", type=int, default=0, metavar="N",
                         help="FER2013 Training faces trained on beside the photos each epoch, so the model keeps "
                         "what it knew (0: none; needs --data or FER2013_PATH)")  # fmt: skip
-    parser.add_argument("--data", default=os.environ.get("FER2013_PATH") or None, help="FER2013, for --replay")
+    parser.add_argument("--freeze", type=float, default=0.0, metavar="FRACTION",
+                        help="fraction of the layers with weights, input side first, left unchanged (default 0)")
+    parser.add_argument("--distill", type=float, default=0.0, metavar="WEIGHT",
+                        help="weight of the base model's own answers in each target, to keep what it knew (default 0)")
+    parser.add_argument("--data", default=os.environ.get("FER2013_PATH") or None,
+                        help="FER2013: for --replay, and to report PublicTest before and after (default: FER2013_PATH)")
+    parser.add_argument("--cv", type=int, default=None, metavar="K",
+                        help="instead of writing a model: K-fold person-wise cross-validation of what adapting gains")
+    parser.add_argument("--train-people", type=int, default=None, metavar="N",
+                        help="with --cv: adapt on N people of each fold's training side (how many people are needed)")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
+    if args.cv is None and args.out is None:
+        parser.error("--out is required (or --cv K to cross-validate without writing a model)")
+    if args.train_people is not None and args.cv is None:
+        parser.error("--train-people goes with --cv")
+    common = dict(
+        base=args.base, epochs=args.epochs, learning_rate=args.lr, person_from=args.person_from, seed=args.seed,
+        batch_size=args.batch_size, replay=args.replay, data=args.data, freeze=args.freeze, distill=args.distill,
+        on_progress=lambda line: print(line, file=sys.stderr, flush=True),
+    )  # fmt: skip
     try:
-        report = adapt(
-            args.photos, args.out, base=args.base, epochs=args.epochs, learning_rate=args.lr,
-            holdout=args.holdout_people, person_from=args.person_from, seed=args.seed, batch_size=args.batch_size,
-            replay=args.replay, data=args.data,
-            on_progress=lambda line: print(line, file=sys.stderr, flush=True),
-        )  # fmt: skip
+        if args.cv is not None:
+            report = cross_validate(args.photos, folds=args.cv, train_people=args.train_people, **common)
+            text = format_cross_validation(report)
+        else:
+            report = adapt(args.photos, args.out, holdout=args.holdout_people, **common)
+            text = format_report(report)
     except (FERError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"interrupted: nothing was written at {args.out}", file=sys.stderr)
+        print("interrupted" + (f": nothing was written at {args.out}" if args.out else ""), file=sys.stderr)
         return 130
-    print(json.dumps(report, indent=2) if args.json else format_report(report))
+    print(json.dumps(report, indent=2) if args.json else text)
     return 0
 
 

@@ -106,11 +106,15 @@ class FERData:
         return out
 
 
+CSV_NAMES: tuple[str, ...] = ("fer2013.csv.gz", "fer2013.csv")
+"""The dataset file's names looked for inside a folder such as ``data/``."""
+
+
 def load_fer2013(path: str | Path, *, with_checksum: bool = True, cache_dir: str | Path | None = None) -> FERData:
     """Load FER2013 from a CSV (``.csv``/``.csv.gz``), a folder layout, or the trainval ``.npz.xz`` pack.
 
     Args:
-        path: the dataset file or folder.
+        path: the dataset file, a folder holding ``fer2013.csv(.gz)`` (like ``data/``), or a folder layout.
         with_checksum: record the file's SHA-256 (``FERData.sha256``); a cached load always has it.
         cache_dir: a folder for the parse cache of a dataset *file* (see :func:`load_fer2013_cached`);
             ``None`` parses the file every time. A folder layout is always read afresh.
@@ -128,7 +132,10 @@ def load_fer2013(path: str | Path, *, with_checksum: bool = True, cache_dir: str
     except OSError as exc:
         raise DatasetError(f"{path} cannot be read ({_reason(exc)})") from None
     if stat.S_ISDIR(info.st_mode):
-        return load_fer2013_folder(path)
+        inside = next((path / name for name in CSV_NAMES if (path / name).is_file()), None)
+        if inside is None or (path / "train").is_dir():
+            return load_fer2013_folder(path)
+        return load_fer2013(inside, with_checksum=with_checksum, cache_dir=cache_dir)
     _require_regular_file(path, info.st_mode)
     if cache_dir is not None:
         return load_fer2013_cached(path, cache_dir)

@@ -4,8 +4,8 @@ Each is ``function(args, job) -> dict`` over the command line's own routines: :f
 is :func:`training.train.train`, then :func:`training.evaluate.choose_tta` and
 :func:`training.evaluate.evaluate`, exactly what ``python -m training.train`` and
 ``python -m training.evaluate`` do; :func:`augment_faces` is the Dataset browser's preview of
-:func:`training.augment.augment_preview`. Both import Keras, which is why they never run in the
-server's process.
+:func:`training.augment.augment_preview`; :func:`adapt_model` is ``python -m training.adapt``
+(:func:`training.adapt.adapt`). All import Keras, which is why they never run in the server's process.
 
 A model is trained into the job's folder and moved into the models folder only when it is
 complete (:func:`core.model_store.publish_model_dir`): a run that fails, is cancelled or is killed
@@ -103,3 +103,57 @@ def augment_faces(args: dict[str, Any], job: Job) -> dict[str, Any]:
     )
     np.save(job.dir / "variants.npy", variants)
     return {"shape": list(variants.shape)}
+
+
+ADAPT_STAGING_DIR = "adapted"
+"""The adapted model being written, inside the job's folder."""
+UPLOADED_PHOTOS = "photos.zip"
+"""An uploaded ZIP of photos, written into the job's folder before the child starts."""
+
+
+def adapt_model(args: dict[str, Any], job: Job) -> dict[str, Any]:
+    """Adapt a model to labelled photos (:func:`training.adapt.adapt`) and publish ``models_root/name``.
+
+    Args (a dict): ``name``, ``models_root``, ``photos`` (a folder or ZIP; ``None``: the job folder's
+    :data:`UPLOADED_PHOTOS`), ``base`` (a model folder), ``epochs``, ``learning_rate``, ``replay``,
+    ``data`` (FER2013 for the replay and PublicTest, or ``None``), ``person_from``, ``holdout``, ``seed``,
+    ``source`` (how the model's card names the photos, e.g. the uploaded file's name).
+
+    Returns:
+        The adapt report (:func:`training.adapt.adapt`) with ``model``: the published name.
+    """
+    from core.model_store import publish_model_dir  # noqa: PLC0415
+    from training.adapt import adapt  # noqa: PLC0415
+
+    name = str(args["name"])
+    photos = args.get("photos") or job.dir / UPLOADED_PHOTOS
+    staging = job.dir / ADAPT_STAGING_DIR / name
+    log: list[str] = []
+    history: list[dict[str, Any]] = []
+
+    def line(text: str) -> None:
+        log.append(text)
+        job.report(lines=log[-200:])
+
+    def event(update: dict[str, Any]) -> None:
+        kind = update.get("kind")
+        if kind == "faces":
+            job.report(throttle=update["done"] != update["total"], phase="finding faces", faces=update)
+        elif kind == "epoch":
+            history.append(update)
+            job.report(phase="adapting", history=history)
+            job.wait_while_paused()  # between two epochs: the app's visitors go first
+        else:
+            job.report(phase=str(update.get("phase", "")))
+
+    report = adapt(
+        photos, staging, base=args.get("base"), epochs=int(args.get("epochs") or 15),
+        learning_rate=float(args.get("learning_rate") or 1e-4), replay=int(args.get("replay") or 0),
+        data=args.get("data"), person_from=args.get("person_from") or None,
+        holdout=float(args.get("holdout") or 0.25), seed=int(args.get("seed") or 0),
+        on_progress=line, on_event=event, should_stop=job.stop.is_set, source=args.get("source"),
+    )  # fmt: skip
+    job.report(phase="saving the model")
+    model = publish_model_dir(staging, Path(args["models_root"]) / name).name
+    report["out"] = model
+    return {**report, "model": model}

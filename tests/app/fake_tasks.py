@@ -67,3 +67,19 @@ def counter(args: dict[str, Any], job: Job) -> dict[str, Any]:
         Path(args["count"]).write_text(str(count))
         time.sleep(0.01)
     return {"count": count, "paused_s": paused}
+
+
+def fake_adapt(args: dict[str, Any], job: Job) -> dict[str, Any]:
+    """What :func:`training.tasks.adapt_model` reports and returns, without Keras: faces, two epochs,
+    then waits for ``<name>.release`` beside the models (or a stop) and writes a half model meanwhile."""
+    job.report(phase="finding faces", faces={"done": 5, "total": 10})
+    rows = [{"epoch": e, "loss": 1.0, "train_accuracy": 0.5, "held_out_accuracy": 0.4 + e / 10, "seconds": 4.0,
+             "best": True, "epochs": args["epochs"]} for e in (1, 2)]  # fmt: skip
+    job.report(phase="adapting", history=rows, lines=["epoch 1 of 4", "epoch 2 of 4"])
+    (job.dir / "adapted").mkdir()
+    (job.dir / "adapted" / "half.keras").write_bytes(b"half a model")
+    if args.get("photos") is None:
+        Path(args["models_root"], "uploaded.txt").write_bytes((job.dir / "photos.zip").read_bytes())
+    released = _wait_for(Path(args["models_root"]) / f"{args['name']}.release", job, 60)
+    history = rows if (released and not job.stop.is_set()) else rows[:1]
+    return {"model": args["name"], "history": history, "epochs": 2, "held_out": {"accuracy_after": 0.6}}
