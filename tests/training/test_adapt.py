@@ -232,3 +232,74 @@ def test_replays_fer2013_faces_beside_the_photos(
     assert "replaying 10 of FER2013's 21 Training faces each epoch" in capsys.readouterr().err
     assert seen == [21]  # every Training face offered; 10 drawn each epoch
     assert read_model_info(out).metadata["adapted"]["replay"] == 10
+    report = read_model_info(out).metadata["adapted"]["public_test"]
+    # The tiny model records no PublicTest accuracy: measured before and after on the 21 PublicTest faces.
+    assert report["n"] == 21 and report["tta"] == "flip"
+    assert 0 <= report["accuracy_before"] <= 1 and 0 <= report["accuracy_after"] <= 1
+
+
+def test_cross_validation_scores_each_fold_on_people_it_did_not_learn(
+    drawn_photos: Path, tiny_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    folds: list[tuple[int, int]] = []
+    real_fit = adapt_module.fine_tune
+
+    def watching(model, x_train, y_train, x_held, y_held, **kwargs):  # noqa: ANN001, ANN003, ANN202
+        folds.append((len(x_train), len(x_held)))
+        return real_fit(model, x_train, y_train, x_held, y_held, **kwargs)
+
+    monkeypatch.setattr(adapt_module, "fine_tune", watching)
+    monkeypatch.delenv("FER2013_PATH", raising=False)
+    argv = ["--photos", str(drawn_photos), "--base", str(tiny_model_dir), "--epochs", "1", "--person-from", r"^(\d{4})"]
+    assert main([*argv, "--cv", "3", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert [row["held_people"] for row in report["folds"]] == [2, 2, 2]  # 6 people, 3 folds
+    assert [row["train_people"] for row in report["folds"]] == [4, 4, 4]
+    assert sum(row["held_photos"] for row in report["folds"]) == PEOPLE * 7  # every photo scored once
+    assert folds == [(28, 14)] * 3
+    assert report["accuracy_after"] == pytest.approx(np.mean([r["accuracy_after"] for r in report["folds"]]))
+    assert report["public_test_before"] is None and not list(tmp_path.iterdir())  # no model written
+
+    folds.clear()
+    assert main([*argv, "--cv", "2", "--train-people", "1"]) == 0
+    text = capsys.readouterr().out
+    assert folds == [(7, 21), (7, 21)] and "1 people learnt a fold" in text and "mean" in text
+
+    assert main([*argv, "--cv", "2", "--train-people", "9"]) == 2
+    assert "--train-people 9: a fold has only 3 people" in capsys.readouterr().err
+    assert main(["--photos", str(drawn_photos), "--base", str(tiny_model_dir), "--cv", "2"]) == 2
+    assert "cross-validation splits by person" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(argv)  # neither --out nor --cv
+    assert "--out is required" in capsys.readouterr().err
+
+
+def test_freezing_keeps_the_early_layers_and_distilling_pulls_towards_the_base(tiny_model_dir: Path) -> None:
+    from core.model_store import load_model_dir  # noqa: PLC0415
+    from training.adapt import fine_tune, freeze_early_layers  # noqa: PLC0415
+
+    model, _ = load_model_dir(tiny_model_dir)
+    weighted = [layer for layer in model.layers if layer.weights]
+    assert freeze_early_layers(model, 0.5) == round(len(weighted) * 0.5)
+    assert [layer.trainable for layer in weighted] == [i >= round(len(weighted) * 0.5) for i in range(len(weighted))]
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 1, (40, 48, 48, 1)).astype(np.float32)
+    y = rng.integers(0, 7, 40)
+    start = [w.copy() for w in load_model_dir(tiny_model_dir)[0].get_weights()]
+    for freeze in (0.0, 0.5):
+        model, _ = load_model_dir(tiny_model_dir)
+        fine_tune(model, x, y, x[:8], y[:8], epochs=1, learning_rate=1e-2, freeze=freeze)
+        first = next(i for i, layer in enumerate(model.layers) if layer.weights)
+        moved = not np.allclose(model.layers[first].get_weights()[0], start[0])
+        assert moved == (freeze == 0.0)  # the first layer with weights learns only when not frozen
+
+    stops = iter([False, True])
+    model, _ = load_model_dir(tiny_model_dir)
+    best, history = fine_tune(model, x, y, x[:8], y[:8], epochs=5, distill=0.5, should_stop=lambda: next(stops))
+    assert len(history) == 2 and best in (1, 2)  # stopped after the second epoch, as asked
+    with pytest.raises(AdaptError, match="--distill must be"):
+        fine_tune(model, x, y, x[:8], y[:8], epochs=1, distill=1.0)
+    with pytest.raises(AdaptError, match="--freeze must be"):
+        fine_tune(model, x, y, x[:8], y[:8], epochs=1, freeze=-0.1)

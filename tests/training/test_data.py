@@ -50,6 +50,16 @@ def test_csv_splits_labels_and_pixels(tmp_path: Path, gz: bool) -> None:
     assert len(data.sha256) == 64
 
 
+def test_a_folder_holding_the_csv_is_read_as_the_csv(tmp_path: Path) -> None:
+    # FER2013_PATH may name a folder such as data/ that holds fer2013.csv.gz (as CI's does).
+    write_csv(tmp_path / "fer2013.csv.gz", small_rows(), gz=True)
+    data = load_fer2013(tmp_path, cache_dir=tmp_path / "cache")
+    assert data["PrivateTest"].y.tolist() == [4, 6] and len(data["Training"]) == 14
+    (tmp_path / "train").mkdir()  # a folder layout wins: it is read as one (and here it is incomplete)
+    with pytest.raises(DatasetError):
+        load_fer2013(tmp_path)
+
+
 def test_absent_classes_are_reported(tmp_path: Path) -> None:
     data = load_fer2013(write_csv(tmp_path / "f.csv", small_rows()))
     missing = data.missing_classes()
