@@ -30,6 +30,7 @@ PERSON_PATTERNS = {
     "file name up to the first '_' or '-'": r"^([^_-]+)[_-]",
     "custom regex...": None,
 }
+FLASH_KEY, UPLOADS_KEY = "adapted_models_flash", "adapted_models_uploads"
 DEFAULT_REPLAY = 500
 """FER2013 Training faces replayed each epoch when FER2013 is found (docs/adapting.md: keeps PublicTest)."""
 
@@ -137,7 +138,8 @@ def report_ui(report: Mapping[str, Any], *, key: str) -> None:
 
 
 def _points(before: float | None, after: float | None) -> str | None:
-    if before is None or after is None:
+    """The change in points, for ``st.metric``'s delta (``None``, no arrow, when there is none to show)."""
+    if before is None or after is None or round((after - before) * 100, 1) == 0:
         return None
     return f"{(after - before) * 100:+.1f} points"
 
@@ -265,14 +267,22 @@ def adapted_models_ui(*, root: Path, models: Sequence[ModelInfo]) -> None:
             )  # fmt: skip
             if delete.button("Delete", key=f"adapted_delete_{info.name}"):
                 _confirm_delete(info, root)
-    uploaded = st.file_uploader("Upload an adapted model (.zip, as downloaded here)", type=["zip"], key="adapted_upload")
+    if FLASH_KEY in st.session_state:
+        st.success(st.session_state.pop(FLASH_KEY))
+    uploads = st.session_state.setdefault(UPLOADS_KEY, 0)  # a new key empties the uploader once a model is added
+    uploaded = st.file_uploader(
+        "Upload an adapted model (.zip, as downloaded here)", type=["zip"], key=f"adapted_upload_{uploads}"
+    )
     if uploaded is not None and st.button("Add this model", key="adapted_add"):
         try:
             path = import_model_archive(uploaded.getvalue(), root)
         except (FERError, OSError) as exc:
             st.error(str(exc))
         else:
-            st.success(f"Model **{path.name}** is back: choose it in the sidebar's model selector.")
+            # Again from the top: the sidebar's model selector, drawn before this, lists the model then.
+            st.session_state[FLASH_KEY] = f"Model **{path.name}** is back: choose it in the sidebar's model selector."
+            st.session_state[UPLOADS_KEY] = uploads + 1
+            st.rerun()
 
 
 @st.dialog("Delete this model?")

@@ -88,7 +88,18 @@ if snapshot.active:
     st.stop()
 
 TRAIN, ADAPT = "Train on FER2013", "Adapt to your photos"
-if st.segmented_control("Task", [TRAIN, ADAPT], default=TRAIN, key="training_task", label_visibility="collapsed") == ADAPT:
+TASK_KEY = "training_task_choice"  # kept outside the widget: a run's panel replaces the page, and the widget's state with it
+
+
+def _remember_task() -> None:
+    st.session_state[TASK_KEY] = st.session_state["training_task"] or TRAIN
+
+
+task = st.segmented_control(
+    "Task", [TRAIN, ADAPT], default=st.session_state.get(TASK_KEY, TRAIN), key="training_task",
+    label_visibility="collapsed", on_change=_remember_task,
+)  # fmt: skip
+if task == ADAPT:
     root = cache.models_root()
     models = cache.available_models(root)
     adapt_ui.outcome_ui(adapt_job.snapshot())
