@@ -37,6 +37,7 @@ from training.photos import (
 SPLIT = "your photos"
 MODES = {"whole": "Whole photos (faces are found, the largest judged)", "crops": "Face crops (each photo is one face)"}
 RESULT_KEY = "own_photos_result"
+COMPARED_FOR_KEY = "own_compare_for"
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,13 @@ def your_photos_ui(selected: ModelInfo | None) -> None:
         "Model", names, index=names.index(selected.name) if selected and selected.name in models else 0, key="own_model"
     )
     others = ["(none)", *(n for n in names if n != first)]
+    if st.session_state.get(COMPARED_FOR_KEY) != first:  # a model newly chosen: an adapted one beside its base
+        st.session_state[COMPARED_FOR_KEY] = first
+        base = (models[first].metadata.get("adapted") or {}).get("base")
+        if base in others:
+            st.session_state["own_compare"] = base
+        elif st.session_state.get("own_compare") not in others:
+            st.session_state["own_compare"] = "(none)"
     second = other_column.selectbox("Side by side with", others, key="own_compare")
     if upload is None:
         st.info("Upload a ZIP to see how the models do on your faces.")

@@ -387,6 +387,13 @@ def _adapted_text(adapted: Any) -> str | None:
             f"{held.get('photos')} held-out photos (split by photo: optimistic)"
         )  # fmt: skip
         text += f"; on {kept}: {before:.1%} before, {after:.1%} after"
+    public = adapted.get("public_test") if isinstance(adapted.get("public_test"), Mapping) else {}
+    public_before, public_after = _maybe_float(public.get("accuracy_before")), _maybe_float(public.get("accuracy_after"))
+    if public_before is not None and public_after is not None:
+        text += f"; FER2013 PublicTest {public_before:.1%} before, {public_after:.1%} after"
+    replay = _maybe_int(adapted.get("replay"))
+    if replay:
+        text += f" ({replay:,} FER2013 faces replayed an epoch)"
     return text
 
 

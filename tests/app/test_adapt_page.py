@@ -117,3 +117,17 @@ def test_a_running_adaptation_shows_its_progress_and_cancels(
     next(w for w in app.get("button_group") if w.key == "training_task").set_value(ADAPT).run()
     assert "Adapting watch was cancelled; nothing was saved." in texts(app.warning)
     assert sorted(p.name for p in own_models.iterdir()) == [".jobs", "tiny"]
+
+
+def test_your_photos_puts_an_adapted_model_beside_its_base(own_models: Path) -> None:
+    import json  # noqa: PLC0415
+
+    shutil.copytree(own_models / "tiny", own_models / "mine")
+    meta = json.loads((own_models / "mine" / "metadata.json").read_text())
+    (own_models / "mine" / "metadata.json").write_text(json.dumps({**meta, "name": "mine", "adapted": {"base": "tiny"}}))
+    app = run_page("pages/4_Evaluation.py")
+    app.radio(key="eval_source").set_value("Your photos").run()
+    app.selectbox(key="own_model").set_value("mine").run()
+    assert app.selectbox(key="own_compare").value == "tiny"
+    app.selectbox(key="own_model").set_value("tiny").run()
+    assert app.selectbox(key="own_compare").value == "(none)"  # tiny is no longer among the others

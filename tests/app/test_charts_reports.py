@@ -94,6 +94,11 @@ def test_model_card_says_what_an_adapted_model_learnt_from(tmp_path) -> None:  #
     text = dict(model_card(ModelInfo("m", tmp_path, {"labels": list(EMOTIONS), "adapted": by_photo})).facts())
     assert "split by photo: optimistic" in text["Adapted to your photos"]
     assert "Adapted to your photos" not in dict(model_card(ModelInfo("m", tmp_path, {"labels": list(EMOTIONS)})).facts())
+    replayed = {**adapted, "replay": 500, "public_test": {"accuracy_before": 0.6899, "accuracy_after": 0.6889}}
+    text = dict(model_card(ModelInfo("m", tmp_path, {"labels": list(EMOTIONS), "adapted": replayed})).facts())
+    assert text["Adapted to your photos"].endswith(
+        "70.1% after; FER2013 PublicTest 69.0% before, 68.9% after (500 FER2013 faces replayed an epoch)"
+    )
 
 
 def test_model_card_of_an_ensemble_names_its_members_and_their_time_together(tmp_path) -> None:  # noqa: ANN001
