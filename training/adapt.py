@@ -312,12 +312,14 @@ def fine_tune(
         if teacher is not None:
             y = (1 - distill) * y + distill * np.asarray(teacher.predict(x, batch_size=256, verbose=0), np.float32)
         logs = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=True, verbose=0).history
-        held = scores(y_held, flip_tta_probabilities(model, x_held))["accuracy"]
+        held = scores(y_held, flip_tta_probabilities(model, x_held))["accuracy"] if len(x_held) else None
         row = {
             "epoch": epoch, "loss": float(logs["loss"][-1]), "train_accuracy": float(logs["accuracy"][-1]),
             "held_out_accuracy": held, "seconds": round(time.monotonic() - started, 2),
         }  # fmt: skip
-        if held > best_accuracy:
+        if held is None:  # no one held out: the last epoch is kept
+            best_epoch = epoch
+        elif held > best_accuracy:
             best_epoch, best_accuracy, best_weights = epoch, held, model.get_weights()
         row["best"] = best_epoch == epoch
         history.append(row)
@@ -460,8 +462,23 @@ def _check_options(epochs: int, learning_rate: float, holdout: float = DEFAULT_H
         raise AdaptError(f"--epochs must be at least 1, not {epochs}")
     if not learning_rate > 0:
         raise AdaptError(f"--lr must be positive, not {learning_rate}")
-    if not 0 < holdout < 1:
-        raise AdaptError(f"--holdout-people must be a fraction between 0 and 1, not {holdout}")
+    if not 0 <= holdout < 1:
+        raise AdaptError(f"--holdout-people must be a fraction from 0 up to 1, not {holdout}")
+
+
+def learn_from_all(people: Sequence[str | None]) -> Split:
+    """Every photo on the training side (``--holdout-people 0``): the recipe was chosen by :func:`cross_validate`.
+
+    Raises:
+        AdaptError: fewer than :data:`MIN_PHOTOS` photos.
+    """
+    if len(people) < MIN_PHOTOS:
+        raise AdaptError(f"only {len(people)} photos with a face; at least {MIN_PHOTOS} are needed to adapt")
+    by_person = any(p is not None for p in people)
+    return Split(
+        np.arange(len(people)), np.zeros(0, int), "person" if by_person else "photo",
+        tuple(str(p) for p in people) if by_person else ("",) * len(people),
+    )  # fmt: skip
 
 
 def adapt(
@@ -529,7 +546,7 @@ def adapt(
     if replay > 0 and not data:
         raise AdaptError("--replay needs FER2013: --data or FER2013_PATH")
     faces = find_faces(photos, base=base, person_from=person_from, on_progress=lines, on_event=on_event)
-    split = split_photos(faces.people, holdout=holdout, seed=seed)
+    split = split_photos(faces.people, holdout=holdout, seed=seed) if holdout > 0 else learn_from_all(faces.people)
     x_train, y_train = faces.x[split.train], faces.y[split.train]
     x_held, y_held = faces.x[split.held_out], faces.y[split.held_out]
     train_classes = Counter(EMOTIONS[i] for i in y_train)
@@ -542,8 +559,8 @@ def adapt(
     before = scores(y_held, flip_tta_probabilities(model, x_held))
     say(
         f"training on {len(y_train)} photos" + (f" of {len(train_people)} people" if train_people else "")
-        + f", holding out {len(y_held)}" + (f" of {len(held_people)} people" if held_people else " (split by photo)")
-        + f"; held-out accuracy before: {before['accuracy']:.1%}"
+        + (f", holding out {len(y_held)}" + (f" of {len(held_people)} people" if held_people else " (split by photo)")
+           + f"; held-out accuracy before: {before['accuracy']:.1%}" if len(y_held) else ", holding out no one")
     )  # fmt: skip
     public = _public_test(data)
     public_before = _base_public_test(base_meta, model, public) if public is not None else None
@@ -552,8 +569,10 @@ def adapt(
         event({"kind": "epoch", **row})
         lines(
             f"epoch {row['epoch']} of {row['epochs']}: loss {row['loss']:.3f}, training accuracy "
-            f"{row['train_accuracy']:.1%}, held out {row['held_out_accuracy']:.1%}"
-            + (" (best so far)" if row["best"] else "") + f", {row['seconds']:.0f} s"
+            f"{row['train_accuracy']:.1%}"
+            + (f", held out {row['held_out_accuracy']:.1%}" + (" (best so far)" if row["best"] else "")
+               if row["held_out_accuracy"] is not None else "")
+            + f", {row['seconds']:.0f} s"
         )  # fmt: skip
 
     best_epoch, history = fine_tune(
@@ -569,7 +588,10 @@ def adapt(
     seconds = round(time.monotonic() - started, 1)
 
     notes = ["the held-out photos chose the epoch kept, so the 'after' accuracy is somewhat optimistic"]
-    if split.by == "photo":
+    if not len(y_held):
+        notes = ["no one was held out (--holdout-people 0): every photo was learnt from and the last epoch kept; "
+                 "measure the recipe with --cv first"]  # fmt: skip
+    elif split.by == "photo":
         notes.insert(0, "no person ids: split by photo, so the held-out figures are optimistic (the same people "
                         "were learnt from their other photos); add a person column or use --person-from")  # fmt: skip
     if missing:
@@ -830,10 +852,12 @@ def format_report(report: dict[str, Any]) -> str:
         f"adapted {report['base']} -> {report['out']}: trained on {report['train']['photos']} photos{train_people}, "
         f"{report['epochs']} epochs at lr {report['learning_rate']:g}, kept epoch {report['best_epoch']} "
         f"({report['seconds']:.0f} s)",
-        f"held out: {held['photos']} photos{people} (split by {report['split']})",
-        f"accuracy on the held-out photos (flip TTA): {_pct(held['accuracy_before'])} before -> "
-        f"{_pct(held['accuracy_after'])} after",
+        f"held out: {held['photos']} photos{people} (split by {report['split']})" if held["photos"] else
+        "held out: no one (every photo was learnt from)",
     ]
+    if held["photos"]:
+        lines.append(f"accuracy on the held-out photos (flip TTA): {_pct(held['accuracy_before'])} before -> "
+                     f"{_pct(held['accuracy_after'])} after")  # fmt: skip
     public = report.get("public_test")
     if public:
         lines.append(f"FER2013 PublicTest (flip TTA, {public['n']} faces): {_pct(public['accuracy_before'], 2)} before -> "
@@ -868,7 +892,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     parser.add_argument("--lr", type=float, default=DEFAULT_LR, help="AdamW learning rate")
     parser.add_argument("--holdout-people", type=float, default=DEFAULT_HOLDOUT,
-                        help="fraction of the people held out to measure the adapted model")  # fmt: skip
+                        help="fraction of the people held out to measure the adapted model (0: learn from everyone, "
+                        "keep the last epoch; choose the recipe with --cv first)")  # fmt: skip
     parser.add_argument("--person-from", default=None, metavar="REGEX",
                         help="regex giving each photo's person from its file name (its first group, else the "
                         r"whole match), e.g. '^(\d{4})'; default: labels.csv's person column")  # fmt: skip

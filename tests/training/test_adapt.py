@@ -303,3 +303,15 @@ def test_freezing_keeps_the_early_layers_and_distilling_pulls_towards_the_base(t
         fine_tune(model, x, y, x[:8], y[:8], epochs=1, distill=1.0)
     with pytest.raises(AdaptError, match="--freeze must be"):
         fine_tune(model, x, y, x[:8], y[:8], epochs=1, freeze=-0.1)
+
+
+def test_holding_out_no_one_learns_from_every_photo_and_keeps_the_last_epoch(
+    drawn_photos: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    report = adapt(drawn_photos, tmp_path / "all", base=tiny_model_dir, epochs=2, holdout=0, person_from=r"^(\d{4})")
+    assert report["train"]["photos"] == PEOPLE * 7 and len(report["train"]["people"]) == PEOPLE
+    assert report["held_out"]["photos"] == 0 and report["held_out"]["accuracy_after"] is None
+    assert report["best_epoch"] == 2 and report["notes"][0].startswith("no one was held out (--holdout-people 0)")
+    text = format_report(report)
+    assert "held out: no one (every photo was learnt from)" in text and "accuracy on the held-out" not in text
+    assert read_model_info(tmp_path / "all").ok
