@@ -69,6 +69,7 @@ TESTED: dict[str, str] = {
     "ensemble": (
         "python -m training.ensemble --data {csv} --members {run} {teacher} --out {ensemble} --select greedy"
     ),
+    "members": "python -m training.members {ensemble} --out {out}",
     "export": "python -m training.export {run}",
     # training: compact checkpoints, the recipes of issue 22, the serving framing's errors
     "checkpoint compact": "python -m training.checkpoint compact {run} --out {compact} --snapshots 1",
@@ -107,6 +108,14 @@ TESTED: dict[str, str] = {
     "adapt replay": (
         r"python -m training.adapt --photos {photos} --out {out} --base {model} --person-from '^(\d{{4}})'"
         " --epochs 1 --replay 20 --data {csv}"
+    ),
+    "adapt cv": (
+        r"python -m training.adapt --photos {photos} --base {model} --person-from '^(\d{{4}})' --cv 2 --epochs 1"
+        " --replay 20 --data {csv} --train-people 2 --freeze 0.5 --distill 0.5 --lr 3e-4"
+    ),
+    "adapt everyone": (
+        r"python -m training.adapt --photos {photos} --out {out} --base {model} --person-from '^(\d{{4}})'"
+        " --epochs 1 --replay 20 --data {csv} --holdout-people 0"
     ),
     # batch: the archive job on a local Ray (a child process: it starts and stops its own Ray)
     "batch": "python -m batch {photo} {clip} --out {out} --model {model} --workers 1 --quiet",

@@ -150,6 +150,11 @@ def test_training_commands(tiny_model_dir: Path, tmp_path: Path, capsys) -> None
     assert cli("ensemble", capsys, csv=data, run=run, teacher=teacher, ensemble=ensemble)[0] == 0
     assert metadata(ensemble)["architecture"] == "ensemble" and metadata(ensemble)["selection"]["method"] == "greedy"
     assert metadata(ensemble)["terms_of_use"] == FER2013_TERMS
+    members = tmp_path / "members"
+    assert cli("members", capsys, ensemble=ensemble, out=members)[0] == 0
+    kept = [m["name"] for m in metadata(ensemble)["members"]]
+    assert sorted(p.name for p in members.iterdir()) == sorted(kept)
+    assert all(metadata(members / name)["extracted"]["ensemble"] == "my-ensemble" for name in kept)
 
     for tflite in run.glob("*.tflite"):
         tflite.unlink()
@@ -311,6 +316,11 @@ def test_adapt_to_your_photos(tiny_model_dir: Path, tmp_path: Path, capsys: pyte
     replayed = tmp_path / "models" / "replayed"
     cli("adapt replay", capsys, photos=photos, out=replayed, model=tiny_model_dir, csv=csv)
     assert json.loads((replayed / "metadata.json").read_text())["adapted"]["replay"] == 20
+    code, text = cli("adapt cv", capsys, photos=photos, model=tiny_model_dir, csv=csv)
+    assert "2-fold person-wise cross-validation over 6 people" in text and "2 people learnt a fold" in text
+    everyone = tmp_path / "models" / "everyone"
+    cli("adapt everyone", capsys, photos=photos, out=everyone, model=tiny_model_dir, csv=csv)
+    assert json.loads((everyone / "metadata.json").read_text())["adapted"]["held_out"]["photos"] == 0
 
 
 # --- the documentation and the commands above ---------------------------------------------------
