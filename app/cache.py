@@ -79,9 +79,10 @@ def _recognizer(model_dir: str, model_sha256: str, tflite_sha256: str) -> Emotio
     # Part of the cache key only: a retrained model, or one given a .tflite by training.export,
     # has a new checksum, so it reloads.
     del model_sha256, tflite_sha256
-    from core.recognizer import EmotionRecognizer  # noqa: PLC0415 - loads Keras
+    from core.factory import PhotoOptions, build_recognizer  # noqa: PLC0415 - loads the model's runtime
 
-    return EmotionRecognizer.from_dir(Path(model_dir))
+    # The photo default detector; no TTA of its own: each page passes the TTA it shows (upload, video).
+    return build_recognizer(PhotoOptions(model=Path(model_dir), tta="none"))
 
 
 def recognizer(info: ModelInfo) -> EmotionRecognizer:
@@ -164,12 +165,22 @@ def _augment_preview(
     )  # fmt: skip
 
 
-@st.cache_resource
-def small_faces_detector() -> FaceDetector:
-    """The still detector with its full-resolution tile pass (safe to share: one network per thread)."""
-    from core.pipeline import still_detector  # noqa: PLC0415
+@st.cache_resource(max_entries=32)
+def photo_detector(detector: str | None = None, min_score: float | None = None, small_faces: bool = False) -> FaceDetector:
+    """The photo detector for these choices (:func:`core.pipeline.photo_detector`), built once per process and
+    shared (safe: each thread gets its own network).
 
-    return still_detector(small_faces=True)
+    Args:
+        detector: a name from :data:`core.detection.DETECTORS`; ``None``: the photo default.
+        min_score: the score threshold the detector applies; ``None``: its own.
+        small_faces: YuNet's full-resolution tile pass.
+
+    Raises:
+        ValueError: a bad choice (see :class:`core.pipeline.PhotoOptions`).
+    """
+    from core.factory import PhotoOptions, photo_detector as build  # noqa: PLC0415
+
+    return build(PhotoOptions(detector=detector, min_score=min_score, small_faces=small_faces))
 
 
 @st.cache_resource

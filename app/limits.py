@@ -304,7 +304,7 @@ class HeavyWorkGate:
 
 def current_limits() -> Limits:
     """The limits from ``st.secrets`` and ``os.environ`` (pages call this, or a cached copy)."""
-    from app.roles import read_secrets  # noqa: PLC0415
+    from app.identity import read_secrets  # noqa: PLC0415
 
     return Limits.from_sources(env=os.environ, secrets=read_secrets())
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from streamlit.delta_generator import DeltaGenerator
 
-    from app.roles import Identity
+    from app.identity import Identity
     from app.upload import UploadOutcome
     from core.groups import Grouping
     from core.readout import Readout
@@ -39,7 +39,6 @@ if TYPE_CHECKING:
 MODEL_STATE_KEY = "model_name"
 AUTOMATIC = ""
 """The selector's first choice: each page uses the model of its role (:func:`core.model_store.model_roles`)."""
-ROLE_WORDS = {"default": "photos and video", "live": "the webcam"}
 OWNER_ONLY_MESSAGE = (
     "This page is for the app's owner. Visitors can analyse photos, videos and the webcam, browse the "
     "dataset and read the evaluations. Owner? Sign in from the sidebar, or run the app on your own machine."
@@ -56,8 +55,8 @@ def secrets() -> Mapping[str, Any]:
 
 
 def identity() -> Identity:
-    """Who is using the app in this session (see :mod:`app.roles`): visitor unless proven owner."""
-    from app.roles import current_identity  # noqa: PLC0415
+    """Who is using the app in this session (see :mod:`app.identity`): visitor unless proven owner."""
+    from app.identity import current_identity  # noqa: PLC0415
 
     return current_identity()
 
@@ -110,7 +109,7 @@ def model_label(info: ModelInfo, roles: ModelRoles | None = None) -> str:
 
 def role_words(roles: Sequence[str]) -> str:
     """``("default", "live")`` -> ``"photos and video, the webcam"``."""
-    return ", ".join(ROLE_WORDS[role] for role in roles)
+    return ", ".join(ROLES[role] for role in roles)
 
 
 def automatic_label(roles: ModelRoles) -> str:
@@ -124,7 +123,7 @@ def roles_caption(roles: ModelRoles) -> str:
     """Under the selector on Automatic, which model serves what, in full (the selector cuts long text)."""
     if roles.default == roles.live:
         return f"**{roles.default}** reads everything."
-    return f"**{roles.default}** reads {ROLE_WORDS['default']}; **{roles.live}** reads {ROLE_WORDS['live']}."
+    return f"**{roles.default}** reads {ROLES['default']}; **{roles.live}** reads {ROLES['live']}."
 
 
 def _remember_model() -> None:
@@ -144,13 +143,16 @@ def _models() -> tuple[list[ModelInfo], list[ModelInfo], ModelRoles]:
 def current_model(role: str = "default") -> ModelInfo | None:
     """The model for this page's ``role`` (see :data:`core.model_store.ROLES`): the one picked in the
     sidebar (``Home.py`` draws it on every page), or under Automatic the role's own; ``None`` when none
-    is usable."""
-    if role not in ROLES:
-        raise ValueError(f"unknown model role {role!r}; known: {', '.join(ROLES)}")
+    is usable.
+
+    Raises:
+        ValueError: an unknown role (checked by :meth:`core.model_store.ModelRoles.of`).
+    """
     usable, _, roles = _models()
     by_name = {m.name: m for m in usable}
+    own = roles.of(role)
     choice = st.session_state.get(MODEL_STATE_KEY, AUTOMATIC)
-    return by_name.get(roles.of(role) if choice == AUTOMATIC else choice)
+    return by_name.get(own if choice == AUTOMATIC else choice)
 
 
 def automatic_models() -> bool:

@@ -17,15 +17,15 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from app.limits import RUN_TOO_LARGE, LimitError, Limits, check_file_count, check_photo_size, read_archive
+from app.limits import LimitError, Limits, check_file_count, check_photo_size, check_run_pixels, read_archive
 from core.annotate import annotate, mark_dropped
 from core.archive import SkippedMember
-from core.cli import ImageReport, write_csv
 from core.detection import examine
 from core.errors import FERError
 from core.imageio import load_image
 from core.labels import EMOTIONS
 from core.readout import Readout, labelled
+from core.reports import ImageReport, write_csv
 from core.uncertainty import UncertaintyRule
 
 if TYPE_CHECKING:
@@ -91,7 +91,11 @@ def analyse_upload(
     """Decode ``data``, find and classify its faces, and draw them, numbered as the page lists them.
 
     Args:
-        min_score: leave out faces whose detection score is below this (0 keeps every face found).
+        detector: a detector instance (the page's, from :func:`app.cache.photo_detector`), or a name the
+            recognizer builds with the detector's photo defaults.
+        min_score: leave out faces whose detection score is below this (0 keeps every face found). The
+            page's detector is built with the same threshold, so it finds the faces down to it; this
+            check keeps a detector built with a lower one to its word.
         landmarks: mark the detector's face points (eyes, nose, mouth corners) on the picture.
         show_dropped: also keep, and draw in gray, the boxes the detector's face checks dropped.
         rule: label the picture's faces by this uncertainty rule ("sad or neutral", "uncertain").
@@ -128,14 +132,15 @@ def analyse_uploads(
     whose header declares more than what is left is refused before it is decoded, and the photos
     after it are still tried against what is left.
     """
-    budget = limits.megapixels_per_run * 1e6
     outcomes: list[UploadOutcome] = []
     used = 0
     for name, data in uploads:
         declared = _declared_pixels(data)
-        if declared is not None and used + declared > budget:
-            message = RUN_TOO_LARGE.format(megapixels=(used + declared) / 1e6, limit=limits.megapixels_per_run)
-            outcomes.append(UploadOutcome(name, None, (), None, f"not analysed: {message}"))
+        try:
+            if declared is not None:
+                check_run_pixels(used + declared, limits=limits)
+        except LimitError as exc:
+            outcomes.append(UploadOutcome(name, None, (), None, f"not analysed: {exc}"))
             continue
         outcome = analyse_upload(name, data, recognizer, **options)
         if outcome.ok:

@@ -19,7 +19,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from core.cli import number_type
+from core.cli_common import (
+    add_crops_option, add_detector_options, add_model_option, add_tta_option, add_video_options, number_type,
+    photo_options,
+)  # fmt: skip
 from core.errors import ModelLoadError
 
 EXIT_OK = 0
@@ -28,16 +31,10 @@ EXIT_USAGE = 2
 DEFAULT_IMAGES_PER_UNIT = 16
 
 _positive_int = number_type(int, minimum=1, what="a whole number")
-_positive_float = number_type(float, minimum=0, strict=True, what="a number such as 0.5")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The ``python -m batch`` argument parser."""
-    from core.detection import DETECTORS  # noqa: PLC0415
-    from core.pipeline import STILL_DETECTOR  # noqa: PLC0415
-    from core.preprocess import TTA_MODES  # noqa: PLC0415
-    from core.video_cli import DEFAULT_SMOOTH_S  # noqa: PLC0415
-
+    """The ``python -m batch`` argument parser: the analysis options are ``python -m core``'s own."""
     parser = argparse.ArgumentParser(
         prog="python -m batch",
         description=(
@@ -55,24 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add("--out", required=True, metavar="DIR", help="folder (or URI) for the Parquet dataset; must be new or empty")
     add("--resume", action="store_true", help="finish an interrupted job in DIR (same INPUTs and options)")
-    add("--model", metavar="PATH_OR_NAME", help="model directory, or a name under models/ (default: models/default)")
-    add(
-        "--detector", choices=tuple(DETECTORS), default=None,
-        help=f"face detector (default {STILL_DETECTOR}, as for predict)",
-    )  # fmt: skip
-    add(
-        "--tta", nargs="?", const="flip", default=None, choices=TTA_MODES,
-        help="test-time augmentation (default: the model's own choice, as for predict)",
-    )  # fmt: skip
-    add("--min-score", type=_score, metavar="S", help="drop faces the detector scores below S (0..1)")
-    add("--min-face-size", type=_positive_int, metavar="N", help="ignore faces smaller than N pixels")
-    add("--small-faces", action="store_true", help="YuNet only: also look for faces down to about 20 px (slower)")
-    add("--crops", action="store_true", help="each image is already one face crop: skip detection")
-    add("--fps", type=_positive_float, metavar="F", help="videos: analyse at most F frames per second (default all)")
-    add(
-        "--smooth", type=_positive_float, nargs="?", const=DEFAULT_SMOOTH_S, metavar="SECONDS",
-        help=f"videos: also average each face's probabilities over time ({DEFAULT_SMOOTH_S} s when given alone)",
-    )  # fmt: skip
+    # The options of python -m core predict and video, defined once in core.cli_common.
+    add_model_option(parser)
+    add_detector_options(parser)
+    add_tta_option(parser)
+    add_crops_option(parser)
+    add_video_options(parser)
     add("--workers", type=_positive_int, metavar="N", help="actors, one CPU each (default: every CPU of the cluster)")
     add("--address", metavar="HOST:PORT", help="Ray cluster to join (default: RAY_ADDRESS, else a new local Ray)")
     add(
@@ -85,13 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     add("--quiet", action="store_true", help="no progress on stderr")
     return parser
-
-
-def _score(text: str) -> float:
-    value = number_type(float, minimum=0, what="a score such as 0.8")(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"must be within 0..1, got {text}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -162,12 +140,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     stderr = stderr or sys.stderr
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.crops and (args.detector is not None or args.min_face_size is not None or args.small_faces or args.min_score is not None):
-        parser.error("--crops skips face detection; do not combine it with --detector, --min-score, --min-face-size or --small-faces")
-    if args.min_score is not None and args.detector == "haar":
-        parser.error("--min-score: the haar detector gives no scores; use yunet, blazeface or mtcnn")
-    if args.small_faces and args.detector not in (None, "yunet"):
-        parser.error(f"--small-faces is YuNet's; the {args.detector} detector has no such pass")
+    photo_options(args, parser)  # the combinations predict refuses, refused alike
     started = time.perf_counter()
     try:
         plan = prepare(args)

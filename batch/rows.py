@@ -1,6 +1,6 @@
 """The one output schema for images and videos, and the rows that fill it.
 
-Columns: those of ``python -m core predict --format csv`` (:data:`core.cli.CSV_COLUMNS`), with the
+Columns: those of ``python -m core predict --format csv`` (:data:`core.reports.CSV_COLUMNS`), with the
 video timeline's ``time_s`` and ``frame`` and the ``--smooth`` columns before ``error``; empty
 cells are nulls. One row per face; an image with no face, or a frame with no face, is one row
 with ``face`` null; an input that cannot be read is one row with its ``error``.
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from core.cli import CSV_COLUMNS, ImageReport, report_rows
+from core.reports import CSV_COLUMNS, ImageReport, report_rows
 from core.labels import EMOTIONS
 from core.readout import Readout
 from core.video import SMOOTHED_COLUMNS, TimelineRow

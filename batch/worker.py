@@ -16,12 +16,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batch.inputs import IMAGE, is_uri, open_filesystem
 from batch.output import BOOKKEEPING, Output, part_name
 from batch.rows import error_row, image_rows, to_table, video_row
 from core.readout import model_readout
+
+if TYPE_CHECKING:
+    from core.pipeline import PhotoOptions
 
 DEFAULT_ROWS_PER_FILE = 5000
 # Images whose bytes are read ahead while the current one is analysed (remote storage latency).
@@ -47,16 +50,29 @@ class Settings:
         """JSON form (what ``--resume`` compares)."""
         return asdict(self)
 
-    def recognizer(self, model_dir: str | None = None) -> Any:
-        """A recognizer for these settings, as ``predict`` builds it (``model_dir`` replaces ``model``)."""
-        from core.cli import build_recognizer  # noqa: PLC0415
+    def photo_options(self, model_dir: str | None = None) -> PhotoOptions:
+        """These settings as ``predict``'s options (``model_dir`` replaces ``model``).
 
-        options = {} if self.min_score is None else {"min_score": self.min_score}
-        return build_recognizer(
-            model=model_dir or self.model, detector=self.detector, crops=self.crops,
-            min_face_size=self.min_face_size, small_faces=self.small_faces, tta=self.tta,
-            detector_options=options,
+        Raises:
+            ValueError: a combination ``predict`` refuses too.
+        """
+        from core.pipeline import PhotoOptions  # noqa: PLC0415
+
+        return PhotoOptions(
+            model=model_dir or self.model, detector=self.detector, min_score=self.min_score,
+            min_face_size=self.min_face_size, small_faces=self.small_faces, tta=self.tta, crops=self.crops,
         )  # fmt: skip
+
+    def recognizer(self, model_dir: str | None = None) -> Any:
+        """A recognizer for these settings, built as ``predict`` builds it (``model_dir`` replaces ``model``).
+
+        Raises:
+            core.errors.ModelLoadError: the model cannot be used.
+            ValueError, TypeError: a bad detector option.
+        """
+        from core.factory import build_recognizer  # noqa: PLC0415
+
+        return build_recognizer(self.photo_options(model_dir))
 
 
 def model_files(model: str | None) -> dict[str, bytes]:
@@ -128,7 +144,7 @@ class Analyser:
 
     def image_rows(self, path: str, data: bytes | str) -> list[dict[str, Any]]:
         """The rows ``predict`` gives an image, from its bytes (or the message of why they could not be read)."""
-        from core.cli import ImageReport  # noqa: PLC0415
+        from core.reports import ImageReport  # noqa: PLC0415
         from core.errors import FERError  # noqa: PLC0415
         from core.imageio import load_image  # noqa: PLC0415
 

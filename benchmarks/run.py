@@ -188,10 +188,6 @@ def pin_one_core(cpu: int | None) -> dict[str, Any]:
     return {"cpu": chosen, "tf_intra_op_threads": 1, "tf_inter_op_threads": 1, "cv2_threads": 1}
 
 
-def _all_cores(allowed: set[int]) -> Any:
-    return lambda: os.sched_setaffinity(0, allowed)
-
-
 # ---------------------------------------------------------------------------------------------
 # What is measured
 

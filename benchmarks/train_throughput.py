@@ -25,11 +25,12 @@ def measure(arch: str, *, batch_size: int, warmup_batches: int, batches: int, pr
     import numpy as np  # noqa: PLC0415
 
     from core.labels import NUM_CLASSES  # noqa: PLC0415
-    from training.train import TrainConfig, _build_training_model  # noqa: PLC0415 - the exact training graph
+    from training.config import TrainConfig  # noqa: PLC0415
+    from training.trainer import build_training_model  # noqa: PLC0415 - the exact training graph
 
     total = warmup_batches + batches
     config = TrainConfig(arch=arch, batch_size=batch_size, precision=precision)
-    _, trainer = _build_training_model(config, total)
+    _, trainer = build_training_model(config, total)
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (total * batch_size, 48, 48, 1)).astype("float32")
     y = np.eye(NUM_CLASSES, dtype="float32")[rng.integers(0, NUM_CLASSES, total * batch_size)]

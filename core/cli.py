@@ -6,13 +6,14 @@ Results go to stdout as JSON (one object per image) or CSV (one row per face); p
 stderr. Exit status: 0 all images read, 1 some image could not be read, 2 bad usage or model.
 
 Imports run one way: this module imports the subcommand modules (only when it builds its parser),
-and they and this module import :mod:`core.cli_common`; no subcommand imports this module.
+and they and this module import :mod:`core.cli_common`; no subcommand imports this module. The
+recognizer comes from :func:`core.factory.build_recognizer`, the reports from :mod:`core.reports`:
+this module parses arguments and prints.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import importlib
 import json
 import os
@@ -21,33 +22,25 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from core.cli_common import (
-    EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, add_model_option, isatty, make_detector, number_type, unique_name,
+    EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, add_crops_option, add_detector_options, add_model_option, add_tta_option,
+    isatty, number_type, photo_options, unique_name,
 )  # fmt: skip
 from core.errors import FERError, ModelLoadError
-from core.preprocess import TTA_MODES
 from core.labels import EMOTIONS
-from core.readout import FLAG_COLUMNS, Readout, add_groups_argument, model_readout
+from core.quiet import native_stderr_silenced
+from core.readout import add_groups_argument, model_readout
+from core.reports import ImageReport, write_csv
+
+if TYPE_CHECKING:
+    from core.pipeline import PhotoOptions
 
 SUBCOMMANDS: tuple[str, ...] = ("core.video_cli",)
 """Modules that add a command beside ``predict``, in ``--help`` order. Each has ``register(commands)``
 (see :mod:`core.cli_common`); a new command is a new module and one more name here."""
 
-LANDMARK_COLUMNS: tuple[str, ...] = tuple(
-    f"{point}_{axis}" for point in ("right_eye", "left_eye", "nose", "right_mouth", "left_mouth") for axis in "xy"
-)
-"""CSV columns of YuNet's five landmarks (empty for detectors without landmarks)."""
-
-CSV_COLUMNS: tuple[str, ...] = (
-    "path", "face", "x", "y", "w", "h", "emotion", "confidence",
-    *(f"prob_{name}" for name in EMOTIONS),
-    "detection_score", *LANDMARK_COLUMNS,
-    *FLAG_COLUMNS,
-    "error",
-)  # fmt: skip
-"""Columns of ``predict --format csv``; with ``--groups``, the group columns come before ``error``."""
 ANNOTATED_SUFFIX = ".annotated.png"
 EXPLAINED_SUFFIX = ".why.png"
 
@@ -62,29 +55,6 @@ class _Job:
     error: str | None = None
 
 
-@dataclass(frozen=True)
-class ImageReport:
-    """The outcome for one input image: its faces (possibly none) or the error that stopped it."""
-
-    path: str
-    faces: tuple[Any, ...]
-    error: str | None = None
-    dropped: tuple[Any, ...] | None = None  # boxes the face checks dropped, when asked (--show-dropped)
-
-    def to_dict(self, readout: Readout | None = None) -> dict[str, Any]:
-        """JSON form ``{"path", "faces": [{"face": 1, ...}, ...], "error"}`` (``face`` is the number drawn on it), plus ``"dropped": [...]`` when asked for; each
-        face adds what ``readout`` says (:mod:`core.readout`)."""
-        readout = readout or Readout()
-        faces = [
-            {"face": number, **face.to_dict(), **readout.face_dict(face.probabilities)}
-            for number, face in enumerate(self.faces, start=1)
-        ]
-        out = {"path": self.path, "faces": faces, "error": self.error}
-        if self.dropped is not None:
-            out["dropped"] = [box.to_dict() for box in self.dropped]
-        return out
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m core`` argument parser: ``predict`` and every command of :data:`SUBCOMMANDS`."""
     parser = argparse.ArgumentParser(prog="python -m core", description="Facial emotion recognition on images.")
@@ -97,9 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def register_predict(commands: Any) -> argparse.ArgumentParser:
     """Add the ``predict`` command to a ``python -m core`` subparsers object."""
-    from core.detection import DETECTORS  # noqa: PLC0415 - cheap; keeps --help light
-    from core.imageio import SUPPORTED_EXTENSIONS  # noqa: PLC0415
-    from core.pipeline import STILL_DETECTOR  # noqa: PLC0415
+    from core.imageio import SUPPORTED_EXTENSIONS  # noqa: PLC0415 - cheap; keeps --help light
 
     predict = commands.add_parser(
         "predict",
@@ -113,12 +81,9 @@ def register_predict(commands: Any) -> argparse.ArgumentParser:
     add = predict.add_argument
     add("paths", nargs="+", metavar="PATH", help="image file or folder")
     add("--format", choices=("json", "csv"), default="json", help="output format on stdout (default json)")
-    add(
-        "--detector", choices=tuple(DETECTORS), default=None,
-        help=f"face detector (default {STILL_DETECTOR}, at several scales)",
-    )  # fmt: skip
     add_model_option(predict)
-    add("--crops", action="store_true", help="each image is already one face crop: skip detection")
+    add_detector_options(predict)
+    add_crops_option(predict)
     add("--annotate", type=Path, metavar="DIR", help="write annotated PNG copies into DIR")
     add(
         "--explain", type=Path, metavar="DIR",
@@ -126,29 +91,18 @@ def register_predict(commands: Any) -> argparse.ArgumentParser:
         "its emotion; docs/saliency.md), named IMAGE.face-N.why.png",
     )  # fmt: skip
     add("--explain-emotion", choices=EMOTIONS, metavar="EMOTION", help="with --explain: explain this emotion instead")
-    add("--min-face-size", type=_positive_int, metavar="N", help="ignore faces smaller than N pixels")
-    add(
-        "--small-faces", action="store_true",
-        help="YuNet only: also look at a large photo at its own resolution, in tiles, for faces down to about "
-        "20 px (several times slower on a 12-megapixel photo)",
-    )  # fmt: skip
     add(
         "--show-dropped", action="store_true",
         help="JSON only: also list, per image, the boxes the face checks dropped (animals, repeats) and why",
     )  # fmt: skip
     add("--margin", type=_non_negative_float, metavar="F", help="crop margin, a fraction of the face box (default 0.1)")
-    add(
-        "--tta", nargs="?", const="flip", default=None, choices=TTA_MODES,
-        help="test-time augmentation (default: the model's own choice, as in the app): none; flip (when given "
-        "alone) averages each face with its mirror; tencrop averages ten crops (slower, steadier)",
-    )
+    add_tta_option(predict)
     add_groups_argument(predict)
     add("--quiet", action="store_true", help="no progress bar on stderr")
     predict.set_defaults(run=lambda args: run_predict(args, parser=predict))
     return predict
 
 
-_positive_int = number_type(int, minimum=1, what="a whole number of pixels")
 _non_negative_float = number_type(float, minimum=0, what="a number such as 0.1")
 
 
@@ -159,73 +113,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "run", None) is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    return args.run(args)
+    with native_stderr_silenced(getattr(args, "quiet", False)):
+        return args.run(args)
 
 
 def run_predict(args: argparse.Namespace, *, parser: argparse.ArgumentParser) -> int:
     """Run the ``predict`` command on parsed arguments; returns the exit status (``parser`` reports misuse)."""
-    if args.crops and (args.detector is not None or args.min_face_size is not None or args.small_faces):
-        parser.error("--crops skips face detection; do not combine it with --detector, --min-face-size or --small-faces")
+    options = photo_options(args, parser)
     if args.show_dropped and (args.crops or args.format != "json"):
         parser.error("--show-dropped adds to the JSON output of face detection; it needs --format json and no --crops")
     if args.explain_emotion is not None and args.explain is None:
         parser.error("--explain-emotion says which emotion --explain DIR explains: give --explain DIR too")
-    if args.small_faces and args.detector not in (None, "yunet"):
-        parser.error(f"--small-faces is YuNet's; the {args.detector} detector has no such pass")
-    return _predict(args)
+    return _predict(args, options)
 
 
-def build_recognizer(
-    *,
-    model: str | None = None,
-    detector: str | None = None,
-    crops: bool = False,
-    min_face_size: int | None = None,
-    small_faces: bool = False,
-    margin: float | None = None,
-    tta: str | None = None,
-    detector_options: dict[str, Any] | None = None,
-) -> Any:
-    """The recognizer ``predict`` uses for these options (``None``: the photo default's choice).
+def _predict(args: argparse.Namespace, options: PhotoOptions) -> int:
+    from core.factory import build_recognizer  # noqa: PLC0415 - loads the model's runtime
 
-    ``tta`` ``None`` takes the model's own choice, as the app does. ``detector_options`` are passed
-    to the detector beside ``min_face_size`` and ``small_faces`` (e.g. ``{"min_score": 0.8}``).
-
-    Raises:
-        ModelLoadError: the model cannot be used.
-        ValueError, TypeError: a bad detector option.
-    """
-    from core.detection import get_detector  # noqa: PLC0415
-    from core.pipeline import STILL_DETECTOR, model_tta, still_detector  # noqa: PLC0415
-    from core.recognizer import EmotionRecognizer  # noqa: PLC0415
-
-    options: dict[str, Any] = dict(detector_options or {})
-    if min_face_size is not None:
-        options["min_face_size"] = min_face_size
-    if small_faces:
-        options["small_faces"] = True
-    if crops:
-        chosen = None
-    elif detector in (None, STILL_DETECTOR):
-        chosen = still_detector(**options)
-    else:
-        chosen = get_detector(detector, **options)
-    extra: dict[str, Any] = {}
-    if chosen is not None:
-        extra["detector"] = chosen
-    if margin is not None:
-        extra["margin"] = margin
-    recognizer = EmotionRecognizer.from_dir(model, **extra)
-    recognizer.tta = tta if tta is not None else model_tta(recognizer.metadata)
-    return recognizer
-
-
-def _predict(args: argparse.Namespace) -> int:
     try:
-        recognizer = build_recognizer(
-            model=args.model, detector=args.detector, crops=args.crops, min_face_size=args.min_face_size,
-            small_faces=args.small_faces, margin=args.margin, tta=args.tta,
-        )  # fmt: skip
+        recognizer = build_recognizer(options)
         for folder in (args.annotate, args.explain):
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
@@ -361,52 +267,6 @@ def _write_png_atomic(target: Path, image: Any) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def write_csv(reports: Sequence[ImageReport], stream: TextIO, *, readout: Readout | None = None) -> None:
-    """One row per face, ``face`` numbered from 1 as drawn; an image with no face or an error still gets one row
-    (``face`` left empty).
-
-    Columns: :data:`CSV_COLUMNS`, with ``readout``'s group columns before ``error`` when it has a grouping.
-    """
-    readout = readout or Readout()
-    columns = (*CSV_COLUMNS[:-1], *readout.group_columns(), CSV_COLUMNS[-1])
-    writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(columns)
-    for report in reports:
-        for row in report_rows(report, readout=readout):
-            writer.writerow(["" if row[name] is None else row[name] for name in columns])
-
-
-def report_rows(report: ImageReport, *, ndigits: int | None = 6, readout: Readout | None = None) -> list[dict[str, Any]]:
-    """The :data:`CSV_COLUMNS` rows of one image (plus ``readout``'s group columns), ``None`` where a cell is empty.
-
-    One row per face, ``face`` numbered from 1 as drawn; an image with no face or an error is one row
-    with ``face`` ``None``.
-
-    Args:
-        ndigits: round floats to this many decimals (``None`` keeps full precision).
-        readout: the uncertainty rule for the flag columns (the default rule when ``None``) and, with a
-            grouping, the group columns.
-    """
-    readout = readout or Readout()
-    columns = (*CSV_COLUMNS[:-1], *readout.group_columns(), CSV_COLUMNS[-1])
-    if not report.faces:
-        return [{**dict.fromkeys(columns), "path": report.path, "error": report.error}]
-    rows = []
-    for index, face in enumerate(report.faces, start=1):
-        data = face.to_dict(ndigits=ndigits)
-        flag = readout.rule.assess(face.probabilities)
-        points = data.get("landmarks")
-        coords = [v for point in points for v in point] if points else [None] * len(LANDMARK_COLUMNS)
-        cells = [
-            report.path, index, *data["box"], data["emotion"], data["confidence"],
-            *(data["probabilities"][name] for name in EMOTIONS),
-            data["detection_score"], *coords, flag.flag, flag.label,
-            *readout.group_cells(face.probabilities), report.error,
-        ]  # fmt: skip
-        rows.append(dict(zip(columns, cells)))
-    return rows
 
 
 class _Progress:

@@ -61,6 +61,14 @@ def _check_common(min_face_size: int, max_side: int | None) -> None:
         raise ValueError(f"max_side must be None (no downscaling) or a number of pixels >= 64, got {max_side!r}")
 
 
+def check_score(min_score: float) -> None:
+    """Raise ``ValueError`` unless ``min_score`` is a number within 0..1 (every detector's score threshold)."""
+    if isinstance(min_score, bool) or not isinstance(min_score, (int, float, np.floating, np.integer)) or not (
+        0.0 <= min_score <= 1.0
+    ):
+        raise ValueError(f"min_score must be within 0..1, got {min_score!r}")
+
+
 def _downscale_factor(shape: tuple[int, ...], max_side: int | None) -> float:
     longest = max(shape[0], shape[1])
     if max_side is None or longest <= max_side:
@@ -101,11 +109,14 @@ class HaarDetector:
 
     Each thread gets its own ``cv2.CascadeClassifier`` (one instance is not safe to share).
     The score is a logistic of the cascade's final-stage weight: monotone, not a calibrated
-    probability (about 0.6 for a marginal face, above 0.95 for a clear one).
+    probability (about 0.6 for a marginal face, above 0.95 for a clear one). The cascade has no
+    score threshold of its own: by default every box it accepts is kept (``min_score`` 0).
     """
 
     name = "haar"
     video_options: Mapping[str, Any] = MappingProxyType({"max_side": VIDEO_MAX_SIDE})
+    default_min_score: float = 0.0
+    """``min_score`` when none is given: every box the cascade accepts."""
 
     def __init__(
         self,
@@ -116,11 +127,13 @@ class HaarDetector:
         max_side: int | None = 800,
         equalize: bool = False,
         cascade_path: str | Path | None = None,
+        min_score: float = default_min_score,
     ) -> None:
         """Configure the detector (the cascade file is read on first use, once per thread).
 
         Args:
             min_face_size: smallest face side reported, in pixels of the input image.
+            min_score: drop faces scored below this (0..1); 0 keeps every box the cascade accepts.
             scale_factor: image pyramid step (> 1); smaller is slower but finds more sizes.
             min_neighbors: overlapping hits needed to keep a face; higher gives fewer false faces.
             max_side: frames with a longer side are shrunk to it before detection (for speed);
@@ -130,6 +143,7 @@ class HaarDetector:
             cascade_path: a cascade XML file; default OpenCV's ``haarcascade_frontalface_default.xml``.
         """
         _check_common(min_face_size, max_side)
+        check_score(min_score)
         if not scale_factor > 1.0:
             raise ValueError(f"scale_factor must be > 1 (e.g. 1.1), got {scale_factor!r}")
         if min_neighbors < 0:
@@ -151,12 +165,14 @@ class HaarDetector:
         self.min_neighbors = int(min_neighbors)
         self.max_side = max_side
         self.equalize = equalize
+        self.min_score = float(min_score)
         self._local = threading.local()
 
     def __repr__(self) -> str:
         return (
             f"HaarDetector(min_face_size={self.min_face_size}, scale_factor={self.scale_factor}, "
-            f"min_neighbors={self.min_neighbors}, max_side={self.max_side})"
+            f"min_neighbors={self.min_neighbors}, max_side={self.max_side}"
+            f"{f', min_score={self.min_score}' if self.min_score else ''})"
         )
 
     def _classifier(self) -> cv2.CascadeClassifier:
@@ -189,8 +205,9 @@ class HaarDetector:
         rects = np.asarray(rects, dtype=np.float64).reshape(-1, 4)
         weights = np.asarray(weights, dtype=np.float64).reshape(-1)
         raw = [
-            (tuple(rect), 1.0 / (1.0 + math.exp(-float(weight) / 2.0)))
+            (tuple(rect), score)
             for rect, weight in zip(rects, weights)
+            if (score := 1.0 / (1.0 + math.exp(-float(weight) / 2.0))) >= self.min_score
         ]
         return _finish(raw, scale=scale, image_shape=gray.shape, min_face_size=self.min_face_size)
 
@@ -202,17 +219,21 @@ class MTCNNDetector:
     640x480 frame on one slow CPU core). The network is built on the first ``detect`` call; calls are
     serialised with a lock because the package keeps no per-call state guarantees.
 
-    Boxes are MTCNN's (taller than wide); :func:`core.preprocess.crop_faces` squares them.
+    Boxes are MTCNN's (taller than wide); :func:`core.preprocess.crop_faces` squares them. The
+    score is the last network's (ONet's): ``min_score`` is that network's own threshold, so any value
+    reaches it (its first two networks keep their own thresholds, 0.6 and 0.7, on their own scores).
     """
 
     name = "mtcnn"
     video_options: Mapping[str, Any] = MappingProxyType({"max_side": VIDEO_MAX_SIDE})
+    default_min_score: float = 0.9
+    """``min_score`` when none is given (the package's own ONet threshold is 0.8)."""
 
     def __init__(
         self,
         *,
         min_face_size: int = 30,
-        min_score: float = 0.9,
+        min_score: float = default_min_score,
         max_side: int | None = 800,
         device: str = "CPU:0",
     ) -> None:
@@ -220,13 +241,12 @@ class MTCNNDetector:
 
         Args:
             min_face_size: smallest face side reported, in pixels of the input image.
-            min_score: drop faces whose MTCNN confidence is below this (0..1).
+            min_score: drop faces whose MTCNN confidence is below this (0..1): ONet's threshold.
             max_side: frames with a longer side are shrunk to it first; ``None`` never shrinks.
             device: TensorFlow device for the networks, e.g. ``"CPU:0"`` or ``"GPU:0"``.
         """
         _check_common(min_face_size, max_side)
-        if not 0.0 <= min_score <= 1.0:
-            raise ValueError(f"min_score must be within 0..1, got {min_score!r}")
+        check_score(min_score)
         self.min_face_size = int(min_face_size)
         self.min_score = float(min_score)
         self.max_side = max_side
@@ -268,7 +288,7 @@ class MTCNNDetector:
         wanted = max(1.0, self.min_face_size * scale)
         with self._lock:
             faces = self._network().detect_faces(
-                rgb, min_face_size=_mtcnn_safe_min_face_size(height, width, wanted)
+                rgb, min_face_size=_mtcnn_safe_min_face_size(height, width, wanted), threshold_onet=self.min_score
             )
         raw = [
             (tuple(float(v) for v in face["box"]), float(face["confidence"]))
@@ -357,6 +377,8 @@ class BlazeFaceDetector:
 
     name = "blazeface"
     video_options: Mapping[str, Any] = MappingProxyType({"model": "short"})
+    default_min_score: float = _BLAZEFACE_MODELS["full"].min_score
+    """``min_score`` of the photo network (``"full"``, the default ``model``) when none is given: MediaPipe's."""
 
     def __init__(
         self,
@@ -380,8 +402,7 @@ class BlazeFaceDetector:
         spec = _BLAZEFACE_MODELS[model]
         if min_score is None:
             min_score = spec.min_score
-        if not 0.0 <= min_score <= 1.0:
-            raise ValueError(f"min_score must be within 0..1, got {min_score!r}")
+        check_score(min_score)
         self.model = model
         self.spec = spec
         self.model_path = Path(model_path) if model_path is not None else ASSETS_DIR / spec.file
@@ -715,6 +736,8 @@ class YuNetDetector:
 
     name = "yunet"
     video_options: Mapping[str, Any] = MappingProxyType({"scales": (VIDEO_MAX_SIDE,)})
+    default_min_score: float = YUNET_MIN_SCORE
+    """``min_score`` when none is given; any lower value reaches the network (its own threshold follows it)."""
 
     def __init__(
         self,
@@ -742,8 +765,7 @@ class YuNetDetector:
             model_path: another YuNet ``.onnx`` file.
         """
         _check_common(min_face_size, None)
-        if not 0.0 <= min_score <= 1.0:
-            raise ValueError(f"min_score must be within 0..1, got {min_score!r}")
+        check_score(min_score)
         if not 0.0 < nms_iou < 1.0:
             raise ValueError(f"nms_iou must be between 0 and 1, got {nms_iou!r}")
         scales = tuple(scales)
@@ -956,10 +978,6 @@ DETECTORS: Mapping[str, Callable[..., FaceDetector]] = MappingProxyType(
 )
 """Detector factories by name; ``get_detector(name, **options)`` builds one."""
 
-DEFAULT_DETECTOR: str = YuNetDetector.name
-"""The detector when none is named: the still-photo default, equal to :data:`core.pipeline.STILL_DETECTOR`."""
-
-
 def video_detector(name: str | None = None, **options: Any) -> FaceDetector:
     """A detector preset for live video: :func:`get_detector` with the detector's ``video_options``.
 
@@ -1002,14 +1020,26 @@ def default_video_detector() -> str:
     return BlazeFaceDetector.name
 
 
-def get_detector(name: str = DEFAULT_DETECTOR, **options: Any) -> FaceDetector:
+def get_detector(name: str, **options: Any) -> FaceDetector:
     """Build a detector by name with its keyword options (e.g. ``min_face_size=40``).
+
+    A bare detector, as benchmarks time them: the product builds its photo detectors with
+    :func:`core.pipeline.photo_detector` and its live ones with :func:`video_detector`.
 
     Raises:
         ValueError: unknown name (the message lists the known ones) or a bad option value.
         TypeError: an option the detector does not take.
     """
+    return DETECTORS[detector_name(name)](**options)
+
+
+def detector_name(name: str) -> str:
+    """``name`` as :data:`DETECTORS` spells it (case and spaces do not matter).
+
+    Raises:
+        ValueError: unknown name (the message lists the known ones).
+    """
     key = str(name).strip().lower()
     if key not in DETECTORS:
         raise ValueError(f"unknown face detector {name!r}; known detectors: {', '.join(DETECTORS)}")
-    return DETECTORS[key](**options)
+    return key

@@ -48,8 +48,20 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 DEFAULT_MODEL_NAME = "fast"
 ROLES_FILE = "roles.json"
 """``{"default": NAME, "live": NAME}`` in the models folder: which model plays which role."""
-ROLES: dict[str, str] = {"default": "photos, video and snapshots", "live": "the webcam"}
-"""Each role, and what it serves. The command line serves photos and video: the default role."""
+ROLES: dict[str, str] = {"default": "photos and video", "live": "the webcam"}
+"""Each role, and what it serves, in the words the app shows (a webcam snapshot is a photo). The command
+line and the batch job serve photos and video: the default role."""
+
+
+def check_role(role: str) -> str:
+    """``role`` when it is one of :data:`ROLES`: the one check of a model role.
+
+    Raises:
+        ValueError: an unknown role (the message lists the known ones).
+    """
+    if role not in ROLES:
+        raise ValueError(f"unknown model role {role!r}; known: {', '.join(ROLES)}")
+    return role
 
 
 @dataclass(frozen=True)
@@ -402,10 +414,12 @@ class ModelRoles:
     problem: str | None = None
 
     def of(self, role: str) -> str:
-        """The model name of ``role``."""
-        if role not in ROLES:
-            raise ValueError(f"unknown model role {role!r}; known: {', '.join(ROLES)}")
-        return str(getattr(self, role))
+        """The model name of ``role``.
+
+        Raises:
+            ValueError: an unknown role (:func:`check_role`).
+        """
+        return str(getattr(self, check_role(role)))
 
     def roles_of(self, name: str) -> tuple[str, ...]:
         """The roles ``name`` plays, in :data:`ROLES` order."""

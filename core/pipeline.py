@@ -1,41 +1,145 @@
-"""The default photo pipeline's choices, shared by the command line, the app and video files.
+"""The photo pipeline's choices, as one typed options object, and the one place a photo detector is built.
 
-One place decides what a still image gets when the caller does not say:
+:class:`PhotoOptions` holds everything a caller may choose (the model or its role, the face detector,
+its score threshold, the smallest face, YuNet's small-faces pass, test-time augmentation, the crop
+margin, crops instead of detection); what it leaves out is the pipeline's default:
 
-- the face detector: :data:`STILL_DETECTOR` (YuNet) with :data:`STILL_DETECTOR_OPTIONS` (its
-  default scales and score threshold, :data:`core.detection.YUNET_SCALES` and
-  :data:`core.detection.YUNET_MIN_SCORE`), built by :func:`still_detector`;
+- the face detector: :data:`STILL_DETECTOR` (YuNet, at its scales :data:`core.detection.YUNET_SCALES`);
+- the score threshold: the detector's own (:func:`default_min_score`: YuNet 0.6, BlazeFace 0.6,
+  MTCNN 0.9, Haar 0). ``min_score`` is given to the detector itself, so a lower value finds the
+  less sure faces a detector would otherwise drop, and the app's "Minimum face confidence", ``predict
+  --min-score``, ``video --min-score`` and ``python -m batch --min-score`` mean one thing;
 - the crop: faces with landmarks are levelled and framed like FER2013's faces
   (:data:`core.preprocess.FER_FRAMING`), others cut from the box with its margin;
 - the model's own test-time augmentation, chosen on PublicTest by ``training.evaluate
   --choose-tta`` and recorded in its ``metadata.json`` (:func:`model_tta`).
+
+:func:`photo_detector` builds the detector of a :class:`PhotoOptions`; :func:`core.factory.build_recognizer`
+builds the recognizer around it. The command line, the app and the batch job build through them, and
+so does :meth:`core.recognizer.EmotionRecognizer.detector` for a detector given by name. Live video
+has its own presets (:func:`core.detection.video_detector`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from types import MappingProxyType
-from typing import Any
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from core.preprocess import TTA_MODES
+from core.model_store import check_role
+from core.preprocess import TTA_MODES, tta_mode
+
+if TYPE_CHECKING:
+    from core.detection import FaceDetector
 
 STILL_DETECTOR: str = "yunet"
-"""The face detector for still photos (CLI ``predict``, the upload page, the tests' defaults)."""
-
-STILL_DETECTOR_OPTIONS: Mapping[str, Any] = MappingProxyType({})
-"""Options for :data:`STILL_DETECTOR` beyond its own defaults (none: its defaults are the choice)."""
+"""The face detector for still photos when none is named (CLI, app, batch job, tests)."""
 
 
-def still_detector(**options: Any) -> Any:
-    """A new still-photo detector: :data:`STILL_DETECTOR` with :data:`STILL_DETECTOR_OPTIONS`; ``options`` win.
+@dataclass(frozen=True)
+class PhotoOptions:
+    """How to read photos: the model and the detector, with every choice checked here once.
+
+    ``None`` (or ``False``) leaves a choice to the pipeline's default (see the module's docstring).
+
+    Attributes:
+        model: a model directory, or a name under ``models/``; ``None``: the model of ``role``.
+        role: the model role (:data:`core.model_store.ROLES`) whose model serves when ``model`` is ``None``.
+        detector: a name from :data:`core.detection.DETECTORS`; ``None``: :data:`STILL_DETECTOR`.
+        min_score: keep faces the detector scores at least this (0..1), given to the detector itself;
+            ``None``: the detector's own threshold (:func:`default_min_score`).
+        min_face_size: ignore faces smaller than this many pixels; ``None``: the detector's own.
+        small_faces: YuNet's full-resolution tile pass for faces down to about 20 px (YuNet only).
+        tta: one of :data:`core.preprocess.TTA_MODES`; ``None``: the model's own choice (:func:`model_tta`).
+        margin: crop margin, a fraction of the face box; ``None``: the recognizer's.
+        crops: each image is already one face: no detector (and no detector option) at all.
+
+    Values the detector or the recognizer take (``min_face_size``, ``margin``) are checked when they are built.
+
+    Raises:
+        ValueError: an unknown role, detector or TTA mode, ``min_score`` out of 0..1, ``small_faces`` with
+            another detector than YuNet, or a detector option with ``crops``.
+    """
+
+    model: str | Path | None = None
+    role: str = "default"
+    detector: str | None = None
+    min_score: float | None = None
+    min_face_size: int | None = None
+    small_faces: bool = False
+    tta: str | None = None
+    margin: float | None = None
+    crops: bool = False
+
+    def __post_init__(self) -> None:
+        from core.detection import check_score, detector_name  # noqa: PLC0415 - keeps this module import-light
+
+        check_role(self.role)
+        if self.detector is not None:
+            object.__setattr__(self, "detector", detector_name(self.detector))
+        if self.min_score is not None:
+            check_score(self.min_score)
+        if self.tta is not None:
+            object.__setattr__(self, "tta", tta_mode(self.tta))
+        if self.crops and (
+            self.detector is not None or self.min_score is not None or self.min_face_size is not None or self.small_faces
+        ):
+            raise ValueError("crops skips face detection: it takes no detector, min_score, min_face_size or small_faces")
+        if self.small_faces and self.detector_name != STILL_DETECTOR:
+            raise ValueError(f"small_faces is YuNet's; the {self.detector_name} detector has no such pass")
+
+    @property
+    def detector_name(self) -> str:
+        """The detector these options ask for: ``detector``, else :data:`STILL_DETECTOR`."""
+        return self.detector or STILL_DETECTOR
+
+
+def default_min_score(detector: str | None = None) -> float:
+    """A detector's own score threshold for photos (``None``: :data:`STILL_DETECTOR`'s), what it keeps when not told.
+
+    Raises:
+        ValueError: an unknown detector.
+    """
+    from core.detection import DETECTORS, detector_name  # noqa: PLC0415
+
+    return float(DETECTORS[STILL_DETECTOR if detector is None else detector_name(detector)].default_min_score)
+
+
+def photo_detector(options: PhotoOptions | None = None) -> FaceDetector:
+    """A new still-photo detector for ``options`` (``None``: the default one): the one place the product builds one.
+
+    Raises:
+        ValueError: ``options`` say ``crops`` (no detector), or a bad option value.
+        core.errors.ModelLoadError: the detector's model file is missing or unusable.
+    """
+    from core.detection import get_detector  # noqa: PLC0415
+
+    options = options or PhotoOptions()
+    if options.crops:
+        raise ValueError("crops skips face detection: there is no detector to build")
+    kwargs: dict[str, Any] = {}
+    if options.min_score is not None:
+        kwargs["min_score"] = float(options.min_score)
+    if options.min_face_size is not None:
+        kwargs["min_face_size"] = int(options.min_face_size)
+    if options.small_faces:
+        kwargs["small_faces"] = True
+    return get_detector(options.detector_name, **kwargs)
+
+
+def still_detector(**options: Any) -> FaceDetector:
+    """A bare :data:`STILL_DETECTOR` with any of its own options (``checks``, ``scales``...), for experiments.
+
+    Benchmarks and fits time or probe YuNet with settings the product never uses; the product builds
+    its detectors with :func:`photo_detector`.
 
     Raises:
         ValueError: a bad option value.
         TypeError: an option the detector does not take.
     """
-    from core.detection import get_detector  # noqa: PLC0415 - keeps this module import-light
+    from core.detection import get_detector  # noqa: PLC0415
 
-    return get_detector(STILL_DETECTOR, **{**STILL_DETECTOR_OPTIONS, **options})
+    return get_detector(STILL_DETECTOR, **options)
 
 
 def model_tta(metadata: dict[str, Any] | None) -> str:

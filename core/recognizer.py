@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from core.detection import DETECTORS, Detection, FaceDetector, Landmarks, get_detector
+from core.detection import Detection, FaceDetector, Landmarks, detector_name
 from core.errors import FERError, ModelLoadError
 from core.labels import EMOTIONS, FACE_SIZE, NUM_CLASSES
 from core.litert import LiteRTModel, LiteRTUnavailable, load_litert_model
 from core.model_store import load_model_dir, read_model_info, resolve_model_dir
-from core.pipeline import STILL_DETECTOR, STILL_DETECTOR_OPTIONS
+from core.pipeline import STILL_DETECTOR, PhotoOptions, photo_detector
 from core.preprocess import DEFAULT_MARGIN, Box, check_image, crop_faces, prepare_crop, tta_mode, tta_views
 
 # Faces per model call in predict_batch; bounds memory for large arrays (e.g. a whole test split).
@@ -123,7 +123,8 @@ class EmotionRecognizer:
                 present, must be :data:`core.labels.EMOTIONS`.
             name: shown in the UI and reports; defaults to ``metadata["name"]`` or ``"model"``.
             detector: default face detector for :meth:`predict_image`: a name from
-                :data:`core.detection.DETECTORS` (built on first use) or a detector instance.
+                :data:`core.detection.DETECTORS` (built on first use by :func:`core.pipeline.photo_detector`,
+                with the detector's photo defaults) or a detector instance.
             margin: fraction of the face box added on each side before cropping (faces without
                 landmarks, or all faces when ``align`` is off).
             align: faces with landmarks (YuNet's) are levelled and framed like FER2013's faces
@@ -142,8 +143,7 @@ class EmotionRecognizer:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if isinstance(detector, str):
-            if detector.strip().lower() not in DETECTORS:
-                raise ValueError(f"unknown face detector {detector!r}; known detectors: {', '.join(DETECTORS)}")
+            detector_name(detector)  # an unknown name fails here, not at the first photo
         elif not isinstance(detector, FaceDetector):
             raise ValueError(f"detector must be a detector name or a FaceDetector, got {type(detector).__name__}")
         self._metadata: dict[str, Any] = dict(metadata or {})
@@ -234,14 +234,19 @@ class EmotionRecognizer:
         return EMOTIONS
 
     def detector(self, detector: str | FaceDetector | None = None) -> FaceDetector:
-        """The detector instance for a name (built once and kept), an instance, or ``None`` for the default."""
+        """The detector instance for a name (built once by :func:`core.pipeline.photo_detector` and kept), an
+        instance, or ``None`` for the default.
+
+        Raises:
+            ValueError: an unknown detector name.
+        """
         chosen = self._default_detector if detector is None else detector
         if not isinstance(chosen, str):
             return chosen
-        key = chosen.strip().lower()
+        key = detector_name(chosen)
         with self._detectors_lock:
             if key not in self._detectors:
-                self._detectors[key] = get_detector(key, **(STILL_DETECTOR_OPTIONS if key == STILL_DETECTOR else {}))
+                self._detectors[key] = photo_detector(PhotoOptions(detector=key))
             return self._detectors[key]
 
     def predict_batch(self, faces: np.ndarray, *, tta: bool | str | None = None) -> np.ndarray:

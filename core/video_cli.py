@@ -21,20 +21,17 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from core.cli_common import (
-    EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, add_model_option, isatty, make_detector, number_type, unique_name,
+    EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, add_detector_options, add_model_option, add_tta_option,
+    add_video_options, isatty, number_type, photo_options, unique_name,
 )  # fmt: skip
 from core.groups import Grouping
 from core.readout import add_groups_argument, model_readout
 
 ANNOTATED_SUFFIX = ".annotated.mp4"
-DEFAULT_SMOOTH_S = 0.5
 
 
 def register(commands: Any) -> argparse.ArgumentParser:
     """Add the ``video`` command to a ``python -m core`` subparsers object, with :func:`run` as its ``run``."""
-    from core.detection import DETECTORS  # noqa: PLC0415
-    from core.pipeline import STILL_DETECTOR  # noqa: PLC0415
-    from core.preprocess import TTA_MODES  # noqa: PLC0415
     from core.video import ANALYSIS_MAX_SIDE, VIDEO_EXTENSIONS  # noqa: PLC0415
 
     parser = commands.add_parser(
@@ -50,27 +47,15 @@ def register(commands: Any) -> argparse.ArgumentParser:
     add("clips", nargs="+", metavar="CLIP", help="video file")
     sampling = parser.add_mutually_exclusive_group()
     sampling.add_argument("--every", type=_positive_int, metavar="N", help="analyse every Nth frame (default 1)")
-    sampling.add_argument("--fps", type=_positive_float, metavar="F", help="analyse at most F frames per second of video")
+    add_video_options(parser, fps_group=sampling)
     add("--format", choices=("json", "csv"), default="json", help="output format on stdout (default json)")
     add(
         "--annotate", type=Path, metavar="OUT.mp4",
         help="write an H.264 MP4 with boxes, ids and labels (with several clips: a folder for CLIP.annotated.mp4)",
     )  # fmt: skip
-    add(
-        "--smooth", type=_positive_float, nargs="?", const=DEFAULT_SMOOTH_S, metavar="SECONDS",
-        help=f"also average each face's probabilities over time (time constant, {DEFAULT_SMOOTH_S} s when given "
-        "alone); adds smoothed_* columns beside the raw ones and the summary counts the smoothed emotion",
-    )  # fmt: skip
-    add(
-        "--detector", choices=tuple(DETECTORS), default=None,
-        help=f"face detector (default {STILL_DETECTOR}, as for predict; blazeface is several times faster)",
-    )  # fmt: skip
     add_model_option(parser)
-    add(
-        "--tta", choices=TTA_MODES, default=None,
-        help="test-time augmentation (default: the model's own choice, as for predict)",
-    )  # fmt: skip
-    add("--min-face-size", type=_positive_int, metavar="N", help="ignore faces smaller than N pixels")
+    add_detector_options(parser, small_faces=False)
+    add_tta_option(parser)
     add(
         "--max-side", type=_positive_int, default=ANALYSIS_MAX_SIDE, metavar="N",
         help=f"shrink larger frames to this long side before detection (default {ANALYSIS_MAX_SIDE})",
@@ -81,37 +66,32 @@ def register(commands: Any) -> argparse.ArgumentParser:
     )  # fmt: skip
     add_groups_argument(parser)
     add("--quiet", action="store_true", help="no progress on stderr")
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=lambda args: run(args, parser=parser))
     return parser
 
 
 _positive_int = number_type(int, minimum=1, what="a whole number")
-_positive_float = number_type(float, minimum=0, strict=True, what="a number such as 0.5")
 _non_negative_float = number_type(float, minimum=0, what="a number such as 3")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m core video ...`` on its own; returns the exit status."""
     parser = argparse.ArgumentParser(prog="python -m core")
-    register(parser.add_subparsers(dest="command"))
-    return run(parser.parse_args(["video", *(sys.argv[1:] if argv is None else argv)]))
+    video = register(parser.add_subparsers(dest="command"))
+    return run(parser.parse_args(["video", *(sys.argv[1:] if argv is None else argv)]), parser=video)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the ``video`` command on parsed arguments; returns the exit status."""
+def run(args: argparse.Namespace, *, parser: argparse.ArgumentParser) -> int:
+    """Run the ``video`` command on parsed arguments; returns the exit status (``parser`` reports misuse)."""
     from core.errors import ModelLoadError  # noqa: PLC0415
-    from core.pipeline import model_tta  # noqa: PLC0415
-    from core.recognizer import EmotionRecognizer  # noqa: PLC0415
+    from core.factory import build_recognizer  # noqa: PLC0415
 
+    options = photo_options(args, parser)
     try:
         targets = annotate_targets(args.clips, args.annotate)
-        options: dict[str, Any] = {}
-        if args.min_face_size is not None:
-            options["min_face_size"] = args.min_face_size
-        # The same detector as predict unless --detector says otherwise.
-        detector = make_detector(args.detector, **options)
-        recognizer = EmotionRecognizer.from_dir(args.model, detector=detector)
-        tta = args.tta or model_tta(recognizer.metadata)
+        # The same recognizer and detector as predict for the same options.
+        recognizer = build_recognizer(options)
+        tta = recognizer.tta
     except (ModelLoadError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

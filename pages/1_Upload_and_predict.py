@@ -12,7 +12,7 @@ from app.limits import LimitError, current_limits, session_id
 from app.upload import UPLOAD_TYPES, analyse_uploads, expand_uploads, results_csv, results_json, results_rows, tta_label
 from core.detection import DETECTORS
 from core.errors import ArchiveError
-from core.pipeline import STILL_DETECTOR, model_tta
+from core.pipeline import STILL_DETECTOR, default_min_score, model_tta
 from core.readout import model_readout
 from core.preprocess import TTA_MODES
 
@@ -52,12 +52,15 @@ small_faces = landmark_column.toggle(
     help="YuNet also looks at a large photo at its own resolution, in tiles: faces down to about 20 px in a "
     "12-megapixel photo instead of about 35 px, for several times the time (seconds for a phone photo).",
 )  # fmt: skip
+own_score = default_min_score(detector)
 min_score = score_column.slider(
     "Minimum face confidence",
-    0.0, 1.0, 0.0, 0.05,
-    key="upload_min_score",
-    help="Leave out faces the detector is less sure of than this (its score, 0 to 1). 0 keeps every face it found.",
-)
+    0.0, 1.0, own_score, 0.05,
+    key=f"upload_min_score_{detector}",  # per detector: each starts from its own threshold
+    help=f"Keep the faces the detector scores at least this (0 to 1); the detector itself applies it, as "
+    f"--min-score does on the command line. It starts at this detector's own threshold ({own_score:g}): lower "
+    "finds less sure faces (and more that are not faces), higher keeps only the surest.",
+)  # fmt: skip
 landmarks = landmark_column.toggle("Show face points", value=False, key="upload_landmarks",
                                    help="Eyes, nose and mouth corners, where the detector gives them (YuNet).")
 show_dropped = landmark_column.toggle(
@@ -99,7 +102,7 @@ with cache.heavy_work_gate().slot(session_id()) as admission:
     with st.spinner(f"Analysing {len(photos)} image(s)..."):
         outcomes = analyse_uploads(
             photos, recognizer, limits=limits,
-            detector=cache.small_faces_detector() if use_small_faces else detector,
+            detector=cache.photo_detector(detector, min_score, use_small_faces),
             tta=tta, min_score=min_score, landmarks=landmarks, rule=readout.rule,
             show_dropped=show_dropped and detector == STILL_DETECTOR,
         )  # fmt: skip

@@ -74,7 +74,10 @@ if mode == SNAPSHOTS:
     if shot is None:
         st.info("Allow the camera and take a snapshot; its faces are analysed like an uploaded photo.")
         st.stop()
-    outcome = analyse_upload("snapshot.jpg", shot.getvalue(), photo_recognizer, detector=detector, rule=photo_readout.rule)
+    outcome = analyse_upload(
+        "snapshot.jpg", shot.getvalue(), photo_recognizer, detector=cache.photo_detector(detector),  # a photo: photo defaults
+        rule=photo_readout.rule,
+    )  # fmt: skip
     ui.outcome_ui(outcome, key="snapshot", readout=photo_readout)
     st.stop()
 if ui.automatic_models() and info is not None and info.name != (ui.current_model() or info).name:

@@ -23,7 +23,8 @@ from app.video import (
     download_stem,
 )
 from core.errors import FERError
-from core.pipeline import model_tta, still_detector
+from core.factory import photo_detector
+from core.pipeline import model_tta
 from core.readout import model_readout
 
 entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
@@ -105,7 +106,7 @@ if st.button("Analyse", key="video_analyse", type="primary", disabled=upload is 
     recognizer = ui.require_model(info)
     options = VideoOptions(
         per_second=per_second, smooth_s=smooth_s if smooth else None, annotate=annotate,
-        detector=still_detector(),  # its own instance: the analysis thread is its only user
+        detector=photo_detector(),  # the photo default, its own instance: the analysis thread is its only user
         tta=model_tta(info.metadata if info else None),
     )  # fmt: skip
     try:

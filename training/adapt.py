@@ -246,6 +246,21 @@ def freeze_early_layers(model: Any, fraction: float) -> int:
     return count
 
 
+def prior_weights(y_photos: np.ndarray, prior: np.ndarray) -> np.ndarray:
+    """A weight per class that makes the photos' classes weigh as ``prior`` says (shares summing to 1,
+    e.g. FER2013 Training's), their total weight unchanged: ``prior[c] * N / count[c]``.
+
+    Photos usually hold their classes in other shares than the faces a model meets: a posed set
+    with as many disgusted faces as neutral ones teaches a model to see disgust where FER2013 (and
+    life) has a neutral face. A class without photos gets weight 0 (there is nothing to weigh).
+    """
+    counts = np.bincount(np.asarray(y_photos, dtype=int), minlength=NUM_CLASSES).astype(np.float64)
+    prior = np.asarray(prior, dtype=np.float64)
+    present = counts > 0
+    share = prior * present / max(float((prior * present).sum()), 1e-12)
+    return np.divide(share * counts.sum(), counts, out=np.zeros(NUM_CLASSES), where=present)
+
+
 def fine_tune(
     model: Any,
     x_train: np.ndarray,
@@ -263,6 +278,7 @@ def fine_tune(
     freeze: float = 0.0,
     distill: float = 0.0,
     should_stop: Callable[[], bool] | None = None,
+    class_weights: np.ndarray | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """Train ``model`` in place on the crops, keeping the weights of the epoch best on the held-out ones.
 
@@ -272,6 +288,7 @@ def fine_tune(
     ``distill``: the weight of the base model's own probabilities in each target (the rest is the
     label): the model is pulled towards what it answered before, on the photos and the replayed faces.
     ``should_stop``: asked after each epoch; ``True`` ends training there (the best epoch so far is kept).
+    ``class_weights``: a weight per class for the photos' loss (:func:`prior_weights`); replayed faces weigh 1.
 
     Returns:
         The best epoch (1-based) and the history: ``{"epoch", "loss", "train_accuracy",
@@ -303,15 +320,17 @@ def fine_tune(
         flip = rng.random(len(x_train)) < 0.5
         x = np.where(flip[:, None, None, None], x_train[:, :, ::-1], x_train)
         y = targets
+        weights = class_weights[y_train].astype(np.float32) if class_weights is not None else np.ones(len(y_train), np.float32)
         if replay is not None and replay_per_epoch > 0:
             chosen = rng.choice(len(replay[1]), size=min(replay_per_epoch, len(replay[1])), replace=False)
             old_x = np.asarray(replay[0][chosen], dtype=np.float32)
             old_flip = rng.random(len(chosen)) < 0.5
             x = np.concatenate([x, np.where(old_flip[:, None, None, None], old_x[:, :, ::-1], old_x)])
             y = np.concatenate([targets, np.eye(NUM_CLASSES, dtype=np.float32)[replay[1][chosen]]])
+            weights = np.concatenate([weights, np.ones(len(chosen), np.float32)])
         if teacher is not None:
             y = (1 - distill) * y + distill * np.asarray(teacher.predict(x, batch_size=256, verbose=0), np.float32)
-        logs = model.fit(x, y, batch_size=batch_size, epochs=1, shuffle=True, verbose=0).history
+        logs = model.fit(x, y, sample_weight=weights, batch_size=batch_size, epochs=1, shuffle=True, verbose=0).history
         held = scores(y_held, flip_tta_probabilities(model, x_held))["accuracy"] if len(x_held) else None
         row = {
             "epoch": epoch, "loss": float(logs["loss"][-1]), "train_accuracy": float(logs["accuracy"][-1]),
@@ -330,6 +349,17 @@ def fine_tune(
     if best_weights is not None:
         model.set_weights(best_weights)
     return best_epoch, history
+
+
+def without_training_state(model: Any) -> Any:
+    """An uncompiled copy of ``model`` with its weights: what is saved and served, without the optimizer's
+    state (AdamW keeps two values a weight: saved with the model, they would triple its file)."""
+    from core.layers import register_layers  # noqa: PLC0415
+
+    register_layers()  # the model's own layers (an ensemble's temperature, an equalising first layer)
+    copy = type(model).from_config(model.get_config())  # the architecture only: get_config has no compile state
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 # -- the whole run --------------------------------------------------------------------------------
@@ -378,8 +408,7 @@ def find_faces(
         FERError, OSError: the base model or the photos cannot be read.
     """
     from core.model_store import resolve_model_dir  # noqa: PLC0415
-    from core.pipeline import model_tta, still_detector  # noqa: PLC0415
-    from core.recognizer import EmotionRecognizer  # noqa: PLC0415
+    from core.factory import PhotoOptions, build_recognizer  # noqa: PLC0415
     from training.photos import evaluate_photos  # noqa: PLC0415
 
     say = on_progress or (lambda line: None)
@@ -389,8 +418,7 @@ def find_faces(
         raise AdaptError(f"no labelled photo in {photos} (name folders by emotion or add a labels.csv)")
     photo_set, no_person = with_persons(photo_set, person_from)
 
-    recognizer = EmotionRecognizer.from_dir(base_dir, detector=still_detector())
-    recognizer.tta = model_tta(recognizer.metadata)
+    recognizer = build_recognizer(PhotoOptions(model=base_dir))  # the photo default, and the model's own TTA
     say(f"finding the faces in {len(photo_set.photos)} photos with {recognizer.name}'s photo default")
     last = [time.monotonic()]
 
@@ -432,6 +460,21 @@ def _replay_faces(replay: int, data: str | Path | None, say: Callable[[str], Non
     training_split = load_fer2013(data, cache_dir=dataset_cache_dir())["Training"]
     say(f"replaying {replay:,} of FER2013's {len(training_split):,} Training faces each epoch")
     return training_split.x[..., None], training_split.y
+
+
+def _fer_prior(data: str | Path | None) -> np.ndarray:
+    """FER2013 Training's class shares (for :func:`prior_weights`).
+
+    Raises:
+        AdaptError: no FER2013 given.
+    """
+    if not data:
+        raise AdaptError("--match-prior needs FER2013 (its Training set's class shares): --data or FER2013_PATH")
+    from core.paths import dataset_cache_dir  # noqa: PLC0415
+    from training.data import load_fer2013  # noqa: PLC0415
+
+    counts = load_fer2013(data, cache_dir=dataset_cache_dir())["Training"].class_counts().astype(np.float64)
+    return counts / counts.sum()
 
 
 def _public_test(data: str | Path | None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -500,6 +543,7 @@ def adapt(
     should_stop: Callable[[], bool] | None = None,
     on_event: Callable[[dict[str, Any]], None] | None = None,
     source: str | None = None,
+    match_prior: bool = False,
 ) -> dict[str, Any]:
     """Fine-tune ``base`` on the labelled photos and write the adapted model folder at ``out``.
 
@@ -520,6 +564,8 @@ def adapt(
             "epoch", ...}`` (a :func:`fine_tune` history row and ``epochs``) after each epoch, and
             ``{"kind": "phase", "phase"}`` at each other step, for a progress bar.
         source: how ``metadata.json`` names the photos (e.g. an uploaded file's name); default: their path.
+        match_prior: weigh the photos so that their classes count as in FER2013's Training set
+            (:func:`prior_weights`; needs ``data``).
 
     Returns:
         The report (see :func:`format_report`); ``report["metadata"]`` is the ``adapted`` entry written.
@@ -529,7 +575,7 @@ def adapt(
         FERError, OSError: the base model or the photos cannot be read, or ``out`` cannot be written.
     """
     from core.model_store import load_model_dir, publish_model_dir, read_model_info, save_model_dir  # noqa: PLC0415
-    from training.train import _hardware, portable_path  # noqa: PLC0415
+    from training.provenance import hardware as _hardware, portable_path  # noqa: PLC0415
 
     lines = on_progress or (lambda line: None)
     event = on_event or (lambda e: None)
@@ -545,6 +591,7 @@ def adapt(
     _check_options(epochs, learning_rate, holdout)
     if replay > 0 and not data:
         raise AdaptError("--replay needs FER2013: --data or FER2013_PATH")
+    prior = _fer_prior(data) if match_prior else None
     faces = find_faces(photos, base=base, person_from=person_from, on_progress=lines, on_event=on_event)
     split = split_photos(faces.people, holdout=holdout, seed=seed) if holdout > 0 else learn_from_all(faces.people)
     x_train, y_train = faces.x[split.train], faces.y[split.train]
@@ -579,6 +626,7 @@ def adapt(
         model, x_train, y_train, x_held, y_held, epochs=epochs, learning_rate=learning_rate,
         batch_size=batch_size, seed=seed, on_epoch=epoch_line, replay=_replay_faces(replay, data, say),
         replay_per_epoch=replay, freeze=freeze, distill=distill, should_stop=should_stop,
+        class_weights=prior_weights(y_train, prior) if prior is not None else None,
     )  # fmt: skip
     after = scores(y_held, flip_tta_probabilities(model, x_held))
     public_after = None
@@ -635,12 +683,15 @@ def adapt(
         "replay": replay,
         "freeze": freeze,
         "distill": distill,
+        "class_weights": (
+            {e: round(float(w), 4) for e, w in zip(EMOTIONS, prior_weights(y_train, prior))} if prior is not None else None
+        ),  # fmt: skip
         "weight_decay": WEIGHT_DECAY,
         "label_smoothing": LABEL_SMOOTHING,
         "batch_size": batch_size,
         "batchnorm": "frozen at the base model's statistics",
         "source": source or portable_path(photos),
-        "detector": "photo default (core.pipeline.still_detector)",
+        "detector": "photo default (core.factory.build_recognizer)",
         "inherited": inherited,
         "history": history,
         "seconds": seconds,
@@ -657,7 +708,7 @@ def adapt(
     staging = out.parent / f".{out.name}.adapt-{uuid.uuid4().hex[:8]}"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        save_model_dir(model, metadata, staging)
+        save_model_dir(without_training_state(model), metadata, staging)
         publish_model_dir(staging, out)
     finally:
         if staging.exists():
@@ -710,6 +761,7 @@ def cross_validate(
     distill: float = 0.0,
     train_people: int | None = None,
     on_progress: Callable[[str], None] | None = None,
+    match_prior: bool = False,
 ) -> dict[str, Any]:
     """What adapting would gain on these photos, by person-wise k-fold cross-validation; writes no model.
 
@@ -742,6 +794,7 @@ def cross_validate(
     order = np.random.default_rng(seed).permutation(len(distinct))  # GroupKFold is deterministic: shuffle people
     replayed = _replay_faces(replay, data, say)
     public = _public_test(data)
+    prior = _fer_prior(data) if match_prior else None
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
     public_before = None
@@ -763,6 +816,7 @@ def cross_validate(
             model, faces.x[train], faces.y[train], faces.x[held], faces.y[held], epochs=epochs,
             learning_rate=learning_rate, batch_size=batch_size, seed=seed + fold, replay=replayed,
             replay_per_epoch=replay, freeze=freeze, distill=distill,
+            class_weights=prior_weights(faces.y[train], prior) if prior is not None else None,
         )  # fmt: skip
         after = scores(faces.y[held], flip_tta_probabilities(model, faces.x[held]))
         row = {
@@ -799,7 +853,7 @@ def cross_validate(
         "public_test_after": mean("public_test_after"),
         "options": {
             "epochs": epochs, "learning_rate": learning_rate, "replay": replay, "freeze": freeze, "distill": distill,
-            "train_people": train_people, "seed": seed, "batch_size": batch_size,
+            "train_people": train_people, "seed": seed, "batch_size": batch_size, "match_prior": match_prior,
         },  # fmt: skip
         "seconds": round(time.monotonic() - started, 1),
     }
@@ -812,6 +866,7 @@ def format_cross_validation(report: dict[str, Any]) -> str:
         f"{report['base']}, {len(report['folds'])}-fold person-wise cross-validation over {report['people']} people "
         f"({report['photos_with_face']} photos with a face): {o['epochs']} epochs, lr {o['learning_rate']:g}, "
         f"replay {o['replay']}, freeze {o['freeze']:g}, distill {o['distill']:g}"
+        + (", classes weighed as in FER2013" if o.get("match_prior") else "")
         + (f", {o['train_people']} people learnt a fold" if o["train_people"] else ""),
         f"  {'fold':<6}{'learnt':>14}{'scored':>14}{'before':>9}{'after':>9}{'last':>9}{'PublicTest':>12}{'time':>8}",
     ]
@@ -906,6 +961,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="fraction of the layers with weights, input side first, left unchanged (default 0)")
     parser.add_argument("--distill", type=float, default=0.0, metavar="WEIGHT",
                         help="weight of the base model's own answers in each target, to keep what it knew (default 0)")
+    parser.add_argument("--match-prior", action="store_true",
+                        help="weigh the photos so that their classes count as in FER2013's Training set (needs --data)")
     parser.add_argument("--data", default=os.environ.get("FER2013_PATH") or None,
                         help="FER2013: for --replay, and to report PublicTest before and after (default: FER2013_PATH)")
     parser.add_argument("--cv", type=int, default=None, metavar="K",
@@ -921,6 +978,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     common = dict(
         base=args.base, epochs=args.epochs, learning_rate=args.lr, person_from=args.person_from, seed=args.seed,
         batch_size=args.batch_size, replay=args.replay, data=args.data, freeze=args.freeze, distill=args.distill,
+        match_prior=args.match_prior,
         on_progress=lambda line: print(line, file=sys.stderr, flush=True),
     )  # fmt: skip
     try:

@@ -255,12 +255,6 @@ def photometric(faces: np.ndarray, *, probability: float, rng: np.random.Generat
     return out
 
 
-def mixup_batches(x: Any, y: Any, w: Any, *, batch_size: int, alpha: float, seed: int) -> Any:
-    """A ``keras.utils.PyDataset`` of shuffled, mixed-up ``(x, y, sample_weight)`` batches
-    (:func:`training_batches` with mixup only)."""
-    return training_batches(x, y, w, batch_size=batch_size, seed=seed, mixup=alpha)
-
-
 def training_batches(
     x: Any, y: Any, w: Any, *, batch_size: int, seed: int, mixup: float = 0.0, photometric_p: float = 0.0
 ) -> Any:

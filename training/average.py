@@ -33,8 +33,9 @@ from core.labels import FER2013_TERMS
 from core.layers import register_layers
 from core.model_store import METADATA_FILE, save_model_dir
 from training.batchnorm import accuracy, recalibrate_batchnorm
+from training.checkpoint_files import CHECKPOINT_DIR, snapshot_name
+from training.config import TrainingError
 from training.data import FERData, load_fer2013
-from training.train import CHECKPOINT_DIR, TrainingError, snapshot_name
 
 
 def average_models(models: Sequence[Any]) -> Any:

@@ -1,4 +1,4 @@
-"""Compact copies of a training run's checkpoint, small enough to commit, and resuming from them.
+"""Compact copies of a training run's checkpoint, small enough to copy off a machine, and resuming from them.
 
     python -m training.checkpoint compact runs/fast --out checkpoints/fast
     python -m training.train --data data/fer2013.csv.gz --arch fast --epochs 60 \\
@@ -21,7 +21,7 @@ About 2.5 MB a model for ``fast`` (1.24 M weights). Resuming from it (``--resume
 ``--resume`` on a folder holding a copy) rebuilds the training model from the recipe and loads the
 weights; the optimiser starts afresh: its moments (Adam's, or SGD's momentum) restart from zero,
 while the learning-rate schedule goes on at the step where the run stopped (see
-:func:`training.train.offset_schedule_class`). The augmentation's random stream is seeded anew, as
+:func:`training.schedules.offset_schedule_class`). The augmentation's random stream is seeded anew, as
 on every resume. After its first epoch the continued run writes full checkpoints again.
 
 Every write is atomic in the way the run's own are: the files under new names, then ``state.json``
@@ -46,23 +46,13 @@ import numpy as np
 from core.errors import FERError
 from core.model_store import write_json_atomic
 from training.architectures import build_model
+from training.checkpoint_files import CHECKPOINT_DIR, STATE_FILE, checkpoint_file, save_atomic, snapshot_name
+from training.config import TrainConfig, TrainingError
 from training.distill import TEACHER_FILE
 from training.precision import policy_name
-from training.train import (
-    CHECKPOINT_DIR,
-    TrainConfig,
-    TrainingError,
-    _build_training_model,
-    _checkpoint_file,
-    _save_atomic,
-    _served_model,
-    _set_schedule,
-    absolute_schedule,
-    register_training_objects,
-    snapshot_name,
-)
+from training.schedules import absolute_schedule, set_schedule
+from training.trainer import build_training_model, register_training_objects, served_model
 
-STATE_FILE = "state.json"
 COMPACT_SUFFIX = ".f16.npz"
 # Largest magnitude float16 holds; a weight array beyond it stays float32.
 FLOAT16_MAX = 65504.0
@@ -158,9 +148,9 @@ def _since(snapshots: bool | int) -> int | None:
 def _named_files(ckpt: Path, state: dict[str, Any], *, snapshots: bool | int) -> list[str]:
     """The files a state needs (best, last, the teacher cache) and, if asked, the snapshots (all with
     ``True``, from that epoch on with a number)."""
-    names = [_checkpoint_file(state, "last")] if state.get("epoch") else []
+    names = [checkpoint_file(state, "last")] if state.get("epoch") else []
     if state.get("best_epoch"):
-        names.append(_checkpoint_file(state, "best"))
+        names.append(checkpoint_file(state, "best"))
     if (ckpt / TEACHER_FILE).is_file():
         names.append(TEACHER_FILE)
     since = _since(snapshots)
@@ -216,17 +206,17 @@ def _compact_files(
     epoch, best_epoch = int(state["epoch"]), int(state.get("best_epoch") or 0)
     if not epoch:
         raise TrainingError(f"the run in {src.parent} has not finished an epoch yet: nothing to compact")
-    trainer = _load_keras(src / _checkpoint_file(state, "last"), compile=True)
+    trainer = _load_keras(src / checkpoint_file(state, "last"), compile=True)
     offset = int(state.get("step_offset", 0))
     step = int(np.asarray(trainer.optimizer.iterations)) + offset
     schedule = keras.saving.serialize_keras_object(absolute_schedule(trainer.optimizer, offset))
     last = f"last-{epoch:03d}{COMPACT_SUFFIX}"
-    save_weights_f16(_served_model(trainer), dst / last)
+    save_weights_f16(served_model(trainer), dst / last)
     files = [last]
     best = last
     if best_epoch and best_epoch != epoch:
         best = f"best-{best_epoch:03d}{COMPACT_SUFFIX}"
-        save_weights_f16(_load_keras(src / _checkpoint_file(state, "best"), compile=False), dst / best)
+        save_weights_f16(_load_keras(src / checkpoint_file(state, "best"), compile=False), dst / best)
         files.append(best)
     if (src / TEACHER_FILE).is_file():
         _copy_atomic(src / TEACHER_FILE, dst / TEACHER_FILE)
@@ -321,23 +311,23 @@ def restore_compact(
 
     info = state["compact"]
     precision = state.get("precision", "float32")
-    _, trainer = _build_training_model(config, steps_per_epoch, precision=precision)
-    load_weights_f16(_served_model(trainer), ckpt_dir / _checkpoint_file(state, "last"))
+    _, trainer = build_training_model(config, steps_per_epoch, precision=precision)
+    load_weights_f16(served_model(trainer), ckpt_dir / checkpoint_file(state, "last"))
     step = int(info["step"])
     try:
         schedule = keras.saving.deserialize_keras_object(info["schedule"])
     except Exception as exc:
         raise TrainingError(f"the compact checkpoint in {ckpt_dir} has an unreadable schedule: {exc}") from exc
-    _set_schedule(trainer.optimizer, schedule, step)
+    set_schedule(trainer.optimizer, schedule, step)
 
     def expand(compact_name: str, keras_name: str) -> None:
         model = build_model(config.arch, dtype=policy_name(precision), equalize=config.equalize)
         load_weights_f16(model, ckpt_dir / compact_name)
-        _save_atomic(model, ckpt_dir / keras_name)
+        save_atomic(model, ckpt_dir / keras_name)
 
     if state.get("best_epoch"):
         best = f"best-{int(state['best_epoch']):03d}.keras"
-        expand(_checkpoint_file(state, "best"), best)
+        expand(checkpoint_file(state, "best"), best)
         state["best_file"] = best
     for path in ckpt_dir.glob(f"epoch-[0-9][0-9][0-9]{COMPACT_SUFFIX}"):
         expand(path.name, snapshot_name(int(path.name[6:9])))

@@ -37,7 +37,7 @@ from core.model_store import load_model_dir, read_model_info, resolve_model_dir,
 from training.batchnorm import BATCH_SIZE
 from training.data import FERData, load_fer2013
 from training.metrics import calibration
-from training.train import TrainingError
+from training.config import TrainingError
 
 SELECTIONS: tuple[str, ...] = ("all", "greedy")
 _INPUT_SHAPE = (FACE_SIZE, FACE_SIZE, 1)
@@ -64,8 +64,29 @@ def normalise_weights(weights: Sequence[float] | None, n: int) -> list[float]:
     return [float(v) / total for v in w]
 
 
+MEMBER_LAYER = re.compile(r"^member_(\d+)_(.+)$")
+"""The name of a member nested in an ensemble: ``member_{index}_{its own Keras name}`` (see :func:`build_ensemble`)."""
+
+
 def _layer_name(index: int, model_name: str) -> str:
     return f"member_{index}_{re.sub(r'[^A-Za-z0-9_]', '_', model_name) or 'model'}"
+
+
+def member_layers(model: Any) -> list[tuple[int, str, Any]]:
+    """The members nested in an ensemble model built by :func:`build_ensemble`, by index.
+
+    Returns:
+        ``(index, own name, nested model)`` for each member in the graph (a member of weight 0 is
+        not), in the order of ``metadata["members"]``; ``index`` counts every candidate member.
+    """
+    import keras  # noqa: PLC0415
+
+    found = []
+    for layer in model.layers:
+        match = MEMBER_LAYER.match(layer.name)
+        if isinstance(layer, keras.Model) and match:
+            found.append((int(match.group(1)), match.group(2), layer))
+    return sorted(found, key=lambda item: item[0])
 
 
 def _check_member(index: int, model: Any) -> None:
@@ -79,7 +100,7 @@ def _check_member(index: int, model: Any) -> None:
         raise ValueError(f"member {index} ({model.name!r}) outputs {out_shape}, not {NUM_CLASSES} class probabilities")
 
 
-def _renamed_copy(model: Any, name: str) -> Any:
+def renamed_copy(model: Any, name: str) -> Any:
     """An independent copy of ``model`` (same weights) named ``name``; the caller's model is untouched."""
     import keras  # noqa: PLC0415
 
@@ -120,7 +141,7 @@ def build_ensemble(
     normalised = normalise_weights(weights, len(members))
     kept = [(i, m, w) for i, (m, w) in enumerate(zip(members, normalised)) if w > 0]
     inputs = keras.Input(_INPUT_SHAPE, name="pixels")
-    outputs = [_renamed_copy(m, _layer_name(i, m.name))(inputs) for i, m, _ in kept]
+    outputs = [renamed_copy(m, _layer_name(i, m.name))(inputs) for i, m, _ in kept]
     if len(outputs) == 1:
         probs = layers.Identity(name="probabilities")(outputs[0])
     elif len({w for _, _, w in kept}) == 1:

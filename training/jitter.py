@@ -5,9 +5,9 @@
 At serving time a face is found by YuNet, levelled on its eye line and framed like FER2013
 (:data:`core.preprocess.FER_FRAMING`). Against the FER2013 crop of the same face, that crop is
 off by an offset, a scale and a rotation. They are measured here the way the framing was fitted
-(``benchmarks.yunet_framing``, whose scenes this reuses): FER2013 *Training* faces upscaled and
-pasted into scenes, re-found by the still-photo detector, and framed; for each face re-found at
-the detector's default threshold, the framed square against the pasted one:
+(``benchmarks.yunet_framing``; both paste faces with :mod:`training.pasted_faces`): FER2013
+*Training* faces upscaled and pasted into scenes, re-found by the still-photo detector, and framed;
+for each face re-found at the detector's default threshold, the framed square against the pasted one:
 
 - ``dx``, ``dy``: the framed centre minus the pasted centre, in pasted sides (x right, y down);
 - ``log_scale``: the natural log of the framed side over the pasted side;
@@ -139,10 +139,10 @@ def measure_errors(faces: np.ndarray, *, seed: int = 0, path: str = "photo") -> 
 
     Faces missed at the detector's default threshold are left out (and counted in the facts).
     """
-    from benchmarks.yunet_framing import FIT_MIN_SCORE, find_faces  # noqa: PLC0415 - the framing fit's own scenes
     from core.detection import YUNET_MIN_SCORE, get_detector  # noqa: PLC0415
     from core.pipeline import still_detector  # noqa: PLC0415
     from core.preprocess import FER_FRAMING, framing_square  # noqa: PLC0415
+    from training.pasted_faces import FIT_MIN_SCORE, find_faces  # noqa: PLC0415 - the framing fit's own scenes
 
     if path not in DETECTORS:
         raise ValueError(f"serving path must be one of {', '.join(DETECTORS)}, not {path!r}")

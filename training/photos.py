@@ -2,7 +2,7 @@
 
 FER2013 accuracy says how a model does on FER2013's own crops; people upload photos. This scores a
 set of labelled photos (a folder, or a ZIP read by :mod:`core.archive`) through exactly what the
-CLI and the upload page run: the still detector (:func:`core.pipeline.still_detector`), the FER2013
+CLI and the upload page run: the still detector (:func:`core.pipeline.photo_detector`), the FER2013
 framing and each model's test-time augmentation; or, with ``crops``, each photo as one face. It is
 the one routine behind this command line and the Evaluation page's "Your photos".
 
@@ -626,9 +626,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("the CK+ look is made from whole photos; with --crops use --styles original")
 
     from core.errors import FERError  # noqa: PLC0415
-    from core.pipeline import STILL_DETECTOR, model_tta, still_detector  # noqa: PLC0415
+    from core.factory import PhotoOptions, build_recognizer  # noqa: PLC0415
     from core.model_store import resolve_model_dir  # noqa: PLC0415
-    from core.recognizer import EmotionRecognizer  # noqa: PLC0415
+    from core.pipeline import STILL_DETECTOR  # noqa: PLC0415
 
     try:
         photo_set = load_photo_set(args.photos)
@@ -636,8 +636,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"no labelled photo in {args.photos} (name folders by emotion or add {LABELS_FILE})")
         recognizers, folders = {}, {}
         for model in args.model:
-            recognizer = EmotionRecognizer.from_dir(model, detector=still_detector())
-            recognizer.tta = model_tta(recognizer.metadata)
+            recognizer = build_recognizer(PhotoOptions(model=model))  # the photo default, and the model's own TTA
             recognizers[recognizer.name] = recognizer
             folders[recognizer.name] = resolve_model_dir(model)
         results = evaluate_photos(photo_set, recognizers, crops=args.crops, styles=styles)

@@ -156,6 +156,22 @@ def test_upload_page_small_faces_finds_the_tiny_faces_of_a_large_photo(app_env) 
     assert app.toggle(key="upload_small_faces").proto.disabled  # YuNet's pass only
 
 
+def test_upload_page_minimum_confidence_starts_at_the_detectors_own_and_reaches_it(app_env) -> None:  # noqa: ANN001
+    from tests.core.faces import faint_face_scene  # noqa: PLC0415
+
+    app = run_page("pages/1_Upload_and_predict.py")
+    assert app.slider(key="upload_min_score_yunet").value == 0.6  # YuNet's own: the default view is unchanged
+    app.get("file_uploader")[0].set_value([("faint.png", _png(faint_face_scene()), "image/png")]).run()
+    assert "No face found" in texts(app.warning)  # YuNet scores this face about 0.43
+    app.slider(key="upload_min_score_yunet").set_value(0.3).run()  # below YuNet's own: the detector looks further
+    assert not app.exception, [e.value for e in app.exception]
+    assert app.dataframe[-1].value.shape[0] == 1
+    app.slider(key="upload_min_score_yunet").set_value(0.55).run()
+    assert "No face found" in texts(app.warning)
+    app.radio(key="upload_detector").set_value("haar").run()
+    assert app.slider(key="upload_min_score_haar").value == 0.0  # every box the cascade accepts
+
+
 def test_upload_page_starts_from_the_models_own_tta_choice(app_env) -> None:  # noqa: ANN001
     app = run_page("pages/1_Upload_and_predict.py")
     assert sidebar_model(app).value == ""  # Automatic: with no roles.json and no "fast", the first model
@@ -543,14 +559,14 @@ def test_the_training_page_run_alone_for_a_visitor_goes_through_the_entry(visito
 
 
 def test_a_proxied_request_is_a_visitor_even_on_a_loopback_address(app_env, monkeypatch) -> None:  # noqa: ANN001
-    from app import roles  # noqa: PLC0415
+    from app import identity  # noqa: PLC0415
 
-    real = roles.resolve_role
+    real = identity.resolve_role
 
     def through_a_proxy(**kwargs):  # noqa: ANN003, ANN202 - AppTest sends no headers of its own
         return real(**{**kwargs, "headers": {"Host": "localhost:8501", "X-Forwarded-For": "203.0.113.9"}})
 
-    monkeypatch.setattr(roles, "resolve_role", through_a_proxy)
+    monkeypatch.setattr(identity, "resolve_role", through_a_proxy)
     app = run_page("Home.py")
     assert "Training" not in {link.label for link in app.get("page_link")}
     assert "Visitor" in texts(app.sidebar.caption)

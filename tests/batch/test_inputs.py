@@ -12,7 +12,7 @@ from batch.inputs import IMAGE, VIDEO, BatchError, Item, expand_inputs, plan_uni
 from batch.job import check_reachable, pool_size
 from batch.output import Output
 from batch.rows import COLUMNS, error_row, schema, to_table
-from core.cli import CSV_COLUMNS
+from core.reports import CSV_COLUMNS
 
 
 @pytest.fixture()

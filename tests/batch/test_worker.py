@@ -53,3 +53,43 @@ def test_read_ahead_keeps_the_order_and_skips_inputs_with_an_error(tmp_path: Pat
     got = list(worker._read_ahead(paths + [str(tmp_path / "missing.bin")], errors + [None]))
     assert got[:6] == [b"\x00", None, b"\x02" * 3, b"\x03" * 4, None, b"\x05" * 6]
     assert got[6] == f"image file not found: {tmp_path / 'missing.bin'}"
+
+
+def test_min_score_and_every_detector_option_mean_what_they_mean_for_predict(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import argparse  # noqa: PLC0415
+
+    import cv2  # noqa: PLC0415
+    import pytest  # noqa: PLC0415
+
+    from batch.cli import build_parser  # noqa: PLC0415
+    from core.cli import build_parser as core_parser  # noqa: PLC0415
+    from core.pipeline import PhotoOptions  # noqa: PLC0415
+    from tests.core.faces import faint_face_scene  # noqa: PLC0415
+
+    photo = cv2.imencode(".png", faint_face_scene())[1].tobytes()  # one face YuNet scores under its own 0.6
+    model = model_files(str(tiny_model_dir))
+    counts = {}
+    for min_score in (None, 0.3, 0.55):
+        worker = Analyser(settings=Settings(min_score=min_score), model=model, out=str(tmp_path / "out"))
+        counts[min_score] = sum(row["face"] is not None for row in worker.image_rows("faint.png", photo))
+    assert counts == {None: 0, 0.3: 1, 0.55: 0}
+    settings = Settings(model="m", detector="haar", min_score=0.5, min_face_size=40, tta="flip")
+    assert settings.photo_options() == PhotoOptions(model="m", detector="haar", min_score=0.5, min_face_size=40, tta="flip")
+
+    # One definition of each option the docs call the CLI's: same flags, same help, same parsing.
+    def options(parser: argparse.ArgumentParser) -> dict[str, tuple]:
+        found = {}
+        for action in parser._actions:  # noqa: SLF001 - argparse keeps them nowhere public
+            for flag in action.option_strings:
+                found[flag] = (action.help, action.default, action.const, action.choices, action.type)
+        return found
+
+    commands = core_parser()._subparsers._group_actions[0].choices  # noqa: SLF001
+    predict, video, batch = options(commands["predict"]), options(commands["video"]), options(build_parser())
+    for flag in ("--model", "--detector", "--tta", "--min-score", "--min-face-size", "--small-faces", "--crops"):
+        assert batch[flag] == predict[flag], flag
+    for flag in ("--fps", "--smooth", "--min-score"):
+        assert batch[flag] == video[flag], flag
+    assert "roles.json" in batch["--model"][0] and "models/default" not in batch["--model"][0]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["x.png", "--out", "o", "--min-score", "1.5"])

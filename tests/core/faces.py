@@ -47,6 +47,21 @@ def face_scene(
     return frame
 
 
+FAINT_FACE_SCORE = (0.35, 0.52)
+"""What YuNet scores :func:`faint_face_scene`'s face (0.43 when measured): under its own threshold (0.6),
+above 0.3, so ``min_score`` 0.3 keeps it and 0.55 or the default drops it."""
+
+
+def faint_face_scene() -> np.ndarray:
+    """A 640x480 gray BGR frame with one small, faint :func:`draw_face` (skin 10 levels above the background).
+
+    YuNet finds it only below its default threshold (:data:`FAINT_FACE_SCORE`), and nothing else in the frame.
+    """
+    frame = np.full((480, 640, 3), 100, np.uint8)
+    frame[100:200, 200:300] = draw_face(50, background=100, skin=110)
+    return frame
+
+
 def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     """Intersection over union of two ``(x, y, w, h)`` boxes."""
     ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]

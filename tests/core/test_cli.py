@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from core.cli import CSV_COLUMNS, main
+from core.cli import main
+from core.reports import CSV_COLUMNS
 from core.labels import EMOTIONS
 from tests.core.faces import REPO, face_scene
 
@@ -187,7 +188,7 @@ def test_default_detector_gives_detection_score_and_landmarks(capsys, folder: Pa
 
 
 def test_csv_has_detection_score_and_landmark_columns(capsys, folder: Path, tiny_model_dir: Path) -> None:
-    from core.cli import LANDMARK_COLUMNS  # noqa: PLC0415
+    from core.reports import LANDMARK_COLUMNS  # noqa: PLC0415
 
     assert LANDMARK_COLUMNS[:2] == ("right_eye_x", "right_eye_y") and len(LANDMARK_COLUMNS) == 10
     main(["predict", str(folder / "face.png"), "--model", str(tiny_model_dir), "--format", "csv", "--quiet"])
@@ -330,3 +331,21 @@ def test_bad_groups_name_the_allowed_emotions(capsys, folder: Path, tiny_model_d
     assert stopped.value.code == 2
     err = capsys.readouterr().err
     assert "argument --groups: unknown emotion 'joy' in group 'good'; allowed: angry, disgust, fear, happy" in err
+
+
+def test_min_score_reaches_the_detector_below_its_own_threshold(capsys, tmp_path: Path, tiny_model_dir: Path) -> None:
+    from tests.core.faces import FAINT_FACE_SCORE, faint_face_scene  # noqa: PLC0415
+
+    photo = tmp_path / "faint.png"
+    cv2.imwrite(str(photo), faint_face_scene())  # one face YuNet scores about 0.43, under its own 0.6
+    _code, [plain] = run_json(capsys, str(photo), "--model", str(tiny_model_dir))
+    assert plain["faces"] == []  # the default is the detector's own threshold, as before
+    _code, [low] = run_json(capsys, str(photo), "--model", str(tiny_model_dir), "--min-score", "0.3")
+    (face,) = low["faces"]
+    assert FAINT_FACE_SCORE[0] <= face["detection_score"] <= FAINT_FACE_SCORE[1]
+    _code, [high] = run_json(capsys, str(photo), "--model", str(tiny_model_dir), "--min-score", "0.55")
+    assert high["faces"] == []
+    for argv in (["--min-score", "1.5"], ["--min-score", "0.3", "--crops"]):
+        with pytest.raises(SystemExit) as stop:
+            main(["predict", str(photo), *argv])
+        assert stop.value.code == 2 and "--min-score" in capsys.readouterr().err

@@ -170,3 +170,19 @@ def test_summary_text_and_json_count_groups_with_a_grouping(
     (face,) = [f for f in report["group_summary"] if f["face"] == 1]
     assert set(face["shares"]) == {"joy", "other"} and sum(face["shares"].values()) == pytest.approx(1.0, abs=1e-5)
     assert face["seconds"] == pytest.approx(report["summary"][0]["seconds"])
+
+
+def test_min_score_reaches_the_detector_as_for_predict(
+    tmp_path: Path, tiny_model_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.core.faces import faint_face_scene  # noqa: PLC0415
+
+    clip = write_clip(tmp_path / "faint.mp4", [faint_face_scene()] * 3, fps=3)  # YuNet scores it under 0.6
+    model = ("--model", str(tiny_model_dir), "--quiet", "--tta", "none")
+    _code, out, _err = _run(capsys, str(clip), *model)
+    assert json.loads(out)[0]["summary"] == []  # the default is the detector's own threshold
+    code, out, _err = _run(capsys, str(clip), *model, "--min-score", "0.3")
+    (report,) = json.loads(out)
+    assert code == 0 and len(report["summary"]) == 1
+    _code, out, _err = _run(capsys, str(clip), *model, "--min-score", "0.55")
+    assert json.loads(out)[0]["summary"] == []

@@ -12,7 +12,6 @@ import pytest
 
 from core.detection import (
     YUNET_MIN_SCORE,
-    DEFAULT_DETECTOR,
     DETECTORS,
     LANDMARK_NAMES,
     YUNET_SCALES,
@@ -24,7 +23,7 @@ from core.detection import (
     get_detector,
     video_detector,
 )
-from core.pipeline import STILL_DETECTOR, STILL_DETECTOR_OPTIONS, still_detector
+from core.pipeline import STILL_DETECTOR, PhotoOptions, default_min_score, photo_detector, still_detector
 from tests.core.faces import REPO, draw_face, face_scene, iou
 
 # The real photos are never copied into the project; tests read them where the workplace keeps them.
@@ -60,11 +59,12 @@ def centred(size: int, *, width: int = 640, height: int = 480) -> np.ndarray:
 def test_registered_and_the_still_default() -> None:
     assert isinstance(get_detector("yunet"), YuNetDetector)
     assert isinstance(YuNetDetector(), FaceDetector)
-    assert DEFAULT_DETECTOR == STILL_DETECTOR == "yunet" and "yunet" in DETECTORS
-    detector = still_detector()
+    assert STILL_DETECTOR == "yunet" and "yunet" in DETECTORS  # one constant names the photo default
+    detector = photo_detector()
     assert isinstance(detector, YuNetDetector) and detector.scales == YUNET_SCALES
-    assert dict(STILL_DETECTOR_OPTIONS) == {}
-    assert still_detector(min_score=0.9).min_score == 0.9  # options given win
+    assert detector.min_score == default_min_score() == YUNET_MIN_SCORE  # its own defaults are the choice
+    assert photo_detector(PhotoOptions(min_score=0.9)).min_score == 0.9  # options given win
+    assert still_detector(min_score=0.9).min_score == 0.9  # the bare detector of experiments
 
 
 def test_video_preset_runs_one_small_scale() -> None:

@@ -36,6 +36,7 @@ TESTED: dict[str, str] = {
     "predict crops": "python -m core predict {crops} --crops --model {model} --quiet",
     "predict small faces": "python -m core predict {photo} --small-faces --tta tencrop --model {model} --quiet",
     "predict show dropped": "python -m core predict {photo} --show-dropped --model {model} --quiet",
+    "predict min score": "python -m core predict {photo} --min-score 0.3 --model {model} --quiet",
     "predict explain": (
         "python -m core predict {folder} --explain {why} --explain-emotion fear --model {model} --quiet"
     ),
@@ -50,6 +51,7 @@ TESTED: dict[str, str] = {
         "python -m core video {clip} --fps 5 --smooth 0.5 --annotate {annotated} --model {model} --quiet"
     ),
     "video groups": "python -m core video {clip} --smooth --groups default --format csv --model {model} --quiet",
+    "video min score": "python -m core video {clip} --min-score 0.3 --format csv --model {model} --quiet",
     # training: one tiny run (every recipe at once, the tiny model as its teacher), resumed with a warm
     # restart, evaluated three ways, averaged, combined with its teacher, exported
     "train": (

@@ -95,6 +95,10 @@ def test_predict_commands(media: dict[str, Path], tiny_model_dir: Path, tmp_path
     (report,) = json.loads(out)
     assert code == 0 and len(report["faces"]) == 1
 
+    code, out = cli("predict min score", capsys, photo=media["photo"], model=tiny_model_dir)
+    (report,) = json.loads(out)
+    assert code == 0 and len(report["faces"]) == 1 and report["faces"][0]["detection_score"] >= 0.3
+
 
 def test_video_commands(media: dict[str, Path], tiny_model_dir: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     code, out = cli("video csv", capsys, clip=media["clip"], model=tiny_model_dir)
@@ -109,6 +113,10 @@ def test_video_commands(media: dict[str, Path], tiny_model_dir: Path, tmp_path: 
     assert [row["frame"] for row in report["timeline"]] == [0, 2, 4, 6, 8]  # 5 of the clip's 10 frames a second
     assert any(row.get("smoothed_emotion") in EMOTIONS for row in report["timeline"])
     assert annotated.stat().st_size > 0
+
+    code, out = cli("video min score", capsys, clip=media["clip"], model=tiny_model_dir)
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and sum(r["face"] == "1" for r in rows) >= 8 and all(float(r["detection_score"]) >= 0.3 for r in rows if r["face"])
 
 
 def test_training_commands(tiny_model_dir: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001

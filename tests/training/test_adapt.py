@@ -315,3 +315,41 @@ def test_holding_out_no_one_learns_from_every_photo_and_keeps_the_last_epoch(
     text = format_report(report)
     assert "held out: no one (every photo was learnt from)" in text and "accuracy on the held-out" not in text
     assert read_model_info(tmp_path / "all").ok
+
+
+def test_prior_weights_make_the_photos_classes_weigh_as_fer2013s() -> None:
+    from training.adapt import prior_weights  # noqa: PLC0415
+
+    y = np.array([0] * 30 + [1] * 30 + [6] * 10)  # angry and disgust as many as 3 neutral each
+    prior = np.array([0.2, 0.02, 0.1, 0.3, 0.1, 0.08, 0.2])
+    weights = prior_weights(y, prior)
+    mass = np.bincount(y, weights=weights[y], minlength=7)
+    assert mass.sum() == pytest.approx(len(y))  # the photos' total weight is unchanged
+    present = np.array([0.2, 0.02, 0, 0, 0, 0, 0.2])
+    assert mass / mass.sum() == pytest.approx(present / present.sum())  # shares as the prior's, among present classes
+    assert weights[6] > 1 > weights[1] and weights[2] == 0  # neutral up, disgust down, absent classes 0
+
+
+def test_match_prior_needs_fer2013_and_is_recorded(
+    drawn_photos: Path, tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.app.conftest import write_fake_fer_csv  # noqa: PLC0415
+
+    with pytest.raises(AdaptError, match="--match-prior needs FER2013"):
+        adapt(drawn_photos, tmp_path / "x", base=tiny_model_dir, epochs=1, person_from=r"^(\d{4})", match_prior=True)
+    assert not (tmp_path / "x").exists()
+    data = write_fake_fer_csv(tmp_path / "fer2013.csv.gz", per_class=3)
+    out = tmp_path / "weighed"
+    adapt(drawn_photos, out, base=tiny_model_dir, epochs=1, person_from=r"^(\d{4})", match_prior=True, data=data)
+    weights = read_model_info(out).metadata["adapted"]["class_weights"]
+    assert weights == {e: pytest.approx(1.0, abs=1e-3) for e in EMOTIONS}  # the made-up set is balanced, as the photos
+
+
+def test_the_adapted_model_file_holds_no_optimizer_state(
+    drawn_photos: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "lean"
+    adapt(drawn_photos, out, base=tiny_model_dir, epochs=1, person_from=r"^(\d{4})")
+    size = (out / read_model_info(out).metadata["model_file"]).stat().st_size
+    base = (tiny_model_dir / read_model_info(tiny_model_dir).metadata["model_file"]).stat().st_size
+    assert size < 1.3 * base  # AdamW's two values a weight would make it about three times the base's

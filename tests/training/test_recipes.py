@@ -11,7 +11,7 @@ import pytest
 
 from core.model_store import load_model_dir, read_model_info
 from tests.training.test_train import synthetic_data, tiny_config
-from training.augment import mix_batch, mixup_batches
+from training.augment import mix_batch, training_batches
 from training.distill import (
     TEACHER_FILE,
     DistillError,
@@ -57,7 +57,7 @@ def test_mixup_batches_cover_every_face_each_epoch_in_a_new_order() -> None:
     x = np.arange(n, dtype=np.float32).reshape(n, 1, 1, 1)
     y, w = one_hot([i % 7 for i in range(n)]), np.ones(n, np.float32)
     # A tiny alpha keeps lam at about 1: each batch is its faces, nearly unmixed.
-    data = mixup_batches(x, y, w, batch_size=batch, alpha=0.01, seed=3)
+    data = training_batches(x, y, w, batch_size=batch, mixup=0.01, seed=3)
     assert len(data) == 4
 
     def epoch_faces() -> list[int]:

@@ -127,7 +127,7 @@ def test_shipped_ensemble_reads_posed_photos_dev_as_its_metadata_says(capsys: py
 
 
 def test_the_command_line_serves_the_default_role_and_the_webcam_the_live_one() -> None:
-    from core.cli import build_recognizer  # noqa: PLC0415
+    from core.factory import build_recognizer  # noqa: PLC0415
     from core.model_store import resolve_model_dir  # noqa: PLC0415
     from core.recognizer import EmotionRecognizer  # noqa: PLC0415
 

@@ -60,7 +60,6 @@ PROXY_HEADERS: frozenset[str] = frozenset(
 )
 """Request headers (lower case) that mean the request came through a proxy."""
 
-_TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
 
 

@@ -1,4 +1,4 @@
-"""app.roles.resolve_role on plain values: who is the owner, and every way the rule says no."""
+"""app.identity.resolve_role on plain values: who is the owner, and every way the rule says no."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from app.roles import Identity, Role, is_loopback_address, owner_emails, parse_flag, resolve_role
+from app.identity import Identity, Role, is_loopback_address, owner_emails, parse_flag, resolve_role
 
 OWNERS = {"app": {"owners": ["Owner@Example.com"]}}
 LOCAL_HEADERS = {"Host": "localhost:8501", "User-Agent": "test"}
@@ -170,7 +170,7 @@ def test_parse_flag_counts_anything_unclear_as_true() -> None:
 
 def test_current_identity_outside_a_server_is_a_visitor(monkeypatch: pytest.MonkeyPatch) -> None:
     # Bare mode: no secrets file, no request, no sign-in, server.address unset; nothing crashes.
-    from app.roles import current_identity
+    from app.identity import current_identity
 
     monkeypatch.chdir("/")
     monkeypatch.delenv("FER_APP_PUBLIC", raising=False)
