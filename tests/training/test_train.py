@@ -377,3 +377,16 @@ def test_init_refuses_what_it_cannot_start_from(tiny_model_dir: Path, tmp_path: 
     (other / "metadata.json").write_text(json.dumps({**metadata, "architecture": "tiny"}))
     with pytest.raises(TrainingError, match="its weights do not fit this run's model"):
         train(tiny_config(init=str(other)), data=data, out_dir=tmp_path / "c")
+
+
+def test_the_command_line_says_what_it_prepares_before_the_first_batch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from training.train import main  # noqa: PLC0415
+
+    csv = write_fer_csv(tmp_path / "fer.csv", synthetic_data())
+    assert main(["--data", str(csv), "--arch", "tiny", "--epochs", "1", "--batch-size", "16", "--no-augment",
+                 "--limit", "40", "--out", str(tmp_path / "run")]) == 0  # fmt: skip
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    first_epoch_line = next(i for i, line in enumerate(lines) if line.startswith("epoch 1 of 1"))
+    assert any("40 Training faces, 3 batches of 16 an epoch" in line for line in lines[:first_epoch_line])
