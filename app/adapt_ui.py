@@ -211,7 +211,7 @@ def form_ui(job: AdaptJob, *, root: Path, models: Sequence[ModelInfo], dataset: 
                 raise ValueError(f"{folder} does not exist on the server")
             job.start(
                 name=new_name, base=root / base, models_root=root, photos=folder, upload=data,
-                source=upload.name if upload is not None else ui.shown_path(folder), epochs=int(epochs),
+                source=upload.name if upload is not None else None, epochs=int(epochs),
                 learning_rate=float(learning_rate), replay=int(replay), data=dataset, person_from=person_from or None,
                 holdout=float(holdout),
             )  # fmt: skip

@@ -73,7 +73,8 @@ def test_a_folder_is_adapted_on_and_the_report_and_the_model_appear(own_models: 
     assert {"Held-out people, after", "Held-out people, before", "FER2013 PublicTest, after"} <= metrics
     assert len(app.get("plotly_chart")) >= 4  # curve, recall, two confusion matrices
     assert "Not used (2)" in [e.label for e in app.expander]  # the photo without a face, the text file
-    assert read_model_info(own_models / "mine").ok
+    info = read_model_info(own_models / "mine")
+    assert info.ok and info.metadata["adapted"]["source"] == "photos"  # the folder's name, never a server path
     assert any(b.key == "adapted_delete_mine" for b in app.button)
     assert any("**mine**: from tiny" in str(m.value) for m in app.markdown)
 
