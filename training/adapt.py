@@ -42,7 +42,6 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -365,10 +364,6 @@ def without_training_state(model: Any) -> Any:
 # -- the whole run --------------------------------------------------------------------------------
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
 def _terms(base: dict[str, Any]) -> str | None:
     if base.get("terms_of_use"):
         return str(base["terms_of_use"])
@@ -449,42 +444,42 @@ def find_faces(
     )
 
 
-def _replay_faces(replay: int, data: str | Path | None, say: Callable[[str], None]) -> tuple[np.ndarray, np.ndarray] | None:
-    if replay <= 0:
-        return None
-    if not data:
-        raise AdaptError("--replay needs FER2013: --data or FER2013_PATH")
-    from core.paths import dataset_cache_dir  # noqa: PLC0415
-    from training.data import load_fer2013  # noqa: PLC0415
+@dataclass(frozen=True)
+class Fer2013Parts:
+    """What a run takes from FER2013, read once: Training faces to replay, its class shares, PublicTest."""
 
-    training_split = load_fer2013(data, cache_dir=dataset_cache_dir())["Training"]
-    say(f"replaying {replay:,} of FER2013's {len(training_split):,} Training faces each epoch")
-    return training_split.x[..., None], training_split.y
+    replay: tuple[np.ndarray, np.ndarray] | None  # Training faces (N, 48, 48, 1) and labels, when replaying
+    prior: np.ndarray | None  # Training's class shares, when weighing the photos by them
+    public: tuple[np.ndarray, np.ndarray] | None  # PublicTest faces (float32) and labels
 
 
-def _fer_prior(data: str | Path | None) -> np.ndarray:
-    """FER2013 Training's class shares (for :func:`prior_weights`).
+def fer2013_parts(
+    data: str | Path | None, *, replay: int, match_prior: bool, say: Callable[[str], None]
+) -> Fer2013Parts:  # fmt: skip
+    """FER2013 read once (through the parse cache) for the replay, ``match_prior`` and PublicTest.
 
     Raises:
-        AdaptError: no FER2013 given.
+        AdaptError: ``replay`` or ``match_prior`` without FER2013.
     """
     if not data:
-        raise AdaptError("--match-prior needs FER2013 (its Training set's class shares): --data or FER2013_PATH")
+        for wanted, option in ((replay > 0, "--replay"), (match_prior, "--match-prior")):
+            if wanted:
+                raise AdaptError(f"{option} needs FER2013: --data or FER2013_PATH")
+        return Fer2013Parts(None, None, None)
     from core.paths import dataset_cache_dir  # noqa: PLC0415
     from training.data import load_fer2013  # noqa: PLC0415
 
-    counts = load_fer2013(data, cache_dir=dataset_cache_dir())["Training"].class_counts().astype(np.float64)
-    return counts / counts.sum()
-
-
-def _public_test(data: str | Path | None) -> tuple[np.ndarray, np.ndarray] | None:
-    if not data:
-        return None
-    from core.paths import dataset_cache_dir  # noqa: PLC0415
-    from training.data import load_fer2013  # noqa: PLC0415
-
-    part = load_fer2013(data, cache_dir=dataset_cache_dir())["PublicTest"]
-    return part.x[..., None].astype(np.float32), part.y
+    fer = load_fer2013(data, cache_dir=dataset_cache_dir())
+    training = fer["Training"]
+    if replay > 0:
+        say(f"replaying {replay:,} of FER2013's {len(training):,} Training faces each epoch")
+    counts = training.class_counts().astype(np.float64)
+    public = fer.splits.get("PublicTest")
+    return Fer2013Parts(
+        (training.x[..., None], training.y) if replay > 0 else None,
+        counts / counts.sum() if match_prior else None,
+        (public.x[..., None].astype(np.float32), public.y) if public is not None else None,
+    )
 
 
 def public_test_accuracy(model: Any, public: tuple[np.ndarray, np.ndarray]) -> float:
@@ -575,7 +570,7 @@ def adapt(
         FERError, OSError: the base model or the photos cannot be read, or ``out`` cannot be written.
     """
     from core.model_store import load_model_dir, publish_model_dir, read_model_info, save_model_dir  # noqa: PLC0415
-    from training.provenance import hardware as _hardware, portable_path  # noqa: PLC0415
+    from training.provenance import hardware, now, portable_path  # noqa: PLC0415
 
     lines = on_progress or (lambda line: None)
     event = on_event or (lambda e: None)
@@ -589,9 +584,7 @@ def adapt(
     if out.exists() or out.is_symlink():
         raise AdaptError(f"{out} already exists; name a new model folder (nothing was written)")
     _check_options(epochs, learning_rate, holdout)
-    if replay > 0 and not data:
-        raise AdaptError("--replay needs FER2013: --data or FER2013_PATH")
-    prior = _fer_prior(data) if match_prior else None
+    fer = fer2013_parts(data, replay=replay, match_prior=match_prior, say=say)
     faces = find_faces(photos, base=base, person_from=person_from, on_progress=lines, on_event=on_event)
     split = split_photos(faces.people, holdout=holdout, seed=seed) if holdout > 0 else learn_from_all(faces.people)
     x_train, y_train = faces.x[split.train], faces.y[split.train]
@@ -609,7 +602,7 @@ def adapt(
         + (f", holding out {len(y_held)}" + (f" of {len(held_people)} people" if held_people else " (split by photo)")
            + f"; held-out accuracy before: {before['accuracy']:.1%}" if len(y_held) else ", holding out no one")
     )  # fmt: skip
-    public = _public_test(data)
+    public = fer.public
     public_before = _base_public_test(base_meta, model, public) if public is not None else None
 
     def epoch_line(row: dict[str, Any]) -> None:
@@ -624,9 +617,9 @@ def adapt(
 
     best_epoch, history = fine_tune(
         model, x_train, y_train, x_held, y_held, epochs=epochs, learning_rate=learning_rate,
-        batch_size=batch_size, seed=seed, on_epoch=epoch_line, replay=_replay_faces(replay, data, say),
+        batch_size=batch_size, seed=seed, on_epoch=epoch_line, replay=fer.replay,
         replay_per_epoch=replay, freeze=freeze, distill=distill, should_stop=should_stop,
-        class_weights=prior_weights(y_train, prior) if prior is not None else None,
+        class_weights=prior_weights(y_train, fer.prior) if fer.prior is not None else None,
     )  # fmt: skip
     after = scores(y_held, flip_tta_probabilities(model, x_held))
     public_after = None
@@ -684,7 +677,8 @@ def adapt(
         "freeze": freeze,
         "distill": distill,
         "class_weights": (
-            {e: round(float(w), 4) for e, w in zip(EMOTIONS, prior_weights(y_train, prior))} if prior is not None else None
+            {e: round(float(w), 4) for e, w in zip(EMOTIONS, prior_weights(y_train, fer.prior))}
+            if fer.prior is not None else None
         ),  # fmt: skip
         "weight_decay": WEIGHT_DECAY,
         "label_smoothing": LABEL_SMOOTHING,
@@ -698,7 +692,7 @@ def adapt(
     }
     metadata: dict[str, Any] = {k: base_meta[k] for k in CARRIED_KEYS if k in base_meta}
     metadata.update({
-        "name": out.name, "status": "completed", "adapted": adapted, "hardware": _hardware(), "created": _now(),
+        "name": out.name, "status": "completed", "adapted": adapted, "hardware": hardware(), "created": now(),
     })  # fmt: skip
     terms = _terms(base_meta)
     if terms:
@@ -782,8 +776,7 @@ def cross_validate(
     _check_options(epochs, learning_rate)
     if folds < 2:
         raise AdaptError(f"--cv needs at least 2 folds, not {folds}")
-    if replay > 0 and not data:
-        raise AdaptError("--replay needs FER2013: --data or FER2013_PATH")
+    fer = fer2013_parts(data, replay=replay, match_prior=match_prior, say=say)
     faces = find_faces(photos, base=base, person_from=person_from, on_progress=say)
     if not faces.people or any(p is None for p in faces.people):
         raise AdaptError("cross-validation splits by person: give person ids (labels.csv's person column or --person-from)")
@@ -792,9 +785,7 @@ def cross_validate(
         raise AdaptError(f"only {len(distinct)} people; {max(folds, MIN_PEOPLE)} are needed for {folds} folds")
     groups = np.array([distinct.index(p) for p in faces.people])
     order = np.random.default_rng(seed).permutation(len(distinct))  # GroupKFold is deterministic: shuffle people
-    replayed = _replay_faces(replay, data, say)
-    public = _public_test(data)
-    prior = _fer_prior(data) if match_prior else None
+    replayed, public, prior = fer.replay, fer.public, fer.prior
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
     public_before = None

@@ -123,7 +123,7 @@ def adapt_model(args: dict[str, Any], job: Job) -> dict[str, Any]:
         The adapt report (:func:`training.adapt.adapt`) with ``model``: the published name.
     """
     from core.model_store import publish_model_dir  # noqa: PLC0415
-    from training.adapt import adapt  # noqa: PLC0415
+    from training.adapt import DEFAULT_EPOCHS, DEFAULT_HOLDOUT, DEFAULT_LR, adapt  # noqa: PLC0415
 
     name = str(args["name"])
     photos = args.get("photos") or job.dir / UPLOADED_PHOTOS
@@ -147,10 +147,10 @@ def adapt_model(args: dict[str, Any], job: Job) -> dict[str, Any]:
             job.report(phase=str(update.get("phase", "")))
 
     report = adapt(
-        photos, staging, base=args.get("base"), epochs=int(args.get("epochs") or 15),
-        learning_rate=float(args.get("learning_rate") or 1e-4), replay=int(args.get("replay") or 0),
+        photos, staging, base=args.get("base"), epochs=int(args.get("epochs") or DEFAULT_EPOCHS),
+        learning_rate=float(args.get("learning_rate") or DEFAULT_LR), replay=int(args.get("replay") or 0),
         data=args.get("data"), person_from=args.get("person_from") or None,
-        holdout=float(args.get("holdout") or 0.25), seed=int(args.get("seed") or 0),
+        holdout=float(args.get("holdout") or DEFAULT_HOLDOUT), seed=int(args.get("seed") or 0),
         on_progress=line, on_event=event, should_stop=job.stop.is_set, source=args.get("source"),
     )  # fmt: skip
     job.report(phase="saving the model")

@@ -11,7 +11,7 @@ import pytest
 
 from app import cache
 from app.adapt_job import AdaptJob
-from app.jobs import JobSlot
+from app.jobs import JobBusyError, JobSlot
 from app.training_job import TrainingJob
 from core.model_store import read_model_info
 from tests.app.test_pages import run_page, texts
@@ -90,7 +90,7 @@ def test_an_adaptation_is_refused_while_a_training_runs(own_models: Path, tmp_pa
             time.sleep(0.05)
         app = run_page("pages/5_Training.py")
         assert "Training big" in [s.value for s in app.subheader]  # the running job's panel, not the form
-        with pytest.raises(Exception, match="one heavy job at a time: model 'big' is still training"):
+        with pytest.raises(JobBusyError, match="one heavy job at a time: model 'big' is still training"):
             cache.adapt_job().start(name="x", base=own_models / "tiny", models_root=own_models, photos=tmp_path)
     finally:
         training.cancel()
