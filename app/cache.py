@@ -166,7 +166,9 @@ def _augment_preview(
 
 
 @st.cache_resource(max_entries=32)
-def photo_detector(detector: str | None = None, min_score: float | None = None, small_faces: bool = False) -> FaceDetector:
+def photo_detector(
+    detector: str | None = None, min_score: float | None = None, small_faces: bool = False, *, verify: bool = True
+) -> FaceDetector:
     """The photo detector for these choices (:func:`core.pipeline.photo_detector`), built once per process and
     shared (safe: each thread gets its own network).
 
@@ -174,13 +176,14 @@ def photo_detector(detector: str | None = None, min_score: float | None = None, 
         detector: a name from :data:`core.detection.DETECTORS`; ``None``: the photo default.
         min_score: the score threshold the detector applies; ``None``: its own.
         small_faces: YuNet's full-resolution tile pass.
+        verify: the face verifier's second look at unsure boxes (:mod:`core.verifier`).
 
     Raises:
         ValueError: a bad choice (see :class:`core.pipeline.PhotoOptions`).
     """
     from core.factory import PhotoOptions, photo_detector as build  # noqa: PLC0415
 
-    return build(PhotoOptions(detector=detector, min_score=min_score, small_faces=small_faces))
+    return build(PhotoOptions(detector=detector, min_score=min_score, small_faces=small_faces, verify=verify))
 
 
 @st.cache_resource

@@ -397,7 +397,7 @@ def outcome_ui(
         return
     dropped = getattr(outcome, "dropped", ())
     if dropped:
-        st.caption("Left out by the face checks (gray boxes): " + "; ".join(
+        st.caption("Left out by the face checks or the face verifier (gray boxes): " + "; ".join(
             f"{d.rule} ({d.detection.score:.2f}): {d.reason}" for d in dropped
         ))  # fmt: skip
     if not outcome.faces:

@@ -97,7 +97,7 @@ def analyse_upload(
             page's detector is built with the same threshold, so it finds the faces down to it; this
             check keeps a detector built with a lower one to its word.
         landmarks: mark the detector's face points (eyes, nose, mouth corners) on the picture.
-        show_dropped: also keep, and draw in gray, the boxes the detector's face checks dropped.
+        show_dropped: also keep, and draw in gray, the boxes the face checks or the face verifier dropped.
         rule: label the picture's faces by this uncertainty rule ("sad or neutral", "uncertain").
 
     A file that is not a readable image (or that the model cannot handle) gives an outcome with

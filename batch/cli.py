@@ -178,8 +178,8 @@ def prepare(args: argparse.Namespace) -> Plan:
 
     settings = Settings(
         model=args.model, detector=args.detector, tta=args.tta, min_score=args.min_score,
-        min_face_size=args.min_face_size, small_faces=args.small_faces, crops=args.crops, fps=args.fps,
-        smooth=args.smooth, rows_per_file=args.rows_per_file or DEFAULT_ROWS_PER_FILE,
+        min_face_size=args.min_face_size, small_faces=args.small_faces, crops=args.crops, verify=args.verify,
+        fps=args.fps, smooth=args.smooth, rows_per_file=args.rows_per_file or DEFAULT_ROWS_PER_FILE,
     )  # fmt: skip
     settings.recognizer()  # the model and detector options, checked here rather than on every worker
     model = model_files(args.model)

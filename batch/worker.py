@@ -42,6 +42,7 @@ class Settings:
     min_face_size: int | None = None
     small_faces: bool = False
     crops: bool = False
+    verify: bool = True
     fps: float | None = None
     smooth: float | None = None
     rows_per_file: int = DEFAULT_ROWS_PER_FILE
@@ -61,6 +62,7 @@ class Settings:
         return PhotoOptions(
             model=model_dir or self.model, detector=self.detector, min_score=self.min_score,
             min_face_size=self.min_face_size, small_faces=self.small_faces, tta=self.tta, crops=self.crops,
+            verify=self.verify,
         )  # fmt: skip
 
     def recognizer(self, model_dir: str | None = None) -> Any:

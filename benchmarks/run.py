@@ -320,7 +320,7 @@ def print_tables(results: dict[str, Any]) -> str:
             Column("st_classify", "classify", ".1f"), Column("st_annotate", "annotate", ".1f"),
         ], rows))  # fmt: skip
     if "photo" in sections:
-        from benchmarks.yunet_photos import UNCHECKED  # noqa: PLC0415
+        from benchmarks.yunet_photos import UNCHECKED, UNVERIFIED  # noqa: PLC0415
 
         photo = sections["photo"]
         default = photo["default"]
@@ -328,13 +328,15 @@ def print_tables(results: dict[str, Any]) -> str:
             {"photo": r["photo"], "size": r["size"], **{f"{k}_ms": r[k]["detect_ms"] for k in (default, "haar", "fer (haar)")},
              **{f"{k}_found": r[k]["found"] for k in (default, "haar", "fer (haar)")},
              "unchecked_ms": r.get(UNCHECKED, {}).get("detect_ms"), "unchecked_found": r.get(UNCHECKED, {}).get("found"),
+             "unverified_ms": r.get(UNVERIFIED, {}).get("detect_ms"), "unverified_found": r.get(UNVERIFIED, {}).get("found"),
              "end_to_end_ms": r["end_to_end_ms"], "vs_fer": r["detect_vs_fer"], "vs_haar": r["detect_vs_haar"],
              "small_ms": r.get("small_faces", {}).get("detect_ms"), "small_found": r.get("small_faces", {}).get("found")}
             for r in photo["rows"]
         ]  # fmt: skip
         out.append(format_table(f"Photos, detection (one core): {default} beside Haar and fer's Haar; end to end with {photo['model']} and TTA {photo['tta']}", [
             Column("photo", "photo"), Column("size", "size"), Column(f"{default}_ms", "ours ms", ".1f"),
-            Column(f"{default}_found", "found", "d"), Column("unchecked_ms", "no checks ms", ".1f"),
+            Column(f"{default}_found", "found", "d"), Column("unverified_ms", "no verifier ms", ".1f"),
+            Column("unverified_found", "found", "d"), Column("unchecked_ms", "no checks ms", ".1f"),
             Column("unchecked_found", "found", "d"), Column("haar_ms", "Haar ms", ".1f"), Column("haar_found", "found", "d"),
             Column("fer (haar)_ms", "fer ms", ".1f"), Column("fer (haar)_found", "found", "d"),
             Column("vs_fer", "vs fer", ".2f"), Column("vs_haar", "vs Haar", ".2f"),

@@ -208,18 +208,20 @@ def webcam_section(
     """
     import av  # noqa: PLC0415 - streamlit-webrtc's dependency
 
-    from core.detection import video_detector, video_preset_label  # noqa: PLC0415
+    from core.detection import video_preset_label  # noqa: PLC0415
     from app.live import DropQueue, LiveProcessor, draw_faces  # noqa: PLC0415
+    from core.pipeline import live_detector  # noqa: PLC0415
     from core.tracking import FaceSmoother  # noqa: PLC0415
 
     rows = []
     for count, frame in frames.items():
         source = av.VideoFrame.from_ndarray(frame.image, format="bgr24")
-        for detector in detectors:
+        for detector, verify in ((name, verify) for name in detectors for verify in (True, False)):
             sink: DropQueue[Any] = DropQueue(maxsize=64)
             processor = LiveProcessor(
-                # As the webcam page does: the detector's video preset.
-                lambda image, d=video_detector(detector): recognizer.predict_image(image, detector=d),
+                # As the webcam page does: the detector's video preset with the face verifier (and, beside
+                # it, without: the cost of the second look).
+                lambda image, d=live_detector(detector, verify=verify): recognizer.predict_image(image, detector=d),
                 annotate=draw_faces, sink=sink, smoother=FaceSmoother(alpha=1.0 - 0.65),
             )  # fmt: skip
 
@@ -230,7 +232,8 @@ def webcam_section(
             errors = {s.error for s in sink.drain() if s.error}
             if errors:
                 raise RuntimeError(f"the live processor failed: {'; '.join(sorted(errors))}")
-            rows.append({"pipeline": "ours", "detector": video_preset_label(detector), "faces": count, "fps": fps})
+            label = video_preset_label(detector) + ("" if verify else ", no verifier")
+            rows.append({"pipeline": "ours", "detector": label, "faces": count, "fps": fps})
         if DEFAULT_MODE in fer:
 
             def theirs(p: FerPipeline = fer[DEFAULT_MODE], src: Any = source) -> None:

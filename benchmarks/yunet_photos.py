@@ -42,12 +42,13 @@ def build_photos(data: str, samples: str | None) -> dict[str, np.ndarray]:
     """The named BGR frames to time."""
     from benchmarks.frames import FIVE_FACES, ONE_FACE, iter_fer_rows, paste_faces  # noqa: PLC0415
 
-    faces = [face for face, _ in zip((f for f, _label in iter_fer_rows(Path(data), usage="Training")), range(5))]
-    five = paste_faces(faces, FIVE_FACES)
+    faces = [face for face, _ in zip((f for f, _label in iter_fer_rows(Path(data), usage="Training")), range(CROWD))]
+    five = paste_faces(faces[:5], FIVE_FACES)
     photos = {
         "640x480, 1 face": paste_faces(faces[:1], ONE_FACE),
         "640x480, 5 faces": five,
         "4000x3000 (5-face frame upscaled), 5 faces": cv2.resize(five, (4000, 3000), interpolation=cv2.INTER_CUBIC),
+        f"640x480 crowd, {CROWD} small faces": paste_faces(faces, CROWD_LAYOUT),
     }
     if samples:
         for path in sorted(Path(samples).glob("*.jpg")):
@@ -55,9 +56,17 @@ def build_photos(data: str, samples: str | None) -> dict[str, np.ndarray]:
     return photos
 
 
+CROWD = 20
+CROWD_LAYOUT: tuple[tuple[int, int, int], ...] = tuple(
+    (20 + 122 * (k % 5), 20 + 115 * (k // 5), 56) for k in range(CROWD)
+)
+"""A crowd of small pasted faces (56 px), most of which YuNet scores under the verifier's 0.9: each gets a second look."""
+
 WEBCAM_CANDIDATES = ("blazeface", "yunet")
 UNCHECKED = "yunet (no face checks)"
 """The photo default without :class:`core.detection.FaceChecks`: the before column of issue 25's checks."""
+UNVERIFIED = "yunet (face checks, no verifier)"
+"""The photo default without the face verifier (:mod:`core.verifier`): the before column of issue 36's verifier."""
 
 
 def clip_frames(path: Path, count: int) -> list[np.ndarray]:
@@ -123,12 +132,12 @@ def photo_section(
     """
     from benchmarks.fer_baseline import fer_haar  # noqa: PLC0415
     from core.detection import NO_CHECKS, get_detector  # noqa: PLC0415
-    from core.pipeline import STILL_DETECTOR, model_tta, still_detector  # noqa: PLC0415
+    from core.pipeline import STILL_DETECTOR, model_tta, photo_detector, still_detector  # noqa: PLC0415
     from core.recognizer import EmotionRecognizer  # noqa: PLC0415
 
     default = f"{STILL_DETECTOR} (still default)"
     detectors = {
-        default: still_detector(), UNCHECKED: still_detector(checks=NO_CHECKS),
+        default: photo_detector(), UNVERIFIED: still_detector(), UNCHECKED: still_detector(checks=NO_CHECKS),
         "haar": get_detector("haar"), "blazeface (full)": get_detector("blazeface"),
     }  # fmt: skip
     thorough = still_detector(small_faces=True)

@@ -93,7 +93,8 @@ def register_predict(commands: Any) -> argparse.ArgumentParser:
     add("--explain-emotion", choices=EMOTIONS, metavar="EMOTION", help="with --explain: explain this emotion instead")
     add(
         "--show-dropped", action="store_true",
-        help="JSON only: also list, per image, the boxes the face checks dropped (animals, repeats) and why",
+        help="JSON only: also list, per image, the boxes the face checks or the face verifier dropped (animals, "
+        "objects, repeats) and why",
     )  # fmt: skip
     add("--margin", type=_non_negative_float, metavar="F", help="crop margin, a fraction of the face box (default 0.1)")
     add_tta_option(predict)

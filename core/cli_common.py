@@ -69,7 +69,7 @@ def add_model_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_detector_options(parser: argparse.ArgumentParser, *, small_faces: bool = True) -> None:
-    """``--detector``, ``--min-score``, ``--min-face-size`` and (``small_faces``) ``--small-faces``."""
+    """``--detector``, ``--min-score``, ``--min-face-size``, ``--no-verify`` and (``small_faces``) ``--small-faces``."""
     from core.detection import DETECTORS  # noqa: PLC0415 - cheap; keeps --help light
     from core.pipeline import STILL_DETECTOR, default_min_score  # noqa: PLC0415
 
@@ -85,6 +85,11 @@ def add_detector_options(parser: argparse.ArgumentParser, *, small_faces: bool =
         "detector itself applies it, so a lower S finds less sure faces, as the app's minimum face confidence",
     )  # fmt: skip
     add("--min-face-size", type=_positive_int, metavar="N", help="ignore faces smaller than N pixels")
+    add(
+        "--no-verify", dest="verify", action="store_false",
+        help="keep every box the detector finds: without it, boxes it is not sure of get a second look from the "
+        "face verifier (MTCNN's O-Net), which drops animals and objects (--show-dropped says which)",
+    )  # fmt: skip
     if small_faces:
         add(
             "--small-faces", action="store_true",
@@ -134,15 +139,19 @@ def photo_options(args: argparse.Namespace, parser: argparse.ArgumentParser) -> 
 
     crops = getattr(args, "crops", False)
     small_faces = getattr(args, "small_faces", False)
-    if crops and (args.detector is not None or args.min_score is not None or args.min_face_size is not None or small_faces):
+    verify = getattr(args, "verify", True)
+    if crops and (
+        args.detector is not None or args.min_score is not None or args.min_face_size is not None or small_faces or not verify
+    ):
         parser.error(
-            "--crops skips face detection; do not combine it with --detector, --min-score, --min-face-size or --small-faces"
+            "--crops skips face detection; do not combine it with --detector, --min-score, --min-face-size, "
+            "--small-faces or --no-verify"
         )
     if small_faces and args.detector not in (None, STILL_DETECTOR):
         parser.error(f"--small-faces is YuNet's; the {args.detector} detector has no such pass")
     return PhotoOptions(
         model=args.model, detector=args.detector, min_score=args.min_score, min_face_size=args.min_face_size,
-        small_faces=small_faces, tta=args.tta, margin=getattr(args, "margin", None), crops=crops,
+        small_faces=small_faces, tta=args.tta, margin=getattr(args, "margin", None), crops=crops, verify=verify,
     )  # fmt: skip
 
 

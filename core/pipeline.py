@@ -12,12 +12,15 @@ margin, crops instead of detection); what it leaves out is the pipeline's defaul
 - the crop: faces with landmarks are levelled and framed like FER2013's faces
   (:data:`core.preprocess.FER_FRAMING`), others cut from the box with its margin;
 - the model's own test-time augmentation, chosen on PublicTest by ``training.evaluate
-  --choose-tta`` and recorded in its ``metadata.json`` (:func:`model_tta`).
+  --choose-tta`` and recorded in its ``metadata.json`` (:func:`model_tta`);
+- people's faces only: the boxes a detector is not sure of get a second look from the face
+  verifier (:mod:`core.verifier`), which drops animals and objects; ``verify=False`` keeps them.
 
 :func:`photo_detector` builds the detector of a :class:`PhotoOptions`; :func:`core.factory.build_recognizer`
 builds the recognizer around it. The command line, the app and the batch job build through them, and
 so does :meth:`core.recognizer.EmotionRecognizer.detector` for a detector given by name. Live video
-has its own presets (:func:`core.detection.video_detector`).
+builds its detector with :func:`live_detector`: the detector's video preset
+(:func:`core.detection.video_detector`) with the verifier's stricter live threshold.
 """
 
 from __future__ import annotations
@@ -53,12 +56,14 @@ class PhotoOptions:
         tta: one of :data:`core.preprocess.TTA_MODES`; ``None``: the model's own choice (:func:`model_tta`).
         margin: crop margin, a fraction of the face box; ``None``: the recognizer's.
         crops: each image is already one face: no detector (and no detector option) at all.
+        verify: give the boxes the detector is not sure of the face verifier's second look
+            (:mod:`core.verifier`), so animals and objects are not read; ``False`` keeps every box.
 
     Values the detector or the recognizer take (``min_face_size``, ``margin``) are checked when they are built.
 
     Raises:
         ValueError: an unknown role, detector or TTA mode, ``min_score`` out of 0..1, ``small_faces`` with
-            another detector than YuNet, or a detector option with ``crops``.
+            another detector than YuNet, ``verify`` not a bool, or a detector option with ``crops``.
     """
 
     model: str | Path | None = None
@@ -70,6 +75,7 @@ class PhotoOptions:
     tta: str | None = None
     margin: float | None = None
     crops: bool = False
+    verify: bool = True
 
     def __post_init__(self) -> None:
         from core.detection import check_score, detector_name  # noqa: PLC0415 - keeps this module import-light
@@ -81,10 +87,15 @@ class PhotoOptions:
             check_score(self.min_score)
         if self.tta is not None:
             object.__setattr__(self, "tta", tta_mode(self.tta))
+        if not isinstance(self.verify, bool):
+            raise ValueError(f"verify must be True or False, got {self.verify!r}")
         if self.crops and (
             self.detector is not None or self.min_score is not None or self.min_face_size is not None or self.small_faces
+            or not self.verify
         ):
-            raise ValueError("crops skips face detection: it takes no detector, min_score, min_face_size or small_faces")
+            raise ValueError(
+                "crops skips face detection: it takes no detector, min_score, min_face_size, small_faces or verify=False"
+            )
         if self.small_faces and self.detector_name != STILL_DETECTOR:
             raise ValueError(f"small_faces is YuNet's; the {self.detector_name} detector has no such pass")
 
@@ -108,11 +119,14 @@ def default_min_score(detector: str | None = None) -> float:
 def photo_detector(options: PhotoOptions | None = None) -> FaceDetector:
     """A new still-photo detector for ``options`` (``None``: the default one): the one place the product builds one.
 
+    With ``options.verify`` (the default) it is wrapped in :class:`core.verifier.VerifiedDetector`.
+
     Raises:
         ValueError: ``options`` say ``crops`` (no detector), or a bad option value.
-        core.errors.ModelLoadError: the detector's model file is missing or unusable.
+        core.errors.ModelLoadError: the detector's or the verifier's model file is missing or unusable.
     """
     from core.detection import get_detector  # noqa: PLC0415
+    from core.verifier import verified  # noqa: PLC0415
 
     options = options or PhotoOptions()
     if options.crops:
@@ -124,7 +138,24 @@ def photo_detector(options: PhotoOptions | None = None) -> FaceDetector:
         kwargs["min_face_size"] = int(options.min_face_size)
     if options.small_faces:
         kwargs["small_faces"] = True
-    return get_detector(options.detector_name, **kwargs)
+    detector = get_detector(options.detector_name, **kwargs)
+    return verified(detector) if options.verify else detector
+
+
+def live_detector(name: str | None = None, *, verify: bool = True) -> FaceDetector:
+    """A detector for live video: ``name``'s video preset (:func:`core.detection.video_detector`; ``None``: the
+    webcam default), with the face verifier's second look at its live threshold
+    (:data:`core.verifier.VIDEO_THRESHOLD`) unless ``verify`` is ``False``.
+
+    Raises:
+        ValueError: an unknown detector.
+        core.errors.ModelLoadError: a model file is missing or unusable.
+    """
+    from core.detection import video_detector  # noqa: PLC0415
+    from core.verifier import VIDEO_THRESHOLD, verified  # noqa: PLC0415
+
+    detector = video_detector(name)
+    return verified(detector, threshold=VIDEO_THRESHOLD) if verify else detector
 
 
 def still_detector(**options: Any) -> FaceDetector:

@@ -15,6 +15,7 @@ from core.errors import ArchiveError
 from core.pipeline import STILL_DETECTOR, default_min_score, model_tta
 from core.readout import model_readout
 from core.preprocess import TTA_MODES
+from core.verifier import ALREADY_VERIFIED
 
 entry.through_entry(__file__)  # a page never runs without the app's entry (see app.entry)
 
@@ -63,9 +64,17 @@ min_score = score_column.slider(
 )  # fmt: skip
 landmarks = landmark_column.toggle("Show face points", value=False, key="upload_landmarks",
                                    help="Eyes, nose and mouth corners, where the detector gives them (YuNet).")
+verifiable = detector not in ALREADY_VERIFIED  # MTCNN's own last stage is the verifier's network
+only_people = landmark_column.toggle(
+    "Only people's faces", value=True, key="upload_verify", disabled=not verifiable,
+    help="Boxes the detector is not sure of get a second look from a face verifier (MTCNN's O-Net), which "
+    "leaves out animals, objects and patterns. Off: every box the detector finds is read, a dog's face "
+    "included. MTCNN looks at every box with that network already.",
+)  # fmt: skip
 show_dropped = landmark_column.toggle(
-    "Show dropped boxes", value=False, key="upload_show_dropped", disabled=detector != STILL_DETECTOR,
-    help="Boxes YuNet's face checks left out (an animal, a pattern, a face seen twice), in gray, with why.",
+    "Show dropped boxes", value=False, key="upload_show_dropped", disabled=not verifiable,
+    help="Boxes left out by YuNet's face checks or by the face verifier (an animal, an object, a face seen "
+    "twice), in gray, with why.",
 )  # fmt: skip
 grouping = ui.grouping_ui(key="upload")
 try:
@@ -102,9 +111,9 @@ with cache.heavy_work_gate().slot(session_id()) as admission:
     with st.spinner(f"Analysing {len(photos)} image(s)..."):
         outcomes = analyse_uploads(
             photos, recognizer, limits=limits,
-            detector=cache.photo_detector(detector, min_score, use_small_faces),
+            detector=cache.photo_detector(detector, min_score, use_small_faces, verify=only_people or not verifiable),
             tta=tta, min_score=min_score, landmarks=landmarks, rule=readout.rule,
-            show_dropped=show_dropped and detector == STILL_DETECTOR,
+            show_dropped=show_dropped and verifiable,
         )  # fmt: skip
 
 if len(outcomes) > 1:
@@ -126,7 +135,7 @@ json_column.download_button(
     "Results as JSON",
     results_json(
         outcomes, model=info.name if info else "", readout=readout,
-        detector=f"{detector} (small faces)" if use_small_faces else detector,
+        detector=f"{detector}{' (small faces)' if use_small_faces else ''}{'' if only_people else ' (every box)'}",
     ),
     file_name="emotions.json",
     mime="application/json",

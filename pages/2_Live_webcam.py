@@ -19,7 +19,8 @@ from app.limits import RECORDING_FULL, current_limits
 from app.live import DropQueue, EmotionMixHistory, LiveProcessor, LiveRecorder, draw_faces
 from app.upload import analyse_upload
 from app.webrtc_config import read_ice_settings, resolve_ice_servers, rtc_configuration
-from core.detection import DETECTORS, default_video_detector, video_detector
+from core.detection import DETECTORS, default_video_detector
+from core.pipeline import live_detector
 from core.readout import model_readout
 from core.tracking import FaceSmoother
 
@@ -92,8 +93,9 @@ settings = (info.path, detector, smoothing, readout.rule) if info else None
 if st.session_state.get("live_settings") != settings:
     st.session_state["live_settings"] = settings
     st.session_state["live_processor"] = LiveProcessor(
-        # Each detector's video preset: BlazeFace's short-range network, Haar and MTCNN on a 320-px frame.
-        lambda frame, video=video_detector(detector): recognizer.predict_image(frame, detector=video),
+        # Each detector's video preset (BlazeFace's short-range network, Haar and MTCNN on a 320-px frame),
+        # with the face verifier's second look at the boxes it is not sure of (no face on a test pattern).
+        lambda frame, video=live_detector(detector): recognizer.predict_image(frame, detector=video),
         annotate=lambda frame, faces, rule=readout.rule: draw_faces(frame, faces, rule=rule),
         sink=st.session_state["live_sink"],
         smoother=FaceSmoother(alpha=1.0 - smoothing),

@@ -60,8 +60,9 @@ def test_registered_and_the_still_default() -> None:
     assert isinstance(get_detector("yunet"), YuNetDetector)
     assert isinstance(YuNetDetector(), FaceDetector)
     assert STILL_DETECTOR == "yunet" and "yunet" in DETECTORS  # one constant names the photo default
-    detector = photo_detector()
-    assert isinstance(detector, YuNetDetector) and detector.scales == YUNET_SCALES
+    detector = photo_detector()  # YuNet behind the face verifier's second look (core.verifier)
+    assert isinstance(detector.detector, YuNetDetector) and detector.scales == YUNET_SCALES
+    assert isinstance(photo_detector(PhotoOptions(verify=False)), YuNetDetector)
     assert detector.min_score == default_min_score() == YUNET_MIN_SCORE  # its own defaults are the choice
     assert photo_detector(PhotoOptions(min_score=0.9)).min_score == 0.9  # options given win
     assert still_detector(min_score=0.9).min_score == 0.9  # the bare detector of experiments

@@ -1,0 +1,237 @@
+"""A second look at the faces a detector is not sure of: MTCNN's O-Net on the box's own crop.
+
+A face detector scores a dog's face, a round clock or a patch of leaves now and then as high as a
+real face in a crowd (YuNet up to 0.88). :class:`VerifiedDetector` wraps any detector: the boxes it
+scores :data:`VERIFY_BELOW` or more pass untouched (a confident face costs nothing), and each box
+below that is cut out, squared and contrast-stretched (:func:`verifier_crop`), and shown to O-Net,
+the last stage of MTCNN, trained to tell faces from what its first two stages mistook for them.
+A box whose face probability is under the threshold is dropped, with the reason, as a
+:class:`core.detection.Dropped` box of rule :data:`RULE` (``--show-dropped``, "Show dropped boxes").
+
+Chosen on the material of ``python -m benchmarks.false_faces`` (``docs/detection.md``), YuNet at
+0.3 with its face checks: 958 real faces and 352 false boxes. Below 0.9 at a face probability of
+0.2 it drops 304 of the 352 false boxes (18 of the 24 scored 0.6 or more) and one real face of the
+958, a very dark FER2013 face pasted into a scene; a crop 15-50% larger than the box, or without
+the contrast stretch, dropped fewer false boxes or more faces. Drawn faces the detector is sure of
+are not looked at; a faint drawing it is not sure of may be dropped (``verify=False`` keeps it).
+Live video uses a stricter threshold, :data:`VIDEO_THRESHOLD`: every real face of the sample clips
+scored 0.95 or more there, Chromium's fake camera pattern at most 0.28.
+
+O-Net's weights are the ``mtcnn`` package's (MIT licence), converted to ``core/assets/mtcnn_onet/``
+by ``python -m training.face_verifier``; LiteRT serves it (TensorFlow's own interpreter where
+LiteRT does not install), one interpreter per thread, about 0.3 ms a box on one core.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from core.detection import ASSETS_DIR, Detection, DetectionReport, Dropped, FaceDetector, examine
+from core.errors import ModelLoadError
+from core.preprocess import check_image, to_bgr
+
+VERIFIER_FILE: Path = ASSETS_DIR / "mtcnn_onet" / "onet.tflite"
+"""MTCNN's O-Net as float32 LiteRT: ``(N, 48, 48, 3)`` RGB scaled to -1..1 in, ``(N, 2)`` not-face/face out."""
+
+VERIFIER_SIZE = 48
+"""O-Net's input side, in pixels."""
+
+VERIFY_BELOW: float = 0.9
+"""Boxes the detector scores at least this pass without a second look.
+
+On the development material YuNet's false boxes scored at most 0.88 (a dog's face among the kept-aside
+photos scored 0.88); BlazeFace's and Haar's real faces on the sample clips 0.78-1.0."""
+
+PHOTO_THRESHOLD: float = 0.2
+"""Face probability under which a photo's box is dropped (see the module's docstring)."""
+
+VIDEO_THRESHOLD: float = 0.5
+"""Face probability under which a live frame's box is dropped: webcam faces are near and large."""
+
+RULE = "verifier"
+"""The :attr:`core.detection.Dropped.rule` of a box this verifier dropped."""
+
+ALREADY_VERIFIED: frozenset[str] = frozenset({"mtcnn"})
+"""Detectors whose own last stage is O-Net: :func:`verified` returns them as they are."""
+
+_PAD_LEVEL = 128  # gray, O-Net's zero, where a box reaches past the image
+_STRETCH_PERCENTILES = (1.0, 99.0)
+
+
+def verifier_crop(image_bgr: np.ndarray, box: tuple[int, int, int, int] | tuple[float, ...]) -> np.ndarray:
+    """The square around ``box`` (side: its longer side) as O-Net's input, ``float32 (48, 48, 3)``.
+
+    Parts outside the image are gray. The crop is shrunk with ``INTER_AREA``, its levels stretched so
+    its 1st and 99th percentiles span 0..255 (a dark face looks like a lit one), turned to RGB and
+    scaled to about -1..1, as MTCNN feeds O-Net.
+    """
+    x, y, w, h = (float(v) for v in box)
+    side = max(1, round(max(w, h)))
+    left, top = round(x + w / 2 - side / 2), round(y + h / 2 - side / 2)
+    height, width = image_bgr.shape[:2]
+    pad = max(0, -left, -top, left + side - width, top + side - height)
+    if pad:
+        image_bgr = cv2.copyMakeBorder(image_bgr, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=(_PAD_LEVEL,) * 3)
+        left, top = left + pad, top + pad
+    crop = image_bgr[top : top + side, left : left + side]
+    small = cv2.resize(crop, (VERIFIER_SIZE, VERIFIER_SIZE), interpolation=cv2.INTER_AREA).astype(np.float32)
+    low, high = np.percentile(small, _STRETCH_PERCENTILES)
+    small = np.clip((small - low) * (255.0 / max(float(high - low), 1.0)), 0.0, 255.0)
+    return ((small[:, :, ::-1] - 127.5) / 128.0).astype(np.float32)
+
+
+def _interpreter_class() -> Any:
+    """LiteRT's interpreter, else TensorFlow's (same interface) where LiteRT does not install."""
+    from core.litert import LiteRTUnavailable, interpreter_class  # noqa: PLC0415 - LiteRT only when used
+
+    try:
+        return interpreter_class()
+    except LiteRTUnavailable as exc:
+        try:
+            import tensorflow as tf  # noqa: PLC0415 - only where LiteRT is missing, and the app has TF
+        except ImportError:
+            raise exc from None
+        return tf.lite.Interpreter
+
+
+class FaceVerifier:
+    """O-Net's face probability for boxes of an image; safe to share between threads.
+
+    Args:
+        threshold: a box whose face probability is under this is not a face (0..1).
+        below: only boxes the detector scored under this are looked at (0..1; 0 looks at none).
+        model_path: another O-Net ``.tflite`` with the same input and output.
+
+    Raises:
+        ValueError: a threshold outside 0..1.
+        core.errors.ModelLoadError: the model file is missing (an unusable one fails on first use).
+    """
+
+    def __init__(
+        self, *, threshold: float = PHOTO_THRESHOLD, below: float = VERIFY_BELOW, model_path: str | Path | None = None
+    ) -> None:
+        for name, value in (("threshold", threshold), ("below", below)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be within 0..1, got {value!r}")
+        self.threshold = float(threshold)
+        self.below = float(below)
+        self.model_path = Path(model_path) if model_path is not None else VERIFIER_FILE
+        if not self.model_path.is_file():
+            raise ModelLoadError(f"face verifier model file not found: {self.model_path}")
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"FaceVerifier(threshold={self.threshold}, below={self.below})"
+
+    def _interpreter(self, batch: int) -> tuple[Any, int, int]:
+        state = self._local
+        if getattr(state, "interpreter", None) is None:
+            try:
+                interpreter = _interpreter_class()(model_path=str(self.model_path), num_threads=1)
+            except (ValueError, RuntimeError) as exc:
+                raise ModelLoadError(f"cannot load the face verifier {self.model_path} (corrupt file?): {exc}") from exc
+            inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+            shape = tuple(inputs[0]["shape"][1:]) if len(inputs) == 1 else ()
+            if shape != (VERIFIER_SIZE, VERIFIER_SIZE, 3) or len(outputs) != 1:
+                raise ModelLoadError(f"{self.model_path} is not an O-Net face verifier")
+            state.interpreter, state.input, state.output = interpreter, inputs[0]["index"], outputs[0]["index"]
+            state.batch = 0
+        if state.batch != batch:
+            state.interpreter.resize_tensor_input(state.input, [batch, VERIFIER_SIZE, VERIFIER_SIZE, 3])
+            state.interpreter.allocate_tensors()
+            state.batch = batch
+        return state.interpreter, state.input, state.output
+
+    def network_probabilities(self, crops: np.ndarray) -> np.ndarray:
+        """O-Net's face probability for prepared crops ``(N, 48, 48, 3)`` (:func:`verifier_crop`'s)."""
+        batch = np.ascontiguousarray(crops, dtype=np.float32)
+        if batch.ndim != 4 or batch.shape[1:] != (VERIFIER_SIZE, VERIFIER_SIZE, 3):
+            raise ValueError(f"crops must be (N, {VERIFIER_SIZE}, {VERIFIER_SIZE}, 3), got {batch.shape}")
+        if not len(batch):
+            return np.zeros(0)
+        interpreter, inp, out = self._interpreter(len(batch))
+        interpreter.set_tensor(inp, batch)
+        interpreter.invoke()
+        return np.asarray(interpreter.get_tensor(out), dtype=np.float64)[:, 1].copy()
+
+    def face_probabilities(self, image_bgr: np.ndarray, boxes: list[tuple[int, int, int, int]]) -> np.ndarray:
+        """O-Net's face probability for each ``x, y, w, h`` box of a BGR (or gray) image."""
+        if not boxes:
+            return np.zeros(0)
+        check_image(image_bgr)
+        bgr = to_bgr(image_bgr)
+        return self.network_probabilities(np.stack([verifier_crop(bgr, box) for box in boxes]))
+
+    def split(self, image_bgr: np.ndarray, faces: list[Detection]) -> tuple[list[Detection], list[Dropped]]:
+        """``faces`` into those kept (sure, or a face to O-Net) and those dropped, with why."""
+        unsure = [face for face in faces if face.score < self.below]
+        if not unsure:
+            return list(faces), []
+        probabilities = dict(zip(map(id, unsure), self.face_probabilities(image_bgr, [f.box for f in unsure])))
+        kept, dropped = [], []
+        for face in faces:
+            probability = probabilities.get(id(face))
+            if probability is None or probability >= self.threshold:
+                kept.append(face)
+            else:
+                reason = (
+                    f"face verifier (MTCNN O-Net): face probability {probability:.2f} on the box's crop, "
+                    f"under {self.threshold:g}; looked at because the detector's score is under {self.below:g}"
+                )
+                dropped.append(Dropped(face, RULE, reason))
+        return kept, dropped
+
+
+class VerifiedDetector:
+    """A face detector whose unsure boxes get :class:`FaceVerifier`'s second look.
+
+    ``detect`` and ``examine`` answer like the wrapped detector's, less the boxes the verifier
+    drops (``examine`` lists them with the detector's own dropped boxes). Its other attributes
+    (``min_score``, ``scales``...) are the wrapped detector's; ``detector`` is that detector.
+    """
+
+    def __init__(self, detector: FaceDetector, verifier: FaceVerifier) -> None:
+        self.detector = detector
+        self.verifier = verifier
+        self.name = detector.name
+
+    def __repr__(self) -> str:
+        return f"VerifiedDetector({self.detector!r}, {self.verifier!r})"
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for what this wrapper lacks: the wrapped detector's settings.
+        if name in ("detector", "verifier"):
+            raise AttributeError(name)
+        return getattr(self.detector, name)
+
+    def detect(self, image_bgr: np.ndarray) -> list[Detection]:
+        """The wrapped detector's faces, less those the verifier drops."""
+        return self.examine(image_bgr).faces
+
+    def examine(self, image_bgr: np.ndarray) -> DetectionReport:
+        """The wrapped detector's faces and dropped boxes, with the verifier's drops among the latter."""
+        report = examine(self.detector, image_bgr)
+        kept, dropped = self.verifier.split(image_bgr, report.faces)
+        if not dropped:
+            return report
+        every = [*report.dropped, *dropped]
+        every.sort(key=lambda d: (d.detection.box[0], d.detection.box[1]))
+        return DetectionReport(kept, every)
+
+
+def verified(detector: FaceDetector, *, threshold: float = PHOTO_THRESHOLD) -> FaceDetector:
+    """``detector`` with the second look at its boxes under :data:`VERIFY_BELOW`, at ``threshold``.
+
+    Detectors in :data:`ALREADY_VERIFIED` (MTCNN, whose last stage is O-Net) come back as they are.
+
+    Raises:
+        core.errors.ModelLoadError: the verifier's model file is missing.
+    """
+    if detector.name in ALREADY_VERIFIED or isinstance(detector, VerifiedDetector):
+        return detector
+    return VerifiedDetector(detector, FaceVerifier(threshold=threshold))

@@ -1,0 +1,189 @@
+"""The face verifier (issue 36): O-Net's second look at unsure boxes, behind the photo and live factories."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from benchmarks.false_faces import SAMPLE_COUNTS, draw_animal, on_canvas
+from core.detection import Detection, DetectionReport, Dropped, examine, get_detector
+from core.errors import ModelLoadError
+from core.pipeline import PhotoOptions, live_detector, photo_detector
+from core.verifier import (
+    PHOTO_THRESHOLD,
+    RULE,
+    VERIFIER_FILE,
+    VERIFIER_SIZE,
+    VERIFY_BELOW,
+    VIDEO_THRESHOLD,
+    FaceVerifier,
+    VerifiedDetector,
+    verified,
+    verifier_crop,
+)
+from tests.core.faces import REPO, draw_face, face_scene
+
+SAMPLES = Path(os.environ.get("FER_SAMPLES_DIR", REPO.parent / "shared" / "samples"))
+FACE_BOX = (263, 153, 75, 99)  # where YuNet puts face_scene()'s drawn face
+
+
+class _Fixed:
+    """A detector that finds what it is told, with one box its own checks dropped."""
+
+    name = "fixed"
+    min_score = 0.42
+
+    def __init__(self, faces: list[Detection], dropped: list[Dropped] = ()) -> None:
+        self.faces, self.dropped = faces, list(dropped)
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        return list(self.faces)
+
+    def examine(self, image: np.ndarray) -> DetectionReport:
+        return DetectionReport(list(self.faces), list(self.dropped))
+
+
+class _Counting(FaceVerifier):
+    """The real verifier, counting the boxes it is shown."""
+
+    shown = 0
+
+    def face_probabilities(self, image_bgr: np.ndarray, boxes: list) -> np.ndarray:
+        self.shown += len(boxes)
+        return super().face_probabilities(image_bgr, boxes)
+
+
+def _noise(seed: int = 3) -> np.ndarray:
+    return cv2.GaussianBlur(np.random.default_rng(seed).integers(0, 256, (480, 640, 3), dtype=np.uint8), (0, 0), 6)
+
+
+def test_the_crop_is_onets_input_square_gray_padded_and_stretched() -> None:
+    image = face_scene()
+    crop = verifier_crop(image, FACE_BOX)
+    assert crop.shape == (VERIFIER_SIZE, VERIFIER_SIZE, 3) and crop.dtype == np.float32
+    assert -1.0 <= crop.min() < -0.9 and 0.9 < crop.max() <= 1.0  # stretched to the full range
+    # A darker copy of the same face gives (nearly) the same crop: the stretch undoes the lighting.
+    dark = (image.astype(np.float32) * 0.35).astype(np.uint8)
+    assert np.abs(verifier_crop(dark, FACE_BOX) - crop).mean() < 0.05
+    # A box reaching past the corner: the outside is gray (O-Net's 0 before the stretch), not an error.
+    corner = verifier_crop(np.full((100, 100, 3), 200, np.uint8), (-50, -50, 100, 100))
+    assert corner.shape == (VERIFIER_SIZE, VERIFIER_SIZE, 3) and np.isfinite(corner).all()
+    # RGB order, as MTCNN feeds O-Net: a blue BGR patch is blue in the crop's last channel.
+    patch = np.zeros((60, 60, 3), np.uint8)
+    patch[:, 30:] = (255, 0, 0)
+    rgb = verifier_crop(patch, (0, 0, 60, 60))
+    assert rgb[:, 40:, 2].mean() > 0.9 and rgb[:, 40:, 0].mean() < -0.9
+
+
+def test_onet_tells_a_drawn_face_from_a_dog_and_from_noise() -> None:
+    verifier = FaceVerifier()
+    face = verifier.face_probabilities(face_scene(), [FACE_BOX])
+    dog = on_canvas(draw_animal(120, "dog"))
+    not_faces = verifier.face_probabilities(dog, [(255, 189, 125, 113)])  # where YuNet finds the drawn dog
+    noise = verifier.face_probabilities(_noise(), [(200, 150, 120, 120)])
+    assert face[0] > 0.5 and not_faces[0] < PHOTO_THRESHOLD and noise[0] < PHOTO_THRESHOLD
+    assert verifier.face_probabilities(face_scene(), []).shape == (0,)
+
+
+def test_sure_boxes_cost_nothing_and_unsure_ones_are_looked_at() -> None:
+    verifier = _Counting()
+    sure = Detection((200, 150, 120, 120), VERIFY_BELOW, None)
+    unsure = Detection((220, 170, 100, 100), VERIFY_BELOW - 0.01, None)
+    report = VerifiedDetector(_Fixed([sure]), verifier).examine(_noise())
+    assert report.faces == [sure] and report.dropped == [] and verifier.shown == 0
+    report = VerifiedDetector(_Fixed([sure, unsure]), verifier).examine(_noise())
+    assert report.faces == [sure] and verifier.shown == 1
+    (drop,) = report.dropped
+    assert drop.detection == unsure and drop.rule == RULE
+    assert "O-Net" in drop.reason and f"under {PHOTO_THRESHOLD:g}" in drop.reason
+
+
+def test_a_face_the_detector_is_unsure_of_is_kept() -> None:
+    unsure_face = Detection(FACE_BOX, 0.5, None)
+    assert VerifiedDetector(_Fixed([unsure_face]), FaceVerifier()).detect(face_scene()) == [unsure_face]
+
+
+def test_the_wrapped_detectors_drops_and_settings_come_through() -> None:
+    checked = Dropped(Detection((10, 10, 50, 50), 0.7, None), "landmarks", "mouth above the nose")
+    unsure = Detection((300, 200, 100, 100), 0.6, None)
+    wrapped = VerifiedDetector(_Fixed([unsure], [checked]), FaceVerifier())
+    report = examine(wrapped, _noise())
+    assert report.faces == [] and [d.rule for d in report.dropped] == ["landmarks", RULE]  # left to right
+    assert wrapped.name == "fixed" and wrapped.min_score == 0.42  # the wrapped detector's settings
+    with pytest.raises(AttributeError):
+        _ = wrapped.no_such_setting
+
+
+def test_thresholds_and_model_file_are_checked() -> None:
+    for bad in (-0.1, 1.5, True, "0.2"):
+        with pytest.raises(ValueError, match="within 0..1"):
+            FaceVerifier(threshold=bad)
+    with pytest.raises(ValueError, match="within 0..1"):
+        FaceVerifier(below=2)
+    with pytest.raises(ModelLoadError, match="not found"):
+        FaceVerifier(model_path="/no/such/onet.tflite")
+    with pytest.raises(ValueError, match="crops must be"):
+        FaceVerifier().network_probabilities(np.zeros((1, 24, 24, 3), np.float32))
+
+
+def test_a_corrupt_model_file_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "onet.tflite"
+    bad.write_bytes(b"not a flatbuffer")
+    with pytest.raises(ModelLoadError, match="face verifier"):
+        FaceVerifier(model_path=bad).face_probabilities(face_scene(), [FACE_BOX])
+
+
+def test_the_factories_put_it_behind_every_detector_but_mtcnn() -> None:
+    assert VERIFIER_FILE.is_file() and VERIFIER_FILE.stat().st_size < 2_000_000  # shipped, small
+    for name in ("yunet", "haar", "blazeface"):
+        detector = photo_detector(PhotoOptions(detector=name))
+        assert isinstance(detector, VerifiedDetector) and detector.verifier.threshold == PHOTO_THRESHOLD
+        assert not isinstance(photo_detector(PhotoOptions(detector=name, verify=False)), VerifiedDetector)
+        live = live_detector(name)
+        assert isinstance(live, VerifiedDetector) and live.verifier.threshold == VIDEO_THRESHOLD
+        assert not isinstance(live_detector(name, verify=False), VerifiedDetector)
+    mtcnn = get_detector("mtcnn")
+    assert verified(mtcnn) is mtcnn  # O-Net is its own last stage already
+    once = photo_detector()
+    assert verified(once) is once  # never wrapped twice
+    with pytest.raises(ValueError, match="verify=False"):
+        PhotoOptions(crops=True, verify=False)
+    with pytest.raises(ValueError, match="True or False"):
+        PhotoOptions(verify="no")
+
+
+def test_the_photo_default_reads_no_drawn_dog_unless_asked() -> None:
+    dog = on_canvas(draw_animal(120, "dog"))  # YuNet: 0.86, past its face checks; O-Net: 0.01
+    assert photo_detector(PhotoOptions(verify=False)).detect(dog) != []
+    report = examine(photo_detector(), dog)
+    assert report.faces == [] and [d.rule for d in report.dropped] == [RULE]
+
+
+def test_the_live_path_drops_a_test_pattern_and_keeps_a_face() -> None:
+    # A pattern like Chromium's fake camera (green, a lighter wedge, corner squares): whatever the live
+    # detector finds in it is no face; the drawn face is kept.
+    frame = np.full((480, 640, 3), (0, 128, 0), np.uint8)
+    cv2.ellipse(frame, (320, 240), (120, 120), 0, -25, 0, (30, 255, 70), -1)
+    for x, y in ((0, 0), (600, 0), (0, 440), (600, 440)):
+        cv2.rectangle(frame, (x, y), (x + 39, y + 39), (0, 255, 0), -1)
+    cv2.putText(frame, "0:00:02:450 49", (90, 60), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (60, 230, 90), 2)
+    near = np.full((480, 640, 3), 60, np.uint8)
+    near[:320, 100:420] = draw_face(160)  # a face near the camera, as a webcam sees one
+    assert live_detector("blazeface", verify=False).detect(frame) != []  # the webcam default's box on it (0.58)
+    for name in ("blazeface", "yunet", "haar"):
+        assert live_detector(name).detect(frame) == [], name
+        assert len(live_detector(name).detect(near)) == 1, name
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason=f"the real sample photos are not at {SAMPLES}")
+def test_every_face_of_the_sample_photos_is_kept() -> None:
+    detector = photo_detector()
+    for name, count in SAMPLE_COUNTS.items():
+        image = cv2.imread(str(SAMPLES / name), cv2.IMREAD_COLOR)
+        report = examine(detector, image)
+        assert len(report.faces) == count, (name, report.dropped)
+        assert not [d for d in report.dropped if d.rule == RULE], name
