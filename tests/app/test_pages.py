@@ -649,8 +649,31 @@ def test_upload_page_shows_the_boxes_the_face_checks_dropped_on_request(app_env)
     assert "Left out by the face checks" not in texts(app.caption)
     app.toggle(key="upload_show_dropped").set_value(True).run()
     assert not app.exception, [e.value for e in app.exception]
-    assert "Left out by the face checks (gray boxes): scales (0.72): not found at the 320-px pass" in texts(app.caption)
+    assert (
+        "Left out by the face checks or the face verifier (gray boxes): scales (0.72): not found at the 320-px pass"
+        in texts(app.caption)
+    )
     assert "No face found" in texts(app.warning)
+
+
+def test_upload_page_reads_only_peoples_faces_unless_told_otherwise(app_env) -> None:  # noqa: ANN001
+    from benchmarks.false_faces import draw_animal, on_canvas  # noqa: PLC0415
+
+    dog = on_canvas(draw_animal(120, "dog"))  # YuNet: 0.86, past its face checks; the verifier: 0.01
+    app = run_page("pages/1_Upload_and_predict.py")
+    assert app.toggle(key="upload_verify").value  # on by default
+    app.get("file_uploader")[0].set_value([("dog.png", _png(dog), "image/png")])
+    app.toggle(key="upload_show_dropped").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert "No face found" in texts(app.warning)  # no emotion on the dog
+    shown = texts(app.caption)
+    assert "verifier (0.86): face verifier (MTCNN O-Net): face probability 0.0" in shown and "under 0.2" in shown
+    app.toggle(key="upload_verify").set_value(False).run()  # every box the detector finds
+    assert not app.exception, [e.value for e in app.exception]
+    assert "No face found" not in texts(app.warning)
+    assert "verifier" not in texts(app.caption)
+    app.radio(key="upload_detector").set_value("mtcnn").run()
+    assert app.toggle(key="upload_verify").disabled and app.toggle(key="upload_show_dropped").disabled
 
 
 def test_automatic_serves_each_page_with_its_roles_model_and_a_pick_overrides_both(

@@ -349,3 +349,18 @@ def test_min_score_reaches_the_detector_below_its_own_threshold(capsys, tmp_path
         with pytest.raises(SystemExit) as stop:
             main(["predict", str(photo), *argv])
         assert stop.value.code == 2 and "--min-score" in capsys.readouterr().err
+
+
+def test_no_verify_reads_the_box_the_face_verifier_drops(capsys, tmp_path: Path, tiny_model_dir: Path) -> None:
+    from benchmarks.false_faces import draw_animal, on_canvas  # noqa: PLC0415
+
+    photo = tmp_path / "dog.png"
+    cv2.imwrite(str(photo), on_canvas(draw_animal(120, "dog")))  # YuNet 0.86, past the face checks
+    _code, [plain] = run_json(capsys, str(photo), "--model", str(tiny_model_dir), "--show-dropped")
+    assert plain["faces"] == [] and [d["rule"] for d in plain["dropped"]] == ["verifier"]
+    assert "MTCNN O-Net" in plain["dropped"][0]["reason"]
+    _code, [every] = run_json(capsys, str(photo), "--model", str(tiny_model_dir), "--no-verify", "--show-dropped")
+    assert len(every["faces"]) == 1 and every["dropped"] == []
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", str(photo), "--no-verify", "--crops"])
+    assert stop.value.code == 2 and "--no-verify" in capsys.readouterr().err
