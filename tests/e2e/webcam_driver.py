@@ -7,6 +7,9 @@ it, and nothing in it can reach any other network. The page is loaded as http://
 secure context, so the browser may open the camera.
 
 Once labels arrive it records a few seconds ("Record", then "Stop") and reads the recording's summary.
+Without ``--y4m`` the camera shows Chromium's own test pattern (green, a rotating wedge, no person):
+it waits for frames to be analysed, counts face labels for 8 seconds (``face_labels_seen``), and
+records 6 seconds.
 
 Writes ``result.json`` (``{"ok", "labels", "rate", "chart", "recording", "timelines", "downloads",
 "error"}``), a screenshot, and ``recording.png`` (the recording's summary) into ``--out``.
@@ -40,7 +43,8 @@ def set_up_network() -> None:
         subprocess.run(command.split(), check=True, capture_output=True, text=True)
 
 
-def drive(*, y4m: Path, models: Path, out: Path, timeout_s: float, screenshot: Path | None) -> dict:
+def drive(*, y4m: Path | None, models: Path, out: Path, timeout_s: float, screenshot: Path | None) -> dict:
+    """Run the webcam page with a fake camera: ``y4m`` played, or (``None``) Chromium's own test pattern."""
     from playwright.sync_api import sync_playwright  # noqa: PLC0415
 
     result: dict = {"ok": False, "labels": None, "rate": None, "chart": 0, "recording": None, "timelines": [],
@@ -52,7 +56,7 @@ def drive(*, y4m: Path, models: Path, out: Path, timeout_s: float, screenshot: P
         url = server.url
         context = launch_chromium(
             playwright, user_data_dir=out / "profile",
-            extra_args=(*WEBCAM_FLAGS, f"--use-file-for-fake-video-capture={y4m}"),
+            extra_args=(*WEBCAM_FLAGS, *([f"--use-file-for-fake-video-capture={y4m}"] if y4m else [])),
         )  # fmt: skip
         page = context.new_page()
         try:
@@ -70,6 +74,9 @@ def drive(*, y4m: Path, models: Path, out: Path, timeout_s: float, screenshot: P
                     result["reloaded"] = True
             start = page.frame_locator("iframe").first.get_by_role("button", name=re.compile(r"^start$", re.I))
             start.click(timeout=120_000)
+            if y4m is None:
+                pattern(page, result, out=out, timeout_s=timeout_s)
+                return result
             labels = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"Face 1:"))
             labels.first.wait_for(timeout=timeout_s * 1000)
             result["labels"] = labels.first.inner_text()
@@ -93,6 +100,36 @@ def drive(*, y4m: Path, models: Path, out: Path, timeout_s: float, screenshot: P
             page.screenshot(path=str(screenshot or out / "webcam.png"))
             context.close()
     return result
+
+
+def processing_rate(page, result: dict, *, timeout_s: float) -> None:  # noqa: ANN001
+    """Wait until the page's processing rate shows frames being analysed; keep its text in ``result``."""
+    rate = page.locator('[data-testid="stMetric"]', has_text="Processing rate")
+    rate.first.wait_for(timeout=timeout_s * 1000)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result["rate"] = rate.first.inner_text().splitlines()[-1]
+        if re.match(r"[1-9]|0\.[1-9]", result["rate"]):
+            return
+        time.sleep(0.5)
+
+
+def pattern(page, result: dict, *, out: Path, timeout_s: float) -> None:  # noqa: ANN001
+    """Chromium's test pattern (no person in it): frames are analysed, no face is labelled, a recording has none."""
+    processing_rate(page, result, timeout_s=timeout_s)
+    seen = 0
+    for _ in range(16):  # 8 seconds of the live view, looked at twice a second
+        seen += page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"Face \d+:")).count()
+        page.wait_for_timeout(500)
+    result["face_labels_seen"] = seen
+    result["no_face_caption"] = page.get_by_text("No face in view.").count() > 0
+    page.get_by_role("button", name="Record").click()
+    page.get_by_text(re.compile(r"Recording: \d+ s of")).first.wait_for(timeout=30_000)
+    page.wait_for_timeout(6000)
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_role("heading", name="Recording", exact=True).wait_for(timeout=60_000)
+    result["recording"] = page.get_by_text(re.compile(r"frames analysed, \d+ face")).first.inner_text()
+    result["ok"] = True
 
 
 def record(page, result: dict, *, out: Path) -> None:  # noqa: ANN001
@@ -122,7 +159,7 @@ def record(page, result: dict, *, out: Path) -> None:  # noqa: ANN001
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--y4m", type=Path, required=True)
+    parser.add_argument("--y4m", type=Path, help="a clip for the fake camera (default: Chromium's own test pattern)")
     parser.add_argument("--models", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--screenshot", type=Path)
