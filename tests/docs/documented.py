@@ -37,6 +37,7 @@ TESTED: dict[str, str] = {
     "predict small faces": "python -m core predict {photo} --small-faces --tta tencrop --model {model} --quiet",
     "predict show dropped": "python -m core predict {photo} --show-dropped --model {model} --quiet",
     "predict min score": "python -m core predict {photo} --min-score 0.3 --model {model} --quiet",
+    "predict no verify": "python -m core predict {photo} --no-verify --model {model} --quiet",
     "predict explain": (
         "python -m core predict {folder} --explain {why} --explain-emotion fear --model {model} --quiet"
     ),
@@ -128,6 +129,12 @@ TESTED: dict[str, str] = {
         " --json {out}"
     ),
     "false faces explore": "python -m benchmarks.false_faces --pasted 0 --limit 1 --explore --json {out}",
+    "false faces scenes": (
+        "python -m benchmarks.false_faces --samples {samples} --posed {posed} --data {csv} --pasted 2 --limit 2"
+        " --scenes {scenes} --json {out}"
+    ),
+    # training: the face verifier's network, converted from the mtcnn wheel
+    "face verifier": "python -m training.face_verifier --out {out}",
     # benchmarks: a quick run on the tiny model (tests/benchmarks/test_quick_run.py runs it)
     "benchmarks quick": (
         "python -m benchmarks.run --quick --only classify frame saliency --no-fer --no-candidates --detectors haar"

@@ -99,6 +99,10 @@ def test_predict_commands(media: dict[str, Path], tiny_model_dir: Path, tmp_path
     (report,) = json.loads(out)
     assert code == 0 and len(report["faces"]) == 1 and report["faces"][0]["detection_score"] >= 0.3
 
+    code, out = cli("predict no verify", capsys, photo=media["photo"], model=tiny_model_dir)
+    (report,) = json.loads(out)
+    assert code == 0 and len(report["faces"]) == 1  # the drawn face, as with the verifier
+
 
 def test_video_commands(media: dict[str, Path], tiny_model_dir: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
     code, out = cli("video csv", capsys, clip=media["clip"], model=tiny_model_dir)
@@ -302,6 +306,32 @@ def test_false_faces_commands(media: dict[str, Path], tmp_path: Path, capsys) ->
     result = json.loads(out.read_text())
     assert "FER2013 pasted" not in result["materials"] and all(r["images"] == 1 for r in result["materials"].values())
     assert isinstance(result["low_boxes"], list)
+    # Pictures without people, an animal photo (seen whole, mirrored, at 320 px), one with a person left out.
+    from benchmarks.false_faces import draw_animal, on_canvas  # noqa: PLC0415
+
+    scenes = tmp_path / "scenes"
+    (scenes / "data").mkdir(parents=True)
+    cv2.imwrite(str(scenes / "room.png"), np.full((240, 320, 3), 90, np.uint8))
+    cv2.imwrite(str(scenes / "quokka.jpg"), on_canvas(draw_animal(80, "dog")))
+    shutil.copy(media["photo"], scenes / "data" / "messi5.jpg")
+    code, printed = cli("false faces scenes", capsys, samples=samples, posed=posed, csv=data, scenes=scenes, out=out)
+    materials = json.loads(out.read_text())["materials"]
+    assert materials["scenes without people"]["images"] == 1 and materials["animal photos"]["images"] == 2  # --limit 2
+    assert "| found, checks + verifier | false, checks + verifier |" in printed
+
+
+def test_face_verifier_command(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from core.verifier import VERIFIER_FILE, FaceVerifier, verifier_crop  # noqa: PLC0415
+
+    out = tmp_path / "assets" / "onet.tflite"
+    code, printed = cli("face verifier", capsys, out=out)  # imports TensorFlow
+    assert code == 0 and f"wrote {out}: 1.55 MB" in printed
+    assert out.stat().st_mode & 0o444 == 0o444  # readable by the server's user, not mkstemp's 0600
+    assert list(out.parent.iterdir()) == [out]  # no temporary file left behind
+    scene = face_scene()
+    crops = np.stack([verifier_crop(scene, (263, 153, 75, 99)), verifier_crop(scene, (0, 0, 90, 90))])
+    made, shipped = FaceVerifier(model_path=out), FaceVerifier(model_path=VERIFIER_FILE)
+    np.testing.assert_allclose(made.network_probabilities(crops), shipped.network_probabilities(crops), atol=1e-6)
 
 
 def test_every_install_line_names_a_requirements_file() -> None:
