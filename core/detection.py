@@ -554,7 +554,8 @@ NO_CHECKS = FaceChecks(scales=False, landmarks=False, duplicates=False)
 """Score and NMS only: YuNet as it was before issue 25."""
 
 DROP_RULES: tuple[str, ...] = ("scales", "landmarks", "duplicates")
-"""The names a :class:`Dropped` box's ``rule`` takes, in the order the rules run."""
+"""The names a :class:`Dropped` box's ``rule`` takes from YuNet's face checks, in the order the rules run
+(the face verifier's second look, behind every photo detector, adds :data:`core.verifier.RULE`)."""
 
 
 class Dropped(NamedTuple):
@@ -705,7 +706,7 @@ def _pad_to_min_side(image: np.ndarray) -> np.ndarray:
     )
 
 
-def _shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+def shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """``INTER_AREA`` resize to ``(width, height)``, by a whole factor first where it can.
 
     OpenCV's area resize is about 6x faster for a whole-number factor given as ``fx``/``fy``
@@ -843,7 +844,7 @@ class YuNetDetector:
         # is read once, not once per scale.
         for scale in reversed(self._sizes(height, width)):
             if scale != 1.0:
-                small = _shrink(small, (max(1, round(width * scale)), max(1, round(height * scale))))
+                small = shrink(small, (max(1, round(width * scale)), max(1, round(height * scale))))
             passes.append((scale, max(small.shape[:2])))
             padded = _pad_to_min_side(small)
             _ok, faces = self._network((padded.shape[1], padded.shape[0])).detect(padded)

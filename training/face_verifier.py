@@ -1,4 +1,4 @@
-"""Write the face verifier's network: MTCNN's O-Net from the ``mtcnn`` wheel, as a float32 ``.tflite``.
+"""Write the face verifier's network: MTCNN's O-Net from the ``mtcnn`` wheel, as an int8-weight ``.tflite``.
 
     python -m training.face_verifier [--out core/assets/mtcnn_onet/onet.tflite]
 
@@ -6,8 +6,12 @@
 stage (O-Net, 48x48 RGB), served by LiteRT so the app never imports TensorFlow for it. The
 weights are those the ``mtcnn`` package ships (``mtcnn/assets/weights/onet.lz4``, MIT licence);
 this builds the package's own Keras ``ONet``, loads them, keeps only the face/not-face output and
-converts it unchanged (no quantisation). The written file is checked against Keras on probe crops
-before it replaces the old one. TensorFlow is imported here, so only this command needs it.
+converts it with dynamic-range quantisation (int8 weights, float inputs and outputs), as
+:mod:`core.tflite_export` does the emotion model: 0.12 ms a crop on one core instead of float32's
+0.36, 0.4 MB instead of 1.55. On the 1310 boxes of ``benchmarks.false_faces`` at score 0.3 the face
+probability moved by 5e-05 (median), 0.024 (99th percentile) and 0.067 at most; 2 boxes crossed the
+photo threshold (0.2). The written file is checked against Keras on probe crops before it replaces
+the old one. TensorFlow is imported here, so only this command needs it.
 """
 
 from __future__ import annotations
@@ -24,8 +28,8 @@ import numpy as np
 
 from core.verifier import VERIFIER_FILE, VERIFIER_SIZE, FaceVerifier
 
-# Probabilities of the converted network may differ from Keras's by float rounding only.
-_TOLERANCE = 1e-4
+# On random probe crops int8 weights move the face probability by about 5e-4; more means a broken conversion.
+_TOLERANCE = 0.02
 
 
 def onet_keras() -> Any:
@@ -54,7 +58,9 @@ def export_onet(out: Path) -> dict[str, float]:
     import tensorflow as tf  # noqa: PLC0415
 
     model = onet_keras()
-    blob = tf.lite.TFLiteConverter.from_keras_model(model).convert()
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic range: int8 weights
+    blob = converter.convert()
     probes = np.random.default_rng(36).uniform(-1.0, 1.0, (16, VERIFIER_SIZE, VERIFIER_SIZE, 3)).astype(np.float32)
     expected = np.asarray(model(probes))[:, 1]
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +72,7 @@ def export_onet(out: Path) -> dict[str, float]:
         got = FaceVerifier(model_path=temporary).network_probabilities(probes)
         difference = float(np.abs(got - expected).max())
         if difference > _TOLERANCE:
-            raise RuntimeError(f"the converted O-Net differs from Keras by {difference:.2e} (allowed {_TOLERANCE:.0e})")
+            raise RuntimeError(f"the converted O-Net differs from Keras by {difference:.2e} (allowed {_TOLERANCE:g})")
         os.replace(temporary, out)
     finally:
         if os.path.exists(temporary):

@@ -36,19 +36,22 @@ def test_quick_run_writes_tables_and_json(tiny_model_dir: Path, tmp_path: Path, 
 
 @pytest.mark.skipif(REAL_FER2013 is None, reason=SKIP_REASON)
 def test_photo_section_times_every_detector_on_the_photos(tiny_model_dir: Path) -> None:
-    from benchmarks.yunet_photos import UNCHECKED, photo_section
+    from benchmarks.yunet_photos import CROWD, UNCHECKED, UNVERIFIED, photo_section
 
     summary = photo_section(REAL_FER2013, None, repeats=1, model=tiny_model_dir)
     default = summary["default"]
     assert default == "yunet (still default)" and summary["model"] == tiny_model_dir.name
-    assert [r["size"] for r in summary["rows"]] == ["640x480", "640x480", "4000x3000"]
+    assert [r["size"] for r in summary["rows"]] == ["640x480", "640x480", "4000x3000", "640x480"]
+    assert summary["rows"][-1]["photo"] == f"640x480 crowd, {CROWD} small faces"
     for row in summary["rows"]:
         for label in (default, "haar", "blazeface (full)", "fer (haar)"):
             assert row[label]["detect_ms"] > 0 and row[label]["found"] >= 0
         assert row["detect_vs_fer"] == pytest.approx(row["fer (haar)"]["detect_ms"] / row[default]["detect_ms"], rel=0.02)
         assert row["end_to_end_ms"] > 0
         assert row[UNCHECKED]["found"] == row[default]["found"]  # no animals here: the face checks drop nothing
+        assert row[UNVERIFIED]["found"] == row[default]["found"]  # nor the face verifier: these are all faces
     # YuNet at every scale finds the single face, and more than fer's Haar in the 12-MP photo.
-    one, _, big = summary["rows"]
+    one, _, big, crowd = summary["rows"]
+    assert crowd[default]["found"] >= CROWD // 2
     assert one[default]["found"] == 1 and big[default]["found"] >= big["fer (haar)"]["found"]
     assert "real_photos" not in summary  # no --samples

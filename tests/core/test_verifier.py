@@ -52,9 +52,9 @@ class _Counting(FaceVerifier):
 
     shown = 0
 
-    def face_probabilities(self, image_bgr: np.ndarray, boxes: list) -> np.ndarray:
+    def face_probabilities(self, image_bgr: np.ndarray, boxes: list, **options: bool) -> np.ndarray:
         self.shown += len(boxes)
-        return super().face_probabilities(image_bgr, boxes)
+        return super().face_probabilities(image_bgr, boxes, **options)
 
 
 def _noise(seed: int = 3) -> np.ndarray:
@@ -96,15 +96,28 @@ def test_sure_boxes_cost_nothing_and_unsure_ones_are_looked_at() -> None:
     report = VerifiedDetector(_Fixed([sure]), verifier).examine(_noise())
     assert report.faces == [sure] and report.dropped == [] and verifier.shown == 0
     report = VerifiedDetector(_Fixed([sure, unsure]), verifier).examine(_noise())
-    assert report.faces == [sure] and verifier.shown == 1
+    assert report.faces == [sure] and verifier.shown == 2  # the crop says no face: its mirror is asked too
     (drop,) = report.dropped
     assert drop.detection == unsure and drop.rule == RULE
     assert "O-Net" in drop.reason and f"under {PHOTO_THRESHOLD:g}" in drop.reason
 
 
-def test_a_face_the_detector_is_unsure_of_is_kept() -> None:
+def test_a_face_the_detector_is_unsure_of_is_kept_at_one_look() -> None:
     unsure_face = Detection(FACE_BOX, 0.5, None)
-    assert VerifiedDetector(_Fixed([unsure_face]), FaceVerifier()).detect(face_scene()) == [unsure_face]
+    verifier = _Counting()
+    assert VerifiedDetector(_Fixed([unsure_face]), verifier).detect(face_scene()) == [unsure_face]
+    assert verifier.shown == 1  # a face on its crop: no mirror needed
+
+
+def test_a_box_is_dropped_only_when_its_mirror_agrees() -> None:
+    scene = face_scene()
+    verifier = FaceVerifier(threshold=0.99)  # strict enough that the drawn face's own crop fails
+    crop, mirror = (verifier.face_probabilities(scene, [FACE_BOX], mirrored=m)[0] for m in (False, True))
+    assert crop < 0.99 and crop != mirror  # O-Net sees the mirrored crop differently
+    (decided,) = verifier.decision_probabilities(scene, [FACE_BOX])
+    assert decided == pytest.approx((crop + mirror) / 2)
+    (lenient,) = FaceVerifier(threshold=0.1).decision_probabilities(scene, [FACE_BOX])
+    assert lenient == pytest.approx(crop)  # over the threshold on its crop: the crop's own probability
 
 
 def test_the_wrapped_detectors_drops_and_settings_come_through() -> None:

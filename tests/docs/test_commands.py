@@ -325,7 +325,7 @@ def test_face_verifier_command(tmp_path: Path, capsys) -> None:  # noqa: ANN001
 
     out = tmp_path / "assets" / "onet.tflite"
     code, printed = cli("face verifier", capsys, out=out)  # imports TensorFlow
-    assert code == 0 and f"wrote {out}: 1.55 MB" in printed
+    assert code == 0 and f"wrote {out}: 0.41 MB" in printed
     assert out.stat().st_mode & 0o444 == 0o444  # readable by the server's user, not mkstemp's 0600
     assert list(out.parent.iterdir()) == [out]  # no temporary file left behind
     scene = face_scene()
