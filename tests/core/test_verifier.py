@@ -48,13 +48,13 @@ class _Fixed:
 
 
 class _Counting(FaceVerifier):
-    """The real verifier, counting the boxes it is shown."""
+    """The real verifier, counting the crops its network is shown."""
 
     shown = 0
 
-    def face_probabilities(self, image_bgr: np.ndarray, boxes: list, **options: bool) -> np.ndarray:
-        self.shown += len(boxes)
-        return super().face_probabilities(image_bgr, boxes, **options)
+    def network_probabilities(self, crops: np.ndarray) -> np.ndarray:
+        self.shown += len(crops)
+        return super().network_probabilities(crops)
 
 
 def _noise(seed: int = 3) -> np.ndarray:
