@@ -75,6 +75,8 @@ def test_min_score_and_every_detector_option_mean_what_they_mean_for_predict(tin
     assert counts == {None: 0, 0.3: 1, 0.55: 0}
     settings = Settings(model="m", detector="haar", min_score=0.5, min_face_size=40, tta="flip")
     assert settings.photo_options() == PhotoOptions(model="m", detector="haar", min_score=0.5, min_face_size=40, tta="flip")
+    assert Settings(verify=False).photo_options().verify is False and Settings().photo_options().verify
+    assert build_parser().parse_args(["x.png", "--out", "o", "--no-verify"]).verify is False
 
     # One definition of each option the docs call the CLI's: same flags, same help, same parsing.
     def options(parser: argparse.ArgumentParser) -> dict[str, tuple]:
@@ -86,9 +88,10 @@ def test_min_score_and_every_detector_option_mean_what_they_mean_for_predict(tin
 
     commands = core_parser()._subparsers._group_actions[0].choices  # noqa: SLF001
     predict, video, batch = options(commands["predict"]), options(commands["video"]), options(build_parser())
-    for flag in ("--model", "--detector", "--tta", "--min-score", "--min-face-size", "--small-faces", "--crops"):
+    shared = ("--model", "--detector", "--tta", "--min-score", "--min-face-size", "--small-faces", "--crops", "--no-verify")
+    for flag in shared:
         assert batch[flag] == predict[flag], flag
-    for flag in ("--fps", "--smooth", "--min-score"):
+    for flag in ("--fps", "--smooth", "--min-score", "--no-verify"):
         assert batch[flag] == video[flag], flag
     assert "roles.json" in batch["--model"][0] and "models/default" not in batch["--model"][0]
     with pytest.raises(SystemExit):

@@ -200,3 +200,26 @@ def test_every_face_of_the_sample_photos_is_kept() -> None:
         report = examine(detector, image)
         assert len(report.faces) == count, (name, report.dropped)
         assert not [d for d in report.dropped if d.rule == RULE], name
+
+
+@pytest.mark.filterwarnings("ignore:.*tf.lite.Interpreter is deprecated:UserWarning")
+def test_tensorflows_interpreter_serves_it_where_litert_does_not_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    import core.litert  # noqa: PLC0415
+
+    def missing() -> None:
+        raise core.litert.LiteRTUnavailable("no ai-edge-litert here")
+
+    litert = FaceVerifier().face_probabilities(face_scene(), [FACE_BOX])
+    monkeypatch.setattr(core.litert, "interpreter_class", missing)
+    fallback = FaceVerifier().face_probabilities(face_scene(), [FACE_BOX])  # a new verifier: a new interpreter
+    np.testing.assert_allclose(fallback, litert, atol=1e-5)
+
+
+def test_threads_get_their_own_interpreter() -> None:
+    from concurrent.futures import ThreadPoolExecutor  # noqa: PLC0415
+
+    verifier = FaceVerifier()
+    scene = face_scene()
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda _: verifier.face_probabilities(scene, [FACE_BOX])[0], range(16)))
+    assert len(set(np.round(results, 6))) == 1 and results[0] > 0.5

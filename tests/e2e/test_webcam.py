@@ -32,6 +32,20 @@ def namespace_missing_reason() -> str | None:
     return None
 
 
+def drive_webcam(models: Path, out: Path, *options: str) -> dict:
+    """Run ``webcam_driver`` in a private network namespace; its ``result.json`` (skips when the namespace fails)."""
+    done = subprocess.run(
+        ["unshare", "-n", "--", sys.executable, "-m", "tests.e2e.webcam_driver", "--models", str(models),
+         "--out", str(out), *options],
+        cwd=REPO, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    result = json.loads((out / "result.json").read_text()) if (out / "result.json").is_file() else {}
+    if done.returncode == 3:
+        pytest.skip(result.get("skip", "network namespace setup failed"))
+    assert done.returncode == 0 and result.get("ok"), (result, done.stderr[-3000:])
+    return result
+
+
 def test_webcam_labels_arrive(chromium_ready: None, e2e_models: Path, tmp_path: Path) -> None:
     reason = namespace_missing_reason()
     if reason:
@@ -40,16 +54,7 @@ def test_webcam_labels_arrive(chromium_ready: None, e2e_models: Path, tmp_path: 
     if face is None:
         pytest.skip("FER2013 is not on this machine (the fake-camera clip is built from its first face at run time)")
     clip = write_y4m(tmp_path / "face.y4m", face_photo(face))
-    out = tmp_path / "driver"
-    done = subprocess.run(
-        ["unshare", "-n", "--", sys.executable, "-m", "tests.e2e.webcam_driver",
-         "--y4m", str(clip), "--models", str(e2e_models), "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    result = json.loads((out / "result.json").read_text()) if (out / "result.json").is_file() else {}
-    if done.returncode == 3:
-        pytest.skip(result.get("skip", "network namespace setup failed"))
-    assert done.returncode == 0 and result.get("ok"), (result, done.stderr[-3000:])
+    result = drive_webcam(e2e_models, tmp_path / "driver", "--y4m", str(clip))
     assert result["labels"].startswith("Face 1:")
     assert result["rate"].endswith("fps") and result["rate"] != "0.0 fps"
     assert result["chart"] == 7  # the emotion-mix chart: one stacked area per emotion
@@ -64,16 +69,7 @@ def test_webcam_reads_no_face_on_chromiums_test_pattern(chromium_ready: None, e2
     reason = namespace_missing_reason()
     if reason:
         pytest.skip(reason)
-    out = tmp_path / "driver"
-    done = subprocess.run(
-        ["unshare", "-n", "--", sys.executable, "-m", "tests.e2e.webcam_driver", "--models", str(e2e_models),
-         "--out", str(out)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
-    result = json.loads((out / "result.json").read_text()) if (out / "result.json").is_file() else {}
-    if done.returncode == 3:
-        pytest.skip(result.get("skip", "network namespace setup failed"))
-    assert done.returncode == 0 and result.get("ok"), (result, done.stderr[-3000:])
+    result = drive_webcam(e2e_models, tmp_path / "driver")  # no --y4m: Chromium's own pattern
     assert result["rate"] != "0.0 fps"  # frames were analysed
     assert result["face_labels_seen"] == 0 and result["no_face_caption"]
     assert "frames analysed, 0 face(s)" in result["recording"], result["recording"]
