@@ -68,8 +68,9 @@ verifiable = detector not in ALREADY_VERIFIED  # MTCNN's own last stage is the v
 only_people = landmark_column.toggle(
     "Only people's faces", value=True, key="upload_verify", disabled=not verifiable,
     help="Boxes the detector is not sure of get a second look from a face verifier (MTCNN's O-Net), which "
-    "leaves out animals, objects and patterns. Off: every box the detector finds is read, a dog's face "
-    "included. MTCNN looks at every box with that network already.",
+    "leaves out most animals, objects and patterns (an animal's face seen from the front can still pass). "
+    "Off: every box the detector finds is read, a dog's face included. MTCNN looks at every box with that "
+    "network already.",
 )  # fmt: skip
 show_dropped = landmark_column.toggle(
     "Show dropped boxes", value=False, key="upload_show_dropped", disabled=not verifiable,
