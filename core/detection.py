@@ -61,12 +61,13 @@ def _check_common(min_face_size: int, max_side: int | None) -> None:
         raise ValueError(f"max_side must be None (no downscaling) or a number of pixels >= 64, got {max_side!r}")
 
 
-def check_score(min_score: float) -> None:
-    """Raise ``ValueError`` unless ``min_score`` is a number within 0..1 (every detector's score threshold)."""
+def check_score(min_score: float, name: str = "min_score") -> None:
+    """Raise ``ValueError`` unless ``min_score`` is a number within 0..1 (every detector's score threshold, and
+    the face verifier's); ``name`` is what the message calls it."""
     if isinstance(min_score, bool) or not isinstance(min_score, (int, float, np.floating, np.integer)) or not (
         0.0 <= min_score <= 1.0
     ):
-        raise ValueError(f"min_score must be within 0..1, got {min_score!r}")
+        raise ValueError(f"{name} must be within 0..1, got {min_score!r}")
 
 
 def _downscale_factor(shape: tuple[int, ...], max_side: int | None) -> float:

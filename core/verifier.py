@@ -35,7 +35,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from core.detection import ASSETS_DIR, Detection, DetectionReport, Dropped, FaceDetector, examine, shrink
+from core.detection import (
+    ASSETS_DIR, Detection, DetectionReport, Dropped, FaceDetector, check_score, examine, shrink,
+)  # fmt: skip
 from core.errors import ModelLoadError
 from core.preprocess import check_image, to_bgr
 
@@ -128,9 +130,8 @@ class FaceVerifier:
     def __init__(
         self, *, threshold: float = PHOTO_THRESHOLD, below: float = VERIFY_BELOW, model_path: str | Path | None = None
     ) -> None:
-        for name, value in (("threshold", threshold), ("below", below)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be within 0..1, got {value!r}")
+        check_score(threshold, "threshold")
+        check_score(below, "below")
         self.threshold = float(threshold)
         self.below = float(below)
         self.model_path = Path(model_path) if model_path is not None else VERIFIER_FILE

@@ -72,6 +72,7 @@ only_people = landmark_column.toggle(
     "Off: every box the detector finds is read, a dog's face included. MTCNN looks at every box with that "
     "network already.",
 )  # fmt: skip
+verify = only_people or not verifiable  # MTCNN always has its own second look
 show_dropped = landmark_column.toggle(
     "Show dropped boxes", value=False, key="upload_show_dropped", disabled=not verifiable,
     help="Boxes left out by YuNet's face checks or by the face verifier (an animal, an object, a face seen "
@@ -112,7 +113,7 @@ with cache.heavy_work_gate().slot(session_id()) as admission:
     with st.spinner(f"Analysing {len(photos)} image(s)..."):
         outcomes = analyse_uploads(
             photos, recognizer, limits=limits,
-            detector=cache.photo_detector(detector, min_score, use_small_faces, verify=only_people or not verifiable),
+            detector=cache.photo_detector(detector, min_score, use_small_faces, verify=verify),
             tta=tta, min_score=min_score, landmarks=landmarks, rule=readout.rule,
             show_dropped=show_dropped and verifiable,
         )  # fmt: skip
@@ -136,7 +137,7 @@ json_column.download_button(
     "Results as JSON",
     results_json(
         outcomes, model=info.name if info else "", readout=readout,
-        detector=f"{detector}{' (small faces)' if use_small_faces else ''}{'' if only_people else ' (every box)'}",
+        detector=f"{detector}{' (small faces)' if use_small_faces else ''}{'' if verify else ' (every box)'}",
     ),
     file_name="emotions.json",
     mime="application/json",

@@ -80,13 +80,7 @@ def drive(*, y4m: Path | None, models: Path, out: Path, timeout_s: float, screen
             labels = page.locator('[data-testid="stMarkdownContainer"]', has_text=re.compile(r"Face 1:"))
             labels.first.wait_for(timeout=timeout_s * 1000)
             result["labels"] = labels.first.inner_text()
-            rate = page.locator('[data-testid="stMetric"]', has_text="Processing rate")
-            deadline = time.monotonic() + 20
-            while time.monotonic() < deadline:
-                result["rate"] = rate.first.inner_text().splitlines()[-1]
-                if re.match(r"[1-9]|0\.[1-9]", result["rate"]):
-                    break
-                time.sleep(0.5)
+            processing_rate(page, result, timeout_s=20)
             # The emotion-mix chart, fed through the queue: its stacked areas get drawn.
             chart = page.locator(".js-plotly-plot").first
             chart.locator(".scatterlayer .trace").first.wait_for(timeout=30_000)
