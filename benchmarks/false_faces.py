@@ -56,9 +56,19 @@ WITH_PEOPLE: tuple[str, ...] = (
     "/basketball1.png", "/basketball2.png", "/messi5.jpg", "/fuzzy/input.png", "/text/scenetext01.jpg",
     "/wallpapers/Autumn/", "/wallpapers/SafeLanding/",
     *(f"/{side}{k:02d}.jpg" for side in ("left", "right") for k in range(1, 15)),
+    "christTheRedeemer", "mountRushmore", "statueOfLiberty", "statueofLiberty", "lincolnMemorial", "victoriaMemorial",
+    "wonders/colosseum.webp",
 )  # fmt: skip
 """Path parts of the pictures under the scene folders that show people (a player, a drawn girl, the person
-holding OpenCV's calibration boards, tiny figures): left out of the material without people."""
+holding OpenCV's calibration boards, tiny figures) or a carved human face (statues; a carved head before the
+Colosseum): left out of the material without people, as drawn faces are readable by design."""
+
+ANIMAL_FOLDERS: tuple[str, ...] = ("/erase/resource/", "/explore_farm_animals/", "/explore_world_animals/")
+"""Path parts of folders of animal photos: GCompris's (``benchmarks.qt_resources``), 57 photos of about 80 animals."""
+
+COUNTED_PHOTOS: dict[str, int] = {"solvay_conference_1927.jpg": 29, "gauss.png": 1, "newton.png": 1}
+"""Photos of ``--counted`` and their human faces: the 1927 Solvay conference's group photo and two painted
+portraits, from the ``scrfd`` 0.3.0 source archive's ``images/`` (``docs/detection.md``)."""
 
 ANIMAL_PHOTOS: dict[str, int] = {
     "friends_by_Aitzol_Berasategi.jpg": 2, "chicky_512.png": 1, "baboon.jpg": 1, "squirrel_cls.jpg": 1,
@@ -204,13 +214,16 @@ def scene_pictures(roots: Sequence[Path]) -> Iterator[Path]:
 
 
 def scene_material(roots: Sequence[Path]) -> Iterator[Item]:
-    """Pictures without people under ``roots`` (0 faces each), then the animal photos (:data:`ANIMAL_PHOTOS`).
+    """Pictures without people under ``roots`` (0 faces each), then the animal photos (:data:`ANIMAL_PHOTOS`,
+    :data:`ANIMAL_FOLDERS`).
 
     Made for Debian's ``opencv-doc`` (``examples/``), ``plasma-workspace-wallpapers``, ``ukui-wallpapers``,
-    ``lomiri-wallpapers`` and ``gnome-backgrounds`` and two pictures from PyPI wheels (imgaug 0.4.0's
-    ``quokka.jpg``, pygame 2.6.1's ``examples/data/fist.png``); ``docs/detection.md`` says how to get them.
+    ``lomiri-wallpapers`` and ``gnome-backgrounds``, GCompris's photos (``gcompris-qt-data``, unpacked by
+    ``benchmarks.qt_resources``) and two pictures from PyPI wheels (imgaug 0.4.0's ``quokka.jpg``, pygame
+    2.6.1's ``examples/data/fist.png``); ``docs/detection.md`` says how to get them.
     Pictures showing people (:data:`WITH_PEOPLE`) are left out. Each animal photo is seen whole,
-    mirrored, and shrunk to a long side of 320 px.
+    mirrored, and shrunk to a long side of 320 px. GCompris's pictures (a path with ``/gcompris/``)
+    are materials of their own: "GCompris photos without people", "GCompris animal photos".
     """
     animals = []
     for path in scene_pictures(roots):
@@ -220,15 +233,16 @@ def scene_material(roots: Sequence[Path]) -> Iterator[Item]:
         image = cv2.imread(str(path), cv2.IMREAD_COLOR)
         if image is None:
             continue
-        if any(where.endswith(name) for name in ANIMAL_PHOTOS):
-            animals.append((path, image))
+        source = "GCompris " if "/gcompris/" in where else ""
+        if any(where.endswith(name) for name in ANIMAL_PHOTOS) or any(part in where for part in ANIMAL_FOLDERS):
+            animals.append((source, path, image))
         else:
-            yield Item("scenes without people", where, image, 0)
-    for path, image in animals:
+            yield Item("GCompris photos without people" if source else "scenes without people", where, image, 0)
+    for source, path, image in animals:
         factor = 320 / max(image.shape[:2])
         small = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_AREA)
         for view, picture in (("whole", image), ("mirrored", np.ascontiguousarray(image[:, ::-1])), ("320 px", small)):
-            yield Item("animal photos", f"{path.name} {view}", picture, 0)
+            yield Item(f"{source}animal photos", f"{path.name} {view}", picture, 0)
 
 
 def pasted_material(data: Path, *, count: int, seed: int = 25) -> Iterator[Item]:
@@ -249,15 +263,28 @@ def pasted_material(data: Path, *, count: int, seed: int = 25) -> Iterator[Item]
         yield Item("FER2013 pasted", f"PublicTest {i}, {side} px", scene, 1, ((x, y, side),))
 
 
+def counted_photos(folder: Path | None, counts: dict[str, int], material: str) -> Iterator[Item]:
+    """The photos of ``counts`` found in ``folder``, with their face counts."""
+    if folder is None or not folder.is_dir():
+        return
+    for name, count in counts.items():
+        image = cv2.imread(str(folder / name), cv2.IMREAD_COLOR)
+        if image is not None:
+            yield Item(material, name, image, count)
+
+
 def material(
-    *, samples: Path | None, posed: Path | None, data: Path | None, pasted: int, scenes: Sequence[Path] = ()
+    *,
+    samples: Path | None,
+    posed: Path | None,
+    data: Path | None,
+    pasted: int,
+    scenes: Sequence[Path] = (),
+    counted: Path | None = None,
 ) -> Iterator[Item]:
     """Every part of the material that is present, in the table's order."""
-    if samples is not None and samples.is_dir():
-        for name, count in SAMPLE_COUNTS.items():
-            image = cv2.imread(str(samples / name), cv2.IMREAD_COLOR)
-            if image is not None:
-                yield Item("sample photos", name, image, count)
+    yield from counted_photos(samples, SAMPLE_COUNTS, "sample photos")
+    yield from counted_photos(counted, COUNTED_PHOTOS, "group photo and portraits")
     if posed is not None and posed.is_dir():
         for path in sorted(p for p in posed.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png")):
             image = cv2.imread(str(path), cv2.IMREAD_COLOR)
@@ -293,16 +320,19 @@ def measure(items: Iterator[Item], *, min_score: float, explore: bool = False) -
     from core.verifier import RULE, FaceVerifier, VerifiedDetector  # noqa: PLC0415
 
     verified = VerifiedDetector(still_detector(min_score=min_score), FaceVerifier())
+    onet_only = FaceVerifier(presence_threshold=None)
     low = VerifiedDetector(still_detector(min_score=0.3), FaceVerifier())
     table: dict[str, dict[str, Any]] = {}
     boxes: list[dict[str, Any]] = []
-    stages = ("before", "after", "verified")
+    stages = ("before", "after", "onet", "verified")
     for item in items:
         report = verified.examine(item.image)
-        by_verifier = [d.detection.box for d in report.dropped if d.rule == RULE]
+        by_verifier = [d.detection for d in report.dropped if d.rule == RULE]
+        checked = sorted([*report.faces, *by_verifier], key=lambda d: (d.box[0], d.box[1]))
         kept = {
             "before": [d.box for d in report.faces] + [d.detection.box for d in report.dropped],
-            "after": [d.box for d in report.faces] + by_verifier,
+            "after": [d.box for d in checked],
+            "onet": [d.box for d in onet_only.split(item.image, checked)[0]],
             "verified": [d.box for d in report.faces],
         }
         row = table.setdefault(item.material, {
@@ -327,15 +357,14 @@ def measure(items: Iterator[Item], *, min_score: float, explore: bool = False) -
 
 
 def format_rows(result: dict[str, Any]) -> str:
-    """The before/after table as Markdown."""
+    """The before/after table as Markdown: faces found / false faces at each stage."""
     lines = [
-        "| material | images | faces | found, no checks | false, no checks | found, checks | false, checks "
-        "| found, checks + verifier | false, checks + verifier |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+        "| material | images | faces | no checks | checks | checks + O-Net | checks + verifier (O-Net, face mesh) |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for name, r in result["materials"].items():
-        lines.append(f"| {name} | {r['images']} | {r['faces']} | {r['found_before']} | {r['false_before']} "
-                     f"| {r['found_after']} | {r['false_after']} | {r['found_verified']} | {r['false_verified']} |")  # fmt: skip
+        stages = " | ".join(f"{r[f'found_{stage}']} / {r[f'false_{stage}']}" for stage in ("before", "after", "onet", "verified"))
+        lines.append(f"| {name} | {r['images']} | {r['faces']} | {stages} |")
     return "\n".join(lines)
 
 
@@ -353,6 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.false_faces", description=__doc__.split("\n")[0])
     parser.add_argument("--samples", type=Path, help="the real sample photos' folder (counts: SAMPLE_COUNTS)")
     parser.add_argument("--posed", type=Path, help="a folder of one-face photos (in subfolders)")
+    parser.add_argument("--counted", type=Path, help="the scrfd 0.3.0 source archive's images/ (counts: COUNTED_PHOTOS)")
     parser.add_argument("--data", type=Path, default=os.environ.get("FER2013_PATH"), help="fer2013.csv(.gz) for the pasted faces")
     parser.add_argument("--pasted", type=int, default=400, help="FER2013 PublicTest faces to paste (0: none)")
     parser.add_argument("--min-score", type=float, default=None, help="YuNet score threshold (default: the photo default's)")
@@ -371,7 +401,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from core.detection import YUNET_MIN_SCORE  # noqa: PLC0415
 
     min_score = YUNET_MIN_SCORE if args.min_score is None else args.min_score
-    items = material(samples=args.samples, posed=args.posed, data=args.data, pasted=args.pasted, scenes=args.scenes)
+    items = material(
+        samples=args.samples, posed=args.posed, data=args.data, pasted=args.pasted, scenes=args.scenes, counted=args.counted
+    )
     result = measure(_at_most(items, args.limit), min_score=min_score, explore=args.explore)
     print(format_rows(result))
     if args.json:

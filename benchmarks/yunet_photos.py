@@ -38,6 +38,20 @@ def _median_ms(call: Callable[[], Any], repeats: int) -> tuple[float, Any]:
     return 1000.0 * statistics.median(times), out
 
 
+def _interleaved_median_ms(calls: dict[str, Callable[[], Any]], repeats: int) -> dict[str, tuple[float, Any]]:
+    """Each call's median time in ms and last result, the calls taking turns (each repetition starts
+    one later), so that a drift of the machine's speed during the run falls on all of them alike."""
+    outs = {label: call() for label, call in calls.items()}  # warm-up
+    times: dict[str, list[float]] = {label: [] for label in calls}
+    labels = list(calls)
+    for k in range(repeats):
+        for label in labels[k % len(labels) :] + labels[: k % len(labels)]:
+            start = time.perf_counter()
+            outs[label] = calls[label]()
+            times[label].append(time.perf_counter() - start)
+    return {label: (1000.0 * statistics.median(times[label]), outs[label]) for label in calls}
+
+
 def build_photos(data: str, samples: str | None) -> dict[str, np.ndarray]:
     """The named BGR frames to time."""
     from benchmarks.frames import FIVE_FACES, ONE_FACE, iter_fer_rows, paste_faces  # noqa: PLC0415
@@ -147,8 +161,8 @@ def photo_section(
     rows = []
     for name, image in build_photos(str(data), str(samples) if samples else None).items():
         row: dict[str, Any] = {"photo": name, "size": f"{image.shape[1]}x{image.shape[0]}"}
-        for label, detector in detectors.items():
-            ms, found = _median_ms(lambda d=detector: d.detect(image), repeats)
+        timed = _interleaved_median_ms({label: (lambda d=d: d.detect(image)) for label, d in detectors.items()}, repeats)
+        for label, (ms, found) in timed.items():
             row[label] = {"detect_ms": round(ms, 1), "found": len(found)}
         if max(image.shape[:2]) > max(thorough.scales):  # the only photos its tile pass looks at
             ms, found = _median_ms(lambda: thorough.detect(image), max(1, repeats // 3))

@@ -67,10 +67,10 @@ landmarks = landmark_column.toggle("Show face points", value=False, key="upload_
 verifiable = detector not in ALREADY_VERIFIED  # MTCNN's own last stage is the verifier's network
 only_people = landmark_column.toggle(
     "Only people's faces", value=True, key="upload_verify", disabled=not verifiable,
-    help="Boxes the detector is not sure of get a second look from a face verifier (MTCNN's O-Net), which "
-    "leaves out most animals, objects and patterns (an animal's face seen from the front can still pass). "
-    "Off: every box the detector finds is read, a dog's face included. MTCNN looks at every box with that "
-    "network already.",
+    help="Boxes the detector is not sure of get a second look from a face verifier (MTCNN's O-Net, and for a "
+    "face seen from the front MediaPipe's face mesh), which leaves out most animals, objects, patterns and "
+    "patches of background (an animal's face, a monkey's most of all, can still pass). Off: every box the "
+    "detector finds is read, a dog's face included. MTCNN looks at every box with O-Net already.",
 )  # fmt: skip
 verify = only_people or not verifiable  # MTCNN always has its own second look
 show_dropped = landmark_column.toggle(

@@ -1,7 +1,8 @@
-"""The webcam candidates on clip frames (benchmarks.yunet_photos): frame sampling and the rows."""
+"""The webcam candidates on clip frames and the photo section's timing (benchmarks.yunet_photos)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -46,3 +47,18 @@ def test_both_candidates_find_the_close_up_face_in_every_frame() -> None:
     close_up = {row["detector"]: row for row in rows if row["clip"] == "woman_sad_to_happy.mp4"}
     assert len(close_up) == 2
     assert all(row["frames_with_face"] == row["frames"] == 6 for row in close_up.values())
+
+
+def test_detectors_timed_side_by_side_take_turns() -> None:
+    from benchmarks.yunet_photos import _interleaved_median_ms  # noqa: PLC0415
+
+    order: list[str] = []
+
+    def call(label: str) -> Callable[[], str]:
+        return lambda: order.append(label) or f"{label} result"
+
+    timed = _interleaved_median_ms({"a": call("a"), "b": call("b"), "c": call("c")}, repeats=4)
+    assert order[:3] == ["a", "b", "c"]  # the warm-up
+    assert order[3:] == ["a", "b", "c", "b", "c", "a", "c", "a", "b", "a", "b", "c"]  # each repetition starts one later
+    assert {label: out for label, (_ms, out) in timed.items()} == {"a": "a result", "b": "b result", "c": "c result"}
+    assert all(ms >= 0 for ms, _out in timed.values())

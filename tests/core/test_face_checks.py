@@ -215,7 +215,7 @@ def test_false_faces_command_on_one_image_of_each_material(tmp_path: Path, capsy
     out = tmp_path / "ff.json"
     assert main(["--pasted", "0", "--limit", "1", "--explore", "--json", str(out)]) == 0
     table = capsys.readouterr().out
-    assert "| scikit-image | 1 | 1 | 1 | 0 | 1 | 0 |" in table  # the astronaut
+    assert "| scikit-image | 1 | 1 | 1 / 0 | 1 / 0 | 1 / 0 | 1 / 0 |" in table  # the astronaut, at every stage
     result = json.loads(out.read_text())
     assert set(result["materials"]) == {"scikit-image", "animals", "drawings", "masks", "patterns"}
     assert all(0.3 <= box["score"] < 0.8 for box in result["low_boxes"])
@@ -259,6 +259,6 @@ def test_false_faces_command_with_every_material_folder(tmp_path: Path, capsys) 
     args = ["--samples", str(samples), "--posed", str(tmp_path / "posed"), "--data", str(data), "--pasted", "1"]
     assert main([*args, "--limit", "1", "--json", str(tmp_path / "out.json")]) == 0
     table = capsys.readouterr().out
-    assert "| sample photos | 1 | 1 | 1 | 0 | 1 | 0 |" in table  # the drawn face, counted as the README's one
-    assert "| posed one-face photos | 1 | 1 | 1 | 0 | 1 | 0 |" in table
+    assert "| sample photos | 1 | 1 | 1 / 0 | 1 / 0 | 1 / 0 | 1 / 0 |" in table  # the drawn face, as the README's one
+    assert "| posed one-face photos | 1 | 1 | 1 / 0 | 1 / 0 | 1 / 0 | 1 / 0 |" in table
     assert "| FER2013 pasted | 1 | 1 |" in table  # a noise "face": found or not, it is counted

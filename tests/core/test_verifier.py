@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -15,6 +16,11 @@ from core.errors import ModelLoadError
 from core.pipeline import PhotoOptions, live_detector, photo_detector
 from core.verifier import (
     PHOTO_THRESHOLD,
+    PRESENCE_BELOW,
+    PRESENCE_FILE,
+    PRESENCE_SCALE,
+    PRESENCE_SIZE,
+    PRESENCE_THRESHOLD,
     RULE,
     VERIFIER_FILE,
     VERIFIER_SIZE,
@@ -22,6 +28,8 @@ from core.verifier import (
     VIDEO_THRESHOLD,
     FaceVerifier,
     VerifiedDetector,
+    frontal,
+    presence_crop,
     verified,
     verifier_crop,
 )
@@ -55,6 +63,31 @@ class _Counting(FaceVerifier):
     def network_probabilities(self, crops: np.ndarray) -> np.ndarray:
         self.shown += len(crops)
         return super().network_probabilities(crops)
+
+
+class _Judged(FaceVerifier):
+    """The real verifier with O-Net's and the face mesh's answers fixed, keeping the boxes the face mesh is shown."""
+
+    def __init__(self, onet: float, presence: float, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.onet, self.presence, self.asked = onet, presence, []
+
+    def decision_probabilities(self, image_bgr: np.ndarray, boxes: list) -> np.ndarray:
+        return np.full(len(boxes), self.onet)
+
+    def presence_probabilities(self, image_bgr: np.ndarray, faces: list[Detection]) -> np.ndarray:
+        self.asked += faces
+        return np.full(len(faces), self.presence)
+
+
+BOX = (200, 150, 120, 120)
+FRONT = ((230.0, 190.0), (290.0, 190.0), (260.0, 220.0), (235.0, 250.0), (285.0, 250.0))  # eyes 60 px apart, nose between
+TURNED = ((300.0, 190.0), (320.0, 190.0), (300.0, 220.0), (290.0, 250.0), (310.0, 250.0))  # eyes 20 px apart: a profile
+
+
+def _turned(points: tuple, degrees: float, centre: tuple[float, float] = (260.0, 210.0)) -> tuple:
+    turn = cv2.getRotationMatrix2D(centre, degrees, 1.0)
+    return tuple(tuple(float(v) for v in turn @ (x, y, 1.0)) for x, y in points)
 
 
 def _noise(seed: int = 3) -> np.ndarray:
@@ -223,3 +256,81 @@ def test_threads_get_their_own_interpreter() -> None:
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(lambda _: verifier.face_probabilities(scene, [FACE_BOX])[0], range(16)))
     assert len(set(np.round(results, 6))) == 1 and results[0] > 0.5
+
+
+def test_frontal_reads_the_landmarks_at_any_tilt() -> None:
+    assert frontal(Detection(BOX, 0.6, FRONT))
+    assert frontal(Detection(BOX, 0.6, _turned(FRONT, 40)))  # a tilted head is still seen from the front
+    assert not frontal(Detection(BOX, 0.6, TURNED))  # eyes a sixth of the box apart: turned to profile
+    nose_aside = (*FRONT[:2], (300.0, 220.0), *FRONT[3:])  # the nose 40 px right of the eyes' middle (2/3 of 60)
+    assert not frontal(Detection(BOX, 0.6, nose_aside))
+    assert not frontal(Detection(BOX, 0.6, None))  # Haar, BlazeFace: no landmarks, no face-mesh look
+
+
+def test_the_face_mesh_looks_only_at_frontal_boxes_onet_is_not_sure_of() -> None:
+    face = Detection(BOX, 0.6, FRONT)
+    verifier = _Judged(0.5, PRESENCE_THRESHOLD / 4)
+    kept, dropped = verifier.split(_noise(), [face])
+    assert kept == [] and verifier.asked == [face]
+    (drop,) = dropped
+    assert drop.rule == RULE and "MediaPipe face mesh" in drop.reason and "face presence 0.05" in drop.reason
+    assert f"under {PRESENCE_THRESHOLD:g}" in drop.reason and "0.50" in drop.reason
+    assert _Judged(0.5, PRESENCE_THRESHOLD).split(_noise(), [face]) == ([face], [])  # at the threshold: a face
+    for verifier, detection in (
+        (_Judged(PRESENCE_BELOW, 0.0), face),  # O-Net is sure
+        (_Judged(0.5, 0.0), Detection(BOX, 0.6, TURNED)),  # a turned face: O-Net alone judges it
+        (_Judged(0.5, 0.0), Detection(BOX, 0.6, None)),
+        (_Judged(0.5, 0.0), Detection(BOX, VERIFY_BELOW, FRONT)),  # the detector is sure
+        (_Judged(0.5, 0.0, presence_threshold=None), face),  # no face-mesh look
+    ):
+        assert verifier.split(_noise(), [detection]) == ([detection], []) and verifier.asked == []
+    onet_says_no = _Judged(PHOTO_THRESHOLD / 2, 1.0)
+    (drop,) = onet_says_no.split(_noise(), [face])[1]
+    assert "O-Net" in drop.reason and onet_says_no.asked == []  # dropped already: the face mesh is not asked
+    with pytest.raises(ValueError, match="no face-mesh look"):
+        FaceVerifier(presence_threshold=None).presence_probabilities(_noise(), [face])
+
+
+def test_the_face_mesh_tells_a_drawn_face_from_noise() -> None:
+    scene = face_scene()
+    (drawn,) = get_detector("yunet", min_score=0.3).detect(scene)
+    verifier = FaceVerifier()
+    assert frontal(drawn) and verifier.presence_probabilities(scene, [drawn])[0] > 0.9
+    assert verifier.presence_probabilities(_noise(), [Detection(BOX, 0.6, FRONT)])[0] < 0.01
+    assert verifier.presence_probabilities(scene, []).shape == (0,)
+
+
+def test_the_face_mesh_crop_levels_the_eyes() -> None:
+    image = np.full((480, 640, 3), 200, np.uint8)
+    eyes = _turned(FRONT, -30)[:2]  # the right eye up and left of the left one, 30 degrees off level
+    for x, y in eyes:
+        cv2.circle(image, (round(x), round(y)), 6, (0, 0, 0), -1)
+    crop = presence_crop(image, Detection(BOX, 0.6, _turned(FRONT, -30)))
+    assert crop.shape == (PRESENCE_SIZE, PRESENCE_SIZE, 3) and crop.dtype == np.float32 and 0 <= crop.min() < crop.max() <= 1
+    count, _labels, stats, centres = cv2.connectedComponentsWithStats((crop[:, :, 0] < 0.5).astype(np.uint8))
+    blobs = sorted(tuple(centres[k]) for k in range(1, count) if stats[k, cv2.CC_STAT_AREA] > 20)
+    assert len(blobs) == 2
+    (x1, y1), (x2, y2) = blobs
+    assert abs(y1 - y2) < 1.5  # level
+    assert x2 - x1 == pytest.approx(60 * PRESENCE_SIZE / (PRESENCE_SCALE * 120), abs=1.5)  # 1.5 times the box, to 192 px
+    big = cv2.resize(image, None, fx=8, fy=8)  # a large face: shrunk first, the same crop
+    scaled = Detection(tuple(8 * v for v in BOX), 0.6, tuple((8 * x, 8 * y) for x, y in _turned(FRONT, -30)))
+    assert np.abs(presence_crop(big, scaled) - crop).mean() < 0.02
+
+
+def test_the_face_mesh_model_file_is_checked(tmp_path: Path) -> None:
+    assert PRESENCE_FILE.is_file() and PRESENCE_FILE.stat().st_size < 2_000_000  # shipped, small
+    digest = hashlib.sha256(PRESENCE_FILE.read_bytes()).hexdigest()
+    assert f"{digest}  mediapipe_face_landmark/face_landmark.tflite" in (PRESENCE_FILE.parents[1] / "README.md").read_text()
+    assert "Apache License" in (PRESENCE_FILE.parent / "LICENSE").read_text()
+    with pytest.raises(ModelLoadError, match="face mesh model file not found"):
+        FaceVerifier(presence_path=tmp_path / "none.tflite")
+    assert FaceVerifier(presence_threshold=None, presence_path=tmp_path / "none.tflite").presence_threshold is None
+    with pytest.raises(ValueError, match="presence_threshold must be within 0..1"):
+        FaceVerifier(presence_threshold=1.2)
+    bad = tmp_path / "mesh.tflite"
+    bad.write_bytes(b"not a flatbuffer")
+    with pytest.raises(ModelLoadError, match="face mesh"):
+        FaceVerifier(presence_path=bad).presence_probabilities(_noise(), [Detection(BOX, 0.6, FRONT)])
+    with pytest.raises(ModelLoadError, match="is not the face mesh network"):  # O-Net's file in its place
+        FaceVerifier(presence_path=VERIFIER_FILE).presence_probabilities(_noise(), [Detection(BOX, 0.6, FRONT)])

@@ -131,8 +131,9 @@ TESTED: dict[str, str] = {
     "false faces explore": "python -m benchmarks.false_faces --pasted 0 --limit 1 --explore --json {out}",
     "false faces scenes": (
         "python -m benchmarks.false_faces --samples {samples} --posed {posed} --data {csv} --pasted 2 --limit 2"
-        " --scenes {scenes} --json {out}"
+        " --counted {counted} --scenes {scenes} --json {out}"
     ),
+    "qt resources": "python -m benchmarks.qt_resources {out} {rcc}",
     # training: the face verifier's network, converted from the mtcnn wheel
     "face verifier": "python -m training.face_verifier --out {out}",
     # benchmarks: a quick run on the tiny model (tests/benchmarks/test_quick_run.py runs it)

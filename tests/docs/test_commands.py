@@ -309,15 +309,29 @@ def test_false_faces_commands(media: dict[str, Path], tmp_path: Path, capsys) ->
     # Pictures without people, an animal photo (seen whole, mirrored, at 320 px), one with a person left out.
     from benchmarks.false_faces import draw_animal, on_canvas  # noqa: PLC0415
 
-    scenes = tmp_path / "scenes"
-    (scenes / "data").mkdir(parents=True)
+    scenes, counted = tmp_path / "scenes", tmp_path / "counted"
+    for folder in (scenes / "data", scenes / "explore_farm_animals" / "animals", counted):
+        folder.mkdir(parents=True)
     cv2.imwrite(str(scenes / "room.png"), np.full((240, 320, 3), 90, np.uint8))
-    cv2.imwrite(str(scenes / "quokka.jpg"), on_canvas(draw_animal(80, "dog")))
+    cv2.imwrite(str(scenes / "explore_farm_animals" / "animals" / "dog.webp"), on_canvas(draw_animal(80, "dog")))
     shutil.copy(media["photo"], scenes / "data" / "messi5.jpg")
-    code, printed = cli("false faces scenes", capsys, samples=samples, posed=posed, csv=data, scenes=scenes, out=out)
+    shutil.copy(media["photo"], counted / "gauss.png")  # a portrait of one face
+    values = {"samples": samples, "posed": posed, "csv": data, "scenes": scenes, "counted": counted, "out": out}
+    code, printed = cli("false faces scenes", capsys, **values)
     materials = json.loads(out.read_text())["materials"]
     assert materials["scenes without people"]["images"] == 1 and materials["animal photos"]["images"] == 2  # --limit 2
-    assert "| found, checks + verifier | false, checks + verifier |" in printed
+    assert materials["group photo and portraits"]["faces"] == 1
+    assert "| checks + O-Net | checks + verifier (O-Net, face mesh) |" in printed
+
+
+def test_qt_resources_command(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    from tests.benchmarks.test_qt_resources import ZLIB, _rcc  # noqa: PLC0415
+
+    rcc = tmp_path / "erase.rcc"
+    rcc.write_bytes(_rcc({"owl.webp": (b"an owl", ZLIB)}))
+    code, printed = cli("qt resources", capsys, out=tmp_path / "gcompris", rcc=rcc)
+    assert code == 0 and "erase.rcc: 1 files" in printed
+    assert (tmp_path / "gcompris" / "erase" / "animals" / "owl.webp").read_bytes() == b"an owl"
 
 
 def test_face_verifier_command(tmp_path: Path, capsys) -> None:  # noqa: ANN001
