@@ -28,20 +28,10 @@ import cv2
 import numpy as np
 
 
-def _median_ms(call: Callable[[], Any], repeats: int) -> tuple[float, Any]:
-    out = call()  # warm-up (loads networks, sizes buffers)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        out = call()
-        times.append(time.perf_counter() - start)
-    return 1000.0 * statistics.median(times), out
-
-
 def _interleaved_median_ms(calls: dict[str, Callable[[], Any]], repeats: int) -> dict[str, tuple[float, Any]]:
     """Each call's median time in ms and last result, the calls taking turns (each repetition starts
     one later), so that a drift of the machine's speed during the run falls on all of them alike."""
-    outs = {label: call() for label, call in calls.items()}  # warm-up
+    outs = {label: call() for label, call in calls.items()}  # warm-up (loads networks, sizes buffers)
     times: dict[str, list[float]] = {label: [] for label in calls}
     labels = list(calls)
     for k in range(repeats):
@@ -50,6 +40,11 @@ def _interleaved_median_ms(calls: dict[str, Callable[[], Any]], repeats: int) ->
             outs[label] = calls[label]()
             times[label].append(time.perf_counter() - start)
     return {label: (1000.0 * statistics.median(times[label]), outs[label]) for label in calls}
+
+
+def _median_ms(call: Callable[[], Any], repeats: int) -> tuple[float, Any]:
+    """One call's median time in ms over ``repeats`` after a warm-up, and its last result."""
+    return _interleaved_median_ms({"call": call}, repeats)["call"]
 
 
 def build_photos(data: str, samples: str | None) -> dict[str, np.ndarray]:
